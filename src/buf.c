@@ -1,0 +1,130 @@
+/*
+** buf.c — a growable byte buffer and the number/string formatting the row
+** codec needs.
+**
+** Rows are written as JSON text straight into a KalamBuf, with no cJSON tree
+** on the write path: integers are formatted by hand (all 64 bits, never
+** through a double) and doubles with the shortest "%.Ng" that reads back to
+** the same bits, always with a '.' or an exponent so that a reader can tell
+** 1.0 (REAL) from 1 (INTEGER).
+*/
+#include "kalam_int.h"
+#include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <math.h>
+
+SQLITE_EXTENSION_INIT3
+
+void kalamBufInit(KalamBuf *p){
+  memset(p, 0, sizeof(*p));
+}
+
+void kalamBufFree(KalamBuf *p){
+  sqlite3_free(p->z);
+  memset(p, 0, sizeof(*p));
+}
+
+/* Make room for n more bytes plus a NUL terminator. */
+static int bufReserve(KalamBuf *p, sqlite3_int64 n){
+  sqlite3_int64 nNeed;
+  char *zNew;
+  if( p->oom ) return 0;
+  nNeed = p->n + n + 1;
+  if( nNeed <= p->nAlloc ) return 1;
+  if( nNeed < 128 ) nNeed = 128;
+  if( nNeed < p->nAlloc*2 ) nNeed = p->nAlloc*2;
+  zNew = sqlite3_realloc64(p->z, (sqlite3_uint64)nNeed);
+  if( zNew==0 ){
+    p->oom = 1;
+    return 0;
+  }
+  p->z = zNew;
+  p->nAlloc = nNeed;
+  return 1;
+}
+
+void kalamBufAppend(KalamBuf *p, const void *z, sqlite3_int64 n){
+  if( n<=0 || !bufReserve(p, n) ) return;
+  memcpy(p->z + p->n, z, (size_t)n);
+  p->n += n;
+  p->z[p->n] = 0;
+}
+
+void kalamBufAppendStr(KalamBuf *p, const char *z){
+  kalamBufAppend(p, z, (sqlite3_int64)strlen(z));
+}
+
+void kalamBufAppendChar(KalamBuf *p, char c){
+  if( !bufReserve(p, 1) ) return;
+  p->z[p->n++] = c;
+  p->z[p->n] = 0;
+}
+
+void kalamBufAppendInt(KalamBuf *p, sqlite3_int64 v){
+  char a[24];
+  int i = (int)sizeof(a);
+  sqlite3_uint64 u;
+  /* Negate in unsigned arithmetic so that INT64_MIN needs no special case. */
+  u = v<0 ? (sqlite3_uint64)0 - (sqlite3_uint64)v : (sqlite3_uint64)v;
+  do{
+    a[--i] = (char)('0' + (u % 10));
+    u /= 10;
+  }while( u );
+  if( v<0 ) a[--i] = '-';
+  kalamBufAppend(p, a + i, (sqlite3_int64)sizeof(a) - i);
+}
+
+void kalamBufAppendDouble(KalamBuf *p, double v){
+  char a[40];
+  int prec;
+  if( isnan(v) ){
+    /* SQLite itself turns NaN into NULL; JSON has no NaN either. */
+    kalamBufAppendStr(p, "null");
+    return;
+  }
+  if( isinf(v) ){
+    /* Out of range on purpose: any JSON reader turns it back into inf. */
+    kalamBufAppendStr(p, v<0 ? "-1e999" : "1e999");
+    return;
+  }
+  for(prec=15; prec<=17; prec++){
+    double r = 0.0;
+    char *zComma;
+    snprintf(a, sizeof(a), "%.*g", prec, v);
+    /* A host locale may print a decimal comma; JSON wants a point. */
+    if( (zComma = strchr(a, ','))!=0 ) *zComma = '.';
+    if( kalamParseDouble(a, (int)strlen(a), &r) && r==v ) break;
+  }
+  kalamBufAppendStr(p, a);
+  if( strpbrk(a, ".eEn")==0 ) kalamBufAppend(p, ".0", 2);
+}
+
+/* Appends z[0..n) as a JSON string, quotes included. Bytes that JSON
+** requires escaped are escaped; everything else (UTF-8 included) is copied
+** as it is. */
+void kalamBufAppendJsonString(KalamBuf *p, const char *z, sqlite3_int64 n){
+  static const char hex[] = "0123456789abcdef";
+  sqlite3_int64 i, iStart = 0;
+  kalamBufAppendChar(p, '"');
+  for(i=0; i<n; i++){
+    unsigned char c = (unsigned char)z[i];
+    if( c>=0x20 && c!='"' && c!='\\' ) continue;
+    kalamBufAppend(p, z + iStart, i - iStart);
+    iStart = i + 1;
+    switch( c ){
+      case '"':  kalamBufAppend(p, "\\\"", 2); break;
+      case '\\': kalamBufAppend(p, "\\\\", 2); break;
+      case '\n': kalamBufAppend(p, "\\n", 2); break;
+      case '\r': kalamBufAppend(p, "\\r", 2); break;
+      case '\t': kalamBufAppend(p, "\\t", 2); break;
+      default: {
+        char a[6] = {'\\', 'u', '0', '0', hex[c>>4], hex[c&0xf]};
+        kalamBufAppend(p, a, 6);
+        break;
+      }
+    }
+  }
+  kalamBufAppend(p, z + iStart, n - iStart);
+  kalamBufAppendChar(p, '"');
+}

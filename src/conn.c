@@ -1,0 +1,322 @@
+/*
+** conn.c — per-connection state: the current user, the lock, and the
+** connection's handle on each schema's store.
+**
+** SQL:  kalam_set_user(u)   sets the current user (NULL clears it)
+**       kalam_user()        the current user, or NULL
+**       kalam_lock_user()   fixes the user for the rest of the connection
+** C:    kalam_set_user(db, u), kalam_lock_user(db), kalam_current_user(db)
+**       (include/kalam.h) run the SQL functions above, so they reach the
+**       same state and need no global table of connections.
+**
+** The KalamConn is the pAux of every kalam module and function of one
+** connection; each registration holds a reference and SQLite's destructor
+** calls give them back, so it is freed when the connection closes, after
+** every kalam table of it has been disconnected.
+*/
+#include "kalam_int.h"
+#include "../include/kalam.h"
+#include <string.h>
+#include <unistd.h>
+
+SQLITE_EXTENSION_INIT3
+
+/* ------------------------------------------------------------ live tokens
+** Every KalamConn gets a process-unique token; catalog.c marks DDL done
+** inside a transaction with it and needs to know whether its connection is
+** still open. Guarded by SQLITE_MUTEX_STATIC_APP3. */
+static sqlite3_int64 connNextToken = 0;
+static sqlite3_int64 *connLive = 0;
+static int connNLive = 0;
+
+static sqlite3_mutex *connMutex(void){
+  return sqlite3_mutex_alloc(SQLITE_MUTEX_STATIC_APP3);
+}
+
+int kalamConnIsLive(sqlite3_int64 iToken){
+  int i, bLive = 0;
+  sqlite3_mutex_enter(connMutex());
+  for(i=0; i<connNLive; i++){
+    if( connLive[i]==iToken ){ bLive = 1; break; }
+  }
+  sqlite3_mutex_leave(connMutex());
+  return bLive;
+}
+
+KalamConn *kalamConnNew(sqlite3 *db){
+  KalamConn *p = sqlite3_malloc(sizeof(*p));
+  sqlite3_int64 *aNew;
+  if( p==0 ) return 0;
+  memset(p, 0, sizeof(*p));
+  p->db = db;
+  p->nRef = 1;
+  sqlite3_mutex_enter(connMutex());
+  aNew = sqlite3_realloc64(connLive, sizeof(sqlite3_int64)*(connNLive + 1));
+  if( aNew ){
+    connLive = aNew;
+    /* Tokens of earlier processes may be in a store: mix in the time so a
+    ** new process does not reuse them. */
+    if( connNextToken==0 ) connNextToken = kalamNowMs() * 1000;
+    p->iToken = ++connNextToken;
+    connLive[connNLive++] = p->iToken;
+  }
+  sqlite3_mutex_leave(connMutex());
+  if( aNew==0 ){
+    sqlite3_free(p);
+    return 0;
+  }
+  return p;
+}
+
+void kalamConnRef(KalamConn *p){
+  p->nRef++;
+}
+
+static void connDbFree(KalamDb *pDb){
+  if( pDb->pBatch ) rocksdb_writebatch_wi_destroy(pDb->pBatch);
+  kalamStoreRelease(pDb->pStore);
+  sqlite3_free(pDb->aSp);
+  sqlite3_free(pDb->zSchema);
+  sqlite3_free(pDb);
+}
+
+/* The destructor SQLite calls for each module and function registration. */
+void kalamConnUnref(void *pArg){
+  KalamConn *p = (KalamConn*)pArg;
+  KalamDb *pDb, *pNext;
+  int i;
+  if( p==0 || --p->nRef>0 ) return;
+  for(pDb=p->pDb; pDb; pDb=pNext){
+    pNext = pDb->pNext;
+    connDbFree(pDb);
+  }
+  sqlite3_mutex_enter(connMutex());
+  for(i=0; i<connNLive; i++){
+    if( connLive[i]==p->iToken ){
+      connLive[i] = connLive[--connNLive];
+      break;
+    }
+  }
+  sqlite3_mutex_leave(connMutex());
+  sqlite3_free(p->zUser);
+  sqlite3_free(p);
+}
+
+/* Finds or makes the KalamDb of schema zSchema. With bCreate 0 it only
+** opens a store that already exists on disk and *ppDb may be NULL: that is
+** how kalam_tables looks without creating empty stores. */
+int kalamConnDb(KalamConn *p, const char *zSchema, int bCreate,
+                KalamDb **ppDb, char **pzErr){
+  KalamDb *pDb;
+  const char *zFile;
+  int rc;
+  *ppDb = 0;
+  for(pDb=p->pDb; pDb; pDb=pDb->pNext){
+    if( sqlite3_stricmp(pDb->zSchema, zSchema)==0 ){
+      *ppDb = pDb;
+      return SQLITE_OK;
+    }
+  }
+  zFile = sqlite3_db_filename(p->db, zSchema);
+  if( !bCreate ){
+    char *zDir;
+    int bExists;
+    if( zFile==0 || zFile[0]==0 ) return SQLITE_OK;
+    zDir = sqlite3_mprintf("%s-kalam/CURRENT", zFile);
+    if( zDir==0 ) return SQLITE_NOMEM;
+    bExists = access(zDir, F_OK)==0;
+    sqlite3_free(zDir);
+    if( !bExists ) return SQLITE_OK;
+  }
+  pDb = sqlite3_malloc(sizeof(*pDb));
+  if( pDb==0 ) return SQLITE_NOMEM;
+  memset(pDb, 0, sizeof(*pDb));
+  pDb->pConn = p;
+  pDb->zSchema = sqlite3_mprintf("%s", zSchema);
+  if( pDb->zSchema==0 ){
+    sqlite3_free(pDb);
+    return SQLITE_NOMEM;
+  }
+  rc = kalamStoreAcquire(p->db, zSchema, &pDb->pStore, pzErr);
+  if( rc ){
+    sqlite3_free(pDb->zSchema);
+    sqlite3_free(pDb);
+    return rc;
+  }
+  pDb->pNext = p->pDb;
+  p->pDb = pDb;
+  *ppDb = pDb;
+  return SQLITE_OK;
+}
+
+/* Is z[0..n) valid UTF-8 with no NUL? */
+static int connValidUtf8(const unsigned char *z, int n){
+  int i = 0;
+  while( i<n ){
+    unsigned char c = z[i];
+    int nExtra, j;
+    unsigned int cp;
+    if( c==0 ) return 0;
+    if( c<0x80 ){ i++; continue; }
+    if( (c & 0xe0)==0xc0 ){ nExtra = 1; cp = c & 0x1f; }
+    else if( (c & 0xf0)==0xe0 ){ nExtra = 2; cp = c & 0x0f; }
+    else if( (c & 0xf8)==0xf0 ){ nExtra = 3; cp = c & 0x07; }
+    else return 0;
+    for(j=1; j<=nExtra; j++){
+      if( i+j>=n || (z[i+j] & 0xc0)!=0x80 ) return 0;
+      cp = (cp<<6) | (z[i+j] & 0x3f);
+    }
+    if( (nExtra==1 && cp<0x80) || (nExtra==2 && cp<0x800)
+     || (nExtra==3 && (cp<0x10000 || cp>0x10ffff))
+     || (cp>=0xd800 && cp<0xe000) ) return 0;
+    i += nExtra + 1;
+  }
+  return 1;
+}
+
+/* Sets (zUser!=NULL) or clears the current user. */
+int kalamConnSetUser(KalamConn *p, const char *zUser, int nUser,
+                     char **pzErr){
+  char *zNew = 0;
+  if( p->bLocked ){
+    *pzErr = sqlite3_mprintf("kalam_set_user: this connection is locked "
+        "to its user by kalam_lock_user()");
+    return SQLITE_AUTH;
+  }
+  if( zUser ){
+    if( nUser<1 || nUser>KALAM_MAX_USER
+     || !connValidUtf8((const unsigned char*)zUser, nUser) ){
+      *pzErr = sqlite3_mprintf("kalam_set_user: invalid user id: a user id "
+          "is 1 to %d bytes of UTF-8 with no NUL", KALAM_MAX_USER);
+      return SQLITE_MISMATCH;
+    }
+    zNew = sqlite3_mprintf("%.*s", nUser, zUser);
+    if( zNew==0 ) return SQLITE_NOMEM;
+  }
+  sqlite3_free(p->zUser);
+  p->zUser = zNew;
+  return SQLITE_OK;
+}
+
+/* ------------------------------------------------------------ SQL */
+
+static void connSetUserFunc(sqlite3_context *ctx, int argc,
+                            sqlite3_value **argv){
+  KalamConn *p = (KalamConn*)sqlite3_user_data(ctx);
+  char *zErr = 0;
+  const char *zUser = 0;
+  int nUser = 0, rc;
+  (void)argc;
+  if( sqlite3_value_type(argv[0])!=SQLITE_NULL ){
+    if( sqlite3_value_type(argv[0])!=SQLITE_TEXT ){
+      sqlite3_result_error(ctx, "kalam_set_user: the user id must be TEXT",
+                           -1);
+      return;
+    }
+    zUser = (const char*)sqlite3_value_text(argv[0]);
+    nUser = sqlite3_value_bytes(argv[0]);
+    if( zUser==0 ){
+      sqlite3_result_error_nomem(ctx);
+      return;
+    }
+  }
+  rc = kalamConnSetUser(p, zUser, nUser, &zErr);
+  if( rc ){
+    if( rc==SQLITE_NOMEM ){
+      sqlite3_result_error_nomem(ctx);
+    }else{
+      sqlite3_result_error(ctx, zErr, -1);
+    }
+    sqlite3_free(zErr);
+    return;
+  }
+  if( p->zUser ){
+    sqlite3_result_text(ctx, p->zUser, -1, SQLITE_TRANSIENT);
+  }else{
+    sqlite3_result_null(ctx);
+  }
+}
+
+static void connUserFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  KalamConn *p = (KalamConn*)sqlite3_user_data(ctx);
+  (void)argc; (void)argv;
+  if( p->zUser ){
+    sqlite3_result_text(ctx, p->zUser, -1, SQLITE_TRANSIENT);
+  }else{
+    sqlite3_result_null(ctx);
+  }
+}
+
+static void connLockUserFunc(sqlite3_context *ctx, int argc,
+                             sqlite3_value **argv){
+  KalamConn *p = (KalamConn*)sqlite3_user_data(ctx);
+  (void)argc; (void)argv;
+  p->bLocked = 1;
+  sqlite3_result_int(ctx, 1);
+}
+
+int kalamUserFunctionsRegister(sqlite3 *db, KalamConn *pConn){
+  int rc;
+  /* DIRECTONLY: a view or trigger written by someone else must not be able
+  ** to switch the user of whoever reads it. */
+  kalamConnRef(pConn);
+  rc = sqlite3_create_function_v2(db, "kalam_set_user", 1,
+      SQLITE_UTF8 | SQLITE_DIRECTONLY, pConn, connSetUserFunc, 0, 0,
+      kalamConnUnref);
+  if( rc==SQLITE_OK ){
+    kalamConnRef(pConn);
+    rc = sqlite3_create_function_v2(db, "kalam_lock_user", 0,
+        SQLITE_UTF8 | SQLITE_DIRECTONLY, pConn, connLockUserFunc, 0, 0,
+        kalamConnUnref);
+  }
+  if( rc==SQLITE_OK ){
+    kalamConnRef(pConn);
+    rc = sqlite3_create_function_v2(db, "kalam_user", 0,
+        SQLITE_UTF8 | SQLITE_INNOCUOUS, pConn, connUserFunc, 0, 0,
+        kalamConnUnref);
+  }
+  return rc;
+}
+
+/* ------------------------------------------------------------ C API */
+
+/* Runs "SELECT fn(arg)" on db, where fn is one of kalam's functions. */
+static int connCall(sqlite3 *db, const char *zSql, const char *zArg,
+                    char **pzOut){
+  sqlite3_stmt *pStmt = 0;
+  int rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  if( pzOut ) *pzOut = 0;
+  if( rc ) return rc;
+  if( zArg ) rc = sqlite3_bind_text(pStmt, 1, zArg, -1, SQLITE_TRANSIENT);
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_step(pStmt);
+    if( rc==SQLITE_ROW ){
+      if( pzOut && sqlite3_column_type(pStmt, 0)!=SQLITE_NULL ){
+        *pzOut = sqlite3_mprintf("%s", sqlite3_column_text(pStmt, 0));
+        if( *pzOut==0 ) rc = SQLITE_NOMEM;
+        else rc = SQLITE_OK;
+      }else{
+        rc = SQLITE_OK;
+      }
+    }
+  }
+  if( rc!=SQLITE_OK ){
+    sqlite3_finalize(pStmt);
+    return sqlite3_errcode(db)!=SQLITE_OK ? sqlite3_errcode(db) : rc;
+  }
+  return sqlite3_finalize(pStmt);
+}
+
+int kalam_set_user(sqlite3 *db, const char *zUser){
+  return connCall(db, "SELECT kalam_set_user(?1)", zUser, 0);
+}
+
+int kalam_lock_user(sqlite3 *db){
+  return connCall(db, "SELECT kalam_lock_user()", 0, 0);
+}
+
+char *kalam_current_user(sqlite3 *db){
+  char *z = 0;
+  connCall(db, "SELECT kalam_user()", 0, &z);
+  return z;
+}

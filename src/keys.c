@@ -1,0 +1,95 @@
+/*
+** keys.c — the RocksDB key layout of a table's column family.
+**
+**   row:  <owner prefix> 'r' <rowid: 8 bytes big-endian, sign bit flipped>
+**   key:  <owner prefix> 'k' <type byte> <primary key value bytes>
+**
+** Flipping the sign bit makes the byte order of keys the numeric order of
+** row ids, negatives first, so rowid ranges and ORDER BY rowid are plain
+** iterator ranges. For snowflake ids the row id starts with its time, so a
+** stream's keys are in time order.
+**
+** The owner prefix is empty for kalam_shared and kalam_stream tables. For
+** kalam_user tables it is one byte of length then the user id (1..128
+** bytes): no user's prefix is a prefix of another's, so one user's rows and
+** key index are one contiguous range that a prefix-bounded iterator or a
+** single range delete covers exactly.
+**
+** The key index maps a PRIMARY KEY value to the row id (8 bytes, the same
+** encoding). Values reach it already converted to the column's type, so
+** equal values always have equal bytes.
+*/
+#include "kalam_int.h"
+#include <string.h>
+
+SQLITE_EXTENSION_INIT3
+
+int kalamKeyPrefix(char *aOut, const char *zUser){
+  int n;
+  if( zUser==0 ) return 0;
+  n = (int)strlen(zUser);
+  aOut[0] = (char)n;
+  memcpy(aOut + 1, zUser, (size_t)n);
+  return n + 1;
+}
+
+static void keyPutRowid(unsigned char *a, sqlite3_int64 iRowid){
+  sqlite3_uint64 u = (sqlite3_uint64)iRowid ^ ((sqlite3_uint64)1 << 63);
+  int i;
+  for(i=7; i>=0; i--){
+    a[i] = (unsigned char)(u & 0xff);
+    u >>= 8;
+  }
+}
+
+int kalamKeyRow(char *aOut, const char *aPrefix, int nPrefix,
+                sqlite3_int64 iRowid){
+  if( nPrefix ) memcpy(aOut, aPrefix, (size_t)nPrefix);
+  aOut[nPrefix] = KALAM_TAG_ROW;
+  keyPutRowid((unsigned char*)aOut + nPrefix + 1, iRowid);
+  return nPrefix + 9;
+}
+
+/* Decodes the row id of a row key. Returns 0 if the key is not a row key
+** of that prefix length (a corrupt or foreign key). */
+int kalamKeyRowDecode(const char *aKey, size_t nKey, int nPrefix,
+                      sqlite3_int64 *piRowid){
+  const unsigned char *a = (const unsigned char*)aKey + nPrefix + 1;
+  sqlite3_uint64 u = 0;
+  int i;
+  if( nKey != (size_t)nPrefix + 9 || aKey[nPrefix]!=KALAM_TAG_ROW ) return 0;
+  for(i=0; i<8; i++) u = (u<<8) | a[i];
+  *piRowid = (sqlite3_int64)(u ^ ((sqlite3_uint64)1 << 63));
+  return 1;
+}
+
+/* Appends the key-index key of pVal (already converted to the column type)
+** to p. The type byte keeps an INTEGER 1 apart from a TEXT '1' in an ANY
+** column. */
+void kalamKeyIndex(KalamBuf *p, const char *aPrefix, int nPrefix,
+                   const KalamValue *pVal){
+  unsigned char a[9];
+  kalamBufAppend(p, aPrefix, nPrefix);
+  kalamBufAppendChar(p, KALAM_TAG_KEY);
+  switch( pVal->eType ){
+    case SQLITE_INTEGER:
+      a[0] = 'i';
+      keyPutRowid(a + 1, pVal->i);
+      kalamBufAppend(p, a, 9);
+      break;
+    case SQLITE_FLOAT: {
+      double r = pVal->r;
+      sqlite3_int64 i;
+      if( r==0.0 ) r = 0.0; /* -0.0 and 0.0 are one key */
+      memcpy(&i, &r, 8);
+      a[0] = 'f';
+      keyPutRowid(a + 1, i);
+      kalamBufAppend(p, a, 9);
+      break;
+    }
+    default:
+      kalamBufAppendChar(p, pVal->eType==SQLITE_BLOB ? 'b' : 't');
+      kalamBufAppend(p, pVal->z, pVal->n);
+      break;
+  }
+}

@@ -1,0 +1,477 @@
+/*
+** row.c — the row codec: one JSON object per row, written and read without
+** building a cJSON tree.
+**
+** Stored form (plain JSON, readable by any JSON tool):
+**
+**   shared, user: {"c1":v1,...,"cN":vN,"_seq":S,"_updated":U,"_deleted":0|1}
+**   stream:       {"c1":v1,...,"cN":vN,"_seq":S,"_ts":T}
+**
+** Values by column type: TEXT a string; INTEGER and TIMESTAMP an integer
+** (all 64 bits, written and read without a double); REAL a number that
+** always has a '.' or an exponent; BOOLEAN true/false; JSON the value itself;
+** BLOB a base64 string; ANY whatever the value is, a blob as
+** {"base64":"..."}. SQL NULL is null.
+**
+** The system columns come last and are written by kalam only, so whether a
+** row is deleted is one memcmp on its tail (kalamRowIsDeleted) and scans
+** that skip the trash never parse the rows they skip.
+**
+** Reading is lazy: kalamRowParse makes one pass over the text noting where
+** each column's value lies; kalamRowColumn converts one value when SQLite
+** asks for that column. Bytes that are not what kalam wrote (a damaged
+** store, a hand edit) give SQLITE_CORRUPT and a message, never a crash.
+*/
+#include "kalam_int.h"
+#include <string.h>
+#include <ctype.h>
+
+SQLITE_EXTENSION_INIT3
+
+static const char rowDeletedTail[] = "\"_deleted\":1}";
+static const char rowLiveTail[] = "\"_deleted\":0}";
+
+int kalamRowIsDeleted(const char *z, size_t n){
+  size_t nTail = sizeof(rowDeletedTail) - 1;
+  if( n>=nTail && memcmp(z + n - nTail, rowDeletedTail, nTail)==0 ) return 1;
+  return 0;
+}
+
+/* ------------------------------------------------------------ scanning */
+
+/* Returns the offset just past the JSON string that starts at z[i] (a
+** quote), or -1 if it does not end inside z[0..n). */
+static long rowSkipString(const char *z, long n, long i){
+  for(i++; i<n; i++){
+    if( z[i]=='"' ) return i + 1;
+    if( z[i]=='\\' ) i++;
+  }
+  return -1;
+}
+
+/* Returns the offset just past the JSON value that starts at z[i], or -1. */
+static long rowSkipValue(const char *z, long n, long i){
+  if( i>=n ) return -1;
+  if( z[i]=='"' ) return rowSkipString(z, n, i);
+  if( z[i]=='{' || z[i]=='[' ){
+    long depth = 0;
+    while( i<n ){
+      char c = z[i];
+      if( c=='"' ){
+        i = rowSkipString(z, n, i);
+        if( i<0 ) return -1;
+        continue;
+      }
+      if( c=='{' || c=='[' ) depth++;
+      else if( c=='}' || c==']' ){
+        depth--;
+        if( depth==0 ) return i + 1;
+      }
+      i++;
+    }
+    return -1;
+  }else{
+    long iStart = i;
+    while( i<n && z[i]!=',' && z[i]!='}' && z[i]!=']'
+        && !isspace((unsigned char)z[i]) ) i++;
+    return i>iStart ? i : -1;
+  }
+}
+
+static long rowSkipSpace(const char *z, long n, long i){
+  while( i<n && isspace((unsigned char)z[i]) ) i++;
+  return i;
+}
+
+/* Records system column zKey's integer value. */
+static int rowSystem(KalamRow *pRow, const char *zKey, long nKey,
+                     const char *zVal, long nVal){
+  int iSys;
+  sqlite3_int64 v;
+  if( nKey==4 && memcmp(zKey, "_seq", 4)==0 ) iSys = KALAM_SYS_SEQ;
+  else if( nKey==8 && memcmp(zKey, "_updated", 8)==0 ) iSys = KALAM_SYS_UPDATED;
+  else if( nKey==3 && memcmp(zKey, "_ts", 3)==0 ) iSys = KALAM_SYS_UPDATED;
+  else if( nKey==8 && memcmp(zKey, "_deleted", 8)==0 ) iSys = KALAM_SYS_DELETED;
+  else return SQLITE_OK; /* unknown keys are ignored, like missing ones */
+  if( nVal==4 && memcmp(zVal, "true", 4)==0 ) v = 1;
+  else if( nVal==5 && memcmp(zVal, "false", 5)==0 ) v = 0;
+  else if( !kalamParseInt(zVal, (int)nVal, &v) ) return SQLITE_CORRUPT;
+  pRow->aSys[iSys] = v;
+  return SQLITE_OK;
+}
+
+int kalamRowParse(KalamRow *pRow, const KalamSchema *pSchema,
+                  const char *z, size_t nIn){
+  long n = (long)nIn;
+  long i;
+  int iHint = 0, iCol;
+
+  if( pRow->nAlloc < pSchema->nCol ){
+    int *a = sqlite3_realloc64(pRow->aOff, sizeof(int)*2*pSchema->nCol);
+    if( a==0 ) return SQLITE_NOMEM;
+    pRow->aOff = a;
+    pRow->aLen = a + pSchema->nCol;
+    pRow->nAlloc = pSchema->nCol;
+  }
+  pRow->z = z;
+  pRow->n = nIn;
+  pRow->nCol = pSchema->nCol;
+  for(iCol=0; iCol<pSchema->nCol; iCol++) pRow->aOff[iCol] = -1;
+  memset(pRow->aSys, 0, sizeof(pRow->aSys));
+  if( n > 0x7fffffff ) return SQLITE_CORRUPT;
+
+  i = rowSkipSpace(z, n, 0);
+  if( i>=n || z[i]!='{' ) return SQLITE_CORRUPT;
+  i = rowSkipSpace(z, n, i + 1);
+  if( i<n && z[i]=='}' ) return SQLITE_OK;
+  for(;;){
+    long iKey, iKeyEnd, iVal, iValEnd;
+    const char *zKey;
+    long nKey;
+    if( i>=n || z[i]!='"' ) return SQLITE_CORRUPT;
+    iKey = i;
+    iKeyEnd = rowSkipString(z, n, i);
+    if( iKeyEnd<0 ) return SQLITE_CORRUPT;
+    i = rowSkipSpace(z, n, iKeyEnd);
+    if( i>=n || z[i]!=':' ) return SQLITE_CORRUPT;
+    iVal = rowSkipSpace(z, n, i + 1);
+    iValEnd = rowSkipValue(z, n, iVal);
+    if( iValEnd<0 ) return SQLITE_CORRUPT;
+
+    zKey = z + iKey + 1;
+    nKey = iKeyEnd - iKey - 2;
+    if( nKey>0 && zKey[0]=='_' ){
+      if( rowSystem(pRow, zKey, nKey, z + iVal, iValEnd - iVal) ){
+        return SQLITE_CORRUPT;
+      }
+    }else{
+      /* Keys are written in column order, so the next column is the first
+      ** guess; a hand-made row may have them in any order or case. */
+      iCol = -1;
+      if( iHint<pSchema->nCol ){
+        const char *zName = pSchema->aCol[iHint].zName;
+        if( strncmp(zName, zKey, (size_t)nKey)==0 && zName[nKey]==0 ){
+          iCol = iHint;
+        }
+      }
+      if( iCol<0 ) iCol = kalamSchemaColumnIndex(pSchema, zKey, (int)nKey);
+      if( iCol>=0 ){
+        pRow->aOff[iCol] = (int)iVal;
+        pRow->aLen[iCol] = (int)(iValEnd - iVal);
+        iHint = iCol + 1;
+      }
+    }
+
+    i = rowSkipSpace(z, n, iValEnd);
+    if( i>=n ) return SQLITE_CORRUPT;
+    if( z[i]=='}' ) break;
+    if( z[i]!=',' ) return SQLITE_CORRUPT;
+    i = rowSkipSpace(z, n, i + 1);
+  }
+  return SQLITE_OK;
+}
+
+void kalamRowFree(KalamRow *pRow){
+  sqlite3_free(pRow->aOff);
+  memset(pRow, 0, sizeof(*pRow));
+}
+
+/* ------------------------------------------------------------ reading */
+
+static int rowHex(const char *z, unsigned int *pOut){
+  unsigned int v = 0;
+  int i;
+  for(i=0; i<4; i++){
+    char c = z[i];
+    v <<= 4;
+    if( c>='0' && c<='9' ) v |= (unsigned)(c - '0');
+    else if( c>='a' && c<='f' ) v |= (unsigned)(c - 'a' + 10);
+    else if( c>='A' && c<='F' ) v |= (unsigned)(c - 'A' + 10);
+    else return 0;
+  }
+  *pOut = v;
+  return 1;
+}
+
+/* Decodes the JSON string z[0..n) (quotes included) into pOut as TEXT. If
+** it has no escapes the text is borrowed from z, else decoded into zOwned.*/
+static int rowString(const char *z, int n, KalamValue *pOut){
+  int i, j;
+  char *zOut;
+  if( n<2 || z[0]!='"' || z[n-1]!='"' ) return SQLITE_CORRUPT;
+  pOut->eType = SQLITE_TEXT;
+  if( memchr(z + 1, '\\', (size_t)n - 2)==0 ){
+    pOut->z = z + 1;
+    pOut->n = n - 2;
+    return SQLITE_OK;
+  }
+  zOut = sqlite3_malloc(n);
+  if( zOut==0 ) return SQLITE_NOMEM;
+  for(i=1, j=0; i<n-1; i++){
+    char c = z[i];
+    if( c!='\\' ){ zOut[j++] = c; continue; }
+    if( ++i >= n-1 ) goto corrupt;
+    switch( z[i] ){
+      case '"': zOut[j++] = '"'; break;
+      case '\\': zOut[j++] = '\\'; break;
+      case '/': zOut[j++] = '/'; break;
+      case 'b': zOut[j++] = '\b'; break;
+      case 'f': zOut[j++] = '\f'; break;
+      case 'n': zOut[j++] = '\n'; break;
+      case 'r': zOut[j++] = '\r'; break;
+      case 't': zOut[j++] = '\t'; break;
+      case 'u': {
+        unsigned int u, u2;
+        if( i+4 >= n-1 || !rowHex(z + i + 1, &u) ) goto corrupt;
+        i += 4;
+        if( u>=0xd800 && u<0xdc00 && i+6<n-1 && z[i+1]=='\\' && z[i+2]=='u'
+         && rowHex(z + i + 3, &u2) && u2>=0xdc00 && u2<0xe000 ){
+          u = 0x10000 + ((u - 0xd800)<<10) + (u2 - 0xdc00);
+          i += 6;
+        }
+        /* \uXXXX takes 6 bytes of input and at most 4 of output. */
+        if( u<0x80 ){
+          zOut[j++] = (char)u;
+        }else if( u<0x800 ){
+          zOut[j++] = (char)(0xc0 | (u>>6));
+          zOut[j++] = (char)(0x80 | (u & 0x3f));
+        }else if( u<0x10000 ){
+          zOut[j++] = (char)(0xe0 | (u>>12));
+          zOut[j++] = (char)(0x80 | ((u>>6) & 0x3f));
+          zOut[j++] = (char)(0x80 | (u & 0x3f));
+        }else{
+          zOut[j++] = (char)(0xf0 | (u>>18));
+          zOut[j++] = (char)(0x80 | ((u>>12) & 0x3f));
+          zOut[j++] = (char)(0x80 | ((u>>6) & 0x3f));
+          zOut[j++] = (char)(0x80 | (u & 0x3f));
+        }
+        break;
+      }
+      default: goto corrupt;
+    }
+  }
+  zOut[j] = 0;
+  pOut->zOwned = zOut;
+  pOut->z = zOut;
+  pOut->n = j;
+  return SQLITE_OK;
+corrupt:
+  sqlite3_free(zOut);
+  return SQLITE_CORRUPT;
+}
+
+/* Decodes base64 string z[0..n) (quotes included) into pOut as a BLOB. */
+static int rowBlob(const char *z, int n, KalamValue *pOut){
+  unsigned char *a;
+  int nOut;
+  if( n<2 || z[0]!='"' || z[n-1]!='"' ) return SQLITE_CORRUPT;
+  a = sqlite3_malloc(n);
+  if( a==0 ) return SQLITE_NOMEM;
+  nOut = kalamBase64Decode(z + 1, n - 2, a);
+  if( nOut<0 ){
+    sqlite3_free(a);
+    return SQLITE_CORRUPT;
+  }
+  pOut->eType = SQLITE_BLOB;
+  pOut->zOwned = (char*)a;
+  pOut->z = (const char*)a;
+  pOut->n = nOut;
+  return SQLITE_OK;
+}
+
+/* A JSON number or true/false as INTEGER, or REAL if it has a fraction. */
+static int rowNumber(const char *z, int n, int bPreferReal, KalamValue *pOut){
+  if( n==4 && memcmp(z, "true", 4)==0 ){
+    pOut->eType = SQLITE_INTEGER; pOut->i = 1;
+    return SQLITE_OK;
+  }
+  if( n==5 && memcmp(z, "false", 5)==0 ){
+    pOut->eType = SQLITE_INTEGER; pOut->i = 0;
+    return SQLITE_OK;
+  }
+  if( !bPreferReal && kalamParseInt(z, n, &pOut->i) ){
+    pOut->eType = SQLITE_INTEGER;
+    return SQLITE_OK;
+  }
+  if( kalamParseDouble(z, n, &pOut->r) ){
+    pOut->eType = SQLITE_FLOAT;
+    return SQLITE_OK;
+  }
+  return SQLITE_CORRUPT;
+}
+
+/* Converts column iCol of a parsed row into pOut (kalamValueClear frees
+** it). A missing column reads as NULL. */
+int kalamRowColumn(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
+                   KalamValue *pOut, char **pzErr){
+  const KalamColumn *pCol = &pSchema->aCol[iCol];
+  const char *z;
+  int n, rc;
+
+  memset(pOut, 0, sizeof(*pOut));
+  pOut->eType = SQLITE_NULL;
+  if( pRow->aOff[iCol]<0 ) return SQLITE_OK;
+  z = pRow->z + pRow->aOff[iCol];
+  n = pRow->aLen[iCol];
+  if( n==4 && memcmp(z, "null", 4)==0 ) return SQLITE_OK;
+
+  switch( pCol->eType ){
+    case KALAM_TYPE_TEXT:
+      rc = z[0]=='"' ? rowString(z, n, pOut) : SQLITE_CORRUPT;
+      break;
+    case KALAM_TYPE_INTEGER:
+    case KALAM_TYPE_TIMESTAMP:
+    case KALAM_TYPE_BOOLEAN:
+      rc = z[0]=='"' ? SQLITE_CORRUPT : rowNumber(z, n, 0, pOut);
+      break;
+    case KALAM_TYPE_REAL:
+      rc = z[0]=='"' ? SQLITE_CORRUPT : rowNumber(z, n, 1, pOut);
+      break;
+    case KALAM_TYPE_JSON:
+      pOut->eType = SQLITE_TEXT;
+      pOut->bJson = 1;
+      pOut->z = z;
+      pOut->n = n;
+      rc = SQLITE_OK;
+      break;
+    case KALAM_TYPE_BLOB:
+      rc = rowBlob(z, n, pOut);
+      break;
+    default: /* ANY */
+      if( z[0]=='"' ){
+        rc = rowString(z, n, pOut);
+      }else if( z[0]=='{' ){
+        /* {"base64":"..."} is a blob; any other object is corrupt. */
+        static const char zPre[] = "{\"base64\":";
+        int nPre = (int)sizeof(zPre) - 1;
+        if( n>nPre+1 && memcmp(z, zPre, (size_t)nPre)==0 && z[n-1]=='}' ){
+          rc = rowBlob(z + nPre, n - nPre - 1, pOut);
+        }else{
+          rc = SQLITE_CORRUPT;
+        }
+      }else{
+        int bReal = memchr(z, '.', (size_t)n) || memchr(z, 'e', (size_t)n)
+                 || memchr(z, 'E', (size_t)n);
+        rc = rowNumber(z, n, bReal, pOut);
+      }
+      break;
+  }
+  if( rc==SQLITE_CORRUPT ){
+    *pzErr = sqlite3_mprintf("corrupt row in kalam table %s: column %s holds "
+        "%.*s%s, not a %s value", pSchema->zTable, pCol->zName,
+        n>40 ? 40 : n, z, n>40 ? "..." : "", kalamTypeName(pCol->eType));
+  }
+  return rc;
+}
+
+/* Sets the result of ctx to column iCol. */
+int kalamRowResult(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
+                   sqlite3_context *ctx){
+  KalamValue v;
+  char *zErr = 0;
+  int rc = kalamRowColumn(pRow, pSchema, iCol, &v, &zErr);
+  if( rc ){
+    if( rc==SQLITE_NOMEM ){
+      sqlite3_result_error_nomem(ctx);
+    }else{
+      sqlite3_result_error(ctx, zErr ? zErr : "corrupt row", -1);
+      sqlite3_result_error_code(ctx, rc);
+    }
+    sqlite3_free(zErr);
+    return rc;
+  }
+  switch( v.eType ){
+    case SQLITE_INTEGER: sqlite3_result_int64(ctx, v.i); break;
+    case SQLITE_FLOAT:   sqlite3_result_double(ctx, v.r); break;
+    case SQLITE_TEXT:
+      if( v.zOwned ){
+        sqlite3_result_text(ctx, v.zOwned, v.n, sqlite3_free);
+        v.zOwned = 0;
+      }else{
+        sqlite3_result_text(ctx, v.z, v.n, SQLITE_TRANSIENT);
+      }
+      break;
+    case SQLITE_BLOB:
+      sqlite3_result_blob(ctx, v.zOwned, v.n, sqlite3_free);
+      v.zOwned = 0;
+      break;
+    default:
+      sqlite3_result_null(ctx);
+      break;
+  }
+  kalamValueClear(&v);
+  return SQLITE_OK;
+}
+
+/* ------------------------------------------------------------ writing */
+
+void kalamRowEncodeBegin(KalamBuf *p){
+  p->n = 0;
+  kalamBufAppendChar(p, '{');
+}
+
+static void rowKey(KalamBuf *p, const KalamColumn *pCol, int bFirst){
+  if( !bFirst ) kalamBufAppendChar(p, ',');
+  kalamBufAppendJsonString(p, pCol->zName, (sqlite3_int64)strlen(pCol->zName));
+  kalamBufAppendChar(p, ':');
+}
+
+void kalamRowEncodeValue(KalamBuf *p, const KalamColumn *pCol,
+                         const KalamValue *pVal, int bFirst){
+  rowKey(p, pCol, bFirst);
+  switch( pVal->eType ){
+    case SQLITE_INTEGER:
+      if( pCol->eType==KALAM_TYPE_BOOLEAN ){
+        kalamBufAppendStr(p, pVal->i ? "true" : "false");
+      }else{
+        kalamBufAppendInt(p, pVal->i);
+      }
+      break;
+    case SQLITE_FLOAT:
+      kalamBufAppendDouble(p, pVal->r);
+      break;
+    case SQLITE_TEXT:
+      if( pVal->bJson ){
+        kalamBufAppend(p, pVal->z, pVal->n);
+      }else{
+        kalamBufAppendJsonString(p, pVal->z, pVal->n);
+      }
+      break;
+    case SQLITE_BLOB:
+      if( pCol->eType!=KALAM_TYPE_BLOB ) kalamBufAppendStr(p, "{\"base64\":");
+      kalamBufAppendChar(p, '"');
+      kalamBase64Encode(p, (const unsigned char*)pVal->z, pVal->n);
+      kalamBufAppendChar(p, '"');
+      if( pCol->eType!=KALAM_TYPE_BLOB ) kalamBufAppendChar(p, '}');
+      break;
+    default:
+      kalamBufAppendStr(p, "null");
+      break;
+  }
+}
+
+/* Copies a value's JSON text unchanged from an older version of the row. */
+void kalamRowEncodeRaw(KalamBuf *p, const KalamColumn *pCol,
+                       const char *z, int n, int bFirst){
+  rowKey(p, pCol, bFirst);
+  if( z ) kalamBufAppend(p, z, n);
+  else kalamBufAppendStr(p, "null");
+}
+
+/* Closes the object with the system columns. iTime is _updated for shared
+** and user tables and _ts for streams. */
+void kalamRowEncodeEnd(KalamBuf *p, int eKind, sqlite3_int64 iSeq,
+                       sqlite3_int64 iTime, int bDeleted){
+  kalamBufAppendStr(p, ",\"_seq\":");
+  kalamBufAppendInt(p, iSeq);
+  if( eKind==KALAM_KIND_STREAM ){
+    kalamBufAppendStr(p, ",\"_ts\":");
+    kalamBufAppendInt(p, iTime);
+    kalamBufAppendChar(p, '}');
+  }else{
+    kalamBufAppendStr(p, ",\"_updated\":");
+    kalamBufAppendInt(p, iTime);
+    kalamBufAppendChar(p, ',');
+    kalamBufAppendStr(p, bDeleted ? rowDeletedTail : rowLiveTail);
+  }
+}

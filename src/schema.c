@@ -1,0 +1,697 @@
+/*
+** schema.c — the argument list of CREATE VIRTUAL TABLE ... USING kalam_*(...)
+**
+** SQLite splits the arguments at top-level commas and hands them over as
+** text. Each one is either an option, `key=value`, or a column definition:
+**
+**   name [TYPE [(n[,m])]] [NOT NULL | NULL | DEFAULT literal |
+**                          PRIMARY KEY [ASC|DESC]]...
+**
+** This file parses them into a KalamSchema, refusing with a message that
+** names the table and the column or option concerned, and renders the
+** schema back as the CREATE TABLE that is declared to SQLite (user columns,
+** then the HIDDEN system columns) and as the JSON kept in the catalog.
+*/
+#include "kalam_int.h"
+#include <cjson/cJSON.h>
+#include <string.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <errno.h>
+
+SQLITE_EXTENSION_INIT3
+
+const char *kalamKindName(int eKind){
+  switch( eKind ){
+    case KALAM_KIND_USER:   return "kalam_user";
+    case KALAM_KIND_STREAM: return "kalam_stream";
+    default:                return "kalam_shared";
+  }
+}
+
+const char *kalamTypeName(int eType){
+  static const char *az[] = {
+    "ANY", "TEXT", "INTEGER", "REAL", "BOOLEAN", "TIMESTAMP", "JSON", "BLOB"
+  };
+  return (eType>=0 && eType<8) ? az[eType] : "ANY";
+}
+
+/* The SQLite type each kalam type is declared with, which gives the column
+** the affinity SQLite applies in comparisons. */
+static const char *schemaAffinity(int eType){
+  switch( eType ){
+    case KALAM_TYPE_TEXT:
+    case KALAM_TYPE_JSON:      return "TEXT";
+    case KALAM_TYPE_INTEGER:
+    case KALAM_TYPE_BOOLEAN:
+    case KALAM_TYPE_TIMESTAMP: return "INTEGER";
+    case KALAM_TYPE_REAL:      return "REAL";
+    case KALAM_TYPE_BLOB:      return "BLOB";
+    default:                   return "";
+  }
+}
+
+/* Declared type names and aliases (upper case, words single-spaced).
+** DECIMAL and NUMERIC become REAL: kalam has no decimal type and REAL is the
+** nearest that keeps fractions. */
+static const struct { const char *zName; int eType; } aTypeName[] = {
+  {"TEXT", KALAM_TYPE_TEXT}, {"VARCHAR", KALAM_TYPE_TEXT},
+  {"STRING", KALAM_TYPE_TEXT}, {"CHAR", KALAM_TYPE_TEXT},
+  {"CHARACTER", KALAM_TYPE_TEXT}, {"NVARCHAR", KALAM_TYPE_TEXT},
+  {"NCHAR", KALAM_TYPE_TEXT}, {"CLOB", KALAM_TYPE_TEXT},
+  {"VARYING CHARACTER", KALAM_TYPE_TEXT},
+  {"NATIVE CHARACTER", KALAM_TYPE_TEXT},
+  {"INTEGER", KALAM_TYPE_INTEGER}, {"INT", KALAM_TYPE_INTEGER},
+  {"BIGINT", KALAM_TYPE_INTEGER}, {"SMALLINT", KALAM_TYPE_INTEGER},
+  {"TINYINT", KALAM_TYPE_INTEGER}, {"MEDIUMINT", KALAM_TYPE_INTEGER},
+  {"INT2", KALAM_TYPE_INTEGER}, {"INT4", KALAM_TYPE_INTEGER},
+  {"INT8", KALAM_TYPE_INTEGER}, {"INT32", KALAM_TYPE_INTEGER},
+  {"INT64", KALAM_TYPE_INTEGER}, {"UNSIGNED BIG INT", KALAM_TYPE_INTEGER},
+  {"REAL", KALAM_TYPE_REAL}, {"DOUBLE", KALAM_TYPE_REAL},
+  {"DOUBLE PRECISION", KALAM_TYPE_REAL}, {"FLOAT", KALAM_TYPE_REAL},
+  {"FLOAT64", KALAM_TYPE_REAL}, {"DECIMAL", KALAM_TYPE_REAL},
+  {"NUMERIC", KALAM_TYPE_REAL},
+  {"BOOLEAN", KALAM_TYPE_BOOLEAN}, {"BOOL", KALAM_TYPE_BOOLEAN},
+  {"TIMESTAMP", KALAM_TYPE_TIMESTAMP}, {"DATETIME", KALAM_TYPE_TIMESTAMP},
+  {"JSON", KALAM_TYPE_JSON},
+  {"BLOB", KALAM_TYPE_BLOB}, {"BYTES", KALAM_TYPE_BLOB},
+  {"ANY", KALAM_TYPE_ANY},
+};
+
+/* ------------------------------------------------------------ tokenizer */
+
+#define TK_END    0
+#define TK_WORD   1   /* bare identifier or keyword */
+#define TK_QUOTED 2   /* "x", [x] or `x`: an identifier */
+#define TK_STRING 3   /* 'x' */
+#define TK_NUMBER 4
+#define TK_PUNCT  5   /* one character: ( ) , + - = and anything else */
+
+typedef struct SchemaToken SchemaToken;
+struct SchemaToken {
+  int eType;
+  const char *z;   /* start in the input */
+  int n;           /* length in the input, quotes included */
+};
+
+typedef struct SchemaLexer SchemaLexer;
+struct SchemaLexer {
+  const char *z;
+  int i;
+};
+
+/* Reads the next token. A quote with no closing quote makes a TK_PUNCT of
+** the rest of the input, which every caller refuses. */
+static SchemaToken schemaNext(SchemaLexer *p){
+  SchemaToken t;
+  const char *z = p->z;
+  int i = p->i;
+  while( z[i] && isspace((unsigned char)z[i]) ) i++;
+  t.z = z + i;
+  t.n = 0;
+  if( z[i]==0 ){
+    t.eType = TK_END;
+  }else if( isalpha((unsigned char)z[i]) || z[i]=='_'
+         || (unsigned char)z[i]>=0x80 ){
+    int j = i;
+    while( isalnum((unsigned char)z[j]) || z[j]=='_' || z[j]=='$'
+        || (unsigned char)z[j]>=0x80 ) j++;
+    t.eType = TK_WORD;
+    t.n = j - i;
+  }else if( isdigit((unsigned char)z[i])
+         || (z[i]=='.' && isdigit((unsigned char)z[i+1])) ){
+    int j = i;
+    while( isalnum((unsigned char)z[j]) || z[j]=='.'
+        || ((z[j]=='+' || z[j]=='-') && (z[j-1]=='e' || z[j-1]=='E')) ) j++;
+    t.eType = TK_NUMBER;
+    t.n = j - i;
+  }else if( z[i]=='\'' || z[i]=='"' || z[i]=='`' || z[i]=='[' ){
+    char cEnd = z[i]=='[' ? ']' : z[i];
+    int j = i + 1;
+    for(;;){
+      if( z[j]==0 ){ j = -1; break; }
+      if( z[j]==cEnd ){
+        if( cEnd!=']' && z[j+1]==cEnd ){ j += 2; continue; }
+        break;
+      }
+      j++;
+    }
+    if( j<0 ){
+      t.eType = TK_PUNCT;
+      t.n = (int)strlen(z + i);
+    }else{
+      t.eType = z[i]=='\'' ? TK_STRING : TK_QUOTED;
+      t.n = j + 1 - i;
+    }
+  }else{
+    t.eType = TK_PUNCT;
+    t.n = 1;
+  }
+  p->i = (int)(t.z - z) + t.n;
+  return t;
+}
+
+static int tokIs(SchemaToken t, const char *zWord){
+  return t.eType==TK_WORD && (int)strlen(zWord)==t.n
+      && sqlite3_strnicmp(t.z, zWord, t.n)==0;
+}
+
+/* The identifier a token names, quotes removed and doubled quotes undone.
+** The caller frees it with sqlite3_free. */
+static char *tokIdent(SchemaToken t){
+  char *zOut;
+  int i, j = 0;
+  if( t.eType==TK_WORD ) return sqlite3_mprintf("%.*s", t.n, t.z);
+  zOut = sqlite3_malloc(t.n);
+  if( zOut==0 ) return 0;
+  for(i=1; i<t.n-1; i++){
+    zOut[j++] = t.z[i];
+    if( t.z[i]==t.z[0] && t.z[0]!='[' ) i++;
+  }
+  zOut[j] = 0;
+  return zOut;
+}
+
+/* ------------------------------------------------------------ options */
+
+/* Parses a non-negative integer option value (bare or quoted). */
+static int schemaOptionInt(const char *zVal, sqlite3_int64 *piOut){
+  char *zEnd = 0;
+  long long v;
+  int n = (int)strlen(zVal);
+  char a[32];
+  if( n>=2 && (zVal[0]=='\'' || zVal[0]=='"') && zVal[n-1]==zVal[0] ){
+    zVal++;
+    n -= 2;
+  }
+  if( n<=0 || n>=(int)sizeof(a) ) return 0;
+  memcpy(a, zVal, (size_t)n);
+  a[n] = 0;
+  if( !isdigit((unsigned char)a[0]) ) return 0;
+  errno = 0;
+  v = strtoll(a, &zEnd, 10);
+  if( errno || *zEnd ) return 0;
+  *piOut = v;
+  return 1;
+}
+
+/* Handles one `key=value` argument. */
+static int schemaOption(KalamSchema *p, const char *zArg, char **pzErr){
+  const char *zEq = strchr(zArg, '=');
+  int nKey = (int)(zEq - zArg);
+  char *zKey = 0, *zVal = 0;
+  int rc = SQLITE_ERROR;
+  const char *zKind = kalamKindName(p->eKind);
+  while( nKey>0 && isspace((unsigned char)zArg[nKey-1]) ) nKey--;
+  zKey = sqlite3_mprintf("%.*s", nKey, zArg);
+  zVal = sqlite3_mprintf("%s", zEq + 1);
+  if( zKey==0 || zVal==0 ){ rc = SQLITE_NOMEM; goto done; }
+  /* Trim the value. */
+  {
+    char *z = zVal;
+    int n;
+    while( isspace((unsigned char)*z) ) z++;
+    memmove(zVal, z, strlen(z) + 1);
+    n = (int)strlen(zVal);
+    while( n>0 && isspace((unsigned char)zVal[n-1]) ) zVal[--n] = 0;
+  }
+
+  if( sqlite3_stricmp(zKey, "ttl_seconds")==0 ){
+    if( p->eKind!=KALAM_KIND_STREAM ) goto wrong_kind;
+    if( p->nTtlSeconds ) goto twice;
+    if( !schemaOptionInt(zVal, &p->nTtlSeconds) || p->nTtlSeconds<=0 ){
+      *pzErr = sqlite3_mprintf("ttl_seconds of kalam_stream table %s must be a "
+          "positive whole number of seconds, not %s", p->zTable, zVal);
+      goto done;
+    }
+  }else if( sqlite3_stricmp(zKey, "flush_policy")==0 ){
+    int n = (int)strlen(zVal);
+    char *zPolicy;
+    if( p->eKind==KALAM_KIND_STREAM ) goto wrong_kind;
+    if( p->zFlushPolicy ) goto twice;
+    zPolicy = sqlite3_mprintf("%s", zVal);
+    if( zPolicy==0 ){ rc = SQLITE_NOMEM; goto done; }
+    if( n>=2 && (zVal[0]=='\'' || zVal[0]=='"') && zVal[n-1]==zVal[0] ){
+      memmove(zPolicy, zVal + 1, (size_t)n - 2);
+      zPolicy[n-2] = 0;
+    }
+    p->zFlushPolicy = zPolicy;
+    if( sqlite3_strnicmp(zPolicy, "rows:", 5)!=0
+     || !schemaOptionInt(zPolicy + 5, &p->nFlushRows) || p->nFlushRows<=0 ){
+      *pzErr = sqlite3_mprintf("flush_policy of %s table %s must be "
+          "'rows:N' with N a positive number, not %s", zKind, p->zTable, zVal);
+      goto done;
+    }
+    p->zFlushPolicy[0] = 'r'; p->zFlushPolicy[1] = 'o';
+    p->zFlushPolicy[2] = 'w'; p->zFlushPolicy[3] = 's';
+  }else if( sqlite3_stricmp(zKey, "deleted_retention_hours")==0 ){
+    sqlite3_int64 v;
+    if( p->eKind==KALAM_KIND_STREAM ) goto wrong_kind;
+    if( p->nRetentionHours>=0 ) goto twice;
+    if( !schemaOptionInt(zVal, &v) ){
+      *pzErr = sqlite3_mprintf("deleted_retention_hours of %s table %s must "
+          "be a whole number of hours (0 = keep), not %s",
+          zKind, p->zTable, zVal);
+      goto done;
+    }
+    p->nRetentionHours = v;
+  }else{
+    *pzErr = sqlite3_mprintf("unknown option %s for %s table %s",
+                             zKey, zKind, p->zTable);
+    goto done;
+  }
+  rc = SQLITE_OK;
+  goto done;
+
+wrong_kind:
+  *pzErr = sqlite3_mprintf("option %s does not apply to %s table %s",
+                           zKey, zKind, p->zTable);
+  goto done;
+twice:
+  *pzErr = sqlite3_mprintf("option %s is given twice for table %s",
+                           zKey, p->zTable);
+done:
+  sqlite3_free(zKey);
+  sqlite3_free(zVal);
+  return rc;
+}
+
+/* ------------------------------------------------------------ columns */
+
+/* Is the argument an option? `identifier =` at its start. */
+static int schemaIsOption(const char *z){
+  while( isspace((unsigned char)*z) ) z++;
+  if( !isalpha((unsigned char)*z) && *z!='_' ) return 0;
+  while( isalnum((unsigned char)*z) || *z=='_' ) z++;
+  while( isspace((unsigned char)*z) ) z++;
+  return *z=='=';
+}
+
+/* Reads a DEFAULT literal into pCol->zDefault (SQL text as written). */
+static int schemaDefault(KalamSchema *p, KalamColumn *pCol, SchemaLexer *pLex,
+                         char **pzErr){
+  SchemaToken t = schemaNext(pLex);
+  const char *zStart = t.z;
+  if( t.eType==TK_PUNCT && (t.z[0]=='-' || t.z[0]=='+') && t.n==1 ){
+    t = schemaNext(pLex);
+    if( t.eType!=TK_NUMBER ) goto bad;
+  }else if( t.eType==TK_WORD ){
+    if( !tokIs(t, "NULL") && !tokIs(t, "TRUE") && !tokIs(t, "FALSE")
+     && !tokIs(t, "CURRENT_TIMESTAMP") ) goto bad;
+  }else if( t.eType!=TK_NUMBER && t.eType!=TK_STRING ){
+    goto bad;
+  }
+  if( t.eType==TK_NUMBER ){
+    /* A number must be all number: 12abc is not a literal. */
+    char *zEnd;
+    char *zNum = sqlite3_mprintf("%.*s", t.n, t.z);
+    if( zNum==0 ) return SQLITE_NOMEM;
+    strtod(zNum, &zEnd);
+    if( *zEnd && !(zNum[0]=='0' && (zNum[1]=='x' || zNum[1]=='X')) ){
+      sqlite3_free(zNum);
+      goto bad;
+    }
+    sqlite3_free(zNum);
+  }
+  sqlite3_free(pCol->zDefault);
+  kalamValueClear(&pCol->dflt);
+  pCol->bDefaultNow = 0;
+  pCol->zDefault = sqlite3_mprintf("%.*s", (int)(t.z + t.n - zStart), zStart);
+  if( pCol->zDefault==0 ) return SQLITE_NOMEM;
+
+  /* The literal's value, as SQLite would read it. */
+  if( t.eType==TK_NUMBER ){
+    int bNeg = zStart[0]=='-';
+    if( kalamParseInt(t.z, t.n, &pCol->dflt.i) ){
+      pCol->dflt.eType = SQLITE_INTEGER;
+      if( bNeg ) pCol->dflt.i = -pCol->dflt.i;
+    }else if( kalamParseDouble(t.z, t.n, &pCol->dflt.r) ){
+      pCol->dflt.eType = SQLITE_FLOAT;
+      if( bNeg ) pCol->dflt.r = -pCol->dflt.r;
+    }else{
+      goto bad;
+    }
+  }else if( t.eType==TK_STRING ){
+    char *z = sqlite3_malloc(t.n);
+    int i, j = 0;
+    if( z==0 ) return SQLITE_NOMEM;
+    for(i=1; i<t.n-1; i++){
+      z[j++] = t.z[i];
+      if( t.z[i]=='\'' ) i++;
+    }
+    z[j] = 0;
+    pCol->dflt.eType = SQLITE_TEXT;
+    pCol->dflt.zOwned = z;
+    pCol->dflt.z = z;
+    pCol->dflt.n = j;
+  }else if( tokIs(t, "TRUE") || tokIs(t, "FALSE") ){
+    pCol->dflt.eType = SQLITE_INTEGER;
+    pCol->dflt.i = tokIs(t, "TRUE");
+  }else if( tokIs(t, "CURRENT_TIMESTAMP") ){
+    pCol->bDefaultNow = 1;
+  }else{
+    pCol->dflt.eType = SQLITE_NULL;
+  }
+  return SQLITE_OK;
+bad:
+  *pzErr = sqlite3_mprintf("DEFAULT of column %s.%s must be a literal "
+      "(a number, a string, NULL, TRUE, FALSE or CURRENT_TIMESTAMP)",
+      p->zTable, pCol->zName);
+  return SQLITE_ERROR;
+}
+
+/* Parses one column definition into pCol. */
+static int schemaColumn(KalamSchema *p, KalamColumn *pCol, const char *zArg,
+                        char **pzErr){
+  SchemaLexer lex = {zArg, 0};
+  SchemaToken t = schemaNext(&lex);
+  KalamBuf type;
+  int rc = SQLITE_ERROR;
+  int i;
+
+  kalamBufInit(&type);
+  if( t.eType!=TK_WORD && t.eType!=TK_QUOTED && t.eType!=TK_STRING ){
+    *pzErr = sqlite3_mprintf("cannot parse the definition \"%s\" of table %s: "
+        "expected a column name or key=value", zArg, p->zTable);
+    goto done;
+  }
+  pCol->zName = tokIdent(t);
+  if( pCol->zName==0 ){ rc = SQLITE_NOMEM; goto done; }
+  if( pCol->zName[0]==0 ){
+    *pzErr = sqlite3_mprintf("empty column name in table %s", p->zTable);
+    goto done;
+  }
+  if( pCol->zName[0]=='_' ){
+    *pzErr = sqlite3_mprintf("column name %s of table %s is reserved: names "
+        "beginning with _ are kalam's system columns", pCol->zName, p->zTable);
+    goto done;
+  }
+
+  /* The type: words up to the first constraint keyword, then (n[,m]). */
+  t = schemaNext(&lex);
+  while( t.eType==TK_WORD && !tokIs(t, "NOT") && !tokIs(t, "NULL")
+      && !tokIs(t, "DEFAULT") && !tokIs(t, "PRIMARY") && !tokIs(t, "UNIQUE")
+      && !tokIs(t, "CHECK") && !tokIs(t, "COLLATE") && !tokIs(t, "REFERENCES")
+      && !tokIs(t, "CONSTRAINT") && !tokIs(t, "GENERATED") && !tokIs(t, "AS") ){
+    if( type.n ) kalamBufAppendChar(&type, ' ');
+    for(i=0; i<t.n; i++) kalamBufAppendChar(&type, (char)toupper(t.z[i]));
+    t = schemaNext(&lex);
+  }
+  pCol->eType = KALAM_TYPE_ANY;
+  if( type.n ){
+    int bFound = 0;
+    if( type.oom ){ rc = SQLITE_NOMEM; goto done; }
+    for(i=0; i<(int)(sizeof(aTypeName)/sizeof(aTypeName[0])); i++){
+      if( strcmp(type.z, aTypeName[i].zName)==0 ){
+        pCol->eType = aTypeName[i].eType;
+        bFound = 1;
+        break;
+      }
+    }
+    if( !bFound ){
+      *pzErr = sqlite3_mprintf("unknown type %s for column %s.%s",
+                               type.z, p->zTable, pCol->zName);
+      goto done;
+    }
+    if( t.eType==TK_PUNCT && t.z[0]=='(' ){
+      /* Length or precision: accepted and recorded, not enforced. */
+      int nNum = 0;
+      kalamBufAppendChar(&type, '(');
+      for(;;){
+        t = schemaNext(&lex);
+        if( t.eType!=TK_NUMBER ) break;
+        kalamBufAppend(&type, t.z, t.n);
+        nNum++;
+        t = schemaNext(&lex);
+        if( t.eType==TK_PUNCT && t.z[0]==',' && nNum==1 ){
+          kalamBufAppendChar(&type, ',');
+          continue;
+        }
+        break;
+      }
+      if( nNum==0 || t.eType!=TK_PUNCT || t.z[0]!=')' ){
+        *pzErr = sqlite3_mprintf("bad size in the type of column %s.%s: "
+            "expected (n) or (n,m)", p->zTable, pCol->zName);
+        goto done;
+      }
+      kalamBufAppendChar(&type, ')');
+      t = schemaNext(&lex);
+    }
+    if( type.oom ){ rc = SQLITE_NOMEM; goto done; }
+    pCol->zDeclType = sqlite3_mprintf("%s", type.z);
+  }else{
+    pCol->zDeclType = sqlite3_mprintf("");
+  }
+  if( pCol->zDeclType==0 ){ rc = SQLITE_NOMEM; goto done; }
+
+  /* Constraints. */
+  while( t.eType!=TK_END ){
+    if( tokIs(t, "NOT") ){
+      t = schemaNext(&lex);
+      if( !tokIs(t, "NULL") ) goto bad_constraint;
+      pCol->bNotNull = 1;
+    }else if( tokIs(t, "NULL") ){
+      /* Nullable: the default. */
+    }else if( tokIs(t, "DEFAULT") ){
+      rc = schemaDefault(p, pCol, &lex, pzErr);
+      if( rc ) goto done;
+      rc = SQLITE_ERROR;
+    }else if( tokIs(t, "PRIMARY") ){
+      t = schemaNext(&lex);
+      if( !tokIs(t, "KEY") ) goto bad_constraint;
+      if( pCol->bPk ) goto bad_constraint;
+      pCol->bPk = 1;
+      {
+        SchemaLexer save = lex;
+        SchemaToken t2 = schemaNext(&lex);
+        if( !tokIs(t2, "ASC") && !tokIs(t2, "DESC") ) lex = save;
+      }
+    }else if( t.eType==TK_WORD ){
+      *pzErr = sqlite3_mprintf("unsupported constraint %.*s on column %s.%s: "
+          "kalam columns take NOT NULL, DEFAULT and PRIMARY KEY",
+          t.n, t.z, p->zTable, pCol->zName);
+      goto done;
+    }else{
+      goto bad_constraint;
+    }
+    t = schemaNext(&lex);
+  }
+  rc = SQLITE_OK;
+  goto done;
+
+bad_constraint:
+  *pzErr = sqlite3_mprintf("cannot parse the definition of column %s.%s "
+      "near \"%.*s\"", p->zTable, pCol->zName, t.n ? t.n : 3,
+      t.n ? t.z : "end");
+done:
+  kalamBufFree(&type);
+  return rc;
+}
+
+void kalamSchemaFree(KalamSchema *p){
+  int i;
+  if( p==0 ) return;
+  for(i=0; i<p->nCol; i++){
+    sqlite3_free(p->aCol[i].zName);
+    sqlite3_free(p->aCol[i].zDeclType);
+    sqlite3_free(p->aCol[i].zDefault);
+    kalamValueClear(&p->aCol[i].dflt);
+  }
+  sqlite3_free(p->aCol);
+  sqlite3_free(p->zTable);
+  sqlite3_free(p->zFlushPolicy);
+  sqlite3_free(p);
+}
+
+int kalamSchemaColumnIndex(const KalamSchema *p, const char *zName, int n){
+  int i;
+  for(i=0; i<p->nCol; i++){
+    if( sqlite3_strnicmp(p->aCol[i].zName, zName, n)==0
+     && p->aCol[i].zName[n]==0 ) return i;
+  }
+  return -1;
+}
+
+/* Parses the module arguments azArg[0..nArg) into *ppOut. On error *ppOut
+** is NULL and *pzErr holds a message (sqlite3_mprintf; caller frees). */
+int kalamSchemaParse(int eKind, const char *zTable, int nArg,
+                     const char *const *azArg, KalamSchema **ppOut,
+                     char **pzErr){
+  KalamSchema *p;
+  int rc = SQLITE_OK;
+  int i, j;
+
+  *ppOut = 0;
+  p = sqlite3_malloc(sizeof(*p));
+  if( p==0 ) return SQLITE_NOMEM;
+  memset(p, 0, sizeof(*p));
+  p->eKind = eKind;
+  p->iPk = -1;
+  p->nRetentionHours = -1;
+  p->zTable = sqlite3_mprintf("%s", zTable);
+  p->aCol = sqlite3_malloc64(sizeof(KalamColumn) * (nArg ? nArg : 1));
+  if( p->zTable==0 || p->aCol==0 ){ rc = SQLITE_NOMEM; goto done; }
+
+  for(i=0; i<nArg; i++){
+    const char *zArg = azArg[i];
+    if( schemaIsOption(zArg) ){
+      rc = schemaOption(p, zArg, pzErr);
+    }else{
+      KalamColumn *pCol = &p->aCol[p->nCol++];
+      memset(pCol, 0, sizeof(*pCol));
+      rc = schemaColumn(p, pCol, zArg, pzErr);
+      if( rc==SQLITE_OK ){
+        for(j=0; j<p->nCol-1; j++){
+          if( sqlite3_stricmp(p->aCol[j].zName, pCol->zName)==0 ){
+            *pzErr = sqlite3_mprintf("duplicate column name: %s in table %s",
+                                     pCol->zName, p->zTable);
+            rc = SQLITE_ERROR;
+          }
+        }
+      }
+      if( rc==SQLITE_OK && pCol->bPk ){
+        if( p->iPk>=0 ){
+          *pzErr = sqlite3_mprintf("table %s has more than one primary key "
+              "(%s and %s)", p->zTable, p->aCol[p->iPk].zName, pCol->zName);
+          rc = SQLITE_ERROR;
+        }
+        p->iPk = p->nCol - 1;
+      }
+    }
+    if( rc ) goto done;
+  }
+
+  if( p->nCol==0 ){
+    *pzErr = sqlite3_mprintf("%s table %s has no columns",
+                             kalamKindName(eKind), p->zTable);
+    rc = SQLITE_ERROR;
+    goto done;
+  }
+  if( p->iPk>=0 ){
+    /* As in SQLite, only a column declared exactly INTEGER aliases rowid. */
+    p->bIntPk = sqlite3_stricmp(p->aCol[p->iPk].zDeclType, "INTEGER")==0;
+    if( eKind==KALAM_KIND_STREAM ){
+      *pzErr = sqlite3_mprintf("kalam_stream table %s cannot have a PRIMARY "
+          "KEY (%s): stream rows are keyed by time", p->zTable,
+          p->aCol[p->iPk].zName);
+      rc = SQLITE_ERROR;
+      goto done;
+    }
+  }
+  if( eKind==KALAM_KIND_STREAM && p->nTtlSeconds<=0 ){
+    *pzErr = sqlite3_mprintf("kalam_stream table %s needs ttl_seconds=N "
+        "(a positive number of seconds)", p->zTable);
+    rc = SQLITE_ERROR;
+    goto done;
+  }
+  if( p->nRetentionHours<0 ) p->nRetentionHours = 0;
+
+  /* A DEFAULT must fit its column, as an INSERT would check it. */
+  for(i=0; i<p->nCol; i++){
+    KalamValue v;
+    char *zErr = 0;
+    if( p->aCol[i].zDefault==0 ) continue;
+    rc = kalamValueDefault(p, i, &v, &zErr);
+    kalamValueClear(&v);
+    if( rc==SQLITE_NOMEM ) goto done;
+    if( rc ){
+      *pzErr = sqlite3_mprintf("DEFAULT %s does not fit column %s.%s: %s",
+          p->aCol[i].zDefault, p->zTable, p->aCol[i].zName, zErr);
+      sqlite3_free(zErr);
+      rc = SQLITE_ERROR;
+      goto done;
+    }
+  }
+
+done:
+  if( rc ){
+    kalamSchemaFree(p);
+    if( rc==SQLITE_NOMEM ){
+      sqlite3_free(*pzErr);
+      *pzErr = sqlite3_mprintf("out of memory");
+    }
+  }else{
+    *ppOut = p;
+  }
+  return rc;
+}
+
+/* The CREATE TABLE declared to SQLite: the user columns with the affinity
+** of their type and their DEFAULT (SQLite fills defaults in for columns an
+** INSERT leaves out), then the HIDDEN system columns. */
+char *kalamSchemaDeclare(const KalamSchema *p){
+  KalamBuf b;
+  int i;
+  kalamBufInit(&b);
+  kalamBufAppendStr(&b, "CREATE TABLE x(");
+  for(i=0; i<p->nCol; i++){
+    const KalamColumn *pCol = &p->aCol[i];
+    char *z = sqlite3_mprintf("%s\"%w\" %s", i ? ", " : "", pCol->zName,
+                              schemaAffinity(pCol->eType));
+    if( z==0 ){ b.oom = 1; break; }
+    kalamBufAppendStr(&b, z);
+    sqlite3_free(z);
+    if( pCol->zDefault ){
+      kalamBufAppendStr(&b, " DEFAULT ");
+      kalamBufAppendStr(&b, pCol->zDefault);
+    }
+  }
+  if( p->eKind==KALAM_KIND_STREAM ){
+    kalamBufAppendStr(&b, ", _seq INTEGER HIDDEN, _ts INTEGER HIDDEN)");
+  }else{
+    kalamBufAppendStr(&b, ", _seq INTEGER HIDDEN, _updated INTEGER HIDDEN, "
+                          "_deleted INTEGER HIDDEN)");
+  }
+  if( b.oom ){
+    kalamBufFree(&b);
+    return 0;
+  }
+  return b.z;
+}
+
+/* The columns as a JSON array for the catalog and kalam_tables. */
+char *kalamSchemaColumnsJson(const KalamSchema *p){
+  cJSON *pArr = cJSON_CreateArray();
+  char *zOut = 0, *zJson;
+  int i;
+  if( pArr==0 ) return 0;
+  for(i=0; i<p->nCol; i++){
+    const KalamColumn *pCol = &p->aCol[i];
+    cJSON *pObj = cJSON_CreateObject();
+    if( pObj==0 || !cJSON_AddItemToArray(pArr, pObj) ){
+      cJSON_Delete(pObj);
+      goto done;
+    }
+    if( !cJSON_AddStringToObject(pObj, "name", pCol->zName)
+     || !cJSON_AddStringToObject(pObj, "type", kalamTypeName(pCol->eType))
+     || !cJSON_AddStringToObject(pObj, "declared", pCol->zDeclType)
+     || !cJSON_AddBoolToObject(pObj, "not_null", pCol->bNotNull)
+     || !cJSON_AddBoolToObject(pObj, "primary_key", pCol->bPk)
+     || (pCol->zDefault
+         && !cJSON_AddStringToObject(pObj, "default", pCol->zDefault)) ){
+      goto done;
+    }
+  }
+  zJson = cJSON_PrintUnformatted(pArr);
+  if( zJson ){
+    zOut = sqlite3_mprintf("%s", zJson);
+    cJSON_free(zJson);
+  }
+done:
+  cJSON_Delete(pArr);
+  return zOut;
+}
+
+/* The options as a JSON object: only those that apply to the kind. */
+char *kalamSchemaOptionsJson(const KalamSchema *p){
+  if( p->eKind==KALAM_KIND_STREAM ){
+    return sqlite3_mprintf("{\"ttl_seconds\":%lld}", p->nTtlSeconds);
+  }
+  if( p->zFlushPolicy ){
+    return sqlite3_mprintf("{\"flush_policy\":\"%s\","
+        "\"deleted_retention_hours\":%lld}", p->zFlushPolicy,
+        p->nRetentionHours);
+  }
+  return sqlite3_mprintf("{\"deleted_retention_hours\":%lld}",
+                         p->nRetentionHours);
+}

@@ -1,0 +1,337 @@
+/*
+** store.c — opening RocksDB stores and keeping their column families.
+**
+** A SQLite database file F keeps its kalam tables in the RocksDB directory
+** F-kalam (as F-wal and F-journal sit beside F). RocksDB lets one opener
+** per directory, so the process keeps a registry of open stores by real
+** path, guarded by a static mutex and reference-counted: every connection
+** of the process that opens F shares one rocksdb_t. Another process that
+** tries gets "store ... is locked by another process". In-memory and temp
+** databases get a private store in a RocksDB memory env, never registered.
+**
+** Column families: "default" (unused), "kalam_catalog" (catalog.c) and one
+** per table, named when the table is created. Handles are listed on the
+** store and reference-counted, because a table dropped by one connection
+** may still be open in another until that one notices the schema change:
+** the handle must outlive the drop.
+*/
+#include "kalam_int.h"
+#include <string.h>
+#include <stdlib.h>
+#include <limits.h>
+
+SQLITE_EXTENSION_INIT3
+
+#define KALAM_CATALOG_CF "kalam_catalog"
+
+static KalamStore *storeRegistry = 0;  /* guarded by SQLITE_MUTEX_STATIC_APP2 */
+
+static sqlite3_mutex *storeRegistryMutex(void){
+  return sqlite3_mutex_alloc(SQLITE_MUTEX_STATIC_APP2);
+}
+
+/* Builds an error message from RocksDB's and frees RocksDB's. */
+char *kalamStoreError(const char *zWhat, char *zRocksErr){
+  char *z = sqlite3_mprintf("%s: %s", zWhat,
+                            zRocksErr ? zRocksErr : "unknown error");
+  rocksdb_free(zRocksErr);
+  return z;
+}
+
+/* Frees everything a store holds; the store must be unreferenced. */
+static void storeFree(KalamStore *p){
+  KalamCf *pCf, *pNext;
+  if( p==0 ) return;
+  for(pCf=p->pCf; pCf; pCf=pNext){
+    pNext = pCf->pNext;
+    rocksdb_column_family_handle_destroy(pCf->h);
+    sqlite3_free(pCf->zName);
+    sqlite3_free(pCf);
+  }
+  if( p->hCatalog ) rocksdb_column_family_handle_destroy(p->hCatalog);
+  if( p->db ) rocksdb_close(p->db);
+  if( p->pWoSync ) rocksdb_writeoptions_destroy(p->pWoSync);
+  if( p->pWoNoSync ) rocksdb_writeoptions_destroy(p->pWoNoSync);
+  if( p->pRo ) rocksdb_readoptions_destroy(p->pRo);
+  if( p->pOpts ) rocksdb_options_destroy(p->pOpts);
+  if( p->pTableOpts ) rocksdb_block_based_options_destroy(p->pTableOpts);
+  if( p->pCache ) rocksdb_cache_destroy(p->pCache);
+  if( p->pEnv ) rocksdb_env_destroy(p->pEnv);
+  sqlite3_mutex_free(p->mutex);
+  sqlite3_free(p->zPath);
+  sqlite3_free(p);
+}
+
+/* The RocksDB options kalam uses; docs/performance.md says why each. */
+static int storeOptions(KalamStore *p){
+  p->pOpts = rocksdb_options_create();
+  p->pTableOpts = rocksdb_block_based_options_create();
+  p->pCache = rocksdb_cache_create_lru(32 << 20);
+  p->pWoSync = rocksdb_writeoptions_create();
+  p->pWoNoSync = rocksdb_writeoptions_create();
+  p->pRo = rocksdb_readoptions_create();
+  if( !p->pOpts || !p->pTableOpts || !p->pCache || !p->pWoSync
+   || !p->pWoNoSync || !p->pRo ) return SQLITE_NOMEM;
+  rocksdb_block_based_options_set_block_cache(p->pTableOpts, p->pCache);
+  rocksdb_block_based_options_set_filter_policy(p->pTableOpts,
+      rocksdb_filterpolicy_create_bloom_full(10));
+  rocksdb_block_based_options_set_cache_index_and_filter_blocks(
+      p->pTableOpts, 1);
+  rocksdb_options_set_block_based_table_factory(p->pOpts, p->pTableOpts);
+  rocksdb_options_set_create_if_missing(p->pOpts, 1);
+  rocksdb_options_set_create_missing_column_families(p->pOpts, 1);
+  rocksdb_options_set_info_log_level(p->pOpts, 2 /* WARN */);
+  rocksdb_options_set_keep_log_file_num(p->pOpts, 2);
+  rocksdb_options_set_max_background_jobs(p->pOpts, 2);
+  rocksdb_options_set_compression(p->pOpts, rocksdb_lz4_compression);
+  rocksdb_writeoptions_set_sync(p->pWoSync, 1);
+  rocksdb_writeoptions_set_sync(p->pWoNoSync, 0);
+  if( p->bMem ){
+    p->pEnv = rocksdb_create_mem_env();
+    if( p->pEnv==0 ) return SQLITE_NOMEM;
+    rocksdb_options_set_env(p->pOpts, p->pEnv);
+  }
+  return SQLITE_OK;
+}
+
+/* Opens the RocksDB directory zPath with all its column families. */
+static int storeOpen(const char *zPath, int bMem, KalamStore **pp,
+                     char **pzErr){
+  KalamStore *p;
+  char *zErr = 0;
+  char **azListed = 0;
+  size_t nListed = 0;
+  const char **azName = 0;
+  const rocksdb_options_t **aCfOpts = 0;
+  rocksdb_column_family_handle_t **aHandle = 0;
+  int nCf = 0, i, bHasCatalog = 0;
+  int rc = SQLITE_OK;
+
+  *pp = 0;
+  p = sqlite3_malloc(sizeof(*p));
+  if( p==0 ) return SQLITE_NOMEM;
+  memset(p, 0, sizeof(*p));
+  p->bMem = bMem;
+  p->nRef = 1;
+  p->zPath = sqlite3_mprintf("%s", zPath);
+  p->mutex = sqlite3_mutex_alloc(SQLITE_MUTEX_FAST);
+  if( p->zPath==0 || p->mutex==0 ){ rc = SQLITE_NOMEM; goto done; }
+  rc = storeOptions(p);
+  if( rc ) goto done;
+
+  /* A new store has only "default"; listing fails and that is fine. */
+  azListed = rocksdb_list_column_families(p->pOpts, zPath, &nListed, &zErr);
+  if( zErr ){
+    rocksdb_free(zErr);
+    zErr = 0;
+    azListed = 0;
+    nListed = 0;
+  }
+  azName = sqlite3_malloc64(sizeof(char*) * (nListed + 2));
+  aCfOpts = sqlite3_malloc64(sizeof(void*) * (nListed + 2));
+  aHandle = sqlite3_malloc64(sizeof(void*) * (nListed + 2));
+  if( !azName || !aCfOpts || !aHandle ){ rc = SQLITE_NOMEM; goto done; }
+  for(i=0; i<(int)nListed; i++){
+    azName[nCf++] = azListed[i];
+    if( strcmp(azListed[i], KALAM_CATALOG_CF)==0 ) bHasCatalog = 1;
+  }
+  if( nCf==0 ) azName[nCf++] = "default";
+  if( !bHasCatalog ) azName[nCf++] = KALAM_CATALOG_CF;
+  for(i=0; i<nCf; i++) aCfOpts[i] = p->pOpts;
+
+  p->db = rocksdb_open_column_families(p->pOpts, zPath, nCf, azName,
+                                       aCfOpts, aHandle, &zErr);
+  if( zErr ){
+    p->db = 0;
+    if( strstr(zErr, "lock") || strstr(zErr, "LOCK") ){
+      *pzErr = sqlite3_mprintf("kalam store %s is locked by another process "
+          "(RocksDB: %s)", zPath, zErr);
+      rocksdb_free(zErr);
+      rc = SQLITE_BUSY;
+    }else{
+      char *zWhat = sqlite3_mprintf("cannot open kalam store %s", zPath);
+      *pzErr = kalamStoreError(zWhat ? zWhat : zPath, zErr);
+      sqlite3_free(zWhat);
+      rc = SQLITE_CANTOPEN;
+    }
+    goto done;
+  }
+
+  for(i=0; i<nCf; i++){
+    if( strcmp(azName[i], KALAM_CATALOG_CF)==0 ){
+      p->hCatalog = aHandle[i];
+    }else if( strcmp(azName[i], "default")==0 ){
+      rocksdb_column_family_handle_destroy(aHandle[i]);
+    }else{
+      KalamCf *pCf = sqlite3_malloc(sizeof(*pCf));
+      char *zName = sqlite3_mprintf("%s", azName[i]);
+      if( pCf==0 || zName==0 ){
+        sqlite3_free(pCf);
+        sqlite3_free(zName);
+        rocksdb_column_family_handle_destroy(aHandle[i]);
+        rc = SQLITE_NOMEM;
+        continue;
+      }
+      memset(pCf, 0, sizeof(*pCf));
+      pCf->zName = zName;
+      pCf->h = aHandle[i];
+      pCf->nRef = 1;
+      pCf->pNext = p->pCf;
+      p->pCf = pCf;
+    }
+  }
+
+done:
+  if( azListed ) rocksdb_list_column_families_destroy(azListed, nListed);
+  sqlite3_free(azName);
+  sqlite3_free(aCfOpts);
+  sqlite3_free(aHandle);
+  if( rc ){
+    storeFree(p);
+  }else{
+    *pp = p;
+  }
+  return rc;
+}
+
+/* Gets the store of schema zSchema of db, opening it if need be. The
+** caller owns one reference and gives it back with kalamStoreRelease. */
+int kalamStoreAcquire(sqlite3 *db, const char *zSchema, KalamStore **pp,
+                      char **pzErr){
+  const char *zFile = sqlite3_db_filename(db, zSchema);
+  char *zPath = 0;
+  char zReal[PATH_MAX];
+  KalamStore *p;
+  int rc;
+
+  *pp = 0;
+  if( zFile==0 || zFile[0]==0 ){
+    return storeOpen("/kalam-memory", 1, pp, pzErr);
+  }
+  /* Share by real path so that two spellings of one file share a store. */
+  if( realpath(zFile, zReal) ){
+    zPath = sqlite3_mprintf("%s-kalam", zReal);
+  }else{
+    zPath = sqlite3_mprintf("%s-kalam", zFile);
+  }
+  if( zPath==0 ) return SQLITE_NOMEM;
+
+  sqlite3_mutex_enter(storeRegistryMutex());
+  for(p=storeRegistry; p; p=p->pNext){
+    if( strcmp(p->zPath, zPath)==0 ) break;
+  }
+  if( p ){
+    p->nRef++;
+    rc = SQLITE_OK;
+  }else{
+    rc = storeOpen(zPath, 0, &p, pzErr);
+    if( rc==SQLITE_OK ){
+      p->pNext = storeRegistry;
+      storeRegistry = p;
+    }
+  }
+  sqlite3_mutex_leave(storeRegistryMutex());
+  sqlite3_free(zPath);
+  *pp = p;
+  return rc;
+}
+
+void kalamStoreRelease(KalamStore *p){
+  int bFree = 0;
+  if( p==0 ) return;
+  sqlite3_mutex_enter(storeRegistryMutex());
+  if( --p->nRef==0 ){
+    KalamStore **pp;
+    for(pp=&storeRegistry; *pp; pp=&(*pp)->pNext){
+      if( *pp==p ){ *pp = p->pNext; break; }
+    }
+    bFree = 1;
+  }
+  sqlite3_mutex_leave(storeRegistryMutex());
+  if( bFree ) storeFree(p);
+}
+
+/* Finds a listed column family by name and takes a reference on it. */
+KalamCf *kalamStoreCfFind(KalamStore *p, const char *zName){
+  KalamCf *pCf;
+  sqlite3_mutex_enter(p->mutex);
+  for(pCf=p->pCf; pCf; pCf=pCf->pNext){
+    if( !pCf->bDropped && strcmp(pCf->zName, zName)==0 ){
+      pCf->nRef++;
+      break;
+    }
+  }
+  sqlite3_mutex_leave(p->mutex);
+  return pCf;
+}
+
+/* Creates column family zName; the caller owns one reference. */
+int kalamStoreCfCreate(KalamStore *p, const char *zName, KalamCf **pp,
+                       char **pzErr){
+  KalamCf *pCf;
+  char *zErr = 0;
+  *pp = 0;
+  pCf = sqlite3_malloc(sizeof(*pCf));
+  if( pCf==0 ) return SQLITE_NOMEM;
+  memset(pCf, 0, sizeof(*pCf));
+  pCf->zName = sqlite3_mprintf("%s", zName);
+  if( pCf->zName==0 ){
+    sqlite3_free(pCf);
+    return SQLITE_NOMEM;
+  }
+  pCf->h = rocksdb_create_column_family(p->db, p->pOpts, zName, &zErr);
+  if( zErr ){
+    *pzErr = kalamStoreError("cannot create the table's column family", zErr);
+    sqlite3_free(pCf->zName);
+    sqlite3_free(pCf);
+    return SQLITE_ERROR;
+  }
+  pCf->nRef = 2; /* the list's and the caller's */
+  sqlite3_mutex_enter(p->mutex);
+  pCf->pNext = p->pCf;
+  p->pCf = pCf;
+  sqlite3_mutex_leave(p->mutex);
+  *pp = pCf;
+  return SQLITE_OK;
+}
+
+/* Drops the references of a column family that are held by nobody: the
+** handle is destroyed and unlinked when its last reference goes. Caller
+** holds p->mutex. */
+static void storeCfUnref(KalamStore *p, KalamCf *pCf){
+  KalamCf **pp;
+  if( --pCf->nRef>0 ) return;
+  for(pp=&p->pCf; *pp; pp=&(*pp)->pNext){
+    if( *pp==pCf ){ *pp = pCf->pNext; break; }
+  }
+  rocksdb_column_family_handle_destroy(pCf->h);
+  sqlite3_free(pCf->zName);
+  sqlite3_free(pCf);
+}
+
+void kalamStoreCfRelease(KalamStore *p, KalamCf *pCf){
+  if( pCf==0 ) return;
+  sqlite3_mutex_enter(p->mutex);
+  storeCfUnref(p, pCf);
+  sqlite3_mutex_leave(p->mutex);
+}
+
+/* Drops a column family from RocksDB. The handle stays valid for those who
+** still hold a reference; the list's own reference is given up. */
+int kalamStoreCfDrop(KalamStore *p, KalamCf *pCf, char **pzErr){
+  char *zErr = 0;
+  int rc = SQLITE_OK;
+  sqlite3_mutex_enter(p->mutex);
+  if( !pCf->bDropped ){
+    rocksdb_drop_column_family(p->db, pCf->h, &zErr);
+    if( zErr ){
+      *pzErr = kalamStoreError("cannot drop the table's column family", zErr);
+      rc = SQLITE_ERROR;
+    }else{
+      pCf->bDropped = 1;
+      storeCfUnref(p, pCf);
+    }
+  }
+  sqlite3_mutex_leave(p->mutex);
+  return rc;
+}
