@@ -247,6 +247,16 @@ static void connUserFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   }
 }
 
+/* kalam_rows_read(): how many stored rows this connection's cursors have
+** read so far. A diagnostic: it shows whether a query was answered by a
+** lookup or by a scan. */
+static void connRowsReadFunc(sqlite3_context *ctx, int argc,
+                             sqlite3_value **argv){
+  KalamConn *p = (KalamConn*)sqlite3_user_data(ctx);
+  (void)argc; (void)argv;
+  sqlite3_result_int64(ctx, p->nRowsRead);
+}
+
 static void connLockUserFunc(sqlite3_context *ctx, int argc,
                              sqlite3_value **argv){
   KalamConn *p = (KalamConn*)sqlite3_user_data(ctx);
@@ -267,6 +277,12 @@ int kalamUserFunctionsRegister(sqlite3 *db, KalamConn *pConn){
     kalamConnRef(pConn);
     rc = sqlite3_create_function_v2(db, "kalam_lock_user", 0,
         SQLITE_UTF8 | SQLITE_DIRECTONLY, pConn, connLockUserFunc, 0, 0,
+        kalamConnUnref);
+  }
+  if( rc==SQLITE_OK ){
+    kalamConnRef(pConn);
+    rc = sqlite3_create_function_v2(db, "kalam_rows_read", 0,
+        SQLITE_UTF8 | SQLITE_INNOCUOUS, pConn, connRowsReadFunc, 0, 0,
         kalamConnUnref);
   }
   if( rc==SQLITE_OK ){

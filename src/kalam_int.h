@@ -279,6 +279,7 @@ struct KalamConn {
   char *zUser;        /* current user (sqlite3_malloc), or NULL */
   int bLocked;
   sqlite3_int64 iToken; /* process-unique id, marks pending DDL */
+  sqlite3_int64 nRowsRead; /* stored rows read by cursors: kalam_rows_read() */
   KalamDb *pDb;
 };
 

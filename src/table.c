@@ -607,6 +607,7 @@ static int cursorScan(KalamCursor *pCur){
               : cursorKeyCmp(zKey, nKey, pCur->aHi, pCur->nHi)>=0 ){
       break;
     }
+    pTab->pConn->nRowsRead++;
     if( !(bDesc ? cursorKeyCmp(zKey, nKey, pCur->aHi, pCur->nHi)>=0
                 : cursorKeyCmp(zKey, nKey, pCur->aLo, pCur->nLo)<0)
      && kalamKeyRowDecode(zKey, nKey, pCur->nPrefix, &iRowid) ){
@@ -652,6 +653,7 @@ static int cursorLookup(KalamCursor *pCur){
       tableSetError(pTab, zErr);
       return rc;
     }
+    if( pCur->zGot ) pTab->pConn->nRowsRead++;
     if( pCur->zGot && cursorVisible(pCur, iRowid, pCur->zGot, nVal) ){
       pCur->iRowid = iRowid;
       pCur->zVal = pCur->zGot;

@@ -11,7 +11,8 @@
 ** included, so a statement that fails part-way leaves nothing behind.
 **
 ** Savepoints. SQLite numbers its savepoints (statement journals included)
-** 0, 1, 2...; xSavepoint(N) is called when savepoint N opens in a
+** 0, 1, 2...; a SAVEPOINT that opened the transaction itself is -1, so
+** xRollbackTo(-1) means back to the start, transaction still open; xSavepoint(N) is called when savepoint N opens in a
 ** transaction the table is part of, and a table that joins late gets
 ** xSavepoint for the newest level only. aSp[i] records how many batch
 ** savepoints existed when SQLite savepoint i opened; ROLLBACK TO i unwinds
@@ -71,7 +72,7 @@ void kalamTxnEnd(KalamDb *p){
 }
 
 int kalamTxnSavepoint(KalamDb *p, int iSavepoint){
-  if( !p->bInTxn || p->pBatch==0 ) return SQLITE_OK;
+  if( !p->bInTxn || p->pBatch==0 || iSavepoint<0 ) return SQLITE_OK;
   if( iSavepoint >= p->nSpAlloc ){
     int nNew = iSavepoint + 8;
     int *aNew = sqlite3_realloc64(p->aSp, sizeof(int)*nNew);
@@ -90,6 +91,7 @@ int kalamTxnSavepoint(KalamDb *p, int iSavepoint){
 }
 
 int kalamTxnRelease(KalamDb *p, int iSavepoint){
+  if( iSavepoint < 0 ) iSavepoint = 0;
   if( iSavepoint < p->nSp ) p->nSp = iSavepoint;
   return SQLITE_OK;
 }
@@ -97,6 +99,14 @@ int kalamTxnRelease(KalamDb *p, int iSavepoint){
 int kalamTxnRollbackTo(KalamDb *p, int iSavepoint, char **pzErr){
   int nTarget;
   if( !p->bInTxn || p->pBatch==0 || iSavepoint >= p->nSp ) return SQLITE_OK;
+  if( iSavepoint<0 ){
+    /* ROLLBACK TO the savepoint that opened the transaction: back to
+    ** nothing written, the transaction still open. */
+    rocksdb_writebatch_wi_clear(p->pBatch);
+    p->nSp = 0;
+    p->nBatchSp = 0;
+    return SQLITE_OK;
+  }
   nTarget = p->aSp[iSavepoint];
   while( p->nBatchSp > nTarget ){
     char *zErr = 0;

@@ -510,6 +510,16 @@ done:
   return rc;
 }
 
+/* How often, in ms, a stream's writes also remove its expired rows: a
+** quarter of the ttl, between one second and a minute, so that expired rows
+** never wait long on disk and range deletes stay few. */
+static sqlite3_int64 updateExpireInterval(const KalamSchema *pSchema){
+  sqlite3_int64 ms = pSchema->nTtlSeconds * 250;
+  if( ms < 1000 ) ms = 1000;
+  if( ms > 60000 ) ms = 60000;
+  return ms;
+}
+
 int kalamTableUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
                      sqlite3_int64 *pRowid){
   KalamTable *pTab = (KalamTable*)pVtab;
@@ -535,6 +545,19 @@ int kalamTableUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     if( rc ) return rc;
   }
 
+  if( pTab->pSchema->eKind==KALAM_KIND_STREAM ){
+    /* Expired rows are already invisible; removing them from disk is
+    ** housekeeping done now and then on write (streamExpireInterval). */
+    sqlite3_int64 now = kalamNowMs();
+    if( now >= pTab->nNextExpire ){
+      sqlite3_int64 nGone = 0;
+      rc = kalamStreamExpire(pTab->pDb, pTab->pCf, pTab->pSchema->nTtlSeconds,
+                             &nGone, &ctx.zErr);
+      if( rc ) goto done;
+      pTab->nNextExpire = now + updateExpireInterval(pTab->pSchema);
+    }
+  }
+
   if( argc==1 ){
     rc = updateDelete(&ctx, argv[0]);
   }else if( sqlite3_value_type(argv[0])==SQLITE_NULL ){
@@ -543,6 +566,7 @@ int kalamTableUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     rc = updateUpdate(&ctx, argv, argc);
   }
 
+done:
   if( ctx.zErr ){
     sqlite3_free(pVtab->zErrMsg);
     pVtab->zErrMsg = ctx.zErr;
