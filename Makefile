@@ -100,3 +100,21 @@ clean:
 build/kalam_threads: tool/kalam_threads.c
 	@mkdir -p build
 	$(CC) $(CFLAGS) -Wall -Wextra -o $@ $< $(shell pkg-config --cflags --libs sqlite3 2>/dev/null || echo -lsqlite3) -lpthread
+
+# The C API, linked statically with sqlite3_auto_extension.
+build/capi_test: test/capi_test.c libkalam.a include/kalam.h
+	@mkdir -p build
+	$(CC) $(CFLAGS) -Wall -Wextra -Iinclude -o $@ $< libkalam.a $(DEPLIBS) $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3) -lm
+
+# The benchmark (tool/bench.c): native SQLite vs kalam vs a raw RocksDB +
+# cJSON floor, in one program linked with libkalam.a. N rows; its scratch
+# files go to build/bench/run/, deleted before each run. docs/performance.md
+# explains the workloads and the results.
+N ?= 1000000
+build/bench/bench: tool/bench.c libkalam.a include/kalam.h
+	@mkdir -p build/bench
+	$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra $(DEPCFLAGS) -o $@ $< libkalam.a $(DEPLIBS) $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3) -lm
+
+bench: deps
+	@$(MAKE) --no-print-directory all build/bench/bench
+	build/bench/bench -n $(N) -d build/bench/run
