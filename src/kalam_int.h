@@ -329,6 +329,6 @@ int kalamPurgeRange(KalamDb *pDb, KalamCf *pCf, const char *aPrefix,
                     int nPrefix, sqlite3_int64 iBeforeMs, sqlite3_int64 *pn,
                     char **pzErr);
 int kalamStreamExpire(KalamDb *pDb, KalamCf *pCf, sqlite3_int64 nTtlSeconds,
-                      sqlite3_int64 *pn, char **pzErr);
+                      int bCompact, sqlite3_int64 *pn, char **pzErr);
 
 #endif /* KALAM_INT_H */

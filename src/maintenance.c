@@ -258,10 +258,14 @@ done:
 }
 
 /* Removes a stream's rows older than its ttl: one range delete of the keys
-** below the cutoff (keys are time ordered, so nothing else is read but the
-** expired keys, to count them), then a compaction hint for that range. */
+** below the cutoff (keys are time ordered, so nothing is read but the
+** expired keys, to count them). Then disk space: on the write path only a
+** compaction hint for that range, so a write never waits; with bCompact
+** (kalam_expire) the range is compacted now, and the catalog flushed, so
+** that the log files holding the expired rows can go too. */
 int kalamStreamExpire(KalamDb *pDb, KalamCf *pCf, sqlite3_int64 nTtlSeconds,
-                      sqlite3_int64 *pn, char **pzErr){
+                      int bCompact, sqlite3_int64 *pn, char **pzErr){
+  KalamStore *pStore = pDb->pStore;
   char aLo[KALAM_ROWKEY_MAX], aHi[KALAM_ROWKEY_MAX];
   int nLo, nHi, rc;
   char *zErr = 0;
@@ -270,15 +274,31 @@ int kalamStreamExpire(KalamDb *pDb, KalamCf *pCf, sqlite3_int64 nTtlSeconds,
   nHi = kalamKeyRow(aHi, 0, 0, iCut);
   rc = maintCount(pDb, pCf, aLo, nLo, aHi, nHi, pn, pzErr);
   if( rc || *pn==0 ) return rc;
-  rocksdb_delete_range_cf(pDb->pStore->db, pDb->pStore->pWoNoSync, pCf->h,
+  rocksdb_delete_range_cf(pStore->db, pStore->pWoNoSync, pCf->h,
                           aLo, (size_t)nLo, aHi, (size_t)nHi, &zErr);
   if( zErr ){
     *pzErr = kalamStoreError("kalam_expire failed", zErr);
     return SQLITE_IOERR;
   }
-  rocksdb_suggest_compact_range_cf(pDb->pStore->db, pCf->h, aLo, (size_t)nLo,
-                                   aHi, (size_t)nHi, &zErr);
-  if( zErr ) rocksdb_free(zErr); /* only a hint */
+  if( !bCompact ){
+    rocksdb_suggest_compact_range_cf(pStore->db, pCf->h, aLo, (size_t)nLo,
+                                     aHi, (size_t)nHi, &zErr);
+    if( zErr ) rocksdb_free(zErr); /* only a hint */
+    return SQLITE_OK;
+  }
+  rocksdb_compact_range_cf(pStore->db, pCf->h, aLo, (size_t)nLo, aHi,
+                           (size_t)nHi);
+  {
+    rocksdb_flushoptions_t *pFlush = rocksdb_flushoptions_create();
+    if( pFlush==0 ) return SQLITE_NOMEM;
+    rocksdb_flushoptions_set_wait(pFlush, 1);
+    rocksdb_flush_cf(pStore->db, pFlush, pStore->hCatalog, &zErr);
+    rocksdb_flushoptions_destroy(pFlush);
+  }
+  if( zErr ){
+    *pzErr = kalamStoreError("kalam_expire: flush failed", zErr);
+    return SQLITE_IOERR;
+  }
   return SQLITE_OK;
 }
 
@@ -354,7 +374,7 @@ static void maintExpireFunc(sqlite3_context *ctx, int argc,
     rc = SQLITE_MISUSE;
   }
   if( rc==SQLITE_OK ){
-    rc = kalamStreamExpire(t.pDb, t.pCf, t.nTtlSeconds, &n, &zErr);
+    rc = kalamStreamExpire(t.pDb, t.pCf, t.nTtlSeconds, 1, &n, &zErr);
   }
   maintTableClear(&t);
   if( rc ){

@@ -47,6 +47,8 @@ SQLITE_EXTENSION_INIT3
 **   PLAN_DESC     0x1000  rows are wanted in descending row id order
 **   PLAN_TRASH    0x2000  the WHERE constrains _deleted, so soft-deleted
 **                         rows are returned too and SQLite filters them
+**   PLAN_TS_EQ    0x4000  with PLAN_TS_LO: argv[TS_LO] is a value _ts must
+**                         equal, both bounds at once (and no TS_HI)
 **
 ** argv holds the arguments of the set bits in this order: EQ, LO, HI,
 ** TS_LO, TS_HI. idxStr is not used. Only an IN list is "omitted" (SQLite
@@ -66,6 +68,7 @@ SQLITE_EXTENSION_INIT3
 #define PLAN_TS_HI_LT 0x0800
 #define PLAN_DESC     0x1000
 #define PLAN_TRASH    0x2000
+#define PLAN_TS_EQ    0x4000
 
 /* Full scans of tables larger than this do not fill the block cache. */
 #define KALAM_SCAN_NOCACHE_ROWS 50000
@@ -163,6 +166,8 @@ static int tableKind(const char *zModule){
   if( sqlite3_stricmp(zModule, "kalam_stream")==0 ) return KALAM_KIND_STREAM;
   return KALAM_KIND_SHARED;
 }
+
+static int tableDisconnect(sqlite3_vtab *pVtab);
 
 /* xCreate (bCreate=1) and xConnect (bCreate=0). */
 static int tableInit(sqlite3 *db, void *pAux, int argc,
@@ -290,6 +295,18 @@ static int tableInit(sqlite3 *db, void *pAux, int argc,
   pCf = 0;
   pSchema = 0;
   *ppVtab = &pTab->base;
+  if( !bCreate && pTab->pSchema->eKind==KALAM_KIND_STREAM ){
+    /* Rows that expired while the database was closed go on open. */
+    sqlite3_int64 nGone = 0;
+    rc = kalamStreamExpire(pDb, pTab->pCf, pTab->pSchema->nTtlSeconds, 0,
+                           &nGone, &zErr);
+    if( rc ){
+      *ppVtab = 0;
+      tableDisconnect(&pTab->base);
+      pTab = 0;
+      goto done;
+    }
+  }
 
 done:
   if( rc && bCreatedCf && pCf ){
@@ -467,7 +484,15 @@ static int tableBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
                || op==SQLITE_INDEX_CONSTRAINT_IS) ){
       if( iEq<0 ){ iEq = i; bPkEq = 1; }
     }else if( pC->iColumn==iTs ){
-      if( op==SQLITE_INDEX_CONSTRAINT_GT || op==SQLITE_INDEX_CONSTRAINT_GE ){
+      if( op==SQLITE_INDEX_CONSTRAINT_EQ ){
+        if( !(idxNum & PLAN_TS_EQ) ){
+          iTsLo = i;
+          iTsHi = -1;
+          idxNum = (idxNum & ~(PLAN_TS_LO_GT|PLAN_TS_HI_LT)) | PLAN_TS_EQ;
+        }
+      }else if( idxNum & PLAN_TS_EQ ){
+        /* an equality already pins _ts */
+      }else if( op==SQLITE_INDEX_CONSTRAINT_GT || op==SQLITE_INDEX_CONSTRAINT_GE ){
         if( iTsLo<0 ){
           iTsLo = i;
           if( op==SQLITE_INDEX_CONSTRAINT_GT ) idxNum |= PLAN_TS_LO_GT;
@@ -520,6 +545,7 @@ static int tableBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
     }
     idxNum &= ~(iLo<0 ? PLAN_LO_GT : 0) & ~(iHi<0 ? PLAN_HI_LT : 0)
             & ~(iTsLo<0 ? PLAN_TS_LO_GT : 0) & ~(iTsHi<0 ? PLAN_TS_HI_LT : 0);
+    if( idxNum & PLAN_TS_EQ ) nScan /= 64;
     cost = nScan * 10.0 + 100.0;
     pInfo->estimatedRows = (sqlite3_int64)(nScan<1 ? 1 : nScan);
   }
@@ -876,7 +902,10 @@ static int tableFilter(sqlite3_vtab_cursor *cur, int idxNum,
     if( idxNum & PLAN_HI ){
       cursorNarrow(argv[iArg++], 0, (idxNum & PLAN_HI_LT)!=0, &iLo, &iHi);
     }
-    if( idxNum & PLAN_TS_LO ){
+    if( idxNum & PLAN_TS_EQ ){
+      cursorNarrowTs(argv[iArg], 1, 0, &iLo, &iHi);
+      cursorNarrowTs(argv[iArg++], 0, 0, &iLo, &iHi);
+    }else if( idxNum & PLAN_TS_LO ){
       cursorNarrowTs(argv[iArg++], 1, (idxNum & PLAN_TS_LO_GT)!=0, &iLo, &iHi);
     }
     if( idxNum & PLAN_TS_HI ){

@@ -552,7 +552,7 @@ int kalamTableUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     if( now >= pTab->nNextExpire ){
       sqlite3_int64 nGone = 0;
       rc = kalamStreamExpire(pTab->pDb, pTab->pCf, pTab->pSchema->nTtlSeconds,
-                             &nGone, &ctx.zErr);
+                             0, &nGone, &ctx.zErr);
       if( rc ) goto done;
       pTab->nNextExpire = now + updateExpireInterval(pTab->pSchema);
     }
