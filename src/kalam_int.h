@@ -320,6 +320,7 @@ struct KalamTable {
   char *zSchemaName;        /* "main", "temp", or the ATTACH name */
   sqlite3_int64 nRowEst;    /* row estimate for the planner */
   sqlite3_int64 nNextExpire;/* streams: earliest ms of the next expiry run */
+  sqlite3_int64 nNextPurge; /* deleted_retention_hours: next purge run, ms */
 };
 
 int kalamTableModulesRegister(sqlite3 *db, KalamConn *pConn);

@@ -153,96 +153,113 @@ static int maintCount(KalamDb *pDb, KalamCf *pCf, const char *aLo, int nLo,
   return SQLITE_OK;
 }
 
-/* Hard-deletes the soft-deleted rows of one owner (aPrefix) deleted before
-** iBeforeMs, with their key-index entries, in one write. */
+/* The owner prefix length of a stored key: nPrefix, or for nPrefix<0
+** (every owner of a kalam_user table) read from the key's length byte.
+** Returns -1 for a key too short to be kalam's. */
+static int maintKeyPrefix(const char *zKey, size_t nKey, int nPrefix){
+  if( nPrefix<0 ) nPrefix = 1 + (unsigned char)zKey[0];
+  if( nPrefix > KALAM_MAX_PREFIX ) return -1;
+  return (size_t)nPrefix < nKey ? nPrefix : -1;
+}
+
+/* Hard-deletes soft-deleted rows deleted before iBeforeMs, with their
+** key-index entries, in one write. aPrefix/nPrefix is the owner (empty for
+** shared tables, one user for kalam_user); nPrefix<0 means every owner of
+** a kalam_user table (deleted_retention_hours). Pass 1 collects the row keys
+** to purge, in key order; pass 2 removes the index entries that point at
+** one of them. */
 int kalamPurgeRange(KalamDb *pDb, KalamCf *pCf, const char *aPrefix,
                     int nPrefix, sqlite3_int64 iBeforeMs, sqlite3_int64 *pn,
                     char **pzErr){
   rocksdb_readoptions_t *pRo = 0;
   rocksdb_iterator_t *pIter = 0;
   rocksdb_writebatch_t *pBatch = 0;
-  sqlite3_int64 *aGone = 0;
-  int nGone = 0, nAlloc = 0;
+  KalamBuf gone;    /* purged row keys in key order, one slot each: the key,
+                    ** zero padded (no row key is a prefix of another, so
+                    ** slots compare as the keys do), then its length */
+  sqlite3_int64 nGone = 0;
   KalamRow row;
   char aLo[KALAM_MAX_PREFIX + 1], aHi[KALAM_MAX_PREFIX + 1];
+  const int nSlot = KALAM_ROWKEY_MAX + 1;
+  int bAll = nPrefix<0;
+  int pass;
   char *zErr = 0;
-  int rc = SQLITE_OK, i;
+  int rc = SQLITE_OK;
 
   memset(&row, 0, sizeof(row));
+  kalamBufInit(&gone);
   *pn = 0;
-  memcpy(aLo, aPrefix, (size_t)nPrefix);
-  memcpy(aHi, aPrefix, (size_t)nPrefix);
   pRo = rocksdb_readoptions_create();
   pBatch = rocksdb_writebatch_create();
   if( pRo==0 || pBatch==0 ){ rc = SQLITE_NOMEM; goto done; }
   rocksdb_readoptions_set_fill_cache(pRo, 0);
 
-  /* Pass 1: the rows. */
-  aLo[nPrefix] = KALAM_TAG_ROW;
-  aHi[nPrefix] = KALAM_TAG_ROW + 1;
-  rocksdb_readoptions_set_iterate_upper_bound(pRo, aHi, (size_t)nPrefix + 1);
-  pIter = rocksdb_create_iterator_cf(pDb->pStore->db, pRo, pCf->h);
-  if( pIter==0 ){ rc = SQLITE_NOMEM; goto done; }
-  for(rocksdb_iter_seek(pIter, aLo, (size_t)nPrefix + 1);
-      rc==SQLITE_OK && rocksdb_iter_valid(pIter); rocksdb_iter_next(pIter)){
-    size_t nKey, nVal;
-    const char *zKey = rocksdb_iter_key(pIter, &nKey);
-    const char *zVal = rocksdb_iter_value(pIter, &nVal);
-    sqlite3_int64 iRowid;
-    if( !kalamRowIsDeleted(zVal, nVal) ) continue;
-    if( !kalamKeyRowDecode(zKey, nKey, nPrefix, &iRowid) ) continue;
-    if( iBeforeMs!=INT64_MAX ){
-      if( kalamRowParse(&row, &maintNoColumns, zVal, nVal) ) continue;
-      if( row.aSys[KALAM_SYS_UPDATED] >= iBeforeMs ) continue;
+  for(pass=0; pass<2 && rc==SQLITE_OK; pass++){
+    char cTag = pass==0 ? KALAM_TAG_ROW : KALAM_TAG_KEY;
+    if( pass==1 && nGone==0 ) break;
+    if( !bAll ){
+      memcpy(aLo, aPrefix, (size_t)nPrefix);
+      memcpy(aHi, aPrefix, (size_t)nPrefix);
+      aLo[nPrefix] = cTag;
+      aHi[nPrefix] = (char)(cTag + 1);
+      rocksdb_readoptions_set_iterate_upper_bound(pRo, aHi,
+                                                  (size_t)nPrefix + 1);
     }
-    if( nGone>=nAlloc ){
-      int nNew = nAlloc ? nAlloc*2 : 64;
-      sqlite3_int64 *aNew = sqlite3_realloc64(aGone, sizeof(*aNew)*nNew);
-      if( aNew==0 ){ rc = SQLITE_NOMEM; break; }
-      aGone = aNew;
-      nAlloc = nNew;
-    }
-    aGone[nGone++] = iRowid;
-    rocksdb_writebatch_delete_cf(pBatch, pCf->h, zKey, nKey);
-  }
-  if( rc ) goto done;
-  rocksdb_iter_get_error(pIter, &zErr);
-  if( zErr ) goto done;
-  rocksdb_iter_destroy(pIter);
-  pIter = 0;
-
-  /* Pass 2: key-index entries that point at a purged row. The row ids were
-  ** collected in key order, which is row id order: binary search. */
-  if( nGone ){
-    aLo[nPrefix] = KALAM_TAG_KEY;
-    aHi[nPrefix] = KALAM_TAG_KEY + 1;
-    rocksdb_readoptions_set_iterate_upper_bound(pRo, aHi, (size_t)nPrefix + 1);
     pIter = rocksdb_create_iterator_cf(pDb->pStore->db, pRo, pCf->h);
     if( pIter==0 ){ rc = SQLITE_NOMEM; goto done; }
-    for(rocksdb_iter_seek(pIter, aLo, (size_t)nPrefix + 1);
-        rocksdb_iter_valid(pIter); rocksdb_iter_next(pIter)){
+    if( bAll ) rocksdb_iter_seek_to_first(pIter);
+    else rocksdb_iter_seek(pIter, aLo, (size_t)nPrefix + 1);
+    for(; rocksdb_iter_valid(pIter); rocksdb_iter_next(pIter)){
       size_t nKey, nVal;
       const char *zKey = rocksdb_iter_key(pIter, &nKey);
       const char *zVal = rocksdb_iter_value(pIter, &nVal);
+      int np = maintKeyPrefix(zKey, nKey, nPrefix);
       sqlite3_int64 iRowid;
-      int lo = 0, hi = nGone - 1;
-      if( !kalamKeyRowDecode(zVal, nVal, 0, &iRowid) ) continue;
-      while( lo<=hi ){
-        int mid = (lo + hi)/2;
-        if( aGone[mid]==iRowid ){
-          rocksdb_writebatch_delete_cf(pBatch, pCf->h, zKey, nKey);
-          break;
+      char aRow[KALAM_ROWKEY_MAX + 1];
+      if( np<0 || zKey[np]!=cTag ) continue;
+      if( pass==0 ){
+        if( !kalamRowIsDeleted(zVal, nVal) ) continue;
+        if( !kalamKeyRowDecode(zKey, nKey, np, &iRowid) ) continue;
+        if( iBeforeMs!=INT64_MAX ){
+          if( kalamRowParse(&row, &maintNoColumns, zVal, nVal) ) continue;
+          if( row.aSys[KALAM_SYS_UPDATED] >= iBeforeMs ) continue;
         }
-        if( aGone[mid]<iRowid ) lo = mid + 1; else hi = mid - 1;
+        if( nKey > KALAM_ROWKEY_MAX ) continue;
+        memset(aRow, 0, sizeof(aRow));
+        memcpy(aRow, zKey, nKey);
+        aRow[nSlot-1] = (char)nKey;
+        kalamBufAppend(&gone, aRow, nSlot);
+        if( gone.oom ){ rc = SQLITE_NOMEM; break; }
+        nGone++;
+        rocksdb_writebatch_delete_cf(pBatch, pCf->h, zKey, nKey);
+      }else{
+        /* Index entry: does it point at a purged row? Rebuild that row's
+        ** key and look for it among the purged, which are sorted. */
+        sqlite3_int64 lo = 0, hi = nGone - 1;
+        if( !kalamKeyRowDecode(zVal, nVal, 0, &iRowid) ) continue;
+        memset(aRow, 0, sizeof(aRow));
+        aRow[nSlot-1] = (char)kalamKeyRow(aRow, zKey, np, iRowid);
+        while( lo<=hi ){
+          sqlite3_int64 mid = (lo + hi)/2;
+          int c = memcmp(gone.z + mid*nSlot, aRow, (size_t)nSlot);
+          if( c==0 ){
+            rocksdb_writebatch_delete_cf(pBatch, pCf->h, zKey, nKey);
+            break;
+          }
+          if( c<0 ) lo = mid + 1; else hi = mid - 1;
+        }
       }
     }
     rocksdb_iter_get_error(pIter, &zErr);
+    rocksdb_iter_destroy(pIter);
+    pIter = 0;
     if( zErr ) goto done;
+  }
+  if( rc==SQLITE_OK && nGone ){
     rocksdb_write(pDb->pStore->db, pDb->pStore->pWoNoSync, pBatch, &zErr);
     if( zErr ) goto done;
   }
-  *pn = nGone;
-  (void)i;
+  if( rc==SQLITE_OK ) *pn = nGone;
 
 done:
   if( zErr ){
@@ -250,7 +267,7 @@ done:
     rc = SQLITE_IOERR;
   }
   kalamRowFree(&row);
-  sqlite3_free(aGone);
+  kalamBufFree(&gone);
   if( pIter ) rocksdb_iter_destroy(pIter);
   if( pBatch ) rocksdb_writebatch_destroy(pBatch);
   if( pRo ) rocksdb_readoptions_destroy(pRo);

@@ -1026,11 +1026,33 @@ static int tableSynchronous(KalamTable *pTab, int *pbSync){
   return sqlite3_finalize(pStmt);
 }
 
+/* deleted_retention_hours: soft-deleted rows older than the retention are
+** purged by the table's writers, at most every quarter of the retention
+** (and at least hourly), starting with the first write after open. Every
+** owner's rows: the retention is the table's policy, not a user's. */
+static int tableRetention(KalamTable *pTab, char **pzErr){
+  sqlite3_int64 nHours = pTab->pSchema->nRetentionHours;
+  sqlite3_int64 now = kalamNowMs(), nGone = 0, nEvery;
+  int rc;
+  if( nHours<=0 || now < pTab->nNextPurge ) return SQLITE_OK;
+  rc = kalamPurgeRange(pTab->pDb, pTab->pCf, "",
+                       pTab->pSchema->eKind==KALAM_KIND_USER ? -1 : 0,
+                       now - nHours*3600000, &nGone, pzErr);
+  nEvery = nHours*900000;
+  if( nEvery > 3600000 ) nEvery = 3600000;
+  pTab->nNextPurge = now + nEvery;
+  return rc;
+}
+
 static int tableBegin(sqlite3_vtab *pVtab){
   KalamTable *pTab = (KalamTable*)pVtab;
   KalamDb *pDb = pTab->pDb;
   char *zErr = 0;
-  int rc;
+  int rc = tableRetention(pTab, &zErr);
+  if( rc ){
+    tableSetError(pTab, zErr);
+    return rc;
+  }
   if( pDb->bInTxn ) return SQLITE_OK;
   rc = kalamCatalogResolvePending(pDb, &zErr);
   if( rc==SQLITE_OK ) rc = tableSynchronous(pTab, &pDb->bSync);
