@@ -151,64 +151,28 @@ static int catalogInSqlite(sqlite3 *db, const char *zSchema,
   return rc;
 }
 
-/* Settles the pending entries this connection may settle (see the header
-** comment). Does nothing inside an explicit transaction. */
-int kalamCatalogResolvePending(KalamDb *pDb, char **pzErr){
-  KalamStore *p = pDb->pStore;
-  sqlite3 *db = pDb->pConn->db;
+/* Calls xEntry for each catalog entry of the store, parsed. An entry that
+** does not parse is skipped here: the table it describes reports it when
+** it connects. Iteration stops at the first error. Writing the catalog
+** from xEntry is fine: the iterator reads a snapshot. */
+int kalamCatalogForEach(KalamStore *p,
+                        int (*xEntry)(void *pArg, cJSON *pEntry, char **pzErr),
+                        void *pArg, char **pzErr){
   rocksdb_iterator_t *pIter;
+  char *zErr = 0;
   int rc = SQLITE_OK;
-
-  if( !sqlite3_get_autocommit(db) ) return SQLITE_OK;
   pIter = rocksdb_create_iterator_cf(p->db, p->pRo, p->hCatalog);
   if( pIter==0 ) return SQLITE_NOMEM;
   for(rocksdb_iter_seek_to_first(pIter); rc==SQLITE_OK
       && rocksdb_iter_valid(pIter); rocksdb_iter_next(pIter)){
     size_t nVal;
     const char *zVal = rocksdb_iter_value(pIter, &nVal);
-    cJSON *pEntry, *pPending, *pName, *pCf;
-    int bFound = 0;
-    /* Cheap test first: almost every entry is settled. */
-    if( !memmem(zVal, nVal, "\"pending\":", 10) ) continue;
-    pEntry = cJSON_ParseWithLength(zVal, nVal);
-    if( pEntry==0 ) continue; /* a damaged entry is reported at connect */
-    pPending = cJSON_GetObjectItemCaseSensitive(pEntry, "pending");
-    pName = cJSON_GetObjectItemCaseSensitive(pEntry, "name");
-    pCf = cJSON_GetObjectItemCaseSensitive(pEntry, "cf");
-    if( !cJSON_IsNumber(pPending) || !cJSON_IsString(pName)
-     || !cJSON_IsString(pCf) ){
-      cJSON_Delete(pEntry);
-      continue;
-    }
-    if( (sqlite3_int64)pPending->valuedouble!=pDb->pConn->iToken
-     && kalamConnIsLive((sqlite3_int64)pPending->valuedouble) ){
-      cJSON_Delete(pEntry);
-      continue; /* another live connection's open transaction */
-    }
-    rc = catalogInSqlite(db, pDb->zSchema, pName->valuestring, &bFound);
-    if( rc==SQLITE_OK && bFound ){
-      cJSON_DeleteItemFromObjectCaseSensitive(pEntry, "pending");
-      {
-        char *zNew = cJSON_PrintUnformatted(pEntry);
-        if( zNew==0 ){
-          rc = SQLITE_NOMEM;
-        }else{
-          rc = kalamCatalogPut(p, pName->valuestring, zNew, pzErr);
-          cJSON_free(zNew);
-        }
-      }
-    }else if( rc==SQLITE_OK ){
-      KalamCf *pTabCf = kalamStoreCfFind(p, pCf->valuestring);
-      if( pTabCf ){
-        rc = kalamStoreCfDrop(p, pTabCf, pzErr);
-        kalamStoreCfRelease(p, pTabCf);
-      }
-      if( rc==SQLITE_OK ) rc = kalamCatalogDelete(p, pName->valuestring, pzErr);
-    }
+    cJSON *pEntry = cJSON_ParseWithLength(zVal, nVal);
+    if( pEntry==0 ) continue;
+    rc = xEntry(pArg, pEntry, pzErr);
     cJSON_Delete(pEntry);
   }
   if( rc==SQLITE_OK ){
-    char *zErr = 0;
     rocksdb_iter_get_error(pIter, &zErr);
     if( zErr ){
       *pzErr = kalamStoreError("cannot read the kalam catalog", zErr);
@@ -217,6 +181,79 @@ int kalamCatalogResolvePending(KalamDb *pDb, char **pzErr){
   }
   rocksdb_iter_destroy(pIter);
   return rc;
+}
+
+/* What catalogSettle needs. */
+typedef struct CatalogSettle CatalogSettle;
+struct CatalogSettle {
+  KalamDb *pDb;
+  int nLeft;          /* pending entries left for other connections */
+};
+
+/* Settles one pending entry, if this connection may (see the header). */
+static int catalogSettle(void *pArg, cJSON *pEntry, char **pzErr){
+  CatalogSettle *pSettle = (CatalogSettle*)pArg;
+  KalamDb *pDb = pSettle->pDb;
+  KalamStore *p = pDb->pStore;
+  cJSON *pPending = cJSON_GetObjectItemCaseSensitive(pEntry, "pending");
+  cJSON *pName = cJSON_GetObjectItemCaseSensitive(pEntry, "name");
+  cJSON *pCf = cJSON_GetObjectItemCaseSensitive(pEntry, "cf");
+  sqlite3_int64 iToken;
+  int bFound = 0, rc;
+
+  if( !cJSON_IsNumber(pPending) || !cJSON_IsString(pName)
+   || !cJSON_IsString(pCf) ) return SQLITE_OK;
+  iToken = (sqlite3_int64)pPending->valuedouble;
+  if( iToken!=pDb->pConn->iToken && kalamConnIsLive(iToken) ){
+    pSettle->nLeft++;
+    return SQLITE_OK; /* another live connection's open transaction */
+  }
+  rc = catalogInSqlite(pDb->pConn->db, pDb->zSchema, pName->valuestring,
+                       &bFound);
+  if( rc ) return rc;
+  if( bFound ){
+    char *zNew;
+    cJSON_DeleteItemFromObjectCaseSensitive(pEntry, "pending");
+    zNew = cJSON_PrintUnformatted(pEntry);
+    if( zNew==0 ) return SQLITE_NOMEM;
+    rc = kalamCatalogPut(p, pName->valuestring, zNew, pzErr);
+    cJSON_free(zNew);
+  }else{
+    KalamCf *pTabCf = kalamStoreCfFind(p, pCf->valuestring);
+    if( pTabCf ){
+      rc = kalamStoreCfDrop(p, pTabCf, pzErr);
+      kalamStoreCfRelease(p, pTabCf);
+    }
+    if( rc==SQLITE_OK ) rc = kalamCatalogDelete(p, pName->valuestring, pzErr);
+  }
+  return rc;
+}
+
+/* Settles the pending entries this connection may settle (see the header
+** comment). Does nothing inside an explicit transaction, and reads nothing
+** while the store is known to have no pending entry. */
+int kalamCatalogResolvePending(KalamDb *pDb, char **pzErr){
+  KalamStore *p = pDb->pStore;
+  CatalogSettle settle;
+  int rc, bMaybe;
+  if( !sqlite3_get_autocommit(pDb->pConn->db) ) return SQLITE_OK;
+  sqlite3_mutex_enter(p->mutex);
+  bMaybe = p->bMaybePending;
+  p->bMaybePending = 0;
+  sqlite3_mutex_leave(p->mutex);
+  if( !bMaybe ) return SQLITE_OK;
+  settle.pDb = pDb;
+  settle.nLeft = 0;
+  rc = kalamCatalogForEach(p, catalogSettle, &settle, pzErr);
+  if( rc || settle.nLeft ) kalamCatalogMarkPending(p);
+  return rc;
+}
+
+/* Notes that the store's catalog may now hold a pending entry. */
+void kalamCatalogMarkPending(KalamStore *p){
+  sqlite3_mutex_enter(p->mutex);
+  p->bMaybePending = 1;
+  sqlite3_mutex_leave(p->mutex);
 }
 
 /* ------------------------------------------------------------ kalam_tables
@@ -304,53 +341,46 @@ static int tablesClose(sqlite3_vtab_cursor *cur){
   return SQLITE_OK;
 }
 
-/* Appends the catalog rows of one store to the cursor. */
-static int tablesCollect(TablesCursor *pCur, KalamDb *pDb){
-  KalamStore *p = pDb->pStore;
-  rocksdb_iterator_t *pIter;
+/* What tablesCollectEntry needs. */
+typedef struct TablesCollect TablesCollect;
+struct TablesCollect {
+  TablesCursor *pCur;
+  const char *zSchema;
+};
+
+/* Appends one catalog entry to the cursor's rows. */
+static int tablesCollectEntry(void *pArg, cJSON *pEntry, char **pzErr){
+  TablesCollect *p = (TablesCollect*)pArg;
+  TablesCursor *pCur = p->pCur;
+  cJSON *pName = cJSON_GetObjectItemCaseSensitive(pEntry, "name");
+  cJSON *pKind = cJSON_GetObjectItemCaseSensitive(pEntry, "kind");
+  cJSON *pCols = cJSON_GetObjectItemCaseSensitive(pEntry, "columns");
+  cJSON *pOpts = cJSON_GetObjectItemCaseSensitive(pEntry, "options");
+  cJSON *pCreated = cJSON_GetObjectItemCaseSensitive(pEntry, "created_at");
+  TablesRow *aNew, *pRow;
+  char *zCols, *zOpts;
   int rc = SQLITE_OK;
-  pIter = rocksdb_create_iterator_cf(p->db, p->pRo, p->hCatalog);
-  if( pIter==0 ) return SQLITE_NOMEM;
-  for(rocksdb_iter_seek_to_first(pIter); rc==SQLITE_OK
-      && rocksdb_iter_valid(pIter); rocksdb_iter_next(pIter)){
-    size_t nVal;
-    const char *zVal = rocksdb_iter_value(pIter, &nVal);
-    cJSON *pEntry = cJSON_ParseWithLength(zVal, nVal);
-    TablesRow *pRow;
-    cJSON *pName, *pKind, *pCols, *pOpts, *pCreated;
-    if( pEntry==0 ) continue;
-    pName = cJSON_GetObjectItemCaseSensitive(pEntry, "name");
-    pKind = cJSON_GetObjectItemCaseSensitive(pEntry, "kind");
-    pCols = cJSON_GetObjectItemCaseSensitive(pEntry, "columns");
-    pOpts = cJSON_GetObjectItemCaseSensitive(pEntry, "options");
-    pCreated = cJSON_GetObjectItemCaseSensitive(pEntry, "created_at");
-    if( cJSON_IsString(pName) && cJSON_IsString(pKind) ){
-      TablesRow *aNew = sqlite3_realloc64(pCur->aRow,
-                                  sizeof(TablesRow) * (pCur->nRow + 1));
-      if( aNew==0 ){
-        rc = SQLITE_NOMEM;
-      }else{
-        char *zCols = pCols ? cJSON_PrintUnformatted(pCols) : 0;
-        char *zOpts = pOpts ? cJSON_PrintUnformatted(pOpts) : 0;
-        pCur->aRow = aNew;
-        pRow = &aNew[pCur->nRow++];
-        memset(pRow, 0, sizeof(*pRow));
-        pRow->azCol[0] = sqlite3_mprintf("%s", pDb->zSchema);
-        pRow->azCol[1] = sqlite3_mprintf("%s", pName->valuestring);
-        pRow->azCol[2] = sqlite3_mprintf("%s", pKind->valuestring);
-        pRow->azCol[3] = sqlite3_mprintf("%s", zCols ? zCols : "[]");
-        pRow->azCol[4] = sqlite3_mprintf("%s", zOpts ? zOpts : "{}");
-        pRow->iCreated = cJSON_IsNumber(pCreated)
-                       ? (sqlite3_int64)pCreated->valuedouble : 0;
-        if( zCols ) cJSON_free(zCols);
-        if( zOpts ) cJSON_free(zOpts);
-        if( !pRow->azCol[0] || !pRow->azCol[1] || !pRow->azCol[2]
-         || !pRow->azCol[3] || !pRow->azCol[4] ) rc = SQLITE_NOMEM;
-      }
-    }
-    cJSON_Delete(pEntry);
-  }
-  rocksdb_iter_destroy(pIter);
+  (void)pzErr;
+
+  if( !cJSON_IsString(pName) || !cJSON_IsString(pKind) ) return SQLITE_OK;
+  aNew = sqlite3_realloc64(pCur->aRow, sizeof(TablesRow) * (pCur->nRow + 1));
+  if( aNew==0 ) return SQLITE_NOMEM;
+  pCur->aRow = aNew;
+  pRow = &aNew[pCur->nRow++];
+  memset(pRow, 0, sizeof(*pRow));
+  zCols = pCols ? cJSON_PrintUnformatted(pCols) : 0;
+  zOpts = pOpts ? cJSON_PrintUnformatted(pOpts) : 0;
+  pRow->azCol[0] = sqlite3_mprintf("%s", p->zSchema);
+  pRow->azCol[1] = sqlite3_mprintf("%s", pName->valuestring);
+  pRow->azCol[2] = sqlite3_mprintf("%s", pKind->valuestring);
+  pRow->azCol[3] = sqlite3_mprintf("%s", zCols ? zCols : "[]");
+  pRow->azCol[4] = sqlite3_mprintf("%s", zOpts ? zOpts : "{}");
+  pRow->iCreated = cJSON_IsNumber(pCreated)
+                 ? (sqlite3_int64)pCreated->valuedouble : 0;
+  if( zCols ) cJSON_free(zCols);
+  if( zOpts ) cJSON_free(zOpts);
+  if( !pRow->azCol[0] || !pRow->azCol[1] || !pRow->azCol[2]
+   || !pRow->azCol[3] || !pRow->azCol[4] ) rc = SQLITE_NOMEM;
   return rc;
 }
 
@@ -368,8 +398,14 @@ static int tablesFilter(sqlite3_vtab_cursor *cur, int idxNum,
     char *zErr = 0;
     rc = kalamConnDb(pTab->pConn, zSchema, 0, &pDb, &zErr);
     if( rc==SQLITE_OK && pDb ){
+      TablesCollect collect;
+      collect.pCur = pCur;
+      collect.zSchema = pDb->zSchema;
       rc = kalamCatalogResolvePending(pDb, &zErr);
-      if( rc==SQLITE_OK ) rc = tablesCollect(pCur, pDb);
+      if( rc==SQLITE_OK ){
+        rc = kalamCatalogForEach(pDb->pStore, tablesCollectEntry, &collect,
+                                 &zErr);
+      }
     }
     if( rc && zErr ){
       sqlite3_free(pTab->base.zErrMsg);

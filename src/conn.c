@@ -265,33 +265,30 @@ static void connLockUserFunc(sqlite3_context *ctx, int argc,
   sqlite3_result_int(ctx, 1);
 }
 
-int kalamUserFunctionsRegister(sqlite3 *db, KalamConn *pConn){
-  int rc;
-  /* DIRECTONLY: a view or trigger written by someone else must not be able
-  ** to switch the user of whoever reads it. */
-  kalamConnRef(pConn);
-  rc = sqlite3_create_function_v2(db, "kalam_set_user", 1,
-      SQLITE_UTF8 | SQLITE_DIRECTONLY, pConn, connSetUserFunc, 0, 0,
-      kalamConnUnref);
-  if( rc==SQLITE_OK ){
+/* Registers aFunc[0..nFunc), each holding a reference on pConn. */
+int kalamFunctionsRegister(sqlite3 *db, KalamConn *pConn,
+                           const KalamFunc *aFunc, int nFunc){
+  int i, rc = SQLITE_OK;
+  for(i=0; rc==SQLITE_OK && i<nFunc; i++){
     kalamConnRef(pConn);
-    rc = sqlite3_create_function_v2(db, "kalam_lock_user", 0,
-        SQLITE_UTF8 | SQLITE_DIRECTONLY, pConn, connLockUserFunc, 0, 0,
-        kalamConnUnref);
-  }
-  if( rc==SQLITE_OK ){
-    kalamConnRef(pConn);
-    rc = sqlite3_create_function_v2(db, "kalam_rows_read", 0,
-        SQLITE_UTF8 | SQLITE_INNOCUOUS, pConn, connRowsReadFunc, 0, 0,
-        kalamConnUnref);
-  }
-  if( rc==SQLITE_OK ){
-    kalamConnRef(pConn);
-    rc = sqlite3_create_function_v2(db, "kalam_user", 0,
-        SQLITE_UTF8 | SQLITE_INNOCUOUS, pConn, connUserFunc, 0, 0,
+    rc = sqlite3_create_function_v2(db, aFunc[i].zName, aFunc[i].nArg,
+        SQLITE_UTF8 | aFunc[i].flags, pConn, aFunc[i].xFunc, 0, 0,
         kalamConnUnref);
   }
   return rc;
+}
+
+int kalamUserFunctionsRegister(sqlite3 *db, KalamConn *pConn){
+  /* DIRECTONLY: a view or trigger written by someone else must not be able
+  ** to switch the user of whoever reads it. */
+  static const KalamFunc aFunc[] = {
+    {"kalam_set_user", 1, SQLITE_DIRECTONLY, connSetUserFunc},
+    {"kalam_lock_user", 0, SQLITE_DIRECTONLY, connLockUserFunc},
+    {"kalam_user", 0, SQLITE_INNOCUOUS, connUserFunc},
+    {"kalam_rows_read", 0, SQLITE_INNOCUOUS, connRowsReadFunc},
+  };
+  return kalamFunctionsRegister(db, pConn, aFunc,
+                                (int)(sizeof(aFunc)/sizeof(aFunc[0])));
 }
 
 /* ------------------------------------------------------------ C API */

@@ -230,6 +230,7 @@ struct KalamStore {
   rocksdb_readoptions_t *pRo;
   rocksdb_column_family_handle_t *hCatalog;
   sqlite3_mutex *mutex;      /* guards pCf and the catalog read-modify-write */
+  int bMaybePending;         /* the catalog may hold pending DDL entries */
   KalamCf *pCf;
   KalamStore *pNext;
 };
@@ -255,6 +256,11 @@ int kalamCatalogEntryJson(const KalamSchema *pSchema, const char *zCf,
                           sqlite3_int64 iCreated, const char *zPending,
                           char **pzOut);
 int kalamCatalogResolvePending(KalamDb *pDb, char **pzErr);
+void kalamCatalogMarkPending(KalamStore *p);
+typedef struct cJSON cJSON;
+int kalamCatalogForEach(KalamStore *p,
+                        int (*xEntry)(void *pArg, cJSON *pEntry, char **pzErr),
+                        void *pArg, char **pzErr);
 int kalamTablesRegister(sqlite3 *db, KalamConn *pConn);
 
 /* ---------------------------------------------------------------- conn, txn */
@@ -292,6 +298,17 @@ int kalamConnSetUser(KalamConn *p, const char *zUser, int nUser,
                      char **pzErr);
 int kalamConnIsLive(sqlite3_int64 iToken);
 int kalamUserFunctionsRegister(sqlite3 *db, KalamConn *pConn);
+
+/* An SQL function of kalam's, registered with the KalamConn as user data. */
+typedef struct KalamFunc KalamFunc;
+struct KalamFunc {
+  const char *zName;
+  int nArg;
+  int flags;           /* SQLITE_DIRECTONLY, SQLITE_INNOCUOUS, ... */
+  void (*xFunc)(sqlite3_context*, int, sqlite3_value**);
+};
+int kalamFunctionsRegister(sqlite3 *db, KalamConn *pConn,
+                           const KalamFunc *aFunc, int nFunc);
 
 int kalamTxnBegin(KalamDb *p);
 int kalamTxnSync(KalamDb *p, char **pzErr);

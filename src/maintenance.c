@@ -401,55 +401,50 @@ static void maintExpireFunc(sqlite3_context *ctx, int argc,
   sqlite3_result_int64(ctx, n);
 }
 
-/* Erases user zUser from every kalam_user table of one store. */
-static int maintEraseStore(KalamDb *pDb, const char *zUser, sqlite3_int64 *pn,
-                           char **pzErr){
-  KalamStore *pStore = pDb->pStore;
-  rocksdb_iterator_t *pIter;
-  char aLo[KALAM_MAX_PREFIX + 1], aHi[KALAM_MAX_PREFIX + 1];
-  int nPrefix = kalamKeyPrefix(aLo, zUser);
-  int rc = SQLITE_OK;
-  char *zErr = 0;
+/* What maintEraseEntry needs for each catalog entry. */
+typedef struct MaintErase MaintErase;
+struct MaintErase {
+  KalamDb *pDb;
+  const char *zUser;
+  sqlite3_int64 n;       /* rows removed so far */
+};
 
+/* Erases one user from one kalam_user table: count the user's rows (not
+** the key-index entries), then remove the user's whole range, rows and
+** keys, with one range delete. */
+static int maintEraseEntry(void *pArg, cJSON *pEntry, char **pzErr){
+  MaintErase *p = (MaintErase*)pArg;
+  KalamStore *pStore = p->pDb->pStore;
+  cJSON *pKind = cJSON_GetObjectItemCaseSensitive(pEntry, "kind");
+  cJSON *pCfName = cJSON_GetObjectItemCaseSensitive(pEntry, "cf");
+  char aLo[KALAM_MAX_PREFIX + 1], aHi[KALAM_MAX_PREFIX + 1];
+  int nPrefix;
+  KalamCf *pCf;
+  sqlite3_int64 n = 0;
+  char *zErr = 0;
+  int rc;
+
+  if( !cJSON_IsString(pKind) || strcmp(pKind->valuestring, "kalam_user")
+   || !cJSON_IsString(pCfName) ) return SQLITE_OK;
+  pCf = kalamStoreCfFind(pStore, pCfName->valuestring);
+  if( pCf==0 ) return SQLITE_OK;
+  nPrefix = kalamKeyPrefix(aLo, p->zUser);
   memcpy(aHi, aLo, (size_t)nPrefix);
-  pIter = rocksdb_create_iterator_cf(pStore->db, pStore->pRo, pStore->hCatalog);
-  if( pIter==0 ) return SQLITE_NOMEM;
-  for(rocksdb_iter_seek_to_first(pIter); rc==SQLITE_OK
-      && rocksdb_iter_valid(pIter); rocksdb_iter_next(pIter)){
-    size_t nVal;
-    const char *zVal = rocksdb_iter_value(pIter, &nVal);
-    cJSON *pEntry = cJSON_ParseWithLength(zVal, nVal);
-    cJSON *pKind = cJSON_GetObjectItemCaseSensitive(pEntry, "kind");
-    cJSON *pCfName = cJSON_GetObjectItemCaseSensitive(pEntry, "cf");
-    if( cJSON_IsString(pKind) && strcmp(pKind->valuestring, "kalam_user")==0
-     && cJSON_IsString(pCfName) ){
-      KalamCf *pCf = kalamStoreCfFind(pStore, pCfName->valuestring);
-      if( pCf ){
-        sqlite3_int64 n = 0;
-        /* Count the rows (not the key-index entries), then remove the
-        ** user's whole range, rows and keys, in one range delete. */
-        aLo[nPrefix] = KALAM_TAG_ROW;
-        aHi[nPrefix] = KALAM_TAG_ROW + 1;
-        rc = maintCount(pDb, pCf, aLo, nPrefix + 1, aHi, nPrefix + 1, &n,
-                        pzErr);
-        if( rc==SQLITE_OK ){
-          aLo[nPrefix] = 0x00;
-          aHi[nPrefix] = (char)0xff;
-          rocksdb_delete_range_cf(pStore->db, pStore->pWoSync, pCf->h,
-                                  aLo, (size_t)nPrefix, aHi,
-                                  (size_t)nPrefix + 1, &zErr);
-          if( zErr ){
-            *pzErr = kalamStoreError("kalam_erase_user failed", zErr);
-            rc = SQLITE_IOERR;
-          }
-          *pn += n;
-        }
-        kalamStoreCfRelease(pStore, pCf);
-      }
+  aLo[nPrefix] = KALAM_TAG_ROW;
+  aHi[nPrefix] = KALAM_TAG_ROW + 1;
+  rc = maintCount(p->pDb, pCf, aLo, nPrefix + 1, aHi, nPrefix + 1, &n, pzErr);
+  if( rc==SQLITE_OK ){
+    aHi[nPrefix] = (char)0xff;
+    rocksdb_delete_range_cf(pStore->db, pStore->pWoSync, pCf->h, aLo,
+                            (size_t)nPrefix, aHi, (size_t)nPrefix + 1, &zErr);
+    if( zErr ){
+      *pzErr = kalamStoreError("kalam_erase_user failed", zErr);
+      rc = SQLITE_IOERR;
+    }else{
+      p->n += n;
     }
-    cJSON_Delete(pEntry);
   }
-  rocksdb_iter_destroy(pIter);
+  kalamStoreCfRelease(pStore, pCf);
   return rc;
 }
 
@@ -477,9 +472,16 @@ static void maintEraseUserFunc(sqlite3_context *ctx, int argc,
     return;
   }
   for(i=0; rc==SQLITE_OK && (zSchema = sqlite3_db_name(pConn->db, i))!=0; i++){
-    KalamDb *pDb = 0;
-    rc = kalamConnDb(pConn, zSchema, 0, &pDb, &zErr);
-    if( rc==SQLITE_OK && pDb ) rc = maintEraseStore(pDb, zUser, &n, &zErr);
+    MaintErase erase;
+    erase.pDb = 0;
+    erase.zUser = zUser;
+    erase.n = 0;
+    rc = kalamConnDb(pConn, zSchema, 0, &erase.pDb, &zErr);
+    if( rc==SQLITE_OK && erase.pDb ){
+      rc = kalamCatalogForEach(erase.pDb->pStore, maintEraseEntry, &erase,
+                               &zErr);
+      n += erase.n;
+    }
   }
   if( rc ){
     maintError(ctx, rc, zErr);
@@ -501,12 +503,7 @@ static void maintSnowflakeFunc(sqlite3_context *ctx, int argc,
 }
 
 int kalamMaintenanceRegister(sqlite3 *db, KalamConn *pConn){
-  static const struct {
-    const char *zName;
-    int nArg;
-    int flags;
-    void (*xFunc)(sqlite3_context*, int, sqlite3_value**);
-  } aFunc[] = {
+  static const KalamFunc aFunc[] = {
     {"kalam_version", 0, SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
      maintVersionFunc},
     {"snowflake_id", 0, SQLITE_INNOCUOUS, maintSnowflakeFunc},
@@ -515,12 +512,6 @@ int kalamMaintenanceRegister(sqlite3 *db, KalamConn *pConn){
     {"kalam_expire", 1, SQLITE_DIRECTONLY, maintExpireFunc},
     {"kalam_erase_user", 1, SQLITE_DIRECTONLY, maintEraseUserFunc},
   };
-  int i, rc = SQLITE_OK;
-  for(i=0; rc==SQLITE_OK && i<(int)(sizeof(aFunc)/sizeof(aFunc[0])); i++){
-    kalamConnRef(pConn);
-    rc = sqlite3_create_function_v2(db, aFunc[i].zName, aFunc[i].nArg,
-        SQLITE_UTF8 | aFunc[i].flags, pConn, aFunc[i].xFunc, 0, 0,
-        kalamConnUnref);
-  }
-  return rc;
+  return kalamFunctionsRegister(db, pConn, aFunc,
+                                (int)(sizeof(aFunc)/sizeof(aFunc[0])));
 }

@@ -113,6 +113,7 @@ static int storeOpen(const char *zPath, int bMem, KalamStore **pp,
   memset(p, 0, sizeof(*p));
   p->bMem = bMem;
   p->nRef = 1;
+  p->bMaybePending = 1; /* until a first look says otherwise */
   p->zPath = sqlite3_mprintf("%s", zPath);
   p->mutex = sqlite3_mutex_alloc(SQLITE_MUTEX_FAST);
   if( p->zPath==0 || p->mutex==0 ){ rc = SQLITE_NOMEM; goto done; }

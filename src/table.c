@@ -242,6 +242,7 @@ static int tableInit(sqlite3 *db, void *pAux, int argc,
       rc = kalamCatalogEntryJson(pSchema, zCf, kalamNowMs(),
                                  bPending ? zToken : 0, &zEntry);
       if( rc==SQLITE_OK ){
+        if( bPending ) kalamCatalogMarkPending(pDb->pStore);
         rc = kalamCatalogPut(pDb->pStore, zTable, zEntry, &zErr);
       }
       if( rc ) goto done;
@@ -379,6 +380,7 @@ static int tableDestroy(sqlite3_vtab *pVtab){
       if( zNew==0 ){
         rc = SQLITE_NOMEM;
       }else{
+        kalamCatalogMarkPending(pStore);
         rc = kalamCatalogPut(pStore, zTable, zNew, &zErr);
         sqlite3_free(zNew);
       }

@@ -12,7 +12,7 @@
 # (virtual tables cannot be indexed).  With --native the tables stay native:
 # that run is the baseline, and SQLite itself must pass every record of it.
 #
-# Each file runs in a fresh database file test/tmp/slt/<file>.db (its
+# Each file runs in a fresh database file test/tmp/slt.<pid>/<file>.db (its
 # -kalam store directory beside it), deleted before the run.  Per file the
 # runner prints
 #
@@ -275,7 +275,7 @@ proc slt::clip {s {max 240}} {
 #   seconds    wall time
 # Options:
 #   -native BOOL    keep native tables (default 0: rewrite to kalam_shared)
-#   -dbdir DIR      where the database file goes (default test/tmp/slt)
+#   -dbdir DIR      where the database file goes (default test/tmp/slt.<pid>)
 #   -lib PATH       the extension to load (default $slt::lib)
 #   -verbose BOOL   keep every failure, unclipped, and note skipped records
 #   -log CHAN       with -verbose, where to write notes (default stdout)
@@ -285,7 +285,7 @@ proc slt::run_file {file args} {
   variable maxshow
   variable lib
   set opt [dict merge [dict create -native 0 \
-      -dbdir [file join $root test tmp slt] -lib $lib \
+      -dbdir [file join $root test tmp slt.[pid]] -lib $lib \
       -verbose 0 -log stdout] $args]
   set native [dict get $opt -native]
   set verbose [dict get $opt -verbose]

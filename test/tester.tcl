@@ -26,8 +26,9 @@
 #   skip_test NAME REASON          count a test as skipped, saying why
 #   finish_test                    print the summary line and exit
 #
-# Each test file runs in its own scratch directory, test/tmp/<file>/, made
-# afresh when this file is sourced; the harness changes into it, so test.db
+# Each test file runs in its own scratch directory, test/tmp/<file>.<pid>/,
+# made afresh when this file is sourced and removed by finish_test when
+# every test passed; the harness changes into it, so test.db
 # is a relative name.  A failed test prints `! NAME failed: ...` (a test file
 # may follow it with details, indented by two spaces); passing tests print
 # their names only when the environment variable KALAM_VERBOSE is set.  finish_test prints `N passed, N failed` alone on its line (preceded
@@ -60,7 +61,10 @@ proc kalam_test_file_name {} {
 }
 
 # The scratch directory of this test file, created afresh.
-set ::kalam_testdir [file join $::kalam_root test tmp [kalam_test_file_name]]
+# The process id keeps two runs of one file (two developers' `make test`,
+# or `make test` beside `make asan`) out of each other's files.
+set ::kalam_testdir [file join $::kalam_root test tmp \
+    [kalam_test_file_name].[pid]]
 file delete -force $::kalam_testdir
 file mkdir $::kalam_testdir
 cd $::kalam_testdir
@@ -240,5 +244,10 @@ proc finish_test {} {
   }
   puts "$::kalam_test(pass) passed, $::kalam_test(fail) failed"
   flush stdout
+  # A failed file's scratch directory is kept for a look; a clean one goes.
+  if {$::kalam_test(fail) == 0} {
+    cd [file join $::kalam_root test]
+    catch {file delete -force $::kalam_testdir}
+  }
   exit [expr {$::kalam_test(fail) > 0 ? 1 : 0}]
 }
