@@ -17,7 +17,8 @@
 **
 ** The key index maps a PRIMARY KEY value to the row id (8 bytes, the same
 ** encoding). Values reach it already converted to the column's type, so
-** equal values always have equal bytes.
+** equal values always have equal bytes; a REAL that is a whole number is
+** keyed as that INTEGER, because SQLite compares 1.0 equal to 1.
 */
 #include "kalam_int.h"
 #include <string.h>
@@ -80,10 +81,17 @@ void kalamKeyIndex(KalamBuf *p, const char *aPrefix, int nPrefix,
     case SQLITE_FLOAT: {
       double r = pVal->r;
       sqlite3_int64 i;
-      if( r==0.0 ) r = 0.0; /* -0.0 and 0.0 are one key */
-      memcpy(&i, &r, 8);
-      a[0] = 'f';
-      keyPutRowid(a + 1, i);
+      if( r > -9223372036854775808.0 && r < 9223372036854775808.0
+       && (double)(sqlite3_int64)r==r ){
+        /* SQLite finds 1 = 1.0 (and -0.0 = 0), so in an ANY column the
+        ** REAL 1.0 and the INTEGER 1 must be one key. */
+        a[0] = 'i';
+        keyPutRowid(a + 1, (sqlite3_int64)r);
+      }else{
+        memcpy(&i, &r, 8);
+        a[0] = 'f';
+        keyPutRowid(a + 1, i);
+      }
       kalamBufAppend(p, a, 9);
       break;
     }

@@ -287,31 +287,74 @@ static int schemaIsOption(const char *z){
   return *z=='=';
 }
 
-/* Reads a DEFAULT literal into pCol->zDefault (SQL text as written). */
+/* Parses the digits of a hex literal (0x...) as SQLite does: up to 16 hex
+** digits, read as the 64 bits of a two's complement integer. */
+static int schemaHexInt(const char *z, int n, sqlite3_int64 *piOut){
+  sqlite3_uint64 u = 0;
+  int i;
+  if( n<3 || n>18 || z[0]!='0' || (z[1]!='x' && z[1]!='X') ) return 0;
+  for(i=2; i<n; i++){
+    int c = (unsigned char)z[i];
+    if( !isxdigit(c) ) return 0;
+    u = (u<<4) | (sqlite3_uint64)(isdigit(c) ? c - '0' : (c|0x20) - 'a' + 10);
+  }
+  *piOut = (sqlite3_int64)u;
+  return 1;
+}
+
+/* Decodes the blob literal x'...' of column pCol (token t is the quoted
+** part) into pOut. Refuses text that is not an even number of hex digits
+** (SQLite's tokenizer already does, so this is a safeguard). */
+static int schemaBlobLiteral(KalamSchema *p, KalamColumn *pCol, SchemaToken t,
+                             KalamValue *pOut, char **pzErr){
+  int nHex = t.n - 2, i;
+  unsigned char *a;
+  for(i=0; i<nHex; i++){
+    if( !isxdigit((unsigned char)t.z[1+i]) ) break;
+  }
+  if( i<nHex || nHex%2 ){
+    *pzErr = sqlite3_mprintf("DEFAULT of column %s.%s: a blob literal is "
+        "x'...' with an even number of hex digits", p->zTable, pCol->zName);
+    return SQLITE_ERROR;
+  }
+  a = sqlite3_malloc(nHex/2 + 1);
+  if( a==0 ) return SQLITE_NOMEM;
+  for(i=0; i<nHex; i+=2){
+    char h[3] = {t.z[1+i], t.z[2+i], 0};
+    a[i/2] = (unsigned char)strtol(h, 0, 16);
+  }
+  pOut->eType = SQLITE_BLOB;
+  pOut->zOwned = (char*)a;
+  pOut->z = (const char*)a;
+  pOut->n = nHex/2;
+  return SQLITE_OK;
+}
+
+/* Reads a DEFAULT literal into pCol->zDefault (SQL text as written) and
+** pCol->dflt (its value, as SQLite would read the literal). */
 static int schemaDefault(KalamSchema *p, KalamColumn *pCol, SchemaLexer *pLex,
                          char **pzErr){
   SchemaToken t = schemaNext(pLex);
+  SchemaToken tBlob;
   const char *zStart = t.z;
+  int bNeg = 0, bBlob = 0;
+  memset(&tBlob, 0, sizeof(tBlob));
   if( t.eType==TK_PUNCT && (t.z[0]=='-' || t.z[0]=='+') && t.n==1 ){
+    bNeg = t.z[0]=='-';
     t = schemaNext(pLex);
     if( t.eType!=TK_NUMBER ) goto bad;
+  }else if( t.eType==TK_WORD && t.n==1 && (t.z[0]=='x' || t.z[0]=='X')
+         && t.z[1]=='\'' ){
+    /* x'0a1b': the word x then, with no space, the quoted hex digits. */
+    tBlob = schemaNext(pLex);
+    if( tBlob.eType!=TK_STRING ) goto bad;
+    bBlob = 1;
+    t = tBlob;
   }else if( t.eType==TK_WORD ){
     if( !tokIs(t, "NULL") && !tokIs(t, "TRUE") && !tokIs(t, "FALSE")
      && !tokIs(t, "CURRENT_TIMESTAMP") ) goto bad;
   }else if( t.eType!=TK_NUMBER && t.eType!=TK_STRING ){
     goto bad;
-  }
-  if( t.eType==TK_NUMBER ){
-    /* A number must be all number: 12abc is not a literal. */
-    char *zEnd;
-    char *zNum = sqlite3_mprintf("%.*s", t.n, t.z);
-    if( zNum==0 ) return SQLITE_NOMEM;
-    strtod(zNum, &zEnd);
-    if( *zEnd && !(zNum[0]=='0' && (zNum[1]=='x' || zNum[1]=='X')) ){
-      sqlite3_free(zNum);
-      goto bad;
-    }
-    sqlite3_free(zNum);
   }
   sqlite3_free(pCol->zDefault);
   kalamValueClear(&pCol->dflt);
@@ -320,17 +363,28 @@ static int schemaDefault(KalamSchema *p, KalamColumn *pCol, SchemaLexer *pLex,
   if( pCol->zDefault==0 ) return SQLITE_NOMEM;
 
   /* The literal's value, as SQLite would read it. */
-  if( t.eType==TK_NUMBER ){
-    int bNeg = zStart[0]=='-';
-    if( kalamParseInt(t.z, t.n, &pCol->dflt.i) ){
+  if( bBlob ){
+    return schemaBlobLiteral(p, pCol, tBlob, &pCol->dflt, pzErr);
+  }else if( t.eType==TK_NUMBER ){
+    /* The sign is read with the digits, so that -9223372036854775808 is
+    ** the smallest INTEGER and not the negation of a REAL. */
+    char *zNum = sqlite3_mprintf("%s%.*s", bNeg ? "-" : "", t.n, t.z);
+    int nNum;
+    sqlite3_int64 iHex;
+    if( zNum==0 ) return SQLITE_NOMEM;
+    nNum = (int)strlen(zNum);
+    if( schemaHexInt(t.z, t.n, &iHex) ){
       pCol->dflt.eType = SQLITE_INTEGER;
-      if( bNeg ) pCol->dflt.i = -pCol->dflt.i;
-    }else if( kalamParseDouble(t.z, t.n, &pCol->dflt.r) ){
+      pCol->dflt.i = bNeg ? (sqlite3_int64)(0 - (sqlite3_uint64)iHex) : iHex;
+    }else if( kalamParseInt(zNum, nNum, &pCol->dflt.i) ){
+      pCol->dflt.eType = SQLITE_INTEGER;
+    }else if( kalamParseDouble(zNum, nNum, &pCol->dflt.r) ){
       pCol->dflt.eType = SQLITE_FLOAT;
-      if( bNeg ) pCol->dflt.r = -pCol->dflt.r;
     }else{
-      goto bad;
+      sqlite3_free(zNum);
+      goto bad; /* 12abc, or a hex literal of more than 64 bits */
     }
+    sqlite3_free(zNum);
   }else if( t.eType==TK_STRING ){
     char *z = sqlite3_malloc(t.n);
     int i, j = 0;
@@ -355,8 +409,8 @@ static int schemaDefault(KalamSchema *p, KalamColumn *pCol, SchemaLexer *pLex,
   return SQLITE_OK;
 bad:
   *pzErr = sqlite3_mprintf("DEFAULT of column %s.%s must be a literal "
-      "(a number, a string, NULL, TRUE, FALSE or CURRENT_TIMESTAMP)",
-      p->zTable, pCol->zName);
+      "(a number, a string, a blob x'..', NULL, TRUE, FALSE or "
+      "CURRENT_TIMESTAMP)", p->zTable, pCol->zName);
   return SQLITE_ERROR;
 }
 
@@ -370,6 +424,16 @@ static int schemaColumn(KalamSchema *p, KalamColumn *pCol, const char *zArg,
   int i;
 
   kalamBufInit(&type);
+  if( tokIs(t, "PRIMARY") || tokIs(t, "UNIQUE") || tokIs(t, "CHECK")
+   || tokIs(t, "FOREIGN") || tokIs(t, "CONSTRAINT") ){
+    /* SQLite's own parser would not take these words as a column name
+    ** either, so this is a table constraint: say so rather than report a
+    ** column called PRIMARY of unknown type KEY. */
+    *pzErr = sqlite3_mprintf("table constraint \"%s\" of table %s is not "
+        "supported: kalam takes PRIMARY KEY and NOT NULL on the column "
+        "itself", zArg, p->zTable);
+    goto done;
+  }
   if( t.eType!=TK_WORD && t.eType!=TK_QUOTED && t.eType!=TK_STRING ){
     *pzErr = sqlite3_mprintf("cannot parse the definition \"%s\" of table %s: "
         "expected a column name or key=value", zArg, p->zTable);

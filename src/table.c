@@ -31,11 +31,12 @@ SQLITE_EXTENSION_INIT3
 ** idxNum is a bit set:
 **
 **   PLAN_EQ       0x0001  argv[EQ] is the row id (or the PK value with
-**                         PLAN_PK) the row must have
+**                         PLAN_PK) the row must have (= or, for the row
+**                         id, IS)
 **   PLAN_PK       0x0002  the EQ argument is a PRIMARY KEY value, looked up
 **                         in the table's key index
-**   PLAN_IN       0x0004  the EQ argument is an IN list, read all at once
-**                         with sqlite3_vtab_in_first/next
+**   PLAN_IN       0x0004  the EQ argument is an IN list of row ids, read
+**                         all at once with sqlite3_vtab_in_first/next
 **   PLAN_LO       0x0010  argv[LO] is a lower bound on the row id
 **   PLAN_LO_GT    0x0020    ... strict (>), else >=
 **   PLAN_HI       0x0040  argv[HI] is an upper bound on the row id
@@ -482,8 +483,9 @@ static int tableBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
         }
       }
     }else if( pC->iColumn==pSchema->iPk && pSchema->iPk>=0
-           && (op==SQLITE_INDEX_CONSTRAINT_EQ
-               || op==SQLITE_INDEX_CONSTRAINT_IS) ){
+           && op==SQLITE_INDEX_CONSTRAINT_EQ ){
+      /* Not IS: "k IS NULL" must find the rows with no key, which the key
+      ** index does not hold. */
       if( iEq<0 ){ iEq = i; bPkEq = 1; }
     }else if( pC->iColumn==iTs ){
       if( op==SQLITE_INDEX_CONSTRAINT_EQ ){
@@ -514,7 +516,12 @@ static int tableBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
     idxNum &= PLAN_TRASH;
     idxNum |= PLAN_EQ | (bPkEq ? PLAN_PK : 0);
     pInfo->aConstraintUsage[iEq].argvIndex = ++nArg;
-    if( sqlite3_vtab_in(pInfo, iEq, -1) ){
+    /* An IN list on the row id is read all at once and not tested again:
+    ** row ids compare as SQLite compares them. A key's IN list is left to
+    ** SQLite one value at a time, and tested again, because the key index
+    ** matches by kalam's conversion rules, which are wider than SQLite's
+    ** comparison (a TIMESTAMP key takes ISO text). */
+    if( !bPkEq && sqlite3_vtab_in(pInfo, iEq, -1) ){
       sqlite3_vtab_in(pInfo, iEq, 1);
       pInfo->aConstraintUsage[iEq].omit = 1;
       idxNum |= PLAN_IN;
@@ -881,7 +888,10 @@ static int tableFilter(sqlite3_vtab_cursor *cur, int idxNum,
       if( rc ) return rc;
     }
     /* Row id order, each row once. */
-    qsort(pCur->aRowid, (size_t)pCur->nRowid, sizeof(sqlite3_int64), rowidCmp);
+    if( pCur->nRowid>1 ){
+      qsort(pCur->aRowid, (size_t)pCur->nRowid, sizeof(sqlite3_int64),
+            rowidCmp);
+    }
     for(i=j=0; i<pCur->nRowid; i++){
       if( j==0 || pCur->aRowid[j-1]!=pCur->aRowid[i] ){
         pCur->aRowid[j++] = pCur->aRowid[i];
@@ -981,8 +991,9 @@ static int tableColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
     return SQLITE_OK;
   }
   /* In an UPDATE, columns the statement does not set are not needed:
-  ** xUpdate copies their stored JSON unchanged. */
-  if( iCol<pSchema->nCol && sqlite3_vtab_nochange(ctx) ) return SQLITE_OK;
+  ** xUpdate copies their stored JSON unchanged, and system columns it does
+  ** not set are not writes to them. */
+  if( sqlite3_vtab_nochange(ctx) ) return SQLITE_OK;
   if( !pCur->bParsed ){
     rc = kalamRowParse(&pCur->row, pSchema, pCur->zVal, pCur->nVal);
     if( rc ){

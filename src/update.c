@@ -20,7 +20,9 @@
 ** sqlite3_vtab_on_conflict: REPLACE removes the old row; any other clause
 ** returns SQLITE_CONSTRAINT with SQLite's message, and SQLite does the rest
 ** (IGNORE skips the row, FAIL keeps earlier rows, ABORT and ROLLBACK roll
-** back). All clashes are found before anything is written.
+** back). All clashes are found before anything is written, and a row is
+** checked in SQLite's order: NOT NULL, the row id, the column types, the
+** key (updateCheckNotNull says why the order matters).
 */
 #include "kalam_int.h"
 #include <string.h>
@@ -236,6 +238,31 @@ static int updateCheckSystem(UpdateCtx *p, int argc, sqlite3_value **argv,
   return SQLITE_OK;
 }
 
+/* Refuses a NULL for a NOT NULL column. SQLite checks a row in this
+** order: NOT NULL, then the row id, then the column types, then UNIQUE
+** keys; the first failure decides the message and whether OR IGNORE skips
+** the row (it skips NOT NULL and key clashes, not type errors), so kalam
+** checks in the same order. Columns an UPDATE leaves unchanged are not
+** checked; in an INSERT a NULL takes the column's DEFAULT, which CREATE
+** has already checked against NOT NULL. */
+static int updateCheckNotNull(UpdateCtx *p, sqlite3_value **argv,
+                              int bInsert){
+  const KalamSchema *pSchema = p->pSchema;
+  int i;
+  for(i=0; i<pSchema->nCol; i++){
+    const KalamColumn *pCol = &pSchema->aCol[i];
+    sqlite3_value *pVal = argv[2 + i];
+    if( !pCol->bNotNull || (pSchema->bIntPk && i==pSchema->iPk) ) continue;
+    if( sqlite3_value_nochange(pVal) ) continue;
+    if( sqlite3_value_type(pVal)!=SQLITE_NULL ) continue;
+    if( bInsert && pCol->zDefault ) continue;
+    p->zErr = sqlite3_mprintf("NOT NULL constraint failed: %s.%s",
+                              pSchema->zTable, pCol->zName);
+    return SQLITE_CONSTRAINT;
+  }
+  return SQLITE_OK;
+}
+
 static int updateInsert(UpdateCtx *p, sqlite3_value **argv, int argc,
                         sqlite3_int64 *pRowid){
   const KalamSchema *pSchema = p->pSchema;
@@ -280,6 +307,20 @@ static int updateInsert(UpdateCtx *p, sqlite3_value **argv, int argc,
   }
   if( !bGivenRowid ) iRowid = kalamSnowflakeNext();
 
+  /* Every check before anything is written, in SQLite's order (see
+  ** updateCheckNotNull). A new snowflake id clashes with nothing, so only
+  ** a given row id is looked up. */
+  rc = updateCheckNotNull(p, argv, 1);
+  if( rc ) goto done;
+  if( bGivenRowid ){
+    rc = updateRowidHolder(p, iRowid, &eRowHolder, &zRowHolder, &nRowHolder);
+    if( rc ) goto done;
+    if( eRowHolder==HOLDER_LIVE ){
+      rc = updateClash(p, pSchema->bIntPk ? pSchema->aCol[pSchema->iPk].zName
+                                          : "rowid");
+      if( rc ) goto done;
+    }
+  }
   for(i=0; i<pSchema->nCol; i++){
     if( pSchema->bIntPk && i==pSchema->iPk ) continue;
     if( sqlite3_value_type(argv[2 + i])==SQLITE_NULL
@@ -289,18 +330,6 @@ static int updateInsert(UpdateCtx *p, sqlite3_value **argv, int argc,
       rc = kalamValueConvert(pSchema, i, argv[2 + i], &aVal[i], &p->zErr);
     }
     if( rc ) goto done;
-  }
-
-  /* Find every clash before writing anything. A new snowflake id clashes
-  ** with nothing, so only a given row id is looked up. */
-  if( bGivenRowid ){
-    rc = updateRowidHolder(p, iRowid, &eRowHolder, &zRowHolder, &nRowHolder);
-    if( rc ) goto done;
-    if( eRowHolder==HOLDER_LIVE ){
-      rc = updateClash(p, pSchema->bIntPk ? pSchema->aCol[pSchema->iPk].zName
-                                          : "rowid");
-      if( rc ) goto done;
-    }
   }
   if( pSchema->iPk>=0 && !pSchema->bIntPk ){
     rc = updateIndexKey(p, &aVal[pSchema->iPk], &key);
@@ -364,7 +393,8 @@ static int updateUpdate(UpdateCtx *p, sqlite3_value **argv, int argc){
   if( rc || zOld==0 ) goto done;
   rc = kalamRowParse(&old, pSchema, zOld, nOld);
   if( rc ){
-    p->zErr = sqlite3_mprintf("corrupt row in kalam table %s (rowid %lld)",
+    p->zErr = sqlite3_mprintf("corrupt row in kalam table %s (rowid %lld): not the JSON object "
+        "kalam wrote",
                               pSchema->zTable, iOld);
     goto done;
   }
@@ -380,6 +410,20 @@ static int updateUpdate(UpdateCtx *p, sqlite3_value **argv, int argc){
       if( rc ) goto done;
       if( v.i!=iOld ) iNew = v.i;
       kalamValueClear(&v);
+    }
+  }
+
+  /* NOT NULL, then the row id, then the types, then the key: SQLite's
+  ** order (see updateCheckNotNull). */
+  rc = updateCheckNotNull(p, argv, 0);
+  if( rc ) goto done;
+  if( iNew!=iOld ){
+    rc = updateRowidHolder(p, iNew, &eRowHolder, &zRowHolder, &nRowHolder);
+    if( rc ) goto done;
+    if( eRowHolder==HOLDER_LIVE ){
+      rc = updateClash(p, pSchema->bIntPk ? pSchema->aCol[pSchema->iPk].zName
+                                          : "rowid");
+      if( rc ) goto done;
     }
   }
 
@@ -417,15 +461,6 @@ static int updateUpdate(UpdateCtx *p, sqlite3_value **argv, int argc){
     }
   }
 
-  if( iNew!=iOld ){
-    rc = updateRowidHolder(p, iNew, &eRowHolder, &zRowHolder, &nRowHolder);
-    if( rc ) goto done;
-    if( eRowHolder==HOLDER_LIVE ){
-      rc = updateClash(p, pSchema->bIntPk ? pSchema->aCol[pSchema->iPk].zName
-                                          : "rowid");
-      if( rc ) goto done;
-    }
-  }
   if( bPkChanged && newKey.n ){
     rc = updateKeyHolder(p, &newKey, iOld, &eKeyHolder, &iKeyRowid,
                          &zKeyHolder, &nKeyHolder);
@@ -494,7 +529,8 @@ static int updateDelete(UpdateCtx *p, sqlite3_value *pRowid){
   if( rc || zOld==0 ) goto done;
   rc = kalamRowParse(&old, p->pSchema, zOld, nOld);
   if( rc ){
-    p->zErr = sqlite3_mprintf("corrupt row in kalam table %s (rowid %lld)",
+    p->zErr = sqlite3_mprintf("corrupt row in kalam table %s (rowid %lld): not the JSON object "
+        "kalam wrote",
                               p->pSchema->zTable, iRowid);
     goto done;
   }

@@ -9,14 +9,16 @@
 **   BOOLEAN    0/1 (integer, real or text '0'/'1'/'true'/'false')
 **   TIMESTAMP  integer milliseconds since the Unix epoch, or ISO-8601 text
 **              (YYYY-MM-DD[(T| )HH:MM[:SS[.fff]]][Z|(+|-)HH[:]MM])
-**   JSON       text that parses as JSON (kept compact), or a number
+**   JSON       text that is valid JSON, kept compact: white space outside
+**              strings is dropped, numbers and strings stay exactly as
+**              written (so 9007199254740993 keeps its last digit); or a
+**              number
 **   BLOB       blobs only
 **
 ** Also here: base64 (BLOB columns are base64 strings in the row JSON) and the
 ** C-locale number parsing the codec relies on.
 */
 #include "kalam_int.h"
-#include <cjson/cJSON.h>
 #include <string.h>
 #include <stdlib.h>
 #include <ctype.h>
@@ -94,14 +96,24 @@ int kalamParseDouble(const char *z, int n, double *prOut){
   return ok;
 }
 
-/* A double that is a whole number within the int64 range. */
+/* A double that is a whole number strictly inside the int64 range. The
+** ends are left out as SQLite leaves them out: -9.2233720368547758e18
+** into an INTEGER column of a STRICT table is refused there too. */
 static int valueRealToInt(double r, sqlite3_int64 *piOut){
-  if( r!=r || r < -9223372036854775808.0 || r >= 9223372036854775808.0 ){
+  if( r!=r || r <= -9223372036854775808.0 || r >= 9223372036854775808.0 ){
     return 0;
   }
   if( (double)(sqlite3_int64)r != r ) return 0;
   *piOut = (sqlite3_int64)r;
   return 1;
+}
+
+/* Is z[0..n) the word zWord, in any case, white space around it allowed? */
+static int valueIsWord(const char *z, int n, const char *zWord){
+  int nWord = (int)strlen(zWord);
+  while( n>0 && isspace((unsigned char)z[0]) ){ z++; n--; }
+  while( n>0 && isspace((unsigned char)z[n-1]) ) n--;
+  return n==nWord && sqlite3_strnicmp(z, zWord, nWord)==0;
 }
 
 /* Days from 1970-01-01 to the civil date y-m-d (proleptic Gregorian). */
@@ -113,6 +125,14 @@ static sqlite3_int64 valueDaysFromCivil(sqlite3_int64 y, int m, int d){
   doy = (153*(m + (m>2 ? -3 : 9)) + 2)/5 + d - 1;
   doe = yoe*365 + yoe/4 - yoe/100 + doy;
   return era*146097 + doe - 719468;
+}
+
+/* The number of days of month m (1..12) of year y: 2024-02-30 is no date,
+** and kalam refuses it rather than roll it over into March. */
+static int valueDaysInMonth(int y, int m){
+  static const int aDays[] = {31,28,31,30,31,30,31,31,30,31,30,31};
+  if( m==2 && (y%4==0 && (y%100!=0 || y%400==0)) ) return 29;
+  return aDays[m-1];
 }
 
 /* Reads exactly nDigit digits. */
@@ -138,7 +158,7 @@ int kalamParseTimestamp(const char *zIn, int n, sqlite3_int64 *piOut){
   while( isspace((unsigned char)*z) ) z++;
   if( !valueDigits(&z, 4, &Y) || *z++!='-' || !valueDigits(&z, 2, &M)
    || *z++!='-' || !valueDigits(&z, 2, &D) ) return 0;
-  if( M<1 || M>12 || D<1 || D>31 ) return 0;
+  if( M<1 || M>12 || D<1 || D>valueDaysInMonth(Y, M) ) return 0;
   if( *z=='T' || *z=='t' || *z==' ' ){
     z++;
     if( !valueDigits(&z, 2, &h) || *z++!=':' || !valueDigits(&z, 2, &mi) ){
@@ -158,7 +178,7 @@ int kalamParseTimestamp(const char *zIn, int n, sqlite3_int64 *piOut){
         while( nFrac<3 ){ ms *= 10; nFrac++; }
       }
     }
-    if( h>23 || mi>59 || s>60 ) return 0;
+    if( h>23 || mi>59 || s>59 ) return 0;
     if( *z=='Z' || *z=='z' ){
       z++;
     }else if( *z=='+' || *z=='-' ){
@@ -167,6 +187,7 @@ int kalamParseTimestamp(const char *zIn, int n, sqlite3_int64 *piOut){
       if( !valueDigits(&z, 2, &oh) ) return 0;
       if( *z==':' ) z++;
       if( isdigit((unsigned char)*z) && !valueDigits(&z, 2, &om) ) return 0;
+      if( oh>23 || om>59 ) return 0;
       off = sign*(oh*60 + om);
     }
   }
@@ -217,6 +238,175 @@ int kalamBase64Decode(const char *z, int n, unsigned char *aOut){
   return nOut;
 }
 
+/* ------------------------------------------------------------ JSON */
+
+/* JSON nested deeper than this is refused: the validator recurses, and no
+** sensible document needs more. */
+#define KALAM_JSON_MAX_DEPTH 1000
+
+/* State of one JSON validation: the input, the read position, and the
+** compact copy being written. */
+typedef struct ValueJson ValueJson;
+struct ValueJson {
+  const char *z;
+  int n;
+  int i;
+  KalamBuf out;
+};
+
+static void valueJsonSpace(ValueJson *p){
+  while( p->i<p->n && (p->z[p->i]==' ' || p->z[p->i]=='\t'
+                       || p->z[p->i]=='\n' || p->z[p->i]=='\r') ){
+    p->i++;
+  }
+}
+
+/* Copies the string at p->i, checking its escapes. Strings are kept as
+** written, escapes included, as SQLite's json() keeps them. */
+static int valueJsonString(ValueJson *p){
+  int iStart = p->i, k;
+  if( p->i>=p->n || p->z[p->i]!='"' ) return 0;
+  for(p->i++; p->i<p->n; p->i++){
+    unsigned char c = (unsigned char)p->z[p->i];
+    if( c=='"' ){
+      p->i++;
+      kalamBufAppend(&p->out, p->z + iStart, p->i - iStart);
+      return 1;
+    }
+    if( c<0x20 ) return 0;
+    if( c=='\\' ){
+      if( ++p->i>=p->n ) return 0;
+      c = (unsigned char)p->z[p->i];
+      if( c=='u' ){
+        for(k=1; k<=4; k++){
+          if( p->i+k>=p->n ) return 0;
+          if( !isxdigit((unsigned char)p->z[p->i+k]) ) return 0;
+        }
+        p->i += 4;
+      }else if( strchr("\"\\/bfnrt", c)==0 || c==0 ){
+        return 0;
+      }
+    }
+  }
+  return 0;
+}
+
+/* Copies the number at p->i as written, so that an integer of any size
+** keeps every digit (a round trip through a double would not). */
+static int valueJsonNumber(ValueJson *p){
+  const char *z = p->z;
+  int i = p->i, iStart = p->i;
+  if( i<p->n && z[i]=='-' ) i++;
+  if( i<p->n && z[i]=='0' ){
+    i++;
+  }else if( i<p->n && z[i]>='1' && z[i]<='9' ){
+    while( i<p->n && isdigit((unsigned char)z[i]) ) i++;
+  }else{
+    return 0;
+  }
+  if( i<p->n && z[i]=='.' ){
+    i++;
+    if( i>=p->n || !isdigit((unsigned char)z[i]) ) return 0;
+    while( i<p->n && isdigit((unsigned char)z[i]) ) i++;
+  }
+  if( i<p->n && (z[i]=='e' || z[i]=='E') ){
+    i++;
+    if( i<p->n && (z[i]=='+' || z[i]=='-') ) i++;
+    if( i>=p->n || !isdigit((unsigned char)z[i]) ) return 0;
+    while( i<p->n && isdigit((unsigned char)z[i]) ) i++;
+  }
+  kalamBufAppend(&p->out, z + iStart, i - iStart);
+  p->i = i;
+  return 1;
+}
+
+/* Copies the JSON value at p->i (no surrounding white space) without its
+** white space. Returns 1 if it is valid JSON (RFC 8259), else 0. */
+static int valueJsonValue(ValueJson *p, int nDepth){
+  static const char *azWord[] = {"true", "false", "null"};
+  char c, cEnd;
+  int k;
+  if( p->i>=p->n ) return 0;
+  c = p->z[p->i];
+  if( c=='"' ) return valueJsonString(p);
+  if( c=='-' || isdigit((unsigned char)c) ) return valueJsonNumber(p);
+  if( c!='{' && c!='[' ){
+    for(k=0; k<3; k++){
+      int nWord = (int)strlen(azWord[k]);
+      if( p->n - p->i>=nWord
+       && memcmp(p->z + p->i, azWord[k], (size_t)nWord)==0 ){
+        kalamBufAppend(&p->out, azWord[k], nWord);
+        p->i += nWord;
+        return 1;
+      }
+    }
+    return 0;
+  }
+  if( nDepth>=KALAM_JSON_MAX_DEPTH ) return 0;
+  cEnd = c=='{' ? '}' : ']';
+  kalamBufAppendChar(&p->out, c);
+  p->i++;
+  valueJsonSpace(p);
+  if( p->i<p->n && p->z[p->i]==cEnd ){
+    kalamBufAppendChar(&p->out, cEnd);
+    p->i++;
+    return 1;
+  }
+  for(;;){
+    if( c=='{' ){
+      if( !valueJsonString(p) ) return 0;
+      valueJsonSpace(p);
+      if( p->i>=p->n || p->z[p->i]!=':' ) return 0;
+      kalamBufAppendChar(&p->out, ':');
+      p->i++;
+      valueJsonSpace(p);
+    }
+    if( !valueJsonValue(p, nDepth + 1) ) return 0;
+    valueJsonSpace(p);
+    if( p->i>=p->n ) return 0;
+    if( p->z[p->i]==cEnd ){
+      kalamBufAppendChar(&p->out, cEnd);
+      p->i++;
+      return 1;
+    }
+    if( p->z[p->i]!=',' ) return 0;
+    kalamBufAppendChar(&p->out, ',');
+    p->i++;
+    valueJsonSpace(p);
+  }
+}
+
+/* Checks that z[0..n) is one JSON value, white space around it allowed,
+** for JSON column iCol, and returns its compact text in *pzOut (sqlite3_free
+** it) and its length in *pnOut. Returns SQLITE_OK, SQLITE_MISMATCH with
+** *pzErr set if z is not JSON, or SQLITE_NOMEM. */
+static int valueJsonCompact(const KalamSchema *pSchema, int iCol,
+                            const char *z, int n, char **pzOut, int *pnOut,
+                            char **pzErr){
+  ValueJson c;
+  int ok;
+  memset(&c, 0, sizeof(c));
+  c.z = z;
+  c.n = n;
+  kalamBufInit(&c.out);
+  valueJsonSpace(&c);
+  ok = valueJsonValue(&c, 0);
+  valueJsonSpace(&c);
+  if( !ok || c.i!=c.n ){
+    kalamBufFree(&c.out);
+    *pzErr = sqlite3_mprintf("invalid JSON for JSON column %s.%s",
+                             pSchema->zTable, pSchema->aCol[iCol].zName);
+    return SQLITE_MISMATCH;
+  }
+  if( c.out.oom ){
+    kalamBufFree(&c.out);
+    return SQLITE_NOMEM;
+  }
+  *pzOut = c.out.z;
+  *pnOut = (int)c.out.n;
+  return SQLITE_OK;
+}
+
 /* Converts pIn to the type of column iCol, or refuses it. Text and blobs
 ** of pOut may borrow from pIn. On success pOut
 ** holds the value (free with kalamValueClear). On refusal returns
@@ -226,6 +416,7 @@ int kalamValueConvertFrom(const KalamSchema *pSchema, int iCol,
                           char **pzErr){
   const KalamColumn *pCol = &pSchema->aCol[iCol];
   int eIn = pIn->eType;
+  int eShown = eIn;     /* the type the refusal names */
   sqlite3_int64 i;
   double r;
 
@@ -244,7 +435,7 @@ int kalamValueConvertFrom(const KalamSchema *pSchema, int iCol,
     case KALAM_TYPE_ANY:
       pOut->eType = eIn;
       if( eIn==SQLITE_INTEGER ) pOut->i = pIn->i;
-      else if( eIn==SQLITE_FLOAT ) pOut->r = (eIn==SQLITE_INTEGER ? (double)pIn->i : pIn->r);
+      else if( eIn==SQLITE_FLOAT ) pOut->r = pIn->r;
       else{
         pOut->z = pIn->z;
         pOut->n = pIn->n;
@@ -258,20 +449,28 @@ int kalamValueConvertFrom(const KalamSchema *pSchema, int iCol,
       if( eIn==SQLITE_INTEGER ){
         i = pIn->i;
       }else if( eIn==SQLITE_FLOAT ){
-        if( !valueRealToInt((eIn==SQLITE_INTEGER ? (double)pIn->i : pIn->r), &i) ) goto refuse;
+        if( !valueRealToInt(pIn->r, &i) ) goto refuse;
       }else if( eIn==SQLITE_TEXT ){
         const char *z = pIn->z;
         int n = pIn->n;
         if( !kalamParseInt(z, n, &i) ){
-          if( kalamParseDouble(z, n, &r) && valueRealToInt(r, &i) ){
+          int bNumber = kalamParseDouble(z, n, &r);
+          if( bNumber && valueRealToInt(r, &i) ){
             /* '2.0' into INTEGER, as SQLite's affinity does */
+          }else if( bNumber ){
+            /* SQLite's affinity makes '12.5' a REAL before the type check,
+            ** so its message names REAL: so does kalam's. */
+            eShown = SQLITE_FLOAT;
+            goto refuse;
           }else if( pCol->eType==KALAM_TYPE_TIMESTAMP
                  && kalamParseTimestamp(z, n, &i) ){
             /* ISO-8601 */
           }else if( pCol->eType==KALAM_TYPE_BOOLEAN
-                 && ((n==4 && sqlite3_strnicmp(z, "true", 4)==0)
-                     || (n==5 && sqlite3_strnicmp(z, "false", 5)==0)) ){
-            i = n==4;
+                 && valueIsWord(z, n, "true") ){
+            i = 1;
+          }else if( pCol->eType==KALAM_TYPE_BOOLEAN
+                 && valueIsWord(z, n, "false") ){
+            i = 0;
           }else{
             goto refuse;
           }
@@ -308,7 +507,7 @@ int kalamValueConvertFrom(const KalamSchema *pSchema, int iCol,
         pOut->zOwned = sqlite3_mprintf("%lld", pIn->i);
       }else if( eIn==SQLITE_FLOAT ){
         /* The text SQLite itself gives a REAL stored in a TEXT column. */
-        pOut->zOwned = sqlite3_mprintf("%!.15g", (eIn==SQLITE_INTEGER ? (double)pIn->i : pIn->r));
+        pOut->zOwned = sqlite3_mprintf("%!.15g", pIn->r);
       }
       if( eIn!=SQLITE_TEXT ){
         if( pOut->zOwned==0 ) return SQLITE_NOMEM;
@@ -322,10 +521,7 @@ int kalamValueConvertFrom(const KalamSchema *pSchema, int iCol,
       return SQLITE_OK;
 
     case KALAM_TYPE_JSON: {
-      cJSON *pJson;
-      char *zCompact;
-      const char *z;
-      const char *zEnd = 0;
+      int rc;
       if( eIn==SQLITE_INTEGER ){
         pOut->eType = SQLITE_INTEGER;
         pOut->i = pIn->i;
@@ -333,35 +529,23 @@ int kalamValueConvertFrom(const KalamSchema *pSchema, int iCol,
       }
       if( eIn==SQLITE_FLOAT ){
         pOut->eType = SQLITE_FLOAT;
-        pOut->r = (eIn==SQLITE_INTEGER ? (double)pIn->i : pIn->r);
+        pOut->r = pIn->r;
         return SQLITE_OK;
       }
       if( eIn!=SQLITE_TEXT ) goto refuse;
-      z = pIn->z;
-      pJson = cJSON_ParseWithLengthOpts(z, (size_t)pIn->n, &zEnd, 0);
-      /* Nothing but white space may follow the value. */
-      while( pJson && zEnd < z + pIn->n && isspace((unsigned char)*zEnd) ){
-        zEnd++;
-      }
-      if( pJson && zEnd != z + pIn->n ){
-        cJSON_Delete(pJson);
-        pJson = 0;
-      }
-      if( pJson==0 ){
-        *pzErr = sqlite3_mprintf("invalid JSON for JSON column %s.%s",
+      rc = valueJsonCompact(pSchema, iCol, pIn->z, pIn->n, &pOut->zOwned,
+                            &pOut->n, pzErr);
+      if( rc ) return rc;
+      /* JSON null reads back as SQL NULL, so a NOT NULL column refuses it. */
+      if( pCol->bNotNull && pOut->n==4 && memcmp(pOut->zOwned, "null", 4)==0 ){
+        kalamValueClear(pOut);
+        *pzErr = sqlite3_mprintf("NOT NULL constraint failed: %s.%s",
                                  pSchema->zTable, pCol->zName);
-        return SQLITE_MISMATCH;
+        return SQLITE_CONSTRAINT;
       }
-      zCompact = cJSON_PrintUnformatted(pJson);
-      cJSON_Delete(pJson);
-      if( zCompact==0 ) return SQLITE_NOMEM;
-      pOut->zOwned = sqlite3_mprintf("%s", zCompact);
-      cJSON_free(zCompact);
-      if( pOut->zOwned==0 ) return SQLITE_NOMEM;
       pOut->eType = SQLITE_TEXT;
       pOut->bJson = 1;
       pOut->z = pOut->zOwned;
-      pOut->n = (int)strlen(pOut->zOwned);
       return SQLITE_OK;
     }
 
@@ -375,7 +559,7 @@ int kalamValueConvertFrom(const KalamSchema *pSchema, int iCol,
 
 refuse:
   *pzErr = sqlite3_mprintf("cannot store %s value in %s column %s.%s",
-      valueTypeName(eIn), kalamTypeName(pCol->eType), pSchema->zTable,
+      valueTypeName(eShown), kalamTypeName(pCol->eType), pSchema->zTable,
       pCol->zName);
   return SQLITE_MISMATCH;
 }
@@ -414,6 +598,7 @@ int kalamValueDefault(const KalamSchema *pSchema, int iCol, KalamValue *pOut,
     KalamValue now;
     char zNow[32];
     sqlite3_int64 ms = kalamNowMs();
+    int rc;
     memset(&now, 0, sizeof(now));
     if( pCol->eType==KALAM_TYPE_TIMESTAMP ){
       now.eType = SQLITE_INTEGER;
@@ -428,7 +613,15 @@ int kalamValueDefault(const KalamSchema *pSchema, int iCol, KalamValue *pOut,
       now.z = zNow;
       now.n = (int)strlen(zNow);
     }
-    return kalamValueConvertFrom(pSchema, iCol, &now, pOut, pzErr);
+    rc = kalamValueConvertFrom(pSchema, iCol, &now, pOut, pzErr);
+    if( rc==SQLITE_OK && pOut->z==zNow ){
+      /* A TEXT or ANY column borrows the text, and zNow dies with this
+      ** frame: the value must own a copy. */
+      pOut->zOwned = sqlite3_mprintf("%.*s", pOut->n, zNow);
+      if( pOut->zOwned==0 ) return SQLITE_NOMEM;
+      pOut->z = pOut->zOwned;
+    }
+    return rc;
   }
   return kalamValueConvertFrom(pSchema, iCol, &pCol->dflt, pOut, pzErr);
 }
