@@ -209,10 +209,12 @@ static int updateRowidArg(UpdateCtx *p, sqlite3_value *pVal,
   return SQLITE_MISMATCH;
 }
 
-/* Refuses a write to a system column. aSys holds the stored values (for an
-** UPDATE; NULL for an INSERT, where any value is a write). */
+/* Refuses a write to a system column. For an INSERT any value other than
+** NULL is a write. For an UPDATE, SQLite hands every column the statement
+** does not assign as "unchanged" (xColumn honours sqlite3_vtab_nochange),
+** so any other value was assigned, even one equal to the stored value. */
 static int updateCheckSystem(UpdateCtx *p, int argc, sqlite3_value **argv,
-                             const sqlite3_int64 *aSys){
+                             int bInsert){
   const KalamSchema *pSchema = p->pSchema;
   static const char *azShared[] = {"_seq", "_updated", "_deleted"};
   static const char *azStream[] = {"_seq", "_ts"};
@@ -220,20 +222,12 @@ static int updateCheckSystem(UpdateCtx *p, int argc, sqlite3_value **argv,
   int i;
   for(i=0; i<nSys && 2+pSchema->nCol+i<argc; i++){
     sqlite3_value *pVal = argv[2 + pSchema->nCol + i];
-    int bWrite;
     if( sqlite3_value_nochange(pVal) ) continue;
-    if( aSys==0 ){
-      bWrite = sqlite3_value_type(pVal)!=SQLITE_NULL;
-    }else{
-      bWrite = sqlite3_value_type(pVal)!=SQLITE_INTEGER
-            || sqlite3_value_int64(pVal)!=aSys[i];
-    }
-    if( bWrite ){
-      p->zErr = sqlite3_mprintf("cannot write system column %s of kalam "
-          "table %s: it is read-only", pSchema->eKind==KALAM_KIND_STREAM
-          ? azStream[i] : azShared[i], pSchema->zTable);
-      return SQLITE_READONLY;
-    }
+    if( bInsert && sqlite3_value_type(pVal)==SQLITE_NULL ) continue;
+    p->zErr = sqlite3_mprintf("cannot write system column %s of kalam "
+        "table %s: it is read-only", pSchema->eKind==KALAM_KIND_STREAM
+        ? azStream[i] : azShared[i], pSchema->zTable);
+    return SQLITE_READONLY;
   }
   return SQLITE_OK;
 }
@@ -280,7 +274,7 @@ static int updateInsert(UpdateCtx *p, sqlite3_value **argv, int argc,
   if( aVal==0 ) return SQLITE_NOMEM;
   memset(aVal, 0, sizeof(KalamValue) * pSchema->nCol);
 
-  rc = updateCheckSystem(p, argc, argv, 0);
+  rc = updateCheckSystem(p, argc, argv, 1);
   if( rc ) goto done;
 
   /* The row id: rowid, or the INTEGER PRIMARY KEY column, or a new one. */
@@ -398,7 +392,7 @@ static int updateUpdate(UpdateCtx *p, sqlite3_value **argv, int argc){
                               pSchema->zTable, iOld);
     goto done;
   }
-  rc = updateCheckSystem(p, argc, argv, old.aSys);
+  rc = updateCheckSystem(p, argc, argv, 0);
   if( rc ) goto done;
 
   /* SET id = ... on an INTEGER PRIMARY KEY moves the row like SET rowid. */
