@@ -181,17 +181,28 @@ int kalamBase64Decode(const char *z, int n, unsigned char *aOut);
 #define KALAM_SYS_UPDATED 1
 #define KALAM_SYS_DELETED 2
 #define KALAM_SYS_COUNT   3
+#define KALAM_ROW_SCANNING 0
+#define KALAM_ROW_DONE     1
+#define KALAM_ROW_CORRUPT  2
 struct KalamRow {
   const char *z;        /* the row's JSON text (not owned) */
   size_t n;
   int nCol;
   int *aOff;            /* per user column: offset of its value, or -1 */
   int *aLen;            /* per user column: length of its value text */
-  sqlite3_int64 aSys[KALAM_SYS_COUNT];
+  sqlite3_int64 aSys[KALAM_SYS_COUNT]; /* valid once eState is DONE */
   int nAlloc;
+  long iScan;           /* where the scan goes on from */
+  int iHint;            /* the column the next key most likely is */
+  int eState;           /* KALAM_ROW_* */
+  sqlite3_int64 iRowid; /* for messages; set by the caller */
 };
 int kalamRowParse(KalamRow *pRow, const KalamSchema *pSchema,
                   const char *z, size_t n);
+int kalamRowOpen(KalamRow *pRow, const KalamSchema *pSchema,
+                 const char *z, size_t n);
+int kalamRowSystem(KalamRow *pRow, const KalamSchema *pSchema, int iSys,
+                   sqlite3_int64 *piOut);
 void kalamRowFree(KalamRow *pRow);
 int kalamRowColumn(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
                    KalamValue *pOut, char **pzErr);

@@ -17,9 +17,11 @@
 ** row is deleted is one memcmp on its tail (kalamRowIsDeleted) and scans
 ** that skip the trash never parse the rows they skip.
 **
-** Reading is lazy: kalamRowParse makes one pass over the text noting where
-** each column's value lies; kalamRowColumn converts one value when SQLite
-** asks for that column. Bytes that are not what kalam wrote (a damaged
+** Reading is lazy: kalamRowOpen only checks that the row opens and ends as
+** kalam writes rows; kalamRowColumn scans on just as far as the column it
+** is asked for, noting where each value it passes lies, and converts that
+** one value. A scan that wants one column of five never reads the rest, nor
+** the system columns at the end. Bytes that are not what kalam wrote (a damaged
 ** store, a hand edit) give SQLITE_CORRUPT and a message, never a crash.
 */
 #include "kalam_int.h"
@@ -100,12 +102,84 @@ static int rowSystem(KalamRow *pRow, const char *zKey, long nKey,
   return SQLITE_OK;
 }
 
-int kalamRowParse(KalamRow *pRow, const KalamSchema *pSchema,
-                  const char *z, size_t nIn){
-  long n = (long)nIn;
-  long i;
-  int iHint = 0, iCol;
+/* Scans on from pRow->iScan until column iStop has been found, or to the
+** end of the object when iStop<0. Each key/value pair is visited once
+** however the scan is split up. */
+static int rowScan(KalamRow *pRow, const KalamSchema *pSchema, int iStop){
+  const char *z = pRow->z;
+  long n = (long)pRow->n;
+  long i = pRow->iScan;
+  int iCol;
 
+  if( pRow->eState==KALAM_ROW_DONE ) return SQLITE_OK;
+  if( pRow->eState==KALAM_ROW_CORRUPT ) return SQLITE_CORRUPT;
+  for(;;){
+    long iKey, iKeyEnd, iVal, iValEnd;
+    const char *zKey;
+    long nKey;
+    i = rowSkipSpace(z, n, i);
+    if( i<n && z[i]=='}' ) break;
+    if( i>=n || z[i]!='"' ) goto corrupt;
+    iKey = i;
+    iKeyEnd = rowSkipString(z, n, i);
+    if( iKeyEnd<0 ) goto corrupt;
+    i = rowSkipSpace(z, n, iKeyEnd);
+    if( i>=n || z[i]!=':' ) goto corrupt;
+    iVal = rowSkipSpace(z, n, i + 1);
+    iValEnd = rowSkipValue(z, n, iVal);
+    if( iValEnd<0 ) goto corrupt;
+
+    zKey = z + iKey + 1;
+    nKey = iKeyEnd - iKey - 2;
+    iCol = -1;
+    if( nKey>0 && zKey[0]=='_' ){
+      if( rowSystem(pRow, zKey, nKey, z + iVal, iValEnd - iVal) ){
+        goto corrupt;
+      }
+    }else{
+      /* Keys are written in column order, so the next column is the first
+      ** guess; a hand-made row may have them in any order or case. */
+      if( pRow->iHint<pSchema->nCol ){
+        const char *zName = pSchema->aCol[pRow->iHint].zName;
+        if( strncmp(zName, zKey, (size_t)nKey)==0 && zName[nKey]==0 ){
+          iCol = pRow->iHint;
+        }
+      }
+      if( iCol<0 ) iCol = kalamSchemaColumnIndex(pSchema, zKey, (int)nKey);
+      if( iCol>=0 ){
+        pRow->aOff[iCol] = (int)iVal;
+        pRow->aLen[iCol] = (int)(iValEnd - iVal);
+        pRow->iHint = iCol + 1;
+      }
+    }
+
+    i = rowSkipSpace(z, n, iValEnd);
+    if( i>=n ) goto corrupt;
+    if( z[i]==',' ){
+      /* A comma must be followed by another key: {"a":1,} is not JSON. */
+      i = rowSkipSpace(z, n, i + 1);
+      if( i>=n || z[i]!='"' ) goto corrupt;
+    }else if( z[i]!='}' ){
+      goto corrupt;
+    }
+    if( iStop>=0 && iCol==iStop ){
+      pRow->iScan = i;
+      return SQLITE_OK;
+    }
+  }
+  pRow->eState = KALAM_ROW_DONE;
+  return SQLITE_OK;
+corrupt:
+  pRow->eState = KALAM_ROW_CORRUPT;
+  return SQLITE_CORRUPT;
+}
+
+/* Starts reading a row: notes where it is and checks that it opens as a
+** JSON object. Nothing else is read yet (see rowScan). */
+static int rowStart(KalamRow *pRow, const KalamSchema *pSchema,
+                    const char *z, size_t nIn){
+  long i;
+  int iCol;
   if( pRow->nAlloc < pSchema->nCol ){
     int *a = sqlite3_realloc64(pRow->aOff, sizeof(int)*2*pSchema->nCol);
     if( a==0 ) return SQLITE_NOMEM;
@@ -116,59 +190,51 @@ int kalamRowParse(KalamRow *pRow, const KalamSchema *pSchema,
   pRow->z = z;
   pRow->n = nIn;
   pRow->nCol = pSchema->nCol;
+  pRow->iHint = 0;
   for(iCol=0; iCol<pSchema->nCol; iCol++) pRow->aOff[iCol] = -1;
   memset(pRow->aSys, 0, sizeof(pRow->aSys));
-  if( n > 0x7fffffff ) return SQLITE_CORRUPT;
-
-  i = rowSkipSpace(z, n, 0);
-  if( i>=n || z[i]!='{' ) return SQLITE_CORRUPT;
-  i = rowSkipSpace(z, n, i + 1);
-  if( i<n && z[i]=='}' ) return SQLITE_OK;
-  for(;;){
-    long iKey, iKeyEnd, iVal, iValEnd;
-    const char *zKey;
-    long nKey;
-    if( i>=n || z[i]!='"' ) return SQLITE_CORRUPT;
-    iKey = i;
-    iKeyEnd = rowSkipString(z, n, i);
-    if( iKeyEnd<0 ) return SQLITE_CORRUPT;
-    i = rowSkipSpace(z, n, iKeyEnd);
-    if( i>=n || z[i]!=':' ) return SQLITE_CORRUPT;
-    iVal = rowSkipSpace(z, n, i + 1);
-    iValEnd = rowSkipValue(z, n, iVal);
-    if( iValEnd<0 ) return SQLITE_CORRUPT;
-
-    zKey = z + iKey + 1;
-    nKey = iKeyEnd - iKey - 2;
-    if( nKey>0 && zKey[0]=='_' ){
-      if( rowSystem(pRow, zKey, nKey, z + iVal, iValEnd - iVal) ){
-        return SQLITE_CORRUPT;
-      }
-    }else{
-      /* Keys are written in column order, so the next column is the first
-      ** guess; a hand-made row may have them in any order or case. */
-      iCol = -1;
-      if( iHint<pSchema->nCol ){
-        const char *zName = pSchema->aCol[iHint].zName;
-        if( strncmp(zName, zKey, (size_t)nKey)==0 && zName[nKey]==0 ){
-          iCol = iHint;
-        }
-      }
-      if( iCol<0 ) iCol = kalamSchemaColumnIndex(pSchema, zKey, (int)nKey);
-      if( iCol>=0 ){
-        pRow->aOff[iCol] = (int)iVal;
-        pRow->aLen[iCol] = (int)(iValEnd - iVal);
-        iHint = iCol + 1;
-      }
-    }
-
-    i = rowSkipSpace(z, n, iValEnd);
-    if( i>=n ) return SQLITE_CORRUPT;
-    if( z[i]=='}' ) break;
-    if( z[i]!=',' ) return SQLITE_CORRUPT;
-    i = rowSkipSpace(z, n, i + 1);
-  }
+  pRow->eState = KALAM_ROW_CORRUPT;
+  if( nIn > 0x7fffffff ) return SQLITE_CORRUPT;
+  i = rowSkipSpace(z, (long)nIn, 0);
+  if( i>=(long)nIn || z[i]!='{' ) return SQLITE_CORRUPT;
+  pRow->iScan = i + 1;
+  pRow->eState = KALAM_ROW_SCANNING;
   return SQLITE_OK;
+}
+
+/* Reads the whole row now: every column and the system columns. */
+int kalamRowParse(KalamRow *pRow, const KalamSchema *pSchema,
+                  const char *z, size_t nIn){
+  int rc = rowStart(pRow, pSchema, z, nIn);
+  if( rc==SQLITE_OK ) rc = rowScan(pRow, pSchema, -1);
+  return rc;
+}
+
+/* Starts reading a row lazily: kalamRowColumn and kalamRowSystem read only
+** as far as they need. A row that does not end as kalam writes rows (a
+** truncated or hand-edited one) is read whole at once instead, so that
+** damage anywhere is reported whatever column is asked for. */
+int kalamRowOpen(KalamRow *pRow, const KalamSchema *pSchema,
+                 const char *z, size_t nIn){
+  int rc = rowStart(pRow, pSchema, z, nIn);
+  int bTail;
+  if( rc ) return rc;
+  if( pSchema->eKind==KALAM_KIND_STREAM ){
+    bTail = nIn>0 && z[nIn-1]=='}';
+  }else{
+    size_t nTail = sizeof(rowLiveTail) - 1;
+    bTail = nIn>nTail && (memcmp(z + nIn - nTail, rowLiveTail, nTail)==0
+                       || memcmp(z + nIn - nTail, rowDeletedTail, nTail)==0);
+  }
+  return bTail ? SQLITE_OK : rowScan(pRow, pSchema, -1);
+}
+
+/* The value of system column iSys (KALAM_SYS_*) of an opened row. */
+int kalamRowSystem(KalamRow *pRow, const KalamSchema *pSchema, int iSys,
+                   sqlite3_int64 *piOut){
+  int rc = rowScan(pRow, pSchema, -1);
+  *piOut = rc ? 0 : pRow->aSys[iSys];
+  return rc;
 }
 
 void kalamRowFree(KalamRow *pRow){
@@ -310,7 +376,14 @@ int kalamRowColumn(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
 
   memset(pOut, 0, sizeof(*pOut));
   pOut->eType = SQLITE_NULL;
-  if( pRow->aOff[iCol]<0 ) return SQLITE_OK;
+  if( pRow->aOff[iCol]<0 ){
+    if( rowScan((KalamRow*)pRow, pSchema, iCol) ){
+      *pzErr = sqlite3_mprintf("corrupt row in kalam table %s (rowid %lld): "
+          "not the JSON object kalam wrote", pSchema->zTable, pRow->iRowid);
+      return SQLITE_CORRUPT;
+    }
+    if( pRow->aOff[iCol]<0 ) return SQLITE_OK;
+  }
   z = pRow->z + pRow->aOff[iCol];
   n = pRow->aLen[iCol];
   if( n==4 && memcmp(z, "null", 4)==0 ) return SQLITE_OK;

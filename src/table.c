@@ -995,7 +995,8 @@ static int tableColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
   ** not set are not writes to them. */
   if( sqlite3_vtab_nochange(ctx) ) return SQLITE_OK;
   if( !pCur->bParsed ){
-    rc = kalamRowParse(&pCur->row, pSchema, pCur->zVal, pCur->nVal);
+    pCur->row.iRowid = pCur->iRowid;
+    rc = kalamRowOpen(&pCur->row, pSchema, pCur->zVal, pCur->nVal);
     if( rc ){
       char *zErr = sqlite3_mprintf("corrupt row in kalam table %s (rowid "
           "%lld): not the JSON object kalam wrote", pSchema->zTable,
@@ -1010,7 +1011,20 @@ static int tableColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
   if( iCol<pSchema->nCol ){
     return kalamRowResult(&pCur->row, pSchema, iCol, ctx);
   }
-  sqlite3_result_int64(ctx, pCur->row.aSys[iCol - pSchema->nCol]);
+  {
+    sqlite3_int64 v;
+    rc = kalamRowSystem(&pCur->row, pSchema, iCol - pSchema->nCol, &v);
+    if( rc ){
+      char *zErr = sqlite3_mprintf("corrupt row in kalam table %s (rowid "
+          "%lld): not the JSON object kalam wrote", pSchema->zTable,
+          pCur->iRowid);
+      sqlite3_result_error(ctx, zErr ? zErr : "corrupt row", -1);
+      sqlite3_result_error_code(ctx, rc);
+      sqlite3_free(zErr);
+      return rc;
+    }
+    sqlite3_result_int64(ctx, v);
+  }
   return SQLITE_OK;
 }
 

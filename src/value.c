@@ -47,20 +47,31 @@ static const char *valueTypeName(int eType){
 /* Parses z[0..n) as a whole decimal integer (surrounding spaces allowed).
 ** Returns 1 on success. */
 int kalamParseInt(const char *z, int n, sqlite3_int64 *piOut){
-  char a[32];
-  char *zEnd;
-  long long v;
+  sqlite3_uint64 u = 0;
+  int i = 0, bNeg = 0, nDigit = 0;
+  /* By hand, not strtoll: this runs for every integer a scan returns. */
   while( n>0 && isspace((unsigned char)z[0]) ){ z++; n--; }
   while( n>0 && isspace((unsigned char)z[n-1]) ) n--;
-  if( n<=0 || n>=(int)sizeof(a) ) return 0;
-  memcpy(a, z, (size_t)n);
-  a[n] = 0;
-  if( !isdigit((unsigned char)a[0]) && !((a[0]=='-' || a[0]=='+')
-        && isdigit((unsigned char)a[1])) ) return 0;
-  errno = 0;
-  v = strtoll(a, &zEnd, 10);
-  if( errno || *zEnd ) return 0;
-  *piOut = v;
+  if( n<=0 ) return 0;
+  if( z[0]=='-' || z[0]=='+' ){
+    bNeg = z[0]=='-';
+    i = 1;
+  }
+  for(; i<n; i++){
+    unsigned d = (unsigned char)z[i] - '0';
+    if( d>9 ) return 0;
+    if( u > (0xffffffffffffffffULL - d)/10 ) return 0;
+    u = u*10 + d;
+    nDigit++;
+  }
+  if( nDigit==0 ) return 0;
+  if( bNeg ){
+    if( u > (sqlite3_uint64)1<<63 ) return 0;
+    *piOut = (sqlite3_int64)(0 - u);
+  }else{
+    if( u > (((sqlite3_uint64)1<<63) - 1) ) return 0;
+    *piOut = (sqlite3_int64)u;
+  }
   return 1;
 }
 
