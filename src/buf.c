@@ -55,7 +55,8 @@ void kalamBufAppendStr(KalamBuf *p, const char *z){
   kalamBufAppend(p, z, (sqlite3_int64)strlen(z));
 }
 
-void kalamBufAppendChar(KalamBuf *p, char c){
+/* The slow half of kalamBufAppendChar (kalam_int.h): grow, then append. */
+void kalamBufAppendCharSlow(KalamBuf *p, char c){
   if( !bufReserve(p, 1) ) return;
   p->z[p->n++] = c;
   p->z[p->n] = 0;
@@ -86,6 +87,14 @@ void kalamBufAppendDouble(KalamBuf *p, double v){
   if( isinf(v) ){
     /* Out of range on purpose: any JSON reader turns it back into inf. */
     kalamBufAppendStr(p, v<0 ? "-1e999" : "1e999");
+    return;
+  }
+  /* Whole numbers (most REALs in practice) need no printf: every integer
+  ** below 2^53 is exact in a double. */
+  if( v>-9007199254740992.0 && v<9007199254740992.0
+   && v==(double)(sqlite3_int64)v && (v!=0.0 || !signbit(v)) ){
+    kalamBufAppendInt(p, (sqlite3_int64)v);
+    kalamBufAppend(p, ".0", 2);
     return;
   }
   for(prec=15; prec<=17; prec++){

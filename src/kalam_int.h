@@ -56,7 +56,16 @@ void kalamBufInit(KalamBuf *p);
 void kalamBufFree(KalamBuf *p);
 void kalamBufAppend(KalamBuf *p, const void *z, sqlite3_int64 n);
 void kalamBufAppendStr(KalamBuf *p, const char *z);
-void kalamBufAppendChar(KalamBuf *p, char c);
+void kalamBufAppendCharSlow(KalamBuf *p, char c);
+/* One byte: inline, because the row codec appends many. */
+static inline void kalamBufAppendChar(KalamBuf *p, char c){
+  if( p->n + 1 < p->nAlloc ){
+    p->z[p->n++] = c;
+    p->z[p->n] = 0;
+  }else{
+    kalamBufAppendCharSlow(p, c);
+  }
+}
 void kalamBufAppendInt(KalamBuf *p, sqlite3_int64 v);
 void kalamBufAppendDouble(KalamBuf *p, double v);
 void kalamBufAppendJsonString(KalamBuf *p, const char *z, sqlite3_int64 n);

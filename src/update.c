@@ -147,16 +147,17 @@ static int updateClash(UpdateCtx *p, const char *zColumn){
 }
 
 /* Writes the row: pVals[i] for changed columns, the old row's JSON text
-** for the others (abKeep[i]), the row id for an INTEGER PRIMARY KEY. */
+** for the others (abKeep[i]), the row id for an INTEGER PRIMARY KEY.
+** iSeq is the write's _seq, or 0 to draw a new snowflake id. */
 static int updateWrite(UpdateCtx *p, sqlite3_int64 iRowid,
                        const KalamValue *aVal, const unsigned char *abKeep,
-                       const KalamRow *pOld, int bDeleted){
+                       const KalamRow *pOld, int bDeleted,
+                       sqlite3_int64 iSeq){
   const KalamSchema *pSchema = p->pSchema;
   KalamBuf b;
   char aKey[KALAM_ROWKEY_MAX];
   int nKey, i;
-  sqlite3_int64 iSeq = pSchema->eKind==KALAM_KIND_STREAM
-                     ? iRowid : kalamSnowflakeNext();
+  if( iSeq==0 ) iSeq = kalamSnowflakeNext();
   kalamBufInit(&b);
   kalamRowEncodeBegin(&b);
   for(i=0; i<pSchema->nCol; i++){
@@ -347,7 +348,9 @@ static int updateInsert(UpdateCtx *p, sqlite3_value **argv, int argc,
     rc = updateHardDelete(p, iKeyRowid, zKeyHolder, nKeyHolder);
     if( rc ) goto done;
   }
-  rc = updateWrite(p, iRowid, aVal, 0, 0, 0);
+  /* A row id drawn for this insert is a snowflake id newer than any
+  ** write before it: it serves as the row's _seq too. */
+  rc = updateWrite(p, iRowid, aVal, 0, 0, 0, bGivenRowid ? 0 : iRowid);
   if( rc ) goto done;
   if( key.n && aVal[pSchema->iPk].eType!=SQLITE_NULL ){
     updateIndexPut(p, &key, iRowid);
@@ -482,7 +485,7 @@ static int updateUpdate(UpdateCtx *p, sqlite3_value **argv, int argc){
     kalamTxnDelete(p->pDb, p->pTab->pCf, aKey, (size_t)nKey);
   }
   rc = updateWrite(p, iNew, aVal, abKeep, &old,
-                   (int)old.aSys[KALAM_SYS_DELETED]);
+                   (int)old.aSys[KALAM_SYS_DELETED], 0);
   if( rc ) goto done;
   if( bHasPk ){
     if( bPkChanged && oldKey.n ){
@@ -531,7 +534,7 @@ static int updateDelete(UpdateCtx *p, sqlite3_value *pRowid){
   abKeep = sqlite3_malloc(p->pSchema->nCol);
   if( abKeep==0 ){ rc = SQLITE_NOMEM; goto done; }
   memset(abKeep, 1, (size_t)p->pSchema->nCol);
-  rc = updateWrite(p, iRowid, 0, abKeep, &old, 1);
+  rc = updateWrite(p, iRowid, 0, abKeep, &old, 1, 0);
 
 done:
   sqlite3_free(abKeep);
