@@ -177,6 +177,7 @@ int kalamValueDefault(const KalamSchema *pSchema, int iCol, KalamValue *pOut,
                       char **pzErr);
 void kalamValueClear(KalamValue *p);
 int kalamParseInt(const char *z, int n, sqlite3_int64 *piOut);
+int kalamJsonValid(const char *z, int n);
 int kalamParseDouble(const char *z, int n, double *prOut);
 int kalamParseTimestamp(const char *z, int n, sqlite3_int64 *piOut);
 void kalamBase64Encode(KalamBuf *p, const unsigned char *a, int n);
@@ -352,8 +353,9 @@ struct KalamTable {
   sqlite3 *db;
   KalamConn *pConn;
   KalamDb *pDb;
-  KalamCf *pCf;
+  KalamCf *pCf;             /* NULL when broken */
   KalamSchema *pSchema;
+  char *zBroken;            /* why the table cannot be used, or NULL */
   char *zSchemaName;        /* "main", "temp", or the ATTACH name */
   sqlite3_int64 nRowEst;    /* row estimate for the planner */
   sqlite3_int64 nNextExpire;/* streams: earliest ms of the next expiry run */

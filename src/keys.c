@@ -81,7 +81,7 @@ void kalamKeyIndex(KalamBuf *p, const char *aPrefix, int nPrefix,
     case SQLITE_FLOAT: {
       double r = pVal->r;
       sqlite3_int64 i;
-      if( r > -9223372036854775808.0 && r < 9223372036854775808.0
+      if( r >= -9223372036854775808.0 && r < 9223372036854775808.0
        && (double)(sqlite3_int64)r==r ){
         /* SQLite finds 1 = 1.0 (and -0.0 = 0), so in an ANY column the
         ** REAL 1.0 and the INTEGER 1 must be one key. */

@@ -394,18 +394,38 @@ int kalamRowColumn(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
       break;
     case KALAM_TYPE_INTEGER:
     case KALAM_TYPE_TIMESTAMP:
+      /* kalam writes only integers here: anything else is damage. */
+      rc = SQLITE_CORRUPT;
+      if( kalamParseInt(z, n, &pOut->i) ){
+        pOut->eType = SQLITE_INTEGER;
+        rc = SQLITE_OK;
+      }
+      break;
     case KALAM_TYPE_BOOLEAN:
-      rc = z[0]=='"' ? SQLITE_CORRUPT : rowNumber(z, n, 0, pOut);
+      rc = SQLITE_CORRUPT;
+      if( (n==4 && memcmp(z, "true", 4)==0) || (n==1 && z[0]=='1') ){
+        pOut->eType = SQLITE_INTEGER;
+        pOut->i = 1;
+        rc = SQLITE_OK;
+      }else if( (n==5 && memcmp(z, "false", 5)==0) || (n==1 && z[0]=='0') ){
+        pOut->eType = SQLITE_INTEGER;
+        pOut->i = 0;
+        rc = SQLITE_OK;
+      }
       break;
     case KALAM_TYPE_REAL:
       rc = z[0]=='"' ? SQLITE_CORRUPT : rowNumber(z, n, 1, pOut);
       break;
     case KALAM_TYPE_JSON:
-      pOut->eType = SQLITE_TEXT;
-      pOut->bJson = 1;
-      pOut->z = z;
-      pOut->n = n;
-      rc = SQLITE_OK;
+      /* Returned as stored, so it is checked as JSON first. */
+      rc = SQLITE_CORRUPT;
+      if( kalamJsonValid(z, n) ){
+        pOut->eType = SQLITE_TEXT;
+        pOut->bJson = 1;
+        pOut->z = z;
+        pOut->n = n;
+        rc = SQLITE_OK;
+      }
       break;
     case KALAM_TYPE_BLOB:
       rc = rowBlob(z, n, pOut);
@@ -431,8 +451,10 @@ int kalamRowColumn(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
   }
   if( rc==SQLITE_CORRUPT ){
     *pzErr = sqlite3_mprintf("corrupt row in kalam table %s: column %s holds "
-        "%.*s%s, not a %s value", pSchema->zTable, pCol->zName,
-        n>40 ? 40 : n, z, n>40 ? "..." : "", kalamTypeName(pCol->eType));
+        "%.*s%s, not %s %s value", pSchema->zTable, pCol->zName,
+        n>40 ? 40 : n, z, n>40 ? "..." : "",
+        (pCol->eType==KALAM_TYPE_INTEGER || pCol->eType==KALAM_TYPE_ANY)
+        ? "an" : "a", kalamTypeName(pCol->eType));
   }
   return rc;
 }

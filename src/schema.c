@@ -634,6 +634,8 @@ int kalamSchemaParse(int eKind, const char *zTable, int nArg,
   if( p->iPk>=0 ){
     /* As in SQLite, only a column declared exactly INTEGER aliases rowid. */
     p->bIntPk = sqlite3_stricmp(p->aCol[p->iPk].zDeclType, "INTEGER")==0;
+    /* As in a STRICT table, any other PRIMARY KEY is NOT NULL. */
+    if( !p->bIntPk ) p->aCol[p->iPk].bNotNull = 1;
     if( eKind==KALAM_KIND_STREAM ){
       *pzErr = sqlite3_mprintf("kalam_stream table %s cannot have a PRIMARY "
           "KEY (%s): stream rows are keyed by time", p->zTable,

@@ -53,6 +53,8 @@ sqlite3_int64 kalamSnowflakeNext(void){
 sqlite3_int64 kalamSnowflakeMin(sqlite3_int64 ms){
   ms -= KALAM_EPOCH_MS;
   if( ms<0 ) ms = 0;
+  /* Past the 41 bits of time (2089): past every id. */
+  if( ms >= ((sqlite3_int64)1 << (63 - SNOW_TIME_SHIFT)) ) return INT64_MAX;
   return ms << SNOW_TIME_SHIFT;
 }
 

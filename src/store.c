@@ -80,7 +80,10 @@ static int storeOptions(KalamStore *p){
   rocksdb_options_set_block_based_table_factory(p->pOpts, p->pTableOpts);
   rocksdb_options_set_create_if_missing(p->pOpts, 1);
   rocksdb_options_set_create_missing_column_families(p->pOpts, 1);
-  rocksdb_options_set_info_log_level(p->pOpts, 2 /* WARN */);
+  /* FATAL only: after a write fails with ENOSPC, RocksDB's background
+  ** recovery logs to its info LOG, whose writer has failed too, and
+  ** Debian's build (assertions on) then aborts the process. */
+  rocksdb_options_set_info_log_level(p->pOpts, 4 /* FATAL */);
   rocksdb_options_set_keep_log_file_num(p->pOpts, 2);
   rocksdb_options_set_max_background_jobs(p->pOpts, 2);
   rocksdb_options_set_compression(p->pOpts, rocksdb_lz4_compression);
@@ -123,6 +126,8 @@ static int storeOpen(const char *zPath, int bMem, KalamStore **pp,
   /* A new store has only "default"; listing fails and that is fine. */
   azListed = rocksdb_list_column_families(p->pOpts, zPath, &nListed, &zErr);
   if( zErr ){
+    /* RocksDB allocates the (empty) list even when listing fails. */
+    if( azListed ) rocksdb_list_column_families_destroy(azListed, nListed);
     rocksdb_free(zErr);
     zErr = 0;
     azListed = 0;

@@ -52,7 +52,10 @@ SQLITE_EXTENSION_INIT3
 **                         equal, both bounds at once (and no TS_HI)
 **
 ** argv holds the arguments of the set bits in this order: EQ, LO, HI,
-** TS_LO, TS_HI. idxStr is not used. Only an IN list is "omitted" (SQLite
+** TS_LO, TS_HI. Two exceptions to "the plan is what it says": a PLAN_PK
+** whose value is a number for a TEXT key is scanned instead (see
+** tableKeyNeedsScan), and plans with PLAN_TRASH are costed near zero so
+** that SQLite cannot prefer a plan that never saw the _deleted term. idxStr is not used. Only an IN list is "omitted" (SQLite
 ** does not test it again); every other constraint is tested again by
 ** SQLite, so bounds only ever need to be loose, never exact.
 */
@@ -170,7 +173,10 @@ static int tableKind(const char *zModule){
 
 static int tableDisconnect(sqlite3_vtab *pVtab);
 
-/* xCreate (bCreate=1) and xConnect (bCreate=0). */
+/* xCreate (bCreate=1) and xConnect (bCreate=0). A table whose catalog
+** entry is missing or damaged, or whose data is gone, still connects, but
+** "broken" (KalamTable.zBroken): every use of it fails with that message,
+** and DROP TABLE works, so that the damage can be cleared away. */
 static int tableInit(sqlite3 *db, void *pAux, int argc,
                      const char *const *argv, sqlite3_vtab **ppVtab,
                      char **pzErr, int bCreate){
@@ -180,6 +186,7 @@ static int tableInit(sqlite3 *db, void *pAux, int argc,
   KalamDb *pDb = 0;
   KalamCf *pCf = 0;
   char *zDeclare = 0, *zEntry = 0, *zCf = 0, *zErr = 0;
+  char *zBroken = 0;
   int bCreatedCf = 0;
   int rc;
   const char *zSchemaName = argv[1];
@@ -252,20 +259,16 @@ static int tableInit(sqlite3 *db, void *pAux, int argc,
     rc = kalamCatalogGet(pDb->pStore, zTable, &zEntry, &zErr);
     if( rc ) goto done;
     if( zEntry==0 ){
-      zErr = sqlite3_mprintf("kalam table %s is not in its store %s: the "
+      zBroken = sqlite3_mprintf("kalam table %s is not in its store %s: the "
           "store was removed or replaced", zTable, pDb->pStore->zPath);
-      rc = SQLITE_CORRUPT;
-      goto done;
+    }else if( tableCatalogCf(zTable, zEntry, &zCf, &zBroken)==SQLITE_OK ){
+      pCf = kalamStoreCfFind(pDb->pStore, zCf);
+      if( pCf==0 ){
+        zBroken = sqlite3_mprintf("the data of kalam table %s (column family "
+            "%s) is missing from its store", zTable, zCf);
+      }
     }
-    rc = tableCatalogCf(zTable, zEntry, &zCf, &zErr);
-    if( rc ) goto done;
-    pCf = kalamStoreCfFind(pDb->pStore, zCf);
-    if( pCf==0 ){
-      zErr = sqlite3_mprintf("the data of kalam table %s (column family %s) "
-          "is missing from its store", zTable, zCf);
-      rc = SQLITE_CORRUPT;
-      goto done;
-    }
+    if( pCf==0 && zBroken==0 ){ rc = SQLITE_NOMEM; goto done; }
   }
 
   zDeclare = kalamSchemaDeclare(pSchema);
@@ -293,11 +296,13 @@ static int tableInit(sqlite3 *db, void *pAux, int argc,
   pTab->pDb = pDb;
   pTab->pCf = pCf;
   pTab->pSchema = pSchema;
-  pTab->nRowEst = tableRowEstimate(pDb, pCf);
+  pTab->zBroken = zBroken;
+  pTab->nRowEst = pCf ? tableRowEstimate(pDb, pCf) : 0;
   pCf = 0;
   pSchema = 0;
+  zBroken = 0;
   *ppVtab = &pTab->base;
-  if( !bCreate && pTab->pSchema->eKind==KALAM_KIND_STREAM ){
+  if( !bCreate && pTab->pCf && pTab->pSchema->eKind==KALAM_KIND_STREAM ){
     /* Rows that expired while the database was closed go on open. */
     sqlite3_int64 nGone = 0;
     rc = kalamStreamExpire(pDb, pTab->pCf, pTab->pSchema->nTtlSeconds, 0,
@@ -325,6 +330,7 @@ done:
   sqlite3_free(zDeclare);
   sqlite3_free(zEntry);
   sqlite3_free(zCf);
+  sqlite3_free(zBroken);
   if( zErr ){
     *pzErr = zErr;
   }else if( rc && rc!=SQLITE_NOMEM ){
@@ -348,6 +354,7 @@ static int tableConnect(sqlite3 *db, void *pAux, int argc,
 static int tableDisconnect(sqlite3_vtab *pVtab){
   KalamTable *pTab = (KalamTable*)pVtab;
   kalamStoreCfRelease(pTab->pDb->pStore, pTab->pCf);
+  sqlite3_free(pTab->zBroken);
   kalamSchemaFree(pTab->pSchema);
   sqlite3_free(pTab->zSchemaName);
   sqlite3_free(pTab);
@@ -368,6 +375,15 @@ static int tableDestroy(sqlite3_vtab *pVtab){
     tableSetError(pTab, sqlite3_mprintf("cannot drop kalam table %s: this "
         "connection is locked by kalam_lock_user()", zTable));
     return SQLITE_AUTH;
+  }
+  if( pTab->zBroken ){
+    /* Nothing usable is left: the damaged entry goes, whatever it held. */
+    rc = kalamCatalogDelete(pStore, zTable, &zErr);
+    if( rc ){
+      tableSetError(pTab, zErr);
+      return rc;
+    }
+    return tableDisconnect(pVtab);
   }
   if( sqlite3_get_autocommit(pTab->db) ){
     rc = kalamStoreCfDrop(pStore, pTab->pCf, &zErr);
@@ -407,6 +423,10 @@ static int tableRename(sqlite3_vtab *pVtab, const char *zNew){
     tableSetError(pTab, sqlite3_mprintf("cannot rename kalam table %s: this "
         "connection is locked by kalam_lock_user()", pTab->pSchema->zTable));
     return SQLITE_AUTH;
+  }
+  if( pTab->zBroken ){
+    tableSetError(pTab, sqlite3_mprintf("%s", pTab->zBroken));
+    return SQLITE_CORRUPT;
   }
   rc = kalamCatalogGet(pStore, pTab->pSchema->zTable, &zEntry, &zErr);
   if( rc ) goto done;
@@ -568,6 +588,12 @@ static int tableBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
     if( pInfo->aOrderBy[0].desc ) idxNum |= PLAN_DESC;
     pInfo->orderByConsumed = 1;
   }
+
+  /* A plan that sees the _deleted term must win over any plan that does
+  ** not: SQLite plans an OR of row id terms as a union of single-term
+  ** plans, and those calls never show kalam the _deleted term beside the
+  ** OR, so they would hide the trash the query asks for. */
+  if( idxNum & PLAN_TRASH ) cost /= 1e9;
 
   pInfo->idxNum = idxNum;
   pInfo->estimatedCost = cost;
@@ -798,6 +824,17 @@ static void cursorNarrowTs(sqlite3_value *pVal, int bLower, int bStrict,
   }
 }
 
+/* Can the key index answer "key = pVal"? Not when the key column has TEXT
+** affinity and the value is a number: SQLite may then compare with numeric
+** affinity (the right-hand side a CAST or an INTEGER column), so that '07',
+** '7' and '7.0' all equal 7, while the index holds each text as it is. */
+static int tableKeyNeedsScan(const KalamSchema *pSchema, sqlite3_value *pVal){
+  int eCol = pSchema->aCol[pSchema->iPk].eType;
+  int eVal = sqlite3_value_type(pVal);
+  return (eCol==KALAM_TYPE_TEXT || eCol==KALAM_TYPE_JSON)
+      && (eVal==SQLITE_INTEGER || eVal==SQLITE_FLOAT);
+}
+
 static int rowidCmp(const void *a, const void *b){
   sqlite3_int64 x = *(const sqlite3_int64*)a, y = *(const sqlite3_int64*)b;
   return x<y ? -1 : (x>y);
@@ -864,6 +901,10 @@ static int tableFilter(sqlite3_vtab_cursor *cur, int idxNum,
 
   cursorReset(pCur);
   pCur->idxNum = idxNum;
+  if( pTab->zBroken ){
+    tableSetError(pTab, sqlite3_mprintf("%s", pTab->zBroken));
+    return SQLITE_CORRUPT;
+  }
   rc = kalamTableOwnerPrefix(pTab, pCur->aPrefix, &pCur->nPrefix);
   if( rc ) return rc;
   pCur->iMinRowid = INT64_MIN;
@@ -872,6 +913,12 @@ static int tableFilter(sqlite3_vtab_cursor *cur, int idxNum,
                                         - pTab->pSchema->nTtlSeconds*1000);
   }
 
+  if( (idxNum & PLAN_PK) && tableKeyNeedsScan(pTab->pSchema, argv[0]) ){
+    /* Not a lookup after all: scan, and let SQLite's test decide. */
+    idxNum &= ~(PLAN_EQ|PLAN_PK|PLAN_IN);
+    pCur->idxNum = idxNum;
+    iArg = 1;
+  }
   if( idxNum & PLAN_EQ ){
     int nAlloc = 0, i, j;
     sqlite3_value *pList = argv[iArg++];
@@ -1075,7 +1122,12 @@ static int tableBegin(sqlite3_vtab *pVtab){
   KalamTable *pTab = (KalamTable*)pVtab;
   KalamDb *pDb = pTab->pDb;
   char *zErr = 0;
-  int rc = tableRetention(pTab, &zErr);
+  int rc;
+  if( pTab->zBroken ){
+    tableSetError(pTab, sqlite3_mprintf("%s", pTab->zBroken));
+    return SQLITE_CORRUPT;
+  }
+  rc = tableRetention(pTab, &zErr);
   if( rc ){
     tableSetError(pTab, zErr);
     return rc;

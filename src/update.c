@@ -401,7 +401,16 @@ static int updateUpdate(UpdateCtx *p, sqlite3_value **argv, int argc){
   /* SET id = ... on an INTEGER PRIMARY KEY moves the row like SET rowid. */
   if( pSchema->bIntPk ){
     sqlite3_value *pPk = argv[2 + pSchema->iPk];
-    if( !sqlite3_value_nochange(pPk) && sqlite3_value_type(pPk)!=SQLITE_NULL ){
+    if( !sqlite3_value_nochange(pPk) && sqlite3_value_type(pPk)==SQLITE_NULL ){
+      /* SQLite refuses this too ("datatype mismatch"); a row id is never
+      ** NULL. */
+      p->zErr = sqlite3_mprintf("datatype mismatch: the INTEGER PRIMARY KEY "
+          "%s.%s cannot be set to NULL", pSchema->zTable,
+          pSchema->aCol[pSchema->iPk].zName);
+      rc = SQLITE_MISMATCH;
+      goto done;
+    }
+    if( !sqlite3_value_nochange(pPk) ){
       KalamValue v;
       rc = kalamValueConvert(pSchema, pSchema->iPk, pPk, &v, &p->zErr);
       if( rc ) goto done;
@@ -564,6 +573,11 @@ int kalamTableUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   ctx.pSchema = pTab->pSchema;
   ctx.pDb = pTab->pDb;
 
+  if( pTab->zBroken ){
+    sqlite3_free(pVtab->zErrMsg);
+    pVtab->zErrMsg = sqlite3_mprintf("%s", pTab->zBroken);
+    return SQLITE_CORRUPT;
+  }
   if( pTab->pSchema->eKind==KALAM_KIND_STREAM
    && (argc==1 || sqlite3_value_type(argv[0])!=SQLITE_NULL) ){
     sqlite3_free(pVtab->zErrMsg);

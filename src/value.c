@@ -36,7 +36,7 @@ void kalamValueClear(KalamValue *p){
 
 static const char *valueTypeName(int eType){
   switch( eType ){
-    case SQLITE_INTEGER: return "INTEGER";
+    case SQLITE_INTEGER: return "INT";   /* SQLite's own word here */
     case SQLITE_FLOAT:   return "REAL";
     case SQLITE_TEXT:    return "TEXT";
     case SQLITE_BLOB:    return "BLOB";
@@ -262,8 +262,16 @@ struct ValueJson {
   const char *z;
   int n;
   int i;
+  int bCheckOnly;   /* validate only: write nothing to out */
   KalamBuf out;
 };
+
+static void valueJsonOut(ValueJson *p, const char *z, sqlite3_int64 n){
+  if( !p->bCheckOnly ) kalamBufAppend(&p->out, z, n);
+}
+static void valueJsonOutChar(ValueJson *p, char c){
+  if( !p->bCheckOnly ) kalamBufAppendChar(&p->out, c);
+}
 
 static void valueJsonSpace(ValueJson *p){
   while( p->i<p->n && (p->z[p->i]==' ' || p->z[p->i]=='\t'
@@ -281,7 +289,7 @@ static int valueJsonString(ValueJson *p){
     unsigned char c = (unsigned char)p->z[p->i];
     if( c=='"' ){
       p->i++;
-      kalamBufAppend(&p->out, p->z + iStart, p->i - iStart);
+      valueJsonOut(p, p->z + iStart, p->i - iStart);
       return 1;
     }
     if( c<0x20 ) return 0;
@@ -326,7 +334,7 @@ static int valueJsonNumber(ValueJson *p){
     if( i>=p->n || !isdigit((unsigned char)z[i]) ) return 0;
     while( i<p->n && isdigit((unsigned char)z[i]) ) i++;
   }
-  kalamBufAppend(&p->out, z + iStart, i - iStart);
+  valueJsonOut(p, z + iStart, i - iStart);
   p->i = i;
   return 1;
 }
@@ -346,7 +354,7 @@ static int valueJsonValue(ValueJson *p, int nDepth){
       int nWord = (int)strlen(azWord[k]);
       if( p->n - p->i>=nWord
        && memcmp(p->z + p->i, azWord[k], (size_t)nWord)==0 ){
-        kalamBufAppend(&p->out, azWord[k], nWord);
+        valueJsonOut(p, azWord[k], nWord);
         p->i += nWord;
         return 1;
       }
@@ -355,11 +363,11 @@ static int valueJsonValue(ValueJson *p, int nDepth){
   }
   if( nDepth>=KALAM_JSON_MAX_DEPTH ) return 0;
   cEnd = c=='{' ? '}' : ']';
-  kalamBufAppendChar(&p->out, c);
+  valueJsonOutChar(p, c);
   p->i++;
   valueJsonSpace(p);
   if( p->i<p->n && p->z[p->i]==cEnd ){
-    kalamBufAppendChar(&p->out, cEnd);
+    valueJsonOutChar(p, cEnd);
     p->i++;
     return 1;
   }
@@ -368,7 +376,7 @@ static int valueJsonValue(ValueJson *p, int nDepth){
       if( !valueJsonString(p) ) return 0;
       valueJsonSpace(p);
       if( p->i>=p->n || p->z[p->i]!=':' ) return 0;
-      kalamBufAppendChar(&p->out, ':');
+      valueJsonOutChar(p, ':');
       p->i++;
       valueJsonSpace(p);
     }
@@ -376,12 +384,12 @@ static int valueJsonValue(ValueJson *p, int nDepth){
     valueJsonSpace(p);
     if( p->i>=p->n ) return 0;
     if( p->z[p->i]==cEnd ){
-      kalamBufAppendChar(&p->out, cEnd);
+      valueJsonOutChar(p, cEnd);
       p->i++;
       return 1;
     }
     if( p->z[p->i]!=',' ) return 0;
-    kalamBufAppendChar(&p->out, ',');
+    valueJsonOutChar(p, ',');
     p->i++;
     valueJsonSpace(p);
   }
@@ -416,6 +424,21 @@ static int valueJsonCompact(const KalamSchema *pSchema, int iCol,
   *pzOut = c.out.z;
   *pnOut = (int)c.out.n;
   return SQLITE_OK;
+}
+
+/* Is z[0..n) exactly one JSON value, white space around it allowed? Used
+** on read, where a JSON column's stored text is returned as it is. */
+int kalamJsonValid(const char *z, int n){
+  ValueJson c;
+  int ok;
+  memset(&c, 0, sizeof(c));
+  c.z = z;
+  c.n = n;
+  c.bCheckOnly = 1;
+  valueJsonSpace(&c);
+  ok = valueJsonValue(&c, 0);
+  valueJsonSpace(&c);
+  return ok && c.i==c.n;
 }
 
 /* Converts pIn to the type of column iCol, or refuses it. Text and blobs
