@@ -97,6 +97,39 @@ void kalamBufAppendDouble(KalamBuf *p, double v){
     kalamBufAppend(p, ".0", 2);
     return;
   }
+  if( v==0.0 ){
+    kalamBufAppendStr(p, signbit(v) ? "-0.0" : "0.0");
+    return;
+  }
+  /* Decimals with few fraction digits (prices, measures): v is r / 10^k
+  ** for a whole r below 2^53. Division is correctly rounded, and so is
+  ** reading the decimal r * 10^-k back, so that text reads back as v:
+  ** exact, short, and no printf. */
+  {
+    static const double aPow10[] = {1e1, 1e2, 1e3, 1e4, 1e5, 1e6};
+    int k;
+    for(k=0; k<6; k++){
+      double s = v * aPow10[k];
+      double r = nearbyint(s);
+      if( r==s && fabs(r)<9007199254740992.0 && r/aPow10[k]==v ){
+        char a2[32];
+        sqlite3_int64 i = (sqlite3_int64)r;
+        sqlite3_uint64 u = i<0 ? (sqlite3_uint64)0-(sqlite3_uint64)i
+                               : (sqlite3_uint64)i;
+        int n = 0, nFrac = k + 1, j;
+        char aDig[24];
+        do{ aDig[n++] = (char)('0' + u%10); u /= 10; }while( u );
+        while( n<=nFrac ) aDig[n++] = '0';   /* 0.05 needs its zeros */
+        j = 0;
+        if( i<0 ) a2[j++] = '-';
+        while( n>nFrac ) a2[j++] = aDig[--n];
+        a2[j++] = '.';
+        while( n>0 ) a2[j++] = aDig[--n];
+        kalamBufAppend(p, a2, j);
+        return;
+      }
+    }
+  }
   for(prec=15; prec<=17; prec++){
     double r = 0.0;
     char *zComma;

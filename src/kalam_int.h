@@ -139,6 +139,8 @@ struct KalamColumn {
   int bPk;            /* declared PRIMARY KEY */
   char *zDefault;     /* the DEFAULT clause's SQL literal, or NULL */
   KalamValue dflt;    /* the DEFAULT's value; eType SQLITE_NULL if none */
+  char *zJsonKey;     /* "name": as the row codec writes it, escaped once */
+  int nJsonKey;
   int bDefaultNow;    /* DEFAULT CURRENT_TIMESTAMP */
 };
 

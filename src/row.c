@@ -507,8 +507,7 @@ void kalamRowEncodeBegin(KalamBuf *p){
 
 static void rowKey(KalamBuf *p, const KalamColumn *pCol, int bFirst){
   if( !bFirst ) kalamBufAppendChar(p, ',');
-  kalamBufAppendJsonString(p, pCol->zName, (sqlite3_int64)strlen(pCol->zName));
-  kalamBufAppendChar(p, ':');
+  kalamBufAppend(p, pCol->zJsonKey, pCol->nJsonKey);
 }
 
 void kalamRowEncodeValue(KalamBuf *p, const KalamColumn *pCol,

@@ -560,6 +560,7 @@ void kalamSchemaFree(KalamSchema *p){
     sqlite3_free(p->aCol[i].zDeclType);
     sqlite3_free(p->aCol[i].zDefault);
     kalamValueClear(&p->aCol[i].dflt);
+    sqlite3_free(p->aCol[i].zJsonKey);
   }
   sqlite3_free(p->aCol);
   sqlite3_free(p->zTable);
@@ -651,6 +652,18 @@ int kalamSchemaParse(int eKind, const char *zTable, int nArg,
     goto done;
   }
   if( p->nRetentionHours<0 ) p->nRetentionHours = 0;
+
+  /* Each column's JSON key, escaped once here rather than on every row. */
+  for(i=0; i<p->nCol; i++){
+    KalamBuf b;
+    kalamBufInit(&b);
+    kalamBufAppendJsonString(&b, p->aCol[i].zName,
+                             (sqlite3_int64)strlen(p->aCol[i].zName));
+    kalamBufAppendChar(&b, ':');
+    if( b.oom ){ rc = SQLITE_NOMEM; goto done; }
+    p->aCol[i].zJsonKey = b.z;
+    p->aCol[i].nJsonKey = (int)b.n;
+  }
 
   /* A DEFAULT must fit its column, as an INSERT would check it. */
   for(i=0; i<p->nCol; i++){
