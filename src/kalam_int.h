@@ -362,6 +362,7 @@ struct KalamTable {
   sqlite3_int64 nRowEst;    /* row estimate for the planner */
   sqlite3_int64 nNextExpire;/* streams: earliest ms of the next expiry run */
   sqlite3_int64 nNextPurge; /* deleted_retention_hours: next purge run, ms */
+  KalamBuf rowBuf;          /* xUpdate encodes rows here, reused */
 };
 
 int kalamTableModulesRegister(sqlite3 *db, KalamConn *pConn);

@@ -355,6 +355,7 @@ static int tableDisconnect(sqlite3_vtab *pVtab){
   KalamTable *pTab = (KalamTable*)pVtab;
   kalamStoreCfRelease(pTab->pDb->pStore, pTab->pCf);
   sqlite3_free(pTab->zBroken);
+  kalamBufFree(&pTab->rowBuf);
   kalamSchemaFree(pTab->pSchema);
   sqlite3_free(pTab->zSchemaName);
   sqlite3_free(pTab);

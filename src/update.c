@@ -154,12 +154,11 @@ static int updateWrite(UpdateCtx *p, sqlite3_int64 iRowid,
                        const KalamRow *pOld, int bDeleted,
                        sqlite3_int64 iSeq){
   const KalamSchema *pSchema = p->pSchema;
-  KalamBuf b;
+  KalamBuf *pB = &p->pTab->rowBuf;   /* reused row after row */
   char aKey[KALAM_ROWKEY_MAX];
   int nKey, i;
   if( iSeq==0 ) iSeq = kalamSnowflakeNext();
-  kalamBufInit(&b);
-  kalamRowEncodeBegin(&b);
+  kalamRowEncodeBegin(pB);
   for(i=0; i<pSchema->nCol; i++){
     const KalamColumn *pCol = &pSchema->aCol[i];
     if( pSchema->bIntPk && i==pSchema->iPk ){
@@ -167,25 +166,24 @@ static int updateWrite(UpdateCtx *p, sqlite3_int64 iRowid,
       memset(&v, 0, sizeof(v));
       v.eType = SQLITE_INTEGER;
       v.i = iRowid;
-      kalamRowEncodeValue(&b, pCol, &v, i==0);
+      kalamRowEncodeValue(pB, pCol, &v, i==0);
     }else if( abKeep && abKeep[i] ){
       int bHas = pOld && pOld->aOff[i]>=0;
-      kalamRowEncodeRaw(&b, pCol, bHas ? pOld->z + pOld->aOff[i] : 0,
+      kalamRowEncodeRaw(pB, pCol, bHas ? pOld->z + pOld->aOff[i] : 0,
                         bHas ? pOld->aLen[i] : 0, i==0);
     }else{
-      kalamRowEncodeValue(&b, pCol, &aVal[i], i==0);
+      kalamRowEncodeValue(pB, pCol, &aVal[i], i==0);
     }
   }
-  kalamRowEncodeEnd(&b, pSchema->eKind, iSeq,
+  kalamRowEncodeEnd(pB, pSchema->eKind, iSeq,
       pSchema->eKind==KALAM_KIND_STREAM ? kalamSnowflakeMs(iRowid)
                                         : kalamNowMs(), bDeleted);
-  if( b.oom ){
-    kalamBufFree(&b);
+  if( pB->oom ){
+    kalamBufFree(pB);   /* and start afresh next time */
     return SQLITE_NOMEM;
   }
   nKey = kalamKeyRow(aKey, p->aPrefix, p->nPrefix, iRowid);
-  kalamTxnPut(p->pDb, p->pTab->pCf, aKey, (size_t)nKey, b.z, (size_t)b.n);
-  kalamBufFree(&b);
+  kalamTxnPut(p->pDb, p->pTab->pCf, aKey, (size_t)nKey, pB->z, (size_t)pB->n);
   return SQLITE_OK;
 }
 
