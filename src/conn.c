@@ -73,9 +73,8 @@ void kalamConnRef(KalamConn *p){
 }
 
 static void connDbFree(KalamDb *pDb){
-  if( pDb->pBatch ) rocksdb_writebatch_wi_destroy(pDb->pBatch);
+  kalamTxnFree(pDb);
   kalamStoreRelease(pDb->pStore);
-  sqlite3_free(pDb->aSp);
   sqlite3_free(pDb->zSchema);
   sqlite3_free(pDb);
 }

@@ -40,6 +40,8 @@ typedef struct KalamTable KalamTable;
 typedef struct KalamCursor KalamCursor;
 typedef struct KalamRow KalamRow;
 typedef struct KalamValue KalamValue;
+typedef struct KalamTxnEntry KalamTxnEntry;
+typedef struct KalamIter KalamIter;
 
 /* ---------------------------------------------------------------- buffer */
 
@@ -292,12 +294,19 @@ struct KalamDb {
   KalamConn *pConn;
   char *zSchema;
   KalamStore *pStore;
-  rocksdb_writebatch_wi_t *pBatch; /* pending writes; NULL until first txn */
+  /* The open transaction's write buffer (txn.c) */
   int bInTxn;                      /* between xBegin and xCommit/xRollback */
   int bSync;                       /* PRAGMA synchronous >= FULL at xBegin */
+  int bFailed;                     /* a write could not be buffered (OOM) */
+  KalamTxnEntry **aEntry;          /* every buffered write, oldest first */
+  int nEntry;
+  int nEntryAlloc;
+  KalamTxnEntry **aSlot;           /* hash table: newest entry of each key */
+  int nSlot;                       /* a power of two, or 0 */
+  int nUsed;                       /* slots not empty */
+  void *pArena;                    /* where entries live until txn end */
   int nSp;                         /* SQLite savepoints we hold */
-  int nBatchSp;                    /* savepoints set on pBatch */
-  int *aSp;                        /* aSp[i]: nBatchSp when savepoint i began */
+  int *aSp;                        /* aSp[i]: nEntry when savepoint i began */
   int nSpAlloc;
   KalamDb *pNext;
 };
@@ -345,8 +354,19 @@ void kalamTxnPut(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
 void kalamTxnDelete(KalamDb *p, KalamCf *pCf, const char *k, size_t nk);
 int kalamTxnGet(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
                 char **pzVal, size_t *pnVal, char **pzErr);
-rocksdb_iterator_t *kalamTxnIterator(KalamDb *p, KalamCf *pCf,
-                                     rocksdb_readoptions_t *pRo);
+void kalamTxnFree(KalamDb *p);
+KalamIter *kalamTxnIterator(KalamDb *p, KalamCf *pCf,
+                            rocksdb_readoptions_t *pRo,
+                            const char *aLo, int nLo,
+                            const char *aHi, int nHi);
+void kalamIterDestroy(KalamIter *pIter);
+void kalamIterSeek(KalamIter *p, const char *k, size_t n);
+void kalamIterSeekForPrev(KalamIter *p, const char *k, size_t n);
+void kalamIterNext(KalamIter *p);
+int kalamIterValid(KalamIter *p);
+const char *kalamIterKey(KalamIter *p, size_t *pn);
+const char *kalamIterValue(KalamIter *p, size_t *pn);
+void kalamIterError(KalamIter *p, char **pzErr);
 
 /* ---------------------------------------------------------------- tables */
 

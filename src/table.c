@@ -84,7 +84,7 @@ struct KalamCursor {
   char aPrefix[KALAM_MAX_PREFIX];
   int nPrefix;
   /* Range scans */
-  rocksdb_iterator_t *pIter;
+  KalamIter *pIter;
   rocksdb_readoptions_t *pRo;
   char aLo[KALAM_ROWKEY_MAX];  /* first key in range */
   int nLo;
@@ -613,7 +613,7 @@ static int tableOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
 }
 
 static void cursorReset(KalamCursor *pCur){
-  if( pCur->pIter ) rocksdb_iter_destroy(pCur->pIter);
+  kalamIterDestroy(pCur->pIter);
   if( pCur->pRo ) rocksdb_readoptions_destroy(pCur->pRo);
   if( pCur->zGot ) rocksdb_free(pCur->zGot);
   sqlite3_free(pCur->aRowid);
@@ -658,13 +658,12 @@ static int cursorScan(KalamCursor *pCur){
   int bDesc = (pCur->idxNum & PLAN_DESC)!=0;
   char *zErr = 0;
   pCur->bParsed = 0;
-  while( rocksdb_iter_valid(pCur->pIter) ){
+  while( kalamIterValid(pCur->pIter) ){
     size_t nKey, nVal;
-    const char *zKey = rocksdb_iter_key(pCur->pIter, &nKey);
+    const char *zKey = kalamIterKey(pCur->pIter, &nKey);
     const char *zVal;
     sqlite3_int64 iRowid;
-    /* Bounds are checked here too: a transaction's pending writes are
-    ** merged in without the iterator's bounds. */
+    /* Bounds are checked here too, for keys that are not row keys. */
     if( bDesc ? cursorKeyCmp(zKey, nKey, pCur->aLo, pCur->nLo)<0
               : cursorKeyCmp(zKey, nKey, pCur->aHi, pCur->nHi)>=0 ){
       break;
@@ -673,7 +672,7 @@ static int cursorScan(KalamCursor *pCur){
     if( !(bDesc ? cursorKeyCmp(zKey, nKey, pCur->aHi, pCur->nHi)>=0
                 : cursorKeyCmp(zKey, nKey, pCur->aLo, pCur->nLo)<0)
      && kalamKeyRowDecode(zKey, nKey, pCur->nPrefix, &iRowid) ){
-      zVal = rocksdb_iter_value(pCur->pIter, &nVal);
+      zVal = kalamIterValue(pCur->pIter, &nVal);
       if( cursorVisible(pCur, iRowid, zVal, nVal) ){
         pCur->iRowid = iRowid;
         pCur->zVal = zVal;
@@ -682,11 +681,10 @@ static int cursorScan(KalamCursor *pCur){
         return SQLITE_OK;
       }
     }
-    if( bDesc ) rocksdb_iter_prev(pCur->pIter);
-    else rocksdb_iter_next(pCur->pIter);
+    kalamIterNext(pCur->pIter);
   }
   pCur->bEof = 1;
-  rocksdb_iter_get_error(pCur->pIter, &zErr);
+  kalamIterError(pCur->pIter, &zErr);
   if( zErr ){
     tableSetError(pTab, kalamStoreError("kalam scan failed", zErr));
     return SQLITE_IOERR;
@@ -998,12 +996,13 @@ static int tableFilter(sqlite3_vtab_cursor *cur, int idxNum,
                                                 (size_t)pCur->nLo);
     rocksdb_readoptions_set_iterate_upper_bound(pCur->pRo, pCur->aHi,
                                                 (size_t)pCur->nHi);
-    pCur->pIter = kalamTxnIterator(pTab->pDb, pTab->pCf, pCur->pRo);
+    pCur->pIter = kalamTxnIterator(pTab->pDb, pTab->pCf, pCur->pRo,
+                                   pCur->aLo, pCur->nLo, pCur->aHi, pCur->nHi);
     if( pCur->pIter==0 ) return SQLITE_NOMEM;
     if( idxNum & PLAN_DESC ){
-      rocksdb_iter_seek_for_prev(pCur->pIter, pCur->aHi, (size_t)pCur->nHi);
+      kalamIterSeekForPrev(pCur->pIter, pCur->aHi, (size_t)pCur->nHi);
     }else{
-      rocksdb_iter_seek(pCur->pIter, pCur->aLo, (size_t)pCur->nLo);
+      kalamIterSeek(pCur->pIter, pCur->aLo, (size_t)pCur->nLo);
     }
     return cursorScan(pCur);
   }
@@ -1012,8 +1011,7 @@ static int tableFilter(sqlite3_vtab_cursor *cur, int idxNum,
 static int tableNext(sqlite3_vtab_cursor *cur){
   KalamCursor *pCur = (KalamCursor*)cur;
   if( pCur->pIter ){
-    if( pCur->idxNum & PLAN_DESC ) rocksdb_iter_prev(pCur->pIter);
-    else rocksdb_iter_next(pCur->pIter);
+    kalamIterNext(pCur->pIter);
     return cursorScan(pCur);
   }
   return cursorLookup(pCur);

@@ -2,77 +2,276 @@
 ** txn.c — SQLite transactions over RocksDB.
 **
 ** Every write of a connection to a schema's kalam tables goes into one
-** RocksDB WriteBatchWithIndex on its KalamDb, opened by xBegin and written
-** by xSync in one atomic RocksDB write (synced when the database's
-** PRAGMA synchronous is FULL or EXTRA); xCommit and xRollback then empty
-** it. Reads inside the transaction merge the batch over the store, so a
-** connection sees its own writes and nobody else does until commit.
-** SQLite opens a transaction around every writing statement, autocommit
-** included, so a statement that fails part-way leaves nothing behind.
+** write buffer on its KalamDb, opened by xBegin and written by xSync as one
+** atomic RocksDB write (synced when the database's PRAGMA synchronous is
+** FULL or EXTRA); xCommit and xRollback then empty it. Reads inside the
+** transaction look in the buffer first, so a connection sees its own writes
+** and nobody else does until commit. SQLite opens a transaction around
+** every writing statement, autocommit included, so a statement that fails
+** part-way leaves nothing behind.
+**
+** The buffer. Each write is an entry (column family, key, value or "delete")
+** allocated in an arena, in the order written (aEntry). A hash table maps
+** (column family, key) to the newest entry of that key; each entry links to
+** the entry it shadows. Commit replays the entries in order into one plain
+** RocksDB WriteBatch: a later write of a key overrides an earlier one there
+** too. A scan merges a sorted snapshot of the column family's newest
+** entries in range with a store iterator (KalamIter). kalam keeps its own
+** buffer rather than RocksDB's WriteBatchWithIndex because that one's index
+** costs a third of all the instructions of a bulk insert (its comparator
+** looks the column family up on every comparison), while a hash table is
+** all kalam's writes and point reads need.
 **
 ** Savepoints. SQLite numbers its savepoints (statement journals included)
 ** 0, 1, 2...; a SAVEPOINT that opened the transaction itself is -1, so
-** xRollbackTo(-1) means back to the start, transaction still open; xSavepoint(N) is called when savepoint N opens in a
-** transaction the table is part of, and a table that joins late gets
-** xSavepoint for the newest level only. aSp[i] records how many batch
-** savepoints existed when SQLite savepoint i opened; ROLLBACK TO i unwinds
-** the batch to that count and re-opens i (it stays open), RELEASE i just
-** forgets i and above. The C API has no "pop savepoint" for this batch
-** type, so released levels stay on the batch's own stack until commit;
-** unwinding past them is harmless because they mark no writes of their own.
-** All tables of the schema share the KalamDb, so each call is made
-** idempotent: a second xSavepoint(N) for a level already held is a no-op.
+** xRollbackTo(-1) means back to the start, transaction still open;
+** xSavepoint(N) is called when savepoint N opens in a transaction the table
+** is part of, and a table that joins late gets xSavepoint for the newest
+** level only. aSp[i] is how many entries existed when savepoint i opened;
+** ROLLBACK TO i undoes the entries after that, newest first (each key's
+** slot goes back to the entry it shadowed), and savepoint i stays open;
+** RELEASE i forgets i and above. Levels opened before a table joined all
+** mark "nothing of kalam's written since", which is what they were. All
+** tables of the schema share the KalamDb, so each call is idempotent: a
+** second xSavepoint(N) for a level already held is a no-op.
 */
 #include "kalam_int.h"
 #include <string.h>
+#include <stdlib.h>
 
 SQLITE_EXTENSION_INIT3
 
+/* One buffered write. The key, then the value, follow the struct in the
+** arena. */
+struct KalamTxnEntry {
+  rocksdb_column_family_handle_t *h;
+  KalamTxnEntry *pOlder;   /* the entry of the same key this one shadows */
+  unsigned int hash;
+  int nKey;
+  int nVal;                /* -1: a delete */
+  char *zKey;
+  char *zVal;
+};
+
+/* A hash slot that held an entry which a rollback removed: probing goes on
+** past it, an insert may reuse it. */
+static KalamTxnEntry txnGoneEntry;
+#define TXN_GONE (&txnGoneEntry)
+
+/* Arena chunks: entries live until the transaction ends. */
+typedef struct TxnChunk TxnChunk;
+struct TxnChunk {
+  TxnChunk *pNext;
+  size_t nUsed;
+  size_t nSize;
+};
+#define TXN_CHUNK_MIN (256*1024)
+
+static void *txnArenaAlloc(KalamDb *p, size_t n){
+  TxnChunk *pChunk = (TxnChunk*)p->pArena;
+  void *pRet;
+  n = (n + 7) & ~(size_t)7;
+  if( pChunk==0 || pChunk->nSize - pChunk->nUsed < n ){
+    size_t nSize = n + sizeof(TxnChunk) > TXN_CHUNK_MIN
+                 ? n + sizeof(TxnChunk) : TXN_CHUNK_MIN;
+    pChunk = sqlite3_malloc64(nSize);
+    if( pChunk==0 ) return 0;
+    pChunk->pNext = (TxnChunk*)p->pArena;
+    pChunk->nUsed = (sizeof(TxnChunk) + 7) & ~(size_t)7;
+    pChunk->nSize = nSize;
+    p->pArena = pChunk;
+  }
+  pRet = (char*)pChunk + pChunk->nUsed;
+  pChunk->nUsed += n;
+  return pRet;
+}
+
+/* Forgets every buffered write. */
+static void txnClear(KalamDb *p){
+  TxnChunk *pChunk, *pNext;
+  for(pChunk=(TxnChunk*)p->pArena; pChunk; pChunk=pNext){
+    pNext = pChunk->pNext;
+    sqlite3_free(pChunk);
+  }
+  p->pArena = 0;
+  p->nEntry = 0;
+  if( p->nUsed ){
+    memset(p->aSlot, 0, sizeof(KalamTxnEntry*) * (size_t)p->nSlot);
+    p->nUsed = 0;
+  }
+  p->nSp = 0;
+  p->bFailed = 0;
+}
+
+void kalamTxnFree(KalamDb *p){
+  txnClear(p);
+  sqlite3_free(p->aEntry);
+  sqlite3_free(p->aSlot);
+  sqlite3_free(p->aSp);
+  p->aEntry = 0;
+  p->aSlot = 0;
+  p->aSp = 0;
+}
+
+static unsigned int txnHash(rocksdb_column_family_handle_t *h,
+                            const char *z, size_t n){
+  unsigned int x = 2166136261u ^ (unsigned int)(size_t)h;
+  size_t i;
+  for(i=0; i<n; i++){
+    x ^= (unsigned char)z[i];
+    x *= 16777619u;
+  }
+  return x;
+}
+
+/* The slot of (h, key): the slot holding its newest entry, or if none, an
+** empty slot where it would go. With nSlot a power of two and the table at
+** most half full, the probe ends. */
+static int txnFind(KalamDb *p, rocksdb_column_family_handle_t *h,
+                   const char *z, size_t n, unsigned int hash){
+  int mask = p->nSlot - 1;
+  int i = (int)(hash & (unsigned)mask);
+  int iFree = -1;
+  for(;;){
+    KalamTxnEntry *pE = p->aSlot[i];
+    if( pE==0 ) return iFree>=0 ? iFree : i;
+    if( pE==TXN_GONE ){
+      if( iFree<0 ) iFree = i;
+    }else if( pE->hash==hash && pE->h==h && (size_t)pE->nKey==n
+           && memcmp(pE->zKey, z, n)==0 ){
+      return i;
+    }
+    i = (i + 1) & mask;
+  }
+}
+
+/* Makes room for one more key in the hash table. */
+static int txnGrow(KalamDb *p){
+  KalamTxnEntry **aOld = p->aSlot;
+  int nOld = p->nSlot, i;
+  int nNew = nOld ? nOld*2 : 1024;
+  if( (p->nUsed + 1)*2 <= nOld ) return SQLITE_OK;
+  p->aSlot = sqlite3_malloc64(sizeof(KalamTxnEntry*) * (size_t)nNew);
+  if( p->aSlot==0 ){
+    p->aSlot = aOld;
+    return SQLITE_NOMEM;
+  }
+  memset(p->aSlot, 0, sizeof(KalamTxnEntry*) * (size_t)nNew);
+  p->nSlot = nNew;
+  p->nUsed = 0;
+  for(i=0; i<nOld; i++){
+    KalamTxnEntry *pE = aOld[i];
+    if( pE && pE!=TXN_GONE ){
+      p->aSlot[txnFind(p, pE->h, pE->zKey, (size_t)pE->nKey, pE->hash)] = pE;
+      p->nUsed++;
+    }
+  }
+  sqlite3_free(aOld);
+  return SQLITE_OK;
+}
+
+/* Buffers a put (nv>=0) or a delete (nv<0). A failure (out of memory) is
+** remembered and reported by xSync, which then fails the commit. */
+static void txnWrite(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
+                     const char *v, int nv){
+  KalamTxnEntry *pE;
+  unsigned int hash;
+  int iSlot;
+  if( p->bFailed ) return;
+  if( txnGrow(p) ) goto oom;
+  if( p->nEntry>=p->nEntryAlloc ){
+    int nNew = p->nEntryAlloc ? p->nEntryAlloc*2 : 1024;
+    KalamTxnEntry **aNew = sqlite3_realloc64(p->aEntry,
+                                     sizeof(KalamTxnEntry*) * (size_t)nNew);
+    if( aNew==0 ) goto oom;
+    p->aEntry = aNew;
+    p->nEntryAlloc = nNew;
+  }
+  pE = txnArenaAlloc(p, sizeof(*pE) + nk + (nv>0 ? (size_t)nv : 0));
+  if( pE==0 ) goto oom;
+  hash = txnHash(pCf->h, k, nk);
+  pE->h = pCf->h;
+  pE->hash = hash;
+  pE->nKey = (int)nk;
+  pE->nVal = nv;
+  pE->zKey = (char*)&pE[1];
+  pE->zVal = pE->zKey + nk;
+  memcpy(pE->zKey, k, nk);
+  if( nv>0 ) memcpy(pE->zVal, v, (size_t)nv);
+  iSlot = txnFind(p, pCf->h, k, nk, hash);
+  pE->pOlder = (p->aSlot[iSlot] && p->aSlot[iSlot]!=TXN_GONE)
+             ? p->aSlot[iSlot] : 0;
+  if( p->aSlot[iSlot]==0 ) p->nUsed++;
+  p->aSlot[iSlot] = pE;
+  p->aEntry[p->nEntry++] = pE;
+  return;
+oom:
+  p->bFailed = 1;
+}
+
+void kalamTxnPut(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
+                 const char *v, size_t nv){
+  txnWrite(p, pCf, k, nk, v, (int)nv);
+}
+
+void kalamTxnDelete(KalamDb *p, KalamCf *pCf, const char *k, size_t nk){
+  txnWrite(p, pCf, k, nk, 0, -1);
+}
+
 int kalamTxnBegin(KalamDb *p){
   if( p->bInTxn ) return SQLITE_OK;
-  if( p->pBatch==0 ){
-    /* overwrite_key=1: a key written twice reads back as its last value */
-    p->pBatch = rocksdb_writebatch_wi_create(0, 1);
-    if( p->pBatch==0 ) return SQLITE_NOMEM;
-  }
+  txnClear(p);
   p->bInTxn = 1;
-  p->nSp = 0;
-  p->nBatchSp = 0;
   return SQLITE_OK;
 }
 
 int kalamTxnHasWrites(KalamDb *p){
-  return p->pBatch!=0 && rocksdb_writebatch_wi_count(p->pBatch)>0;
+  return p->nEntry>0;
 }
 
-/* Writes the batch to the store. Called from xSync: an error here still
-** makes SQLite roll the transaction back. */
+/* Writes the buffer to the store in one atomic write. Called from xSync:
+** an error here still makes SQLite roll the transaction back. */
 int kalamTxnSync(KalamDb *p, char **pzErr){
+  rocksdb_writebatch_t *pBatch;
   char *zErr = 0;
-  if( !kalamTxnHasWrites(p) ) return SQLITE_OK;
-  rocksdb_write_writebatch_wi(p->pStore->db,
-      p->bSync ? p->pStore->pWoSync : p->pStore->pWoNoSync, p->pBatch, &zErr);
+  int i;
+  if( p->bFailed ){
+    *pzErr = sqlite3_mprintf("kalam commit failed: out of memory while "
+                             "buffering the transaction");
+    return SQLITE_NOMEM;
+  }
+  if( p->nEntry==0 ) return SQLITE_OK;
+  pBatch = rocksdb_writebatch_create();
+  if( pBatch==0 ) return SQLITE_NOMEM;
+  for(i=0; i<p->nEntry; i++){
+    KalamTxnEntry *pE = p->aEntry[i];
+    if( pE->nVal<0 ){
+      rocksdb_writebatch_delete_cf(pBatch, pE->h, pE->zKey, (size_t)pE->nKey);
+    }else{
+      rocksdb_writebatch_put_cf(pBatch, pE->h, pE->zKey, (size_t)pE->nKey,
+                                pE->zVal, (size_t)pE->nVal);
+    }
+  }
+  rocksdb_write(p->pStore->db, p->bSync ? p->pStore->pWoSync
+                : p->pStore->pWoNoSync, pBatch, &zErr);
+  rocksdb_writebatch_destroy(pBatch);
   if( zErr ){
     *pzErr = kalamStoreError("kalam commit failed", zErr);
     return SQLITE_IOERR;
   }
-  rocksdb_writebatch_wi_clear(p->pBatch);
-  p->nSp = 0;
-  p->nBatchSp = 0;
+  txnClear(p);
   return SQLITE_OK;
 }
 
-/* Ends the transaction: after a successful sync the batch is already
+/* Ends the transaction: after a successful sync the buffer is already
 ** empty; after a rollback this discards it. */
 void kalamTxnEnd(KalamDb *p){
-  if( p->pBatch ) rocksdb_writebatch_wi_clear(p->pBatch);
+  txnClear(p);
   p->bInTxn = 0;
-  p->nSp = 0;
-  p->nBatchSp = 0;
 }
 
 int kalamTxnSavepoint(KalamDb *p, int iSavepoint){
-  if( !p->bInTxn || p->pBatch==0 || iSavepoint<0 ) return SQLITE_OK;
+  if( !p->bInTxn || iSavepoint<0 ) return SQLITE_OK;
   if( iSavepoint >= p->nSpAlloc ){
     int nNew = iSavepoint + 8;
     int *aNew = sqlite3_realloc64(p->aSp, sizeof(int)*nNew);
@@ -80,13 +279,7 @@ int kalamTxnSavepoint(KalamDb *p, int iSavepoint){
     p->aSp = aNew;
     p->nSpAlloc = nNew;
   }
-  /* Levels opened before this table joined mark the same point: nothing of
-  ** kalam's was written between them. */
-  while( p->nSp <= iSavepoint ){
-    p->aSp[p->nSp++] = p->nBatchSp;
-    rocksdb_writebatch_wi_set_save_point(p->pBatch);
-    p->nBatchSp++;
-  }
+  while( p->nSp <= iSavepoint ) p->aSp[p->nSp++] = p->nEntry;
   return SQLITE_OK;
 }
 
@@ -98,39 +291,32 @@ int kalamTxnRelease(KalamDb *p, int iSavepoint){
 
 int kalamTxnRollbackTo(KalamDb *p, int iSavepoint, char **pzErr){
   int nTarget;
-  if( !p->bInTxn || p->pBatch==0 || iSavepoint >= p->nSp ) return SQLITE_OK;
+  (void)pzErr;
+  if( !p->bInTxn || iSavepoint >= p->nSp ) return SQLITE_OK;
+  nTarget = iSavepoint<0 ? 0 : p->aSp[iSavepoint];
+  /* Newest first, each key's slot goes back to what it shadowed. The
+  ** entries' memory stays in the arena until the transaction ends, so a
+  ** cursor's snapshot never points at freed memory. */
+  while( p->nEntry > nTarget ){
+    KalamTxnEntry *pE = p->aEntry[--p->nEntry];
+    int iSlot = txnFind(p, pE->h, pE->zKey, (size_t)pE->nKey, pE->hash);
+    p->aSlot[iSlot] = pE->pOlder ? pE->pOlder : TXN_GONE;
+  }
   if( iSavepoint<0 ){
-    /* ROLLBACK TO the savepoint that opened the transaction: back to
-    ** nothing written, the transaction still open. */
-    rocksdb_writebatch_wi_clear(p->pBatch);
     p->nSp = 0;
-    p->nBatchSp = 0;
-    return SQLITE_OK;
+  }else{
+    p->nSp = iSavepoint + 1;   /* the savepoint stays open */
   }
-  nTarget = p->aSp[iSavepoint];
-  while( p->nBatchSp > nTarget ){
-    char *zErr = 0;
-    rocksdb_writebatch_wi_rollback_to_save_point(p->pBatch, &zErr);
-    if( zErr ){
-      *pzErr = kalamStoreError("kalam ROLLBACK TO failed", zErr);
-      return SQLITE_ERROR;
-    }
-    p->nBatchSp--;
-  }
-  /* The savepoint stays open after ROLLBACK TO. */
-  rocksdb_writebatch_wi_set_save_point(p->pBatch);
-  p->nBatchSp++;
-  p->nSp = iSavepoint + 1;
   return SQLITE_OK;
 }
 
-void kalamTxnPut(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
-                 const char *v, size_t nv){
-  rocksdb_writebatch_wi_put_cf(p->pBatch, pCf->h, k, nk, v, nv);
-}
-
-void kalamTxnDelete(KalamDb *p, KalamCf *pCf, const char *k, size_t nk){
-  rocksdb_writebatch_wi_delete_cf(p->pBatch, pCf->h, k, nk);
+/* The newest buffered entry of a key, or NULL. */
+static KalamTxnEntry *txnLookup(KalamDb *p, KalamCf *pCf, const char *k,
+                                size_t nk){
+  KalamTxnEntry *pE;
+  if( p->nEntry==0 ) return 0;
+  pE = p->aSlot[txnFind(p, pCf->h, k, nk, txnHash(pCf->h, k, nk))];
+  return (pE && pE!=TXN_GONE) ? pE : 0;
 }
 
 /* Reads one key as this connection sees it: its pending writes over the
@@ -138,14 +324,20 @@ void kalamTxnDelete(KalamDb *p, KalamCf *pCf, const char *k, size_t nk){
 ** frees it with rocksdb_free. */
 int kalamTxnGet(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
                 char **pzVal, size_t *pnVal, char **pzErr){
+  KalamTxnEntry *pE = txnLookup(p, pCf, k, nk);
   char *zErr = 0;
-  if( kalamTxnHasWrites(p) ){
-    *pzVal = rocksdb_writebatch_wi_get_from_batch_and_db_cf(p->pBatch,
-        p->pStore->db, p->pStore->pRo, pCf->h, k, nk, pnVal, &zErr);
-  }else{
-    *pzVal = rocksdb_get_cf(p->pStore->db, p->pStore->pRo, pCf->h, k, nk,
-                            pnVal, &zErr);
+  if( pE ){
+    *pzVal = 0;
+    if( pE->nVal<0 ) return SQLITE_OK;
+    /* rocksdb_free is free(): hand back memory from malloc. */
+    *pzVal = malloc(pE->nVal ? (size_t)pE->nVal : 1);
+    if( *pzVal==0 ) return SQLITE_NOMEM;
+    memcpy(*pzVal, pE->zVal, (size_t)pE->nVal);
+    *pnVal = (size_t)pE->nVal;
+    return SQLITE_OK;
   }
+  *pzVal = rocksdb_get_cf(p->pStore->db, p->pStore->pRo, pCf->h, k, nk,
+                          pnVal, &zErr);
   if( zErr ){
     *pzErr = kalamStoreError("kalam read failed", zErr);
     *pzVal = 0;
@@ -154,14 +346,182 @@ int kalamTxnGet(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
   return SQLITE_OK;
 }
 
-/* An iterator over the column family as this connection sees it. The
-** caller destroys it with rocksdb_iter_destroy; pRo must outlive it. */
-rocksdb_iterator_t *kalamTxnIterator(KalamDb *p, KalamCf *pCf,
-                                     rocksdb_readoptions_t *pRo){
-  rocksdb_iterator_t *pBase = rocksdb_create_iterator_cf(p->pStore->db, pRo,
-                                                         pCf->h);
-  if( pBase==0 || !kalamTxnHasWrites(p) ) return pBase;
-  /* Takes ownership of pBase. */
-  return rocksdb_writebatch_wi_create_iterator_with_base_cf(p->pBatch, pBase,
-                                                            pCf->h);
+/* ------------------------------------------------------------ iterators
+**
+** A KalamIter is a store iterator merged with a snapshot of the buffered
+** writes of one column family in one key range, taken when the iterator is
+** made: a cursor sees the table as it was when its scan began. Where both
+** hold a key, the buffer's entry wins; a buffered delete hides the key. A
+** KalamIter moves in one direction, set by its seek. */
+struct KalamIter {
+  rocksdb_iterator_t *pBase;
+  KalamTxnEntry **aPend;    /* snapshot, sorted by key */
+  int nPend;
+  int iPend;                /* current pending entry */
+  int bDesc;
+  int eCur;                 /* ITER_BASE, ITER_PEND, or ITER_EOF */
+};
+#define ITER_EOF  0
+#define ITER_BASE 1
+#define ITER_PEND 2
+
+static int txnKeyCmp(const char *a, size_t na, const char *b, size_t nb){
+  int c = memcmp(a, b, na<nb ? na : nb);
+  if( c ) return c;
+  return na<nb ? -1 : (na>nb);
+}
+
+static int txnEntryCmp(const void *pA, const void *pB){
+  const KalamTxnEntry *a = *(KalamTxnEntry*const*)pA;
+  const KalamTxnEntry *b = *(KalamTxnEntry*const*)pB;
+  return txnKeyCmp(a->zKey, (size_t)a->nKey, b->zKey, (size_t)b->nKey);
+}
+
+/* An iterator over the column family as this connection sees it, for keys
+** in [aLo, aHi). The caller destroys it with kalamIterDestroy; pRo (which
+** carries the same bounds for the store) must outlive it. */
+KalamIter *kalamTxnIterator(KalamDb *p, KalamCf *pCf,
+                            rocksdb_readoptions_t *pRo,
+                            const char *aLo, int nLo,
+                            const char *aHi, int nHi){
+  KalamIter *pIter = sqlite3_malloc(sizeof(*pIter));
+  int i;
+  if( pIter==0 ) return 0;
+  memset(pIter, 0, sizeof(*pIter));
+  pIter->pBase = rocksdb_create_iterator_cf(p->pStore->db, pRo, pCf->h);
+  if( pIter->pBase==0 ){
+    sqlite3_free(pIter);
+    return 0;
+  }
+  if( p->nEntry>0 ){
+    pIter->aPend = sqlite3_malloc64(sizeof(KalamTxnEntry*)*((size_t)p->nUsed+1));
+    if( pIter->aPend==0 ){
+      kalamIterDestroy(pIter);
+      return 0;
+    }
+    for(i=0; i<p->nSlot; i++){
+      KalamTxnEntry *pE = p->aSlot[i];
+      if( pE==0 || pE==TXN_GONE || pE->h!=pCf->h ) continue;
+      if( txnKeyCmp(pE->zKey, (size_t)pE->nKey, aLo, (size_t)nLo)<0 ) continue;
+      if( txnKeyCmp(pE->zKey, (size_t)pE->nKey, aHi, (size_t)nHi)>=0 ) continue;
+      pIter->aPend[pIter->nPend++] = pE;
+    }
+    qsort(pIter->aPend, (size_t)pIter->nPend, sizeof(KalamTxnEntry*),
+          txnEntryCmp);
+  }
+  return pIter;
+}
+
+void kalamIterDestroy(KalamIter *pIter){
+  if( pIter==0 ) return;
+  if( pIter->pBase ) rocksdb_iter_destroy(pIter->pBase);
+  sqlite3_free(pIter->aPend);
+  sqlite3_free(pIter);
+}
+
+/* Picks the current entry from the two sources, skipping deletes and store
+** keys that the buffer shadows. */
+static void iterSettle(KalamIter *p){
+  for(;;){
+    int bBase = rocksdb_iter_valid(p->pBase);
+    int bPend = p->iPend>=0 && p->iPend<p->nPend;
+    int c = 0;
+    KalamTxnEntry *pE;
+    if( !bPend ){
+      p->eCur = bBase ? ITER_BASE : ITER_EOF;
+      return;
+    }
+    pE = p->aPend[p->iPend];
+    if( bBase ){
+      size_t nKey;
+      const char *zKey = rocksdb_iter_key(p->pBase, &nKey);
+      c = txnKeyCmp(pE->zKey, (size_t)pE->nKey, zKey, nKey);
+      if( p->bDesc ) c = -c;
+      if( c>0 ){            /* the store's key comes first */
+        p->eCur = ITER_BASE;
+        return;
+      }
+    }
+    if( pE->nVal>=0 ){
+      p->eCur = ITER_PEND;   /* with c==0 the store's key is shadowed */
+      return;
+    }
+    /* A buffered delete: skip it, and the store's key it hides. */
+    if( bBase && c==0 ){
+      if( p->bDesc ) rocksdb_iter_prev(p->pBase);
+      else rocksdb_iter_next(p->pBase);
+    }
+    p->iPend += p->bDesc ? -1 : 1;
+  }
+}
+
+void kalamIterSeek(KalamIter *p, const char *k, size_t n){
+  int lo = 0, hi = p->nPend;
+  rocksdb_iter_seek(p->pBase, k, n);
+  while( lo<hi ){       /* first pending key >= k */
+    int mid = (lo + hi)/2;
+    KalamTxnEntry *pE = p->aPend[mid];
+    if( txnKeyCmp(pE->zKey, (size_t)pE->nKey, k, n)<0 ) lo = mid + 1;
+    else hi = mid;
+  }
+  p->iPend = lo;
+  p->bDesc = 0;
+  iterSettle(p);
+}
+
+void kalamIterSeekForPrev(KalamIter *p, const char *k, size_t n){
+  int lo = 0, hi = p->nPend;
+  rocksdb_iter_seek_for_prev(p->pBase, k, n);
+  while( lo<hi ){       /* first pending key > k */
+    int mid = (lo + hi)/2;
+    KalamTxnEntry *pE = p->aPend[mid];
+    if( txnKeyCmp(pE->zKey, (size_t)pE->nKey, k, n)<=0 ) lo = mid + 1;
+    else hi = mid;
+  }
+  p->iPend = lo - 1;
+  p->bDesc = 1;
+  iterSettle(p);
+}
+
+void kalamIterNext(KalamIter *p){
+  if( p->eCur==ITER_PEND ){
+    KalamTxnEntry *pE = p->aPend[p->iPend];
+    if( rocksdb_iter_valid(p->pBase) ){
+      size_t nKey;
+      const char *zKey = rocksdb_iter_key(p->pBase, &nKey);
+      if( txnKeyCmp(pE->zKey, (size_t)pE->nKey, zKey, nKey)==0 ){
+        if( p->bDesc ) rocksdb_iter_prev(p->pBase);
+        else rocksdb_iter_next(p->pBase);
+      }
+    }
+    p->iPend += p->bDesc ? -1 : 1;
+  }else if( p->eCur==ITER_BASE ){
+    if( p->bDesc ) rocksdb_iter_prev(p->pBase);
+    else rocksdb_iter_next(p->pBase);
+  }
+  iterSettle(p);
+}
+
+int kalamIterValid(KalamIter *p){
+  return p->eCur!=ITER_EOF;
+}
+
+const char *kalamIterKey(KalamIter *p, size_t *pn){
+  if( p->eCur==ITER_PEND ){
+    *pn = (size_t)p->aPend[p->iPend]->nKey;
+    return p->aPend[p->iPend]->zKey;
+  }
+  return rocksdb_iter_key(p->pBase, pn);
+}
+
+const char *kalamIterValue(KalamIter *p, size_t *pn){
+  if( p->eCur==ITER_PEND ){
+    *pn = (size_t)p->aPend[p->iPend]->nVal;
+    return p->aPend[p->iPend]->zVal;
+  }
+  return rocksdb_iter_value(p->pBase, pn);
+}
+
+void kalamIterError(KalamIter *p, char **pzErr){
+  rocksdb_iter_get_error(p->pBase, pzErr);
 }
