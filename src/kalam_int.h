@@ -135,6 +135,7 @@ void kalamKeyIndex(KalamBuf *p, const char *aPrefix, int nPrefix,
 
 struct KalamColumn {
   char *zName;        /* as declared, without quotes */
+  int nName;          /* strlen(zName) */
   char *zDeclType;    /* the type as written, for kalam_tables */
   int eType;          /* KALAM_TYPE_* */
   int bNotNull;

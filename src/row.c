@@ -140,8 +140,10 @@ static int rowScan(KalamRow *pRow, const KalamSchema *pSchema, int iStop){
       /* Keys are written in column order, so the next column is the first
       ** guess; a hand-made row may have them in any order or case. */
       if( pRow->iHint<pSchema->nCol ){
-        const char *zName = pSchema->aCol[pRow->iHint].zName;
-        if( strncmp(zName, zKey, (size_t)nKey)==0 && zName[nKey]==0 ){
+        const KalamColumn *pHint = &pSchema->aCol[pRow->iHint];
+        /* Lengths first: a stored key may hold NUL bytes. */
+        if( pHint->nName==nKey
+         && memcmp(pHint->zName, zKey, (size_t)nKey)==0 ){
           iCol = pRow->iHint;
         }
       }
@@ -414,7 +416,9 @@ int kalamRowColumn(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
       }
       break;
     case KALAM_TYPE_REAL:
-      rc = z[0]=='"' ? SQLITE_CORRUPT : rowNumber(z, n, 1, pOut);
+      /* kalam writes a REAL as a number: not a string, not true/false. */
+      rc = (z[0]=='-' || (z[0]>='0' && z[0]<='9')) ? rowNumber(z, n, 1, pOut)
+                                                   : SQLITE_CORRUPT;
       break;
     case KALAM_TYPE_JSON:
       /* Returned as stored, so it is checked as JSON first. */

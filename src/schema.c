@@ -441,6 +441,7 @@ static int schemaColumn(KalamSchema *p, KalamColumn *pCol, const char *zArg,
   }
   pCol->zName = tokIdent(t);
   if( pCol->zName==0 ){ rc = SQLITE_NOMEM; goto done; }
+  pCol->nName = (int)strlen(pCol->zName);
   if( pCol->zName[0]==0 ){
     *pzErr = sqlite3_mprintf("empty column name in table %s", p->zTable);
     goto done;
@@ -570,9 +571,12 @@ void kalamSchemaFree(KalamSchema *p){
 
 int kalamSchemaColumnIndex(const KalamSchema *p, const char *zName, int n){
   int i;
+  /* zName comes from stored bytes and may hold a NUL: lengths first. */
+  if( memchr(zName, 0, (size_t)n) ) return -1;
   for(i=0; i<p->nCol; i++){
-    if( sqlite3_strnicmp(p->aCol[i].zName, zName, n)==0
-     && p->aCol[i].zName[n]==0 ) return i;
+    if( p->aCol[i].nName==n && sqlite3_strnicmp(p->aCol[i].zName, zName, n)==0 ){
+      return i;
+    }
   }
   return -1;
 }

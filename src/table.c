@@ -356,6 +356,8 @@ static int tableDisconnect(sqlite3_vtab *pVtab){
   kalamStoreCfRelease(pTab->pDb->pStore, pTab->pCf);
   sqlite3_free(pTab->zBroken);
   kalamBufFree(&pTab->rowBuf);
+  /* SQLite takes a method's message over, except xDestroy's. */
+  sqlite3_free(pTab->base.zErrMsg);
   kalamSchemaFree(pTab->pSchema);
   sqlite3_free(pTab->zSchemaName);
   sqlite3_free(pTab);
