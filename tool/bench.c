@@ -675,11 +675,12 @@ static void benchRawOpen(BenchRaw *r, const char *zPath){
   /* The table options take over the filter policy. */
   rocksdb_block_based_options_set_filter_policy(r->pTableOpts, r->pFilter);
   rocksdb_block_based_options_set_cache_index_and_filter_blocks(
-      r->pTableOpts, 1);
+      r->pTableOpts, 0);
   rocksdb_options_set_block_based_table_factory(r->pOpts, r->pTableOpts);
   rocksdb_options_set_create_if_missing(r->pOpts, 1);
   rocksdb_options_set_create_missing_column_families(r->pOpts, 1);
-  rocksdb_options_set_info_log_level(r->pOpts, 2);
+  rocksdb_options_set_info_log_level(r->pOpts, 4);
+  rocksdb_options_set_max_total_wal_size(r->pOpts, 64 << 20);
   rocksdb_options_set_keep_log_file_num(r->pOpts, 2);
   rocksdb_options_set_max_background_jobs(r->pOpts, 2);
   rocksdb_options_set_compression(r->pOpts, rocksdb_lz4_compression);
@@ -691,7 +692,18 @@ static void benchRawOpen(BenchRaw *r, const char *zPath){
 }
 
 static void benchRawClose(BenchRaw *r){
+  rocksdb_flushoptions_t *pFlush = rocksdb_flushoptions_create();
   int i;
+  /* As kalam's store does at close (src/store.c storeFree). */
+  if( pFlush ){
+    rocksdb_flushoptions_set_wait(pFlush, 1);
+    for(i=1; i<3; i++){
+      char *zErr = 0;
+      rocksdb_flush_cf(r->db, pFlush, r->aCf[i], &zErr);
+      benchRawCheck(zErr, "flush");
+    }
+    rocksdb_flushoptions_destroy(pFlush);
+  }
   for(i=0; i<3; i++) rocksdb_column_family_handle_destroy(r->aCf[i]);
   rocksdb_close(r->db);
   rocksdb_writeoptions_destroy(r->pWo);
