@@ -473,6 +473,23 @@ static int tableIsRowidCol(const KalamSchema *p, int iCol){
   return iCol<0 || (p->bIntPk && iCol==p->iPk);
 }
 
+/* Takes constraint i with operator op as a lower or upper bound, if it is
+** one and no bound of that side was taken yet; a strict one sets its flag. */
+static void planBound(int op, int i, int *piLo, int *piHi, int *pIdxNum,
+                      int fLoStrict, int fHiStrict){
+  if( op==SQLITE_INDEX_CONSTRAINT_GT || op==SQLITE_INDEX_CONSTRAINT_GE ){
+    if( *piLo<0 ){
+      *piLo = i;
+      if( op==SQLITE_INDEX_CONSTRAINT_GT ) *pIdxNum |= fLoStrict;
+    }
+  }else if( op==SQLITE_INDEX_CONSTRAINT_LT || op==SQLITE_INDEX_CONSTRAINT_LE ){
+    if( *piHi<0 ){
+      *piHi = i;
+      if( op==SQLITE_INDEX_CONSTRAINT_LT ) *pIdxNum |= fHiStrict;
+    }
+  }
+}
+
 static int tableBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   KalamTable *pTab = (KalamTable*)pVtab;
   const KalamSchema *pSchema = pTab->pSchema;
@@ -492,18 +509,8 @@ static int tableBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
     if( tableIsRowidCol(pSchema, pC->iColumn) ){
       if( op==SQLITE_INDEX_CONSTRAINT_EQ || op==SQLITE_INDEX_CONSTRAINT_IS ){
         if( iEq<0 || bPkEq ){ iEq = i; bPkEq = 0; }
-      }else if( op==SQLITE_INDEX_CONSTRAINT_GT
-             || op==SQLITE_INDEX_CONSTRAINT_GE ){
-        if( iLo<0 ){
-          iLo = i;
-          if( op==SQLITE_INDEX_CONSTRAINT_GT ) idxNum |= PLAN_LO_GT;
-        }
-      }else if( op==SQLITE_INDEX_CONSTRAINT_LT
-             || op==SQLITE_INDEX_CONSTRAINT_LE ){
-        if( iHi<0 ){
-          iHi = i;
-          if( op==SQLITE_INDEX_CONSTRAINT_LT ) idxNum |= PLAN_HI_LT;
-        }
+      }else{
+        planBound(op, i, &iLo, &iHi, &idxNum, PLAN_LO_GT, PLAN_HI_LT);
       }
     }else if( pC->iColumn==pSchema->iPk && pSchema->iPk>=0
            && op==SQLITE_INDEX_CONSTRAINT_EQ ){
@@ -517,19 +524,8 @@ static int tableBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
           iTsHi = -1;
           idxNum = (idxNum & ~(PLAN_TS_LO_GT|PLAN_TS_HI_LT)) | PLAN_TS_EQ;
         }
-      }else if( idxNum & PLAN_TS_EQ ){
-        /* an equality already pins _ts */
-      }else if( op==SQLITE_INDEX_CONSTRAINT_GT || op==SQLITE_INDEX_CONSTRAINT_GE ){
-        if( iTsLo<0 ){
-          iTsLo = i;
-          if( op==SQLITE_INDEX_CONSTRAINT_GT ) idxNum |= PLAN_TS_LO_GT;
-        }
-      }else if( op==SQLITE_INDEX_CONSTRAINT_LT
-             || op==SQLITE_INDEX_CONSTRAINT_LE ){
-        if( iTsHi<0 ){
-          iTsHi = i;
-          if( op==SQLITE_INDEX_CONSTRAINT_LT ) idxNum |= PLAN_TS_HI_LT;
-        }
+      }else if( !(idxNum & PLAN_TS_EQ) ){  /* an equality pins _ts already */
+        planBound(op, i, &iTsLo, &iTsHi, &idxNum, PLAN_TS_LO_GT, PLAN_TS_HI_LT);
       }
     }
   }
