@@ -83,25 +83,29 @@ slt: all
 # codes (LSan exitcode=0) and their reports are listed, not counted. A 16 MB
 # quarantine keeps recent frees poisoned without tripping the RSS bound of
 # the streaming-scan test; test/lsan.supp says what is suppressed and why.
+# all.tcl's summary line is printed again last, so that it closes the output.
 # KALAM_SANITIZER=asan tells tests that time or measure memory that they
 # run several times slower than usual. TESTS=pattern runs only some files.
 asan: deps
 	@$(MAKE) --no-print-directory build/asan/kalam.so store-tool
 	@rm -rf build/asan-log && mkdir -p build/asan-log
-	KALAM_LIB=$(CURDIR)/build/asan/kalam KALAM_SANITIZER=asan \
+	{ KALAM_LIB=$(CURDIR)/build/asan/kalam KALAM_SANITIZER=asan \
 	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so) $(CURDIR)/build/asan/kalam.so" \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=16:fast_unwind_on_malloc=0:log_exe_name=1:log_path=$(CURDIR)/build/asan-log/asan \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan.supp:print_suppressions=0:exitcode=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_exe_name=1:log_path=$(CURDIR)/build/asan-log/ubsan \
-	$(TCLSH) test/all.tcl $(TESTS); rc=$$?; \
+	$(TCLSH) test/all.tcl $(TESTS); echo $$? > build/asan-rc; } | tee build/asan-out.txt; \
+	rc=$$(cat build/asan-rc); \
 	cd build/asan-log; \
 	other=$$(ls | grep -v -e tclsh -e kalam_store); \
 	mine=$$(ls | grep -e tclsh -e kalam_store); \
 	[ -z "$$other" ] || echo "asan: not counted, reports of other programs the tests ran: $$other"; \
 	if [ -n "$$mine" ]; then \
-	  cat $$mine; echo "asan: sanitizer reports above (build/asan-log/)"; exit 1; \
+	  cat $$mine; echo "asan: sanitizer reports above (build/asan-log/)"; rc=1; \
+	else \
+	  echo "asan: no sanitizer report"; \
 	fi; \
-	echo "asan: no sanitizer report"; exit $$rc
+	tail -n 1 ../asan-out.txt; exit $$rc
 
 clean:
 	rm -rf build kalam.so libkalam.a test/tmp
