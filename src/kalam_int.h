@@ -224,6 +224,7 @@ int kalamRowColumn(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
 int kalamRowResult(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
                    sqlite3_context *ctx);
 int kalamRowIsDeleted(const char *z, size_t n);
+char *kalamRowCorruptMessage(const KalamSchema *pSchema, sqlite3_int64 iRowid);
 void kalamRowEncodeBegin(KalamBuf *p);
 void kalamRowEncodeValue(KalamBuf *p, const KalamColumn *pCol,
                          const KalamValue *pVal, int bFirst);
@@ -349,7 +350,6 @@ void kalamTxnEnd(KalamDb *p);
 int kalamTxnSavepoint(KalamDb *p, int iSavepoint);
 int kalamTxnRelease(KalamDb *p, int iSavepoint);
 int kalamTxnRollbackTo(KalamDb *p, int iSavepoint, char **pzErr);
-int kalamTxnHasWrites(KalamDb *p);
 void kalamTxnPut(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
                  const char *v, size_t nv);
 void kalamTxnDelete(KalamDb *p, KalamCf *pCf, const char *k, size_t nk);

@@ -39,6 +39,13 @@ int kalamRowIsDeleted(const char *z, size_t n){
   return 0;
 }
 
+/* The message for a row that is not the JSON object kalam wrote (the
+** caller frees it with sqlite3_free; NULL if out of memory). */
+char *kalamRowCorruptMessage(const KalamSchema *pSchema, sqlite3_int64 iRowid){
+  return sqlite3_mprintf("corrupt row in kalam table %s (rowid %lld): not "
+                         "the JSON object kalam wrote", pSchema->zTable, iRowid);
+}
+
 /* ------------------------------------------------------------ scanning */
 
 /* Returns the offset just past the JSON string that starts at z[i] (a
@@ -380,8 +387,7 @@ int kalamRowColumn(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
   pOut->eType = SQLITE_NULL;
   if( pRow->aOff[iCol]<0 ){
     if( rowScan((KalamRow*)pRow, pSchema, iCol) ){
-      *pzErr = sqlite3_mprintf("corrupt row in kalam table %s (rowid %lld): "
-          "not the JSON object kalam wrote", pSchema->zTable, pRow->iRowid);
+      *pzErr = kalamRowCorruptMessage(pSchema, pRow->iRowid);
       return SQLITE_CORRUPT;
     }
     if( pRow->aOff[iCol]<0 ) return SQLITE_OK;

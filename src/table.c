@@ -1019,6 +1019,16 @@ static int tableEof(sqlite3_vtab_cursor *cur){
   return ((KalamCursor*)cur)->bEof;
 }
 
+/* Reports the cursor's row as damaged, from xColumn. */
+static int cursorCorrupt(KalamCursor *pCur, sqlite3_context *ctx, int rc){
+  KalamTable *pTab = (KalamTable*)pCur->base.pVtab;
+  char *zErr = kalamRowCorruptMessage(pTab->pSchema, pCur->iRowid);
+  sqlite3_result_error(ctx, zErr ? zErr : "corrupt row", -1);
+  sqlite3_result_error_code(ctx, rc);
+  sqlite3_free(zErr);
+  return rc;
+}
+
 static int tableColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
                        int iCol){
   KalamCursor *pCur = (KalamCursor*)cur;
@@ -1042,13 +1052,7 @@ static int tableColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
     pCur->row.iRowid = pCur->iRowid;
     rc = kalamRowOpen(&pCur->row, pSchema, pCur->zVal, pCur->nVal);
     if( rc ){
-      char *zErr = sqlite3_mprintf("corrupt row in kalam table %s (rowid "
-          "%lld): not the JSON object kalam wrote", pSchema->zTable,
-          pCur->iRowid);
-      sqlite3_result_error(ctx, zErr ? zErr : "corrupt row", -1);
-      sqlite3_result_error_code(ctx, rc);
-      sqlite3_free(zErr);
-      return rc;
+      return cursorCorrupt(pCur, ctx, rc);
     }
     pCur->bParsed = 1;
   }
@@ -1059,13 +1063,7 @@ static int tableColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
     sqlite3_int64 v;
     rc = kalamRowSystem(&pCur->row, pSchema, iCol - pSchema->nCol, &v);
     if( rc ){
-      char *zErr = sqlite3_mprintf("corrupt row in kalam table %s (rowid "
-          "%lld): not the JSON object kalam wrote", pSchema->zTable,
-          pCur->iRowid);
-      sqlite3_result_error(ctx, zErr ? zErr : "corrupt row", -1);
-      sqlite3_result_error_code(ctx, rc);
-      sqlite3_free(zErr);
-      return rc;
+      return cursorCorrupt(pCur, ctx, rc);
     }
     sqlite3_result_int64(ctx, v);
   }

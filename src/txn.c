@@ -225,10 +225,6 @@ int kalamTxnBegin(KalamDb *p){
   return SQLITE_OK;
 }
 
-int kalamTxnHasWrites(KalamDb *p){
-  return p->nEntry>0;
-}
-
 /* Writes the buffer to the store in one atomic write. Called from xSync:
 ** an error here still makes SQLite roll the transaction back. */
 int kalamTxnSync(KalamDb *p, char **pzErr){

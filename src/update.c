@@ -146,6 +146,19 @@ static int updateClash(UpdateCtx *p, const char *zColumn){
   return SQLITE_CONSTRAINT;
 }
 
+/* Finds who holds row id iRowid (updateRowidHolder) and, if a live row
+** does, applies the conflict clause to the clash (updateClash). */
+static int updateRowidClash(UpdateCtx *p, sqlite3_int64 iRowid, int *peHolder,
+                            char **pzVal, size_t *pnVal){
+  const KalamSchema *pSchema = p->pSchema;
+  int rc = updateRowidHolder(p, iRowid, peHolder, pzVal, pnVal);
+  if( rc==SQLITE_OK && *peHolder==HOLDER_LIVE ){
+    rc = updateClash(p, pSchema->bIntPk ? pSchema->aCol[pSchema->iPk].zName
+                                        : "rowid");
+  }
+  return rc;
+}
+
 /* Writes the row: pVals[i] for changed columns, the old row's JSON text
 ** for the others (abKeep[i]), the row id for an INTEGER PRIMARY KEY.
 ** iSeq is the write's _seq, or 0 to draw a new snowflake id. */
@@ -306,13 +319,8 @@ static int updateInsert(UpdateCtx *p, sqlite3_value **argv, int argc,
   rc = updateCheckNotNull(p, argv, 1);
   if( rc ) goto done;
   if( bGivenRowid ){
-    rc = updateRowidHolder(p, iRowid, &eRowHolder, &zRowHolder, &nRowHolder);
+    rc = updateRowidClash(p, iRowid, &eRowHolder, &zRowHolder, &nRowHolder);
     if( rc ) goto done;
-    if( eRowHolder==HOLDER_LIVE ){
-      rc = updateClash(p, pSchema->bIntPk ? pSchema->aCol[pSchema->iPk].zName
-                                          : "rowid");
-      if( rc ) goto done;
-    }
   }
   for(i=0; i<pSchema->nCol; i++){
     if( pSchema->bIntPk && i==pSchema->iPk ) continue;
@@ -388,9 +396,7 @@ static int updateUpdate(UpdateCtx *p, sqlite3_value **argv, int argc){
   if( rc || zOld==0 ) goto done;
   rc = kalamRowParse(&old, pSchema, zOld, nOld);
   if( rc ){
-    p->zErr = sqlite3_mprintf("corrupt row in kalam table %s (rowid %lld): not the JSON object "
-        "kalam wrote",
-                              pSchema->zTable, iOld);
+    p->zErr = kalamRowCorruptMessage(pSchema, iOld);
     goto done;
   }
   rc = updateCheckSystem(p, argc, argv, 0);
@@ -422,13 +428,8 @@ static int updateUpdate(UpdateCtx *p, sqlite3_value **argv, int argc){
   rc = updateCheckNotNull(p, argv, 0);
   if( rc ) goto done;
   if( iNew!=iOld ){
-    rc = updateRowidHolder(p, iNew, &eRowHolder, &zRowHolder, &nRowHolder);
+    rc = updateRowidClash(p, iNew, &eRowHolder, &zRowHolder, &nRowHolder);
     if( rc ) goto done;
-    if( eRowHolder==HOLDER_LIVE ){
-      rc = updateClash(p, pSchema->bIntPk ? pSchema->aCol[pSchema->iPk].zName
-                                          : "rowid");
-      if( rc ) goto done;
-    }
   }
 
   aVal = sqlite3_malloc64((sizeof(KalamValue) + 1) * pSchema->nCol);
@@ -533,9 +534,7 @@ static int updateDelete(UpdateCtx *p, sqlite3_value *pRowid){
   if( rc || zOld==0 ) goto done;
   rc = kalamRowParse(&old, p->pSchema, zOld, nOld);
   if( rc ){
-    p->zErr = sqlite3_mprintf("corrupt row in kalam table %s (rowid %lld): not the JSON object "
-        "kalam wrote",
-                              p->pSchema->zTable, iRowid);
+    p->zErr = kalamRowCorruptMessage(p->pSchema, iRowid);
     goto done;
   }
   abKeep = sqlite3_malloc(p->pSchema->nCol);
