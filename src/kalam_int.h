@@ -271,6 +271,10 @@ KalamCf *kalamStoreCfFind(KalamStore *p, const char *zName);
 void kalamStoreCfRelease(KalamStore *p, KalamCf *pCf);
 int kalamStoreCfDrop(KalamStore *p, KalamCf *pCf, char **pzErr);
 char *kalamStoreError(const char *zWhat, char *zRocksErr);
+/* Table files that txn.c writes for ingestion are named with this prefix
+** in the store directory; RocksDB ignores names it did not make. */
+#define KALAM_INGEST_PREFIX "kalam-ingest-"
+void kalamIngestFileRemove(const char *zFile);
 
 /* ---------------------------------------------------------------- catalog */
 
@@ -303,6 +307,8 @@ struct KalamDb {
   KalamTxnEntry **aEntry;          /* every buffered write, oldest first */
   int nEntry;
   int nEntryAlloc;
+  sqlite3_int64 nBytes;            /* keys and values of aEntry */
+  int nIndexed;                    /* aEntry[0..nIndexed) are in aSlot */
   KalamTxnEntry **aSlot;           /* hash table: newest entry of each key */
   int nSlot;                       /* a power of two, or 0 */
   int nUsed;                       /* slots not empty */

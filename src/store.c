@@ -19,6 +19,8 @@
 #include <string.h>
 #include <stdlib.h>
 #include <limits.h>
+#include <dirent.h>
+#include <unistd.h>
 
 SQLITE_EXTENSION_INIT3
 
@@ -122,6 +124,33 @@ static int storeOptions(KalamStore *p){
   return SQLITE_OK;
 }
 
+/* Removes a table file that txn.c wrote for ingestion. ENOENT is the usual
+** outcome after a successful ingestion (RocksDB moved the file); any other
+** failure leaves a file that storeSweepIngestFiles removes at the next
+** open, so there is nothing more to do about it here. */
+void kalamIngestFileRemove(const char *zFile){
+  (void)unlink(zFile);
+}
+
+/* Removes ingestion files that a crash between writing and ingesting left
+** in the store directory. Called once the store is open, i.e. once this
+** process holds RocksDB's lock, so no other process is writing them. They
+** were never part of a commit. */
+static void storeSweepIngestFiles(const char *zPath){
+  DIR *pDir = opendir(zPath);
+  struct dirent *pEnt;
+  size_t nPrefix = strlen(KALAM_INGEST_PREFIX);
+  if( pDir==0 ) return;    /* nothing to sweep is not an error */
+  while( (pEnt = readdir(pDir))!=0 ){
+    if( strncmp(pEnt->d_name, KALAM_INGEST_PREFIX, nPrefix)==0 ){
+      char *zFile = sqlite3_mprintf("%s/%s", zPath, pEnt->d_name);
+      if( zFile ) kalamIngestFileRemove(zFile);
+      sqlite3_free(zFile);
+    }
+  }
+  closedir(pDir);
+}
+
 /* Opens the RocksDB directory zPath with all its column families. */
 static int storeOpen(const char *zPath, int bMem, KalamStore **pp,
                      char **pzErr){
@@ -211,6 +240,7 @@ static int storeOpen(const char *zPath, int bMem, KalamStore **pp,
       p->pCf = pCf;
     }
   }
+  if( !bMem ) storeSweepIngestFiles(zPath);
 
 done:
   if( azListed ) rocksdb_list_column_families_destroy(azListed, nListed);

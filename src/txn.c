@@ -13,9 +13,12 @@
 ** The buffer. Each write is an entry (column family, key, value or "delete")
 ** allocated in an arena, in the order written (aEntry). A hash table maps
 ** (column family, key) to the newest entry of that key; each entry links to
-** the entry it shadows. Commit replays the entries in order into one plain
-** RocksDB WriteBatch: a later write of a key overrides an earlier one there
-** too. A scan merges a sorted snapshot of the column family's newest
+** the entry it shadows. Entries join the hash table lazily, when the
+** transaction next reads (txnIndex): an import that never reads its own
+** writes never builds it. Commit replays the entries in order into one
+** plain RocksDB WriteBatch: a later write of a key overrides an earlier one
+** there too. A large transaction on one table is committed as an ingested
+** table file instead (txnIngest). A scan merges a sorted snapshot of the column family's newest
 ** entries in range with a store iterator (KalamIter). kalam keeps its own
 ** buffer rather than RocksDB's WriteBatchWithIndex because that one's index
 ** costs a third of all the instructions of a bulk insert (its comparator
@@ -38,6 +41,7 @@
 #include "kalam_int.h"
 #include <string.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 SQLITE_EXTENSION_INIT3
 
@@ -46,7 +50,8 @@ SQLITE_EXTENSION_INIT3
 struct KalamTxnEntry {
   rocksdb_column_family_handle_t *h;
   KalamTxnEntry *pOlder;   /* the entry of the same key this one shadows */
-  unsigned int hash;
+  unsigned int hash;       /* set when the entry is indexed */
+  int iOrder;              /* its place in aEntry when written */
   int nKey;
   int nVal;                /* -1: a delete */
   char *zKey;
@@ -58,22 +63,26 @@ struct KalamTxnEntry {
 static KalamTxnEntry txnGoneEntry;
 #define TXN_GONE (&txnGoneEntry)
 
-/* Arena chunks: entries live until the transaction ends. */
+/* Arena chunks: entries live until the transaction ends. A chunk is twice
+** the size of the one before, from TXN_CHUNK_MIN up to TXN_CHUNK_MAX, so a
+** small transaction takes little and a large one few allocations. */
 typedef struct TxnChunk TxnChunk;
 struct TxnChunk {
   TxnChunk *pNext;
   size_t nUsed;
   size_t nSize;
 };
-#define TXN_CHUNK_MIN (256*1024)
+#define TXN_CHUNK_MIN ((size_t)256*1024)
+#define TXN_CHUNK_MAX ((size_t)4*1024*1024)
 
 static void *txnArenaAlloc(KalamDb *p, size_t n){
   TxnChunk *pChunk = (TxnChunk*)p->pArena;
   void *pRet;
   n = (n + 7) & ~(size_t)7;
   if( pChunk==0 || pChunk->nSize - pChunk->nUsed < n ){
-    size_t nSize = n + sizeof(TxnChunk) > TXN_CHUNK_MIN
-                 ? n + sizeof(TxnChunk) : TXN_CHUNK_MIN;
+    size_t nSize = pChunk ? pChunk->nSize*2 : TXN_CHUNK_MIN;
+    if( nSize > TXN_CHUNK_MAX ) nSize = TXN_CHUNK_MAX;
+    if( n + sizeof(TxnChunk) > nSize ) nSize = n + sizeof(TxnChunk);
     pChunk = sqlite3_malloc64(nSize);
     if( pChunk==0 ) return 0;
     pChunk->pNext = (TxnChunk*)p->pArena;
@@ -95,6 +104,8 @@ static void txnClear(KalamDb *p){
   }
   p->pArena = 0;
   p->nEntry = 0;
+  p->nIndexed = 0;
+  p->nBytes = 0;
   if( p->nUsed ){
     memset(p->aSlot, 0, sizeof(KalamTxnEntry*) * (size_t)p->nSlot);
     p->nUsed = 0;
@@ -171,14 +182,14 @@ static int txnGrow(KalamDb *p){
 }
 
 /* Buffers a put (nv>=0) or a delete (nv<0). A failure (out of memory) is
-** remembered and reported by xSync, which then fails the commit. */
+** remembered and reported by xSync, which then fails the commit. The entry
+** is only appended here: txnIndex puts it in the hash table when the
+** transaction next reads, so an import that never reads its own writes
+** never pays for the hash table. */
 static void txnWrite(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
                      const char *v, int nv){
   KalamTxnEntry *pE;
-  unsigned int hash;
-  int iSlot;
   if( p->bFailed ) return;
-  if( txnGrow(p) ) goto oom;
   if( p->nEntry>=p->nEntryAlloc ){
     int nNew = p->nEntryAlloc ? p->nEntryAlloc*2 : 1024;
     KalamTxnEntry **aNew = sqlite3_realloc64(p->aEntry,
@@ -189,24 +200,43 @@ static void txnWrite(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
   }
   pE = txnArenaAlloc(p, sizeof(*pE) + nk + (nv>0 ? (size_t)nv : 0));
   if( pE==0 ) goto oom;
-  hash = txnHash(pCf->h, k, nk);
   pE->h = pCf->h;
-  pE->hash = hash;
+  pE->pOlder = 0;
+  pE->hash = 0;
+  pE->iOrder = p->nEntry;
   pE->nKey = (int)nk;
   pE->nVal = nv;
   pE->zKey = (char*)&pE[1];
   pE->zVal = pE->zKey + nk;
   memcpy(pE->zKey, k, nk);
   if( nv>0 ) memcpy(pE->zVal, v, (size_t)nv);
-  iSlot = txnFind(p, pCf->h, k, nk, hash);
-  pE->pOlder = (p->aSlot[iSlot] && p->aSlot[iSlot]!=TXN_GONE)
-             ? p->aSlot[iSlot] : 0;
-  if( p->aSlot[iSlot]==0 ) p->nUsed++;
-  p->aSlot[iSlot] = pE;
   p->aEntry[p->nEntry++] = pE;
+  p->nBytes += (sqlite3_int64)nk + (nv>0 ? nv : 0);
   return;
 oom:
   p->bFailed = 1;
+}
+
+/* Adds the entries written since the last call to the hash table, oldest
+** first, so that each key's slot ends at its newest entry. */
+static int txnIndex(KalamDb *p){
+  if( p->bFailed ) return SQLITE_NOMEM;
+  while( p->nIndexed < p->nEntry ){
+    KalamTxnEntry *pE = p->aEntry[p->nIndexed];
+    int iSlot;
+    if( txnGrow(p) ){
+      p->bFailed = 1;
+      return SQLITE_NOMEM;
+    }
+    pE->hash = txnHash(pE->h, pE->zKey, (size_t)pE->nKey);
+    iSlot = txnFind(p, pE->h, pE->zKey, (size_t)pE->nKey, pE->hash);
+    pE->pOlder = (p->aSlot[iSlot] && p->aSlot[iSlot]!=TXN_GONE)
+               ? p->aSlot[iSlot] : 0;
+    if( p->aSlot[iSlot]==0 ) p->nUsed++;
+    p->aSlot[iSlot] = pE;
+    p->nIndexed++;
+  }
+  return SQLITE_OK;
 }
 
 void kalamTxnPut(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
@@ -225,18 +255,150 @@ int kalamTxnBegin(KalamDb *p){
   return SQLITE_OK;
 }
 
+static int txnKeyCmp(const char *a, size_t na, const char *b, size_t nb){
+  int c = memcmp(a, b, na<nb ? na : nb);
+  if( c ) return c;
+  return na<nb ? -1 : (na>nb);
+}
+
+static int txnEntryCmp(const void *pA, const void *pB){
+  const KalamTxnEntry *a = *(KalamTxnEntry*const*)pA;
+  const KalamTxnEntry *b = *(KalamTxnEntry*const*)pB;
+  return txnKeyCmp(a->zKey, (size_t)a->nKey, b->zKey, (size_t)b->nKey);
+}
+
+/* Key order, and for one key the order written. */
+static int txnEntryOrderCmp(const void *pA, const void *pB){
+  const KalamTxnEntry *a = *(KalamTxnEntry*const*)pA;
+  const KalamTxnEntry *b = *(KalamTxnEntry*const*)pB;
+  int c = txnKeyCmp(a->zKey, (size_t)a->nKey, b->zKey, (size_t)b->nKey);
+  return c ? c : (a->iOrder < b->iOrder ? -1 : 1);
+}
+
+/* Large transactions. Written through a WriteBatch, a transaction's rows
+** are copied four times over (batch, log, memtable, and the table file a
+** flush writes later), and the memtable insert is a skip-list search per
+** row: a million-row import spent most of its commit there. A transaction
+** of at least TXN_INGEST_MIN_BYTES whose writes all fall in one column
+** family is instead written, sorted, into one table file beside the store
+** and handed to RocksDB's file ingestion, which adds it to the column
+** family atomically (one manifest record) with a sequence number newer
+** than every earlier write. The writer syncs the file and the ingestion
+** syncs the manifest, so the commit is durable whatever PRAGMA synchronous
+** says. A key range that overlaps the memtable makes RocksDB flush it
+** first. Writes to several column families keep the WriteBatch, which is
+** the only atomic write across them; so do memory stores, and small
+** transactions, for which a file and a manifest sync cost more than the
+** log. */
+#define TXN_INGEST_MIN_BYTES ((sqlite3_int64)8 << 20)
+
+/* Commits the buffer as an ingested table file, if it qualifies. *pbDone
+** is set when it did; an error means nothing was committed. */
+static int txnIngest(KalamDb *p, int *pbDone, char **pzErr){
+  KalamTxnEntry **aKey = 0;      /* newest entry of each key, in key order */
+  int nKey = 0, bSorted = 1, i;
+  rocksdb_column_family_handle_t *h = p->aEntry[0]->h;
+  rocksdb_envoptions_t *pEnvOpts = 0;
+  rocksdb_sstfilewriter_t *pWriter = 0;
+  rocksdb_ingestexternalfileoptions_t *pIngestOpts = 0;
+  char *zFile = 0;
+  char *zErr = 0;
+  int bOpened = 0;
+  int rc = SQLITE_OK;
+
+  *pbDone = 0;
+  if( p->pStore->bMem || p->nBytes < TXN_INGEST_MIN_BYTES ) return SQLITE_OK;
+  for(i=0; i<p->nEntry; i++){
+    if( p->aEntry[i]->h!=h ) return SQLITE_OK;
+    if( bSorted && i>0 && txnEntryCmp(&p->aEntry[i-1], &p->aEntry[i])>=0 ){
+      bSorted = 0;
+    }
+  }
+  aKey = sqlite3_malloc64(sizeof(KalamTxnEntry*) * (size_t)p->nEntry);
+  if( aKey==0 ){ rc = SQLITE_NOMEM; goto done; }
+  memcpy(aKey, p->aEntry, sizeof(KalamTxnEntry*) * (size_t)p->nEntry);
+  nKey = p->nEntry;
+  /* Snowflake row ids make an import's keys strictly ascending as
+  ** written: no key twice, nothing to sort. Otherwise sort, and keep the
+  ** newest entry of each key, which the sort puts last among its equals. */
+  if( !bSorted ){
+    int j = 0;
+    qsort(aKey, (size_t)nKey, sizeof(KalamTxnEntry*), txnEntryOrderCmp);
+    for(i=0; i<nKey; i++){
+      if( i+1<nKey && txnEntryCmp(&aKey[i], &aKey[i+1])==0 ) continue;
+      aKey[j++] = aKey[i];
+    }
+    nKey = j;
+  }
+
+  /* One writer per KalamDb at a time, and one process per store: the name
+  ** is unique. store.c removes files that a crash left behind. */
+  zFile = sqlite3_mprintf("%s/" KALAM_INGEST_PREFIX "%d-%p.sst",
+                          p->pStore->zPath, (int)getpid(), (void*)p);
+  pEnvOpts = rocksdb_envoptions_create();
+  pIngestOpts = rocksdb_ingestexternalfileoptions_create();
+  if( zFile==0 || pEnvOpts==0 || pIngestOpts==0 ){
+    rc = SQLITE_NOMEM;
+    goto done;
+  }
+  pWriter = rocksdb_sstfilewriter_create(pEnvOpts, p->pStore->pOpts);
+  if( pWriter==0 ){ rc = SQLITE_NOMEM; goto done; }
+  rocksdb_sstfilewriter_open(pWriter, zFile, &zErr);
+  if( zErr ) goto done;
+  bOpened = 1;
+  for(i=0; i<nKey && zErr==0; i++){
+    KalamTxnEntry *pE = aKey[i];
+    if( pE->nVal<0 ){
+      rocksdb_sstfilewriter_delete(pWriter, pE->zKey, (size_t)pE->nKey, &zErr);
+    }else{
+      rocksdb_sstfilewriter_put(pWriter, pE->zKey, (size_t)pE->nKey,
+                                pE->zVal, (size_t)pE->nVal, &zErr);
+    }
+  }
+  if( zErr ) goto done;
+  rocksdb_sstfilewriter_finish(pWriter, &zErr);
+  if( zErr ) goto done;
+  /* Moved (hard-linked) into the store rather than copied. */
+  rocksdb_ingestexternalfileoptions_set_move_files(pIngestOpts, 1);
+  rocksdb_ingest_external_file_cf(p->pStore->db, h,
+                                  (const char*const*)&zFile, 1,
+                                  pIngestOpts, &zErr);
+  if( zErr==0 ) *pbDone = 1;
+
+done:
+  if( zErr ){
+    *pzErr = kalamStoreError("kalam commit failed", zErr);
+    rc = SQLITE_IOERR;
+  }
+  if( pWriter ) rocksdb_sstfilewriter_destroy(pWriter);
+  /* After a move the name is RocksDB's link, already gone or ours to
+  ** drop; after a failure it is a partial file. Either way it goes. */
+  if( bOpened ) kalamIngestFileRemove(zFile);
+  if( pIngestOpts ) rocksdb_ingestexternalfileoptions_destroy(pIngestOpts);
+  if( pEnvOpts ) rocksdb_envoptions_destroy(pEnvOpts);
+  sqlite3_free(zFile);
+  sqlite3_free(aKey);
+  return rc;
+}
+
 /* Writes the buffer to the store in one atomic write. Called from xSync:
 ** an error here still makes SQLite roll the transaction back. */
 int kalamTxnSync(KalamDb *p, char **pzErr){
   rocksdb_writebatch_t *pBatch;
   char *zErr = 0;
-  int i;
+  int i, rc, bDone = 0;
   if( p->bFailed ){
     *pzErr = sqlite3_mprintf("kalam commit failed: out of memory while "
                              "buffering the transaction");
     return SQLITE_NOMEM;
   }
   if( p->nEntry==0 ) return SQLITE_OK;
+  rc = txnIngest(p, &bDone, pzErr);
+  if( rc!=SQLITE_OK ) return rc;
+  if( bDone ){
+    txnClear(p);
+    return SQLITE_OK;
+  }
   pBatch = rocksdb_writebatch_create();
   if( pBatch==0 ) return SQLITE_NOMEM;
   for(i=0; i<p->nEntry; i++){
@@ -295,8 +457,12 @@ int kalamTxnRollbackTo(KalamDb *p, int iSavepoint, char **pzErr){
   ** cursor's snapshot never points at freed memory. */
   while( p->nEntry > nTarget ){
     KalamTxnEntry *pE = p->aEntry[--p->nEntry];
-    int iSlot = txnFind(p, pE->h, pE->zKey, (size_t)pE->nKey, pE->hash);
-    p->aSlot[iSlot] = pE->pOlder ? pE->pOlder : TXN_GONE;
+    if( p->nEntry < p->nIndexed ){
+      int iSlot = txnFind(p, pE->h, pE->zKey, (size_t)pE->nKey, pE->hash);
+      p->aSlot[iSlot] = pE->pOlder ? pE->pOlder : TXN_GONE;
+      p->nIndexed = p->nEntry;
+    }
+    p->nBytes -= (sqlite3_int64)pE->nKey + (pE->nVal>0 ? pE->nVal : 0);
   }
   if( iSavepoint<0 ){
     p->nSp = 0;
@@ -306,7 +472,8 @@ int kalamTxnRollbackTo(KalamDb *p, int iSavepoint, char **pzErr){
   return SQLITE_OK;
 }
 
-/* The newest buffered entry of a key, or NULL. */
+/* The newest buffered entry of a key, or NULL. The buffer must be
+** indexed (txnIndex). */
 static KalamTxnEntry *txnLookup(KalamDb *p, KalamCf *pCf, const char *k,
                                 size_t nk){
   KalamTxnEntry *pE;
@@ -320,8 +487,10 @@ static KalamTxnEntry *txnLookup(KalamDb *p, KalamCf *pCf, const char *k,
 ** frees it with rocksdb_free. */
 int kalamTxnGet(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
                 char **pzVal, size_t *pnVal, char **pzErr){
-  KalamTxnEntry *pE = txnLookup(p, pCf, k, nk);
+  KalamTxnEntry *pE;
   char *zErr = 0;
+  if( txnIndex(p) ) return SQLITE_NOMEM;
+  pE = txnLookup(p, pCf, k, nk);
   if( pE ){
     *pzVal = 0;
     if( pE->nVal<0 ) return SQLITE_OK;
@@ -361,18 +530,6 @@ struct KalamIter {
 #define ITER_BASE 1
 #define ITER_PEND 2
 
-static int txnKeyCmp(const char *a, size_t na, const char *b, size_t nb){
-  int c = memcmp(a, b, na<nb ? na : nb);
-  if( c ) return c;
-  return na<nb ? -1 : (na>nb);
-}
-
-static int txnEntryCmp(const void *pA, const void *pB){
-  const KalamTxnEntry *a = *(KalamTxnEntry*const*)pA;
-  const KalamTxnEntry *b = *(KalamTxnEntry*const*)pB;
-  return txnKeyCmp(a->zKey, (size_t)a->nKey, b->zKey, (size_t)b->nKey);
-}
-
 /* An iterator over the column family as this connection sees it, for keys
 ** in [aLo, aHi). The caller destroys it with kalamIterDestroy; pRo (which
 ** carries the same bounds for the store) must outlive it. */
@@ -380,8 +537,10 @@ KalamIter *kalamTxnIterator(KalamDb *p, KalamCf *pCf,
                             rocksdb_readoptions_t *pRo,
                             const char *aLo, int nLo,
                             const char *aHi, int nHi){
-  KalamIter *pIter = sqlite3_malloc(sizeof(*pIter));
+  KalamIter *pIter;
   int i;
+  if( txnIndex(p) ) return 0;
+  pIter = sqlite3_malloc(sizeof(*pIter));
   if( pIter==0 ) return 0;
   memset(pIter, 0, sizeof(*pIter));
   pIter->pBase = rocksdb_create_iterator_cf(p->pStore->db, pRo, pCf->h);
