@@ -63,15 +63,29 @@ void kalamBufAppendCharSlow(KalamBuf *p, char c){
 }
 
 void kalamBufAppendInt(KalamBuf *p, sqlite3_int64 v){
+  /* Two digits a step: every row carries a 19-digit _seq and a 13-digit
+  ** time, so this runs several times per row written. */
+  static const char aPair[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
   char a[24];
   int i = (int)sizeof(a);
   sqlite3_uint64 u;
   /* Negate in unsigned arithmetic so that INT64_MIN needs no special case. */
   u = v<0 ? (sqlite3_uint64)0 - (sqlite3_uint64)v : (sqlite3_uint64)v;
-  do{
-    a[--i] = (char)('0' + (u % 10));
-    u /= 10;
-  }while( u );
+  while( u>=100 ){
+    unsigned int d = (unsigned int)(u % 100) * 2;
+    u /= 100;
+    a[--i] = aPair[d + 1];
+    a[--i] = aPair[d];
+  }
+  if( u>=10 ){
+    a[--i] = aPair[u*2 + 1];
+    a[--i] = aPair[u*2];
+  }else{
+    a[--i] = (char)('0' + u);
+  }
   if( v<0 ) a[--i] = '-';
   kalamBufAppend(p, a + i, (sqlite3_int64)sizeof(a) - i);
 }

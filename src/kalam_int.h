@@ -42,6 +42,7 @@ typedef struct KalamRow KalamRow;
 typedef struct KalamValue KalamValue;
 typedef struct KalamTxnEntry KalamTxnEntry;
 typedef struct KalamIter KalamIter;
+typedef struct TxnArenaRef TxnArenaRef;
 
 /* ---------------------------------------------------------------- buffer */
 
@@ -313,6 +314,7 @@ struct KalamDb {
   int nSlot;                       /* a power of two, or 0 */
   int nUsed;                       /* slots not empty */
   void *pArena;                    /* where entries live until txn end */
+  struct TxnArenaRef *pArenaRef;   /* the arena's share with iterators */
   int nSp;                         /* SQLite savepoints we hold */
   int *aSp;                        /* aSp[i]: nEntry when savepoint i began */
   int nSpAlloc;
@@ -361,6 +363,10 @@ void kalamTxnPut(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
 void kalamTxnDelete(KalamDb *p, KalamCf *pCf, const char *k, size_t nk);
 int kalamTxnGet(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
                 char **pzVal, size_t *pnVal, char **pzErr);
+int kalamTxnGetPinned(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
+                      const char **pzVal, size_t *pnVal,
+                      rocksdb_pinnableslice_t **ppPin, char **pzCopy,
+                      char **pzErr);
 void kalamTxnFree(KalamDb *p);
 KalamIter *kalamTxnIterator(KalamDb *p, KalamCf *pCf,
                             rocksdb_readoptions_t *pRo,
@@ -390,6 +396,7 @@ struct KalamTable {
   sqlite3_int64 nNextExpire;/* streams: earliest ms of the next expiry run */
   sqlite3_int64 nNextPurge; /* deleted_retention_hours: next purge run, ms */
   KalamBuf rowBuf;          /* xUpdate encodes rows here, reused */
+  struct KalamCursor *pSpare; /* a closed cursor kept for the next xOpen */
 };
 
 int kalamTableModulesRegister(sqlite3 *db, KalamConn *pConn);

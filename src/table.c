@@ -91,10 +91,13 @@ struct KalamCursor {
   char aHi[KALAM_ROWKEY_MAX];  /* first key past the range */
   int nHi;
   /* Lookups by row id or key: the row ids to fetch, in order */
-  sqlite3_int64 *aRowid;
+  sqlite3_int64 *aRowid;       /* kept from one query to the next */
   int nRowid;
+  int nRowidAlloc;
   int iNext;
-  char *zGot;                  /* value fetched by lookup (rocksdb_free) */
+  rocksdb_pinnableslice_t *pPin; /* value fetched by lookup from the store */
+  char *zGot;                  /* value fetched by lookup from the
+                               ** transaction's buffer (rocksdb_free) */
   /* The current row */
   sqlite3_int64 iRowid;
   const char *zVal;
@@ -172,6 +175,7 @@ static int tableKind(const char *zModule){
 }
 
 static int tableDisconnect(sqlite3_vtab *pVtab);
+static void cursorFree(KalamCursor *pCur);
 
 /* xCreate (bCreate=1) and xConnect (bCreate=0). A table whose catalog
 ** entry is missing or damaged, or whose data is gone, still connects, but
@@ -353,6 +357,7 @@ static int tableConnect(sqlite3 *db, void *pAux, int argc,
 
 static int tableDisconnect(sqlite3_vtab *pVtab){
   KalamTable *pTab = (KalamTable*)pVtab;
+  cursorFree(pTab->pSpare);
   kalamStoreCfRelease(pTab->pDb->pStore, pTab->pCf);
   sqlite3_free(pTab->zBroken);
   kalamBufFree(&pTab->rowBuf);
@@ -601,35 +606,67 @@ static int tableBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
 
 /* ------------------------------------------------------------ cursors */
 
+/* A prepared statement that runs once per request (a lookup by id) opens
+** and closes a cursor each time; the table keeps the last closed cursor,
+** with its row and row id arrays, for the next xOpen. */
 static int tableOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
-  KalamCursor *pCur = sqlite3_malloc(sizeof(*pCur));
-  (void)pVtab;
-  if( pCur==0 ) return SQLITE_NOMEM;
-  memset(pCur, 0, sizeof(*pCur));
+  KalamTable *pTab = (KalamTable*)pVtab;
+  KalamCursor *pCur = pTab->pSpare;
+  if( pCur ){
+    KalamRow row = pCur->row;
+    sqlite3_int64 *aRowid = pCur->aRowid;
+    int nRowidAlloc = pCur->nRowidAlloc;
+    pTab->pSpare = 0;
+    memset(pCur, 0, sizeof(*pCur));
+    pCur->row = row;
+    pCur->aRowid = aRowid;
+    pCur->nRowidAlloc = nRowidAlloc;
+  }else{
+    pCur = sqlite3_malloc(sizeof(*pCur));
+    if( pCur==0 ) return SQLITE_NOMEM;
+    memset(pCur, 0, sizeof(*pCur));
+  }
   *ppCur = &pCur->base;
   return SQLITE_OK;
+}
+
+/* Drops the value a lookup fetched. */
+static void cursorDropGot(KalamCursor *pCur){
+  if( pCur->pPin ) rocksdb_pinnableslice_destroy(pCur->pPin);
+  if( pCur->zGot ) rocksdb_free(pCur->zGot);
+  pCur->pPin = 0;
+  pCur->zGot = 0;
 }
 
 static void cursorReset(KalamCursor *pCur){
   kalamIterDestroy(pCur->pIter);
   if( pCur->pRo ) rocksdb_readoptions_destroy(pCur->pRo);
-  if( pCur->zGot ) rocksdb_free(pCur->zGot);
-  sqlite3_free(pCur->aRowid);
+  cursorDropGot(pCur);
   pCur->pIter = 0;
   pCur->pRo = 0;
-  pCur->zGot = 0;
-  pCur->aRowid = 0;
   pCur->nRowid = 0;
   pCur->iNext = 0;
   pCur->bEof = 1;
   pCur->bParsed = 0;
 }
 
-static int tableClose(sqlite3_vtab_cursor *cur){
-  KalamCursor *pCur = (KalamCursor*)cur;
+static void cursorFree(KalamCursor *pCur){
+  if( pCur==0 ) return;
   cursorReset(pCur);
   kalamRowFree(&pCur->row);
+  sqlite3_free(pCur->aRowid);
   sqlite3_free(pCur);
+}
+
+static int tableClose(sqlite3_vtab_cursor *cur){
+  KalamCursor *pCur = (KalamCursor*)cur;
+  KalamTable *pTab = (KalamTable*)cur->pVtab;
+  cursorReset(pCur);
+  if( pTab->pSpare==0 ){
+    pTab->pSpare = pCur;
+  }else{
+    cursorFree(pCur);
+  }
   return SQLITE_OK;
 }
 
@@ -699,22 +736,20 @@ static int cursorLookup(KalamCursor *pCur){
     sqlite3_int64 iRowid = pCur->aRowid[pCur->iNext++];
     int nKey = kalamKeyRow(aKey, pCur->aPrefix, pCur->nPrefix, iRowid);
     size_t nVal = 0;
+    const char *zVal = 0;
     char *zErr = 0;
     int rc;
-    if( pCur->zGot ){
-      rocksdb_free(pCur->zGot);
-      pCur->zGot = 0;
-    }
-    rc = kalamTxnGet(pTab->pDb, pTab->pCf, aKey, (size_t)nKey, &pCur->zGot,
-                     &nVal, &zErr);
+    cursorDropGot(pCur);
+    rc = kalamTxnGetPinned(pTab->pDb, pTab->pCf, aKey, (size_t)nKey, &zVal,
+                           &nVal, &pCur->pPin, &pCur->zGot, &zErr);
     if( rc ){
       tableSetError(pTab, zErr);
       return rc;
     }
-    if( pCur->zGot ) pTab->pConn->nRowsRead++;
-    if( pCur->zGot && cursorVisible(pCur, iRowid, pCur->zGot, nVal) ){
+    if( zVal ) pTab->pConn->nRowsRead++;
+    if( zVal && cursorVisible(pCur, iRowid, zVal, nVal) ){
       pCur->iRowid = iRowid;
-      pCur->zVal = pCur->zGot;
+      pCur->zVal = zVal;
       pCur->nVal = nVal;
       pCur->bEof = 0;
       return SQLITE_OK;
@@ -839,7 +874,7 @@ static int rowidCmp(const void *a, const void *b){
 
 /* Adds the row id an EQ value names (directly, or through the key index
 ** with PLAN_PK) to the cursor's lookup list. */
-static int cursorAddEq(KalamCursor *pCur, sqlite3_value *pVal, int *pnAlloc){
+static int cursorAddEq(KalamCursor *pCur, sqlite3_value *pVal){
   KalamTable *pTab = (KalamTable*)pCur->base.pVtab;
   sqlite3_int64 iRowid;
   if( pCur->idxNum & PLAN_PK ){
@@ -876,13 +911,13 @@ static int cursorAddEq(KalamCursor *pCur, sqlite3_value *pVal, int *pnAlloc){
   }else if( !cursorRowidValue(pVal, &iRowid) ){
     return SQLITE_OK;
   }
-  if( pCur->nRowid >= *pnAlloc ){
-    int nNew = *pnAlloc ? *pnAlloc*2 : 8;
+  if( pCur->nRowid >= pCur->nRowidAlloc ){
+    int nNew = pCur->nRowidAlloc ? pCur->nRowidAlloc*2 : 8;
     sqlite3_int64 *aNew = sqlite3_realloc64(pCur->aRowid,
                                             sizeof(sqlite3_int64)*nNew);
     if( aNew==0 ) return SQLITE_NOMEM;
     pCur->aRowid = aNew;
-    *pnAlloc = nNew;
+    pCur->nRowidAlloc = nNew;
   }
   pCur->aRowid[pCur->nRowid++] = iRowid;
   return SQLITE_OK;
@@ -917,18 +952,18 @@ static int tableFilter(sqlite3_vtab_cursor *cur, int idxNum,
     iArg = 1;
   }
   if( idxNum & PLAN_EQ ){
-    int nAlloc = 0, i, j;
+    int i, j;
     sqlite3_value *pList = argv[iArg++];
     sqlite3_value *pVal = pList;
     if( idxNum & PLAN_IN ){
       for(rc=sqlite3_vtab_in_first(pList, &pVal); rc==SQLITE_OK && pVal;
           rc=sqlite3_vtab_in_next(pList, &pVal)){
-        rc = cursorAddEq(pCur, pVal, &nAlloc);
+        rc = cursorAddEq(pCur, pVal);
         if( rc ) return rc;
       }
       if( rc!=SQLITE_OK && rc!=SQLITE_DONE ) return rc;
     }else{
-      rc = cursorAddEq(pCur, pVal, &nAlloc);
+      rc = cursorAddEq(pCur, pVal);
       if( rc ) return rc;
     }
     /* Row id order, each row once. */

@@ -95,12 +95,40 @@ static void *txnArenaAlloc(KalamDb *p, size_t n){
   return pRet;
 }
 
+static void txnChunksFree(TxnChunk *pChunk){
+  while( pChunk ){
+    TxnChunk *pNext = pChunk->pNext;
+    sqlite3_free(pChunk);
+    pChunk = pNext;
+  }
+}
+
+/* The arena, shared with iterators. A cursor's iterator points at entries
+** of its snapshot, and the cursor may stay open past the end of the
+** transaction (a SELECT stepped on after COMMIT from the same connection),
+** so the arena is freed only when the transaction is over and the last
+** such iterator is gone. */
+struct TxnArenaRef {
+  int nRef;                /* the KalamDb's share, while it holds it, and
+                           ** one per iterator */
+  TxnChunk *pChunk;        /* the chunks, once the KalamDb let them go */
+};
+
+static void txnArenaRelease(TxnArenaRef *pRef){
+  if( pRef && --pRef->nRef==0 ){
+    txnChunksFree(pRef->pChunk);
+    sqlite3_free(pRef);
+  }
+}
+
 /* Forgets every buffered write. */
 static void txnClear(KalamDb *p){
-  TxnChunk *pChunk, *pNext;
-  for(pChunk=(TxnChunk*)p->pArena; pChunk; pChunk=pNext){
-    pNext = pChunk->pNext;
-    sqlite3_free(pChunk);
+  if( p->pArenaRef ){
+    p->pArenaRef->pChunk = (TxnChunk*)p->pArena;
+    txnArenaRelease(p->pArenaRef);
+    p->pArenaRef = 0;
+  }else{
+    txnChunksFree((TxnChunk*)p->pArena);
   }
   p->pArena = 0;
   p->nEntry = 0;
@@ -511,6 +539,42 @@ int kalamTxnGet(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
   return SQLITE_OK;
 }
 
+/* kalamTxnGet for cursors, without the copy of a value from the store: it
+** stays pinned in *ppPin, which the caller destroys
+** (rocksdb_pinnableslice_destroy) when done with *pzVal. A value from the
+** buffer is copied into *pzCopy (rocksdb_free), because the buffer is
+** emptied at COMMIT while a cursor may still be open. *pzVal is NULL when
+** there is no such key. */
+int kalamTxnGetPinned(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
+                      const char **pzVal, size_t *pnVal,
+                      rocksdb_pinnableslice_t **ppPin, char **pzCopy,
+                      char **pzErr){
+  char *zErr = 0;
+  *pzVal = 0;
+  *ppPin = 0;
+  *pzCopy = 0;
+  if( p->nEntry>0 ){
+    KalamTxnEntry *pE;
+    if( txnIndex(p) ) return SQLITE_NOMEM;
+    pE = txnLookup(p, pCf, k, nk);
+    if( pE ){
+      int rc = kalamTxnGet(p, pCf, k, nk, pzCopy, pnVal, pzErr);
+      *pzVal = *pzCopy;
+      return rc;
+    }
+  }
+  *ppPin = rocksdb_get_pinned_cf(p->pStore->db, p->pStore->pRo, pCf->h, k, nk,
+                                 &zErr);
+  if( zErr ){
+    *pzErr = kalamStoreError("kalam read failed", zErr);
+    if( *ppPin ) rocksdb_pinnableslice_destroy(*ppPin);
+    *ppPin = 0;
+    return SQLITE_IOERR;
+  }
+  if( *ppPin ) *pzVal = rocksdb_pinnableslice_value(*ppPin, pnVal);
+  return SQLITE_OK;
+}
+
 /* ------------------------------------------------------------ iterators
 **
 ** A KalamIter is a store iterator merged with a snapshot of the buffered
@@ -520,6 +584,7 @@ int kalamTxnGet(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
 ** KalamIter moves in one direction, set by its seek. */
 struct KalamIter {
   rocksdb_iterator_t *pBase;
+  TxnArenaRef *pArenaRef;   /* keeps aPend's entries alive */
   KalamTxnEntry **aPend;    /* snapshot, sorted by key */
   int nPend;
   int iPend;                /* current pending entry */
@@ -549,6 +614,17 @@ KalamIter *kalamTxnIterator(KalamDb *p, KalamCf *pCf,
     return 0;
   }
   if( p->nEntry>0 ){
+    if( p->pArenaRef==0 ){
+      p->pArenaRef = sqlite3_malloc(sizeof(TxnArenaRef));
+      if( p->pArenaRef==0 ){
+        kalamIterDestroy(pIter);
+        return 0;
+      }
+      p->pArenaRef->nRef = 1;
+      p->pArenaRef->pChunk = 0;
+    }
+    p->pArenaRef->nRef++;
+    pIter->pArenaRef = p->pArenaRef;
     pIter->aPend = sqlite3_malloc64(sizeof(KalamTxnEntry*)*((size_t)p->nUsed+1));
     if( pIter->aPend==0 ){
       kalamIterDestroy(pIter);
@@ -570,6 +646,7 @@ KalamIter *kalamTxnIterator(KalamDb *p, KalamCf *pCf,
 void kalamIterDestroy(KalamIter *pIter){
   if( pIter==0 ) return;
   if( pIter->pBase ) rocksdb_iter_destroy(pIter->pBase);
+  txnArenaRelease(pIter->pArenaRef);
   sqlite3_free(pIter->aPend);
   sqlite3_free(pIter);
 }

@@ -269,9 +269,13 @@ static int updateCheckNotNull(UpdateCtx *p, sqlite3_value **argv,
   return SQLITE_OK;
 }
 
+/* Up to this many columns, an INSERT converts its values on the stack. */
+#define UPDATE_STACK_COLS 16
+
 static int updateInsert(UpdateCtx *p, sqlite3_value **argv, int argc,
                         sqlite3_int64 *pRowid){
   const KalamSchema *pSchema = p->pSchema;
+  KalamValue aValStack[UPDATE_STACK_COLS];
   KalamValue *aVal;
   KalamBuf key;
   char *zRowHolder = 0, *zKeyHolder = 0;
@@ -282,8 +286,13 @@ static int updateInsert(UpdateCtx *p, sqlite3_value **argv, int argc,
   int rc, i;
 
   kalamBufInit(&key);
-  aVal = sqlite3_malloc64(sizeof(KalamValue) * pSchema->nCol);
-  if( aVal==0 ) return SQLITE_NOMEM;
+  /* Most tables are narrow: no allocation per inserted row for them. */
+  if( pSchema->nCol <= UPDATE_STACK_COLS ){
+    aVal = aValStack;
+  }else{
+    aVal = sqlite3_malloc64(sizeof(KalamValue) * pSchema->nCol);
+    if( aVal==0 ) return SQLITE_NOMEM;
+  }
   memset(aVal, 0, sizeof(KalamValue) * pSchema->nCol);
 
   rc = updateCheckSystem(p, argc, argv, 1);
@@ -365,7 +374,7 @@ static int updateInsert(UpdateCtx *p, sqlite3_value **argv, int argc,
 
 done:
   for(i=0; i<pSchema->nCol; i++) kalamValueClear(&aVal[i]);
-  sqlite3_free(aVal);
+  if( aVal!=aValStack ) sqlite3_free(aVal);
   kalamBufFree(&key);
   if( zRowHolder ) rocksdb_free(zRowHolder);
   if( zKeyHolder ) rocksdb_free(zKeyHolder);
