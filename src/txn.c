@@ -42,6 +42,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <fcntl.h>
 
 SQLITE_EXTENSION_INIT3
 
@@ -332,6 +333,7 @@ static int txnIngest(KalamDb *p, int *pbDone, char **pzErr){
   char *zFile = 0;
   char *zErr = 0;
   int bOpened = 0;
+  int fdWarm = -1;
   int rc = SQLITE_OK;
 
   *pbDone = 0;
@@ -386,12 +388,24 @@ static int txnIngest(KalamDb *p, int *pbDone, char **pzErr){
   if( zErr ) goto done;
   rocksdb_sstfilewriter_finish(pWriter, &zErr);
   if( zErr ) goto done;
+  /* RocksDB's writer drops the file it wrote from the OS page cache, so
+  ** the first reads after an import would all go to the disk, where
+  ** after a native import they find the pages in memory. The descriptor
+  ** outlives the move below (the store's name is a link to the same
+  ** file), and asks the kernel to read the file back in the background. */
+  fdWarm = open(zFile, O_RDONLY);
   /* Moved (hard-linked) into the store rather than copied. */
   rocksdb_ingestexternalfileoptions_set_move_files(pIngestOpts, 1);
   rocksdb_ingest_external_file_cf(p->pStore->db, h,
                                   (const char*const*)&zFile, 1,
                                   pIngestOpts, &zErr);
-  if( zErr==0 ) *pbDone = 1;
+  if( zErr==0 ){
+    *pbDone = 1;
+#ifdef POSIX_FADV_WILLNEED
+    /* Advice: nothing to do if the kernel declines. */
+    if( fdWarm>=0 ) (void)posix_fadvise(fdWarm, 0, 0, POSIX_FADV_WILLNEED);
+#endif
+  }
 
 done:
   if( zErr ){
@@ -399,6 +413,7 @@ done:
     rc = SQLITE_IOERR;
   }
   if( pWriter ) rocksdb_sstfilewriter_destroy(pWriter);
+  if( fdWarm>=0 ) close(fdWarm);
   /* After a move the name is RocksDB's link, already gone or ours to
   ** drop; after a failure it is a partial file. Either way it goes. */
   if( bOpened ) kalamIngestFileRemove(zFile);
