@@ -23,6 +23,8 @@
 ** one value. A scan that wants one column of five never reads the rest, nor
 ** the system columns at the end. Bytes that are not what kalam wrote (a damaged
 ** store, a hand edit) give SQLITE_CORRUPT and a message, never a crash.
+** Rows as kalam writes them take a fast path (rowFastPair) that reads what
+** the general walk would read, only cheaper; anything else takes the walk.
 */
 #include "kalam_int.h"
 #include <string.h>
@@ -49,13 +51,23 @@ char *kalamRowCorruptMessage(const KalamSchema *pSchema, sqlite3_int64 iRowid){
 /* ------------------------------------------------------------ scanning */
 
 /* Returns the offset just past the JSON string that starts at z[i] (a
-** quote), or -1 if it does not end inside z[0..n). */
+** quote), or -1 if it does not end inside z[0..n). memchr finds each
+** candidate quote faster than a loop over every byte; a quote ends the
+** string unless an odd run of backslashes escapes it. The byte before such
+** a run is the opening quote or a byte that no backslash escapes, so the
+** run's backslashes pair up from its start. */
 static long rowSkipString(const char *z, long n, long i){
-  for(i++; i<n; i++){
-    if( z[i]=='"' ) return i + 1;
-    if( z[i]=='\\' ) i++;
+  long iOpen = i;
+  if( i>=n ) return -1;   /* memchr below must not get a negative length */
+  for(;;){
+    const char *p = memchr(z + i + 1, '"', (size_t)(n - i - 1));
+    long j, k;
+    if( p==0 ) return -1;
+    j = (long)(p - z);
+    for(k=j-1; k>iOpen && z[k]=='\\'; k--){}
+    if( ((j - 1 - k) & 1)==0 ) return j + 1;
+    i = j;
   }
-  return -1;
 }
 
 /* Returns the offset just past the JSON value that starts at z[i], or -1. */
@@ -92,6 +104,68 @@ static long rowSkipSpace(const char *z, long n, long i){
   return i;
 }
 
+/* ---------------------------------------------------------- fast path
+** Rows kalam wrote have no white space and their keys in column order, so
+** the next pair is most often exactly the bytes <zJsonKey of the hinted
+** column><value><, or }>. rowFastPair checks for that with one memcmp and
+** skips the value without isspace(); on any other bytes it gives up and
+** the general walk in rowScan reads the pair. It takes only pairs that the
+** general walk would read to the same column and the same value bytes, so
+** the two paths agree on every row, hand-made and damaged ones included. */
+
+/* Can column pCol's key be matched by its zJsonKey bytes? Only if those
+** are the name unescaped ("name": is nName + 3 bytes), because the general
+** walk compares a stored key's bytes as they are, escapes and all; and not
+** for a name beginning with _, which the general walk reads as a system
+** column (the schema refuses such names anyway). */
+static int rowKeyIsPlain(const KalamColumn *pCol){
+  return pCol->nJsonKey==pCol->nName + 3 && pCol->zName[0]!='_';
+}
+
+/* Bytes of the numbers and words (true, false, null) kalam writes. None
+** is white space, ',', '}' or ']', where the general walk ends a bare
+** value. */
+static int rowIsBareChar(char c){
+  return (c>='0' && c<='9') || (c>='a' && c<='z') || (c>='A' && c<='Z')
+      || c=='.' || c=='-' || c=='+';
+}
+
+/* Returns the offset just past the value at z[i] if it is directly
+** followed by ',' or '}' (the offset of that byte), else -1. */
+static long rowSkipValueFast(const char *z, long n, long i){
+  long iStart = i;
+  if( i>=n ) return -1;
+  if( z[i]=='"' ) return rowSkipString(z, n, i);
+  if( z[i]=='{' || z[i]=='[' ) return rowSkipValue(z, n, i);
+  for(; i<n; i++){
+    if( (unsigned char)(z[i] - '0')<10 ) continue;  /* most bytes: digits */
+    if( z[i]==',' || z[i]=='}' ) return i>iStart ? i : -1;
+    if( !rowIsBareChar(z[i]) ) return -1;
+  }
+  return -1;
+}
+
+/* If the pair at z[i] (a quote) is the hinted column's key, with nothing
+** between it and its value, returns that column and sets *piVal and
+** *piValEnd to where its value lies. Else returns -1. */
+static int rowFastPair(const KalamRow *pRow, const KalamSchema *pSchema,
+                       long i, long *piVal, long *piValEnd){
+  const KalamColumn *pCol;
+  long iVal, iValEnd;
+  if( pRow->iHint>=pSchema->nCol ) return -1;
+  pCol = &pSchema->aCol[pRow->iHint];
+  if( !rowKeyIsPlain(pCol) || (long)pRow->n - i <= pCol->nJsonKey
+   || memcmp(pRow->z + i, pCol->zJsonKey, (size_t)pCol->nJsonKey)!=0 ){
+    return -1;
+  }
+  iVal = i + pCol->nJsonKey;
+  iValEnd = rowSkipValueFast(pRow->z, (long)pRow->n, iVal);
+  if( iValEnd<0 ) return -1;
+  *piVal = iVal;
+  *piValEnd = iValEnd;
+  return pRow->iHint;
+}
+
 /* Records system column zKey's integer value. */
 static int rowSystem(KalamRow *pRow, const char *zKey, long nKey,
                      const char *zVal, long nVal){
@@ -109,6 +183,8 @@ static int rowSystem(KalamRow *pRow, const char *zKey, long nKey,
   return SQLITE_OK;
 }
 
+static int rowString(const char *z, int n, KalamValue *pOut);
+
 /* Scans on from pRow->iScan until column iStop has been found, or to the
 ** end of the object when iStop<0. Each key/value pair is visited once
 ** however the scan is split up. */
@@ -124,52 +200,76 @@ static int rowScan(KalamRow *pRow, const KalamSchema *pSchema, int iStop){
     long iKey, iKeyEnd, iVal, iValEnd;
     const char *zKey;
     long nKey;
-    i = rowSkipSpace(z, n, i);
+    /* After a pair of a row kalam wrote, i is at a quote or the '}': no
+    ** white space to skip, and no isspace() call to find that out. */
+    if( i>=n || (z[i]!='"' && z[i]!='}') ) i = rowSkipSpace(z, n, i);
     if( i<n && z[i]=='}' ) break;
     if( i>=n || z[i]!='"' ) goto corrupt;
-    iKey = i;
-    iKeyEnd = rowSkipString(z, n, i);
-    if( iKeyEnd<0 ) goto corrupt;
-    i = rowSkipSpace(z, n, iKeyEnd);
-    if( i>=n || z[i]!=':' ) goto corrupt;
-    iVal = rowSkipSpace(z, n, i + 1);
-    iValEnd = rowSkipValue(z, n, iVal);
-    if( iValEnd<0 ) goto corrupt;
+    iCol = rowFastPair(pRow, pSchema, i, &iVal, &iValEnd);
+    if( iCol<0 ){
+      iKey = i;
+      iKeyEnd = rowSkipString(z, n, i);
+      if( iKeyEnd<0 ) goto corrupt;
+      i = rowSkipSpace(z, n, iKeyEnd);
+      if( i>=n || z[i]!=':' ) goto corrupt;
+      iVal = rowSkipSpace(z, n, i + 1);
+      iValEnd = rowSkipValue(z, n, iVal);
+      if( iValEnd<0 ) goto corrupt;
 
-    zKey = z + iKey + 1;
-    nKey = iKeyEnd - iKey - 2;
-    iCol = -1;
-    if( nKey>0 && zKey[0]=='_' ){
-      if( rowSystem(pRow, zKey, nKey, z + iVal, iValEnd - iVal) ){
-        goto corrupt;
-      }
-    }else{
-      /* Keys are written in column order, so the next column is the first
-      ** guess; a hand-made row may have them in any order or case. */
-      if( pRow->iHint<pSchema->nCol ){
-        const KalamColumn *pHint = &pSchema->aCol[pRow->iHint];
-        /* Lengths first: a stored key may hold NUL bytes. */
-        if( pHint->nName==nKey
-         && memcmp(pHint->zName, zKey, (size_t)nKey)==0 ){
-          iCol = pRow->iHint;
+      zKey = z + iKey + 1;
+      nKey = iKeyEnd - iKey - 2;
+      if( nKey>0 && zKey[0]=='_' ){
+        if( rowSystem(pRow, zKey, nKey, z + iVal, iValEnd - iVal) ){
+          goto corrupt;
+        }
+      }else{
+        /* Keys are written in column order, so the next column is the
+        ** first guess; a hand-made row may have them in any order or case.*/
+        if( pRow->iHint<pSchema->nCol ){
+          const KalamColumn *pHint = &pSchema->aCol[pRow->iHint];
+          /* Lengths first: a stored key may hold NUL bytes. */
+          if( pHint->nName==nKey
+           && memcmp(pHint->zName, zKey, (size_t)nKey)==0 ){
+            iCol = pRow->iHint;
+          }
+        }
+        if( iCol<0 && memchr(zKey, '\\', (size_t)nKey)!=0 ){
+          /* An escaped key ("q\"x", or "\u0061" by another JSON tool)
+          ** names the column its decoded text spells. */
+          KalamValue key;
+          memset(&key, 0, sizeof(key));
+          if( rowString(z + iKey, (int)(iKeyEnd - iKey), &key) ){
+            kalamValueClear(&key);
+            goto corrupt;
+          }
+          iCol = kalamSchemaColumnIndex(pSchema, key.z, key.n);
+          kalamValueClear(&key);
+        }else if( iCol<0 ){
+          iCol = kalamSchemaColumnIndex(pSchema, zKey, (int)nKey);
         }
       }
-      if( iCol<0 ) iCol = kalamSchemaColumnIndex(pSchema, zKey, (int)nKey);
-      if( iCol>=0 ){
-        pRow->aOff[iCol] = (int)iVal;
-        pRow->aLen[iCol] = (int)(iValEnd - iVal);
-        pRow->iHint = iCol + 1;
-      }
+    }
+    if( iCol>=0 ){
+      pRow->aOff[iCol] = (int)iVal;
+      pRow->aLen[iCol] = (int)(iValEnd - iVal);
+      pRow->iHint = iCol + 1;
     }
 
-    i = rowSkipSpace(z, n, iValEnd);
-    if( i>=n ) goto corrupt;
-    if( z[i]==',' ){
-      /* A comma must be followed by another key: {"a":1,} is not JSON. */
-      i = rowSkipSpace(z, n, i + 1);
-      if( i>=n || z[i]!='"' ) goto corrupt;
-    }else if( z[i]!='}' ){
-      goto corrupt;
+    i = iValEnd;
+    if( i+1<n && z[i]==',' && z[i+1]=='"' ){
+      i++;   /* as kalam writes rows */
+    }else if( i<n && z[i]=='}' ){
+      /* the last pair, as kalam writes rows */
+    }else{
+      i = rowSkipSpace(z, n, i);
+      if( i>=n ) goto corrupt;
+      if( z[i]==',' ){
+        /* A comma must be followed by another key: {"a":1,} is not JSON. */
+        i = rowSkipSpace(z, n, i + 1);
+        if( i>=n || z[i]!='"' ) goto corrupt;
+      }else if( z[i]!='}' ){
+        goto corrupt;
+      }
     }
     if( iStop>=0 && iCol==iStop ){
       pRow->iScan = i;
@@ -204,7 +304,7 @@ static int rowStart(KalamRow *pRow, const KalamSchema *pSchema,
   memset(pRow->aSys, 0, sizeof(pRow->aSys));
   pRow->eState = KALAM_ROW_CORRUPT;
   if( nIn > 0x7fffffff ) return SQLITE_CORRUPT;
-  i = rowSkipSpace(z, (long)nIn, 0);
+  i = (nIn>0 && z[0]=='{') ? 0 : rowSkipSpace(z, (long)nIn, 0);
   if( i>=(long)nIn || z[i]!='{' ) return SQLITE_CORRUPT;
   pRow->iScan = i + 1;
   pRow->eState = KALAM_ROW_SCANNING;

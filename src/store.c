@@ -101,6 +101,11 @@ static int storeOptions(KalamStore *p){
   ** point lookup reads them again (1M-row lookups ran 77x native). */
   rocksdb_block_based_options_set_cache_index_and_filter_blocks(
       p->pTableOpts, 0);
+  /* A point lookup's binary search in a data block ends at a restart
+  ** point and then steps key by key: every 4th key rather than every
+  ** 16th took 6% off a lookup's instructions, for a slightly larger
+  ** file (keys are short). */
+  rocksdb_block_based_options_set_block_restart_interval(p->pTableOpts, 4);
   rocksdb_options_set_block_based_table_factory(p->pOpts, p->pTableOpts);
   rocksdb_options_set_create_if_missing(p->pOpts, 1);
   rocksdb_options_set_create_missing_column_families(p->pOpts, 1);

@@ -676,6 +676,7 @@ static void benchRawOpen(BenchRaw *r, const char *zPath){
   rocksdb_block_based_options_set_filter_policy(r->pTableOpts, r->pFilter);
   rocksdb_block_based_options_set_cache_index_and_filter_blocks(
       r->pTableOpts, 0);
+  rocksdb_block_based_options_set_block_restart_interval(r->pTableOpts, 4);
   rocksdb_options_set_block_based_table_factory(r->pOpts, r->pTableOpts);
   rocksdb_options_set_create_if_missing(r->pOpts, 1);
   rocksdb_options_set_create_missing_column_families(r->pOpts, 1);
@@ -811,6 +812,7 @@ static BENCH_WORKLOAD sqlite3_int64 benchWorkRawScan(Bench *p, BenchRaw *r){
   (void)p;
   if( pRo==0 ) benchDie("raw: out of memory");
   rocksdb_readoptions_set_fill_cache(pRo, 0);  /* as kalam's big scans */
+  rocksdb_readoptions_set_readahead_size(pRo, 1024*1024);
   pIter = rocksdb_create_iterator_cf(r->db, pRo, r->aCf[1]);
   if( pIter==0 ) benchDie("raw: out of memory");
   for(rocksdb_iter_seek_to_first(pIter); rocksdb_iter_valid(pIter);
