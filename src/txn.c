@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 
 SQLITE_EXTENSION_INIT3
 
@@ -320,6 +321,7 @@ static int txnEntryOrderCmp(const void *pA, const void *pB){
 ** transactions, for which a file and a manifest sync cost more than the
 ** log. */
 #define TXN_INGEST_MIN_BYTES ((sqlite3_int64)8 << 20)
+#define TXN_WARM_STEP ((off_t)4 << 20)
 
 /* Commits the buffer as an ingested table file, if it qualifies. *pbDone
 ** is set when it did; an error means nothing was committed. */
@@ -402,8 +404,15 @@ static int txnIngest(KalamDb *p, int *pbDone, char **pzErr){
   if( zErr==0 ){
     *pbDone = 1;
 #ifdef POSIX_FADV_WILLNEED
-    /* Advice: nothing to do if the kernel declines. */
-    if( fdWarm>=0 ) (void)posix_fadvise(fdWarm, 0, 0, POSIX_FADV_WILLNEED);
+    struct stat st;
+    if( fdWarm>=0 && fstat(fdWarm, &st)==0 ){
+      /* Linux reads ahead at most a few MB per call: one call per 4 MB.
+      ** Advice only: nothing to do if the kernel declines. */
+      off_t iOff;
+      for(iOff=0; iOff<st.st_size; iOff+=TXN_WARM_STEP){
+        (void)posix_fadvise(fdWarm, iOff, TXN_WARM_STEP, POSIX_FADV_WILLNEED);
+      }
+    }
 #endif
   }
 
