@@ -97,7 +97,6 @@ void kalamConnUnref(void *pArg){
     }
   }
   sqlite3_mutex_leave(connMutex());
-  sqlite3_free(p->zUser);
   sqlite3_free(p);
 }
 
@@ -176,7 +175,6 @@ static int connValidUtf8(const unsigned char *z, int n){
 /* Sets (zUser!=NULL) or clears the current user. */
 int kalamConnSetUser(KalamConn *p, const char *zUser, int nUser,
                      char **pzErr){
-  char *zNew = 0;
   if( p->bLocked ){
     *pzErr = sqlite3_mprintf("kalam_set_user: this connection is locked "
         "to its user by kalam_lock_user()");
@@ -189,11 +187,13 @@ int kalamConnSetUser(KalamConn *p, const char *zUser, int nUser,
           "is 1 to %d bytes of UTF-8 with no NUL", KALAM_MAX_USER);
       return SQLITE_MISMATCH;
     }
-    zNew = sqlite3_mprintf("%.*s", nUser, zUser);
-    if( zNew==0 ) return SQLITE_NOMEM;
+    /* A server switches users per request: no allocation for that. */
+    memcpy(p->aUser, zUser, (size_t)nUser);
+    p->aUser[nUser] = 0;
+    p->zUser = p->aUser;
+  }else{
+    p->zUser = 0;
   }
-  sqlite3_free(p->zUser);
-  p->zUser = zNew;
   return SQLITE_OK;
 }
 

@@ -324,7 +324,8 @@ struct KalamDb {
 struct KalamConn {
   int nRef;
   sqlite3 *db;
-  char *zUser;        /* current user (sqlite3_malloc), or NULL */
+  const char *zUser;  /* current user (points at aUser), or NULL */
+  char aUser[KALAM_MAX_USER + 1];
   int bLocked;
   sqlite3_int64 iToken; /* process-unique id, marks pending DDL */
   sqlite3_int64 nRowsRead; /* stored rows read by cursors: kalam_rows_read() */
