@@ -26,6 +26,7 @@
 #include <rocksdb/c.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 
 #define KALAM_VERSION_STRING "0.1.0"
 
@@ -110,6 +111,14 @@ struct KalamValue {
 #define KALAM_ROWKEY_MAX (KALAM_MAX_PREFIX + 1 + 8)
 
 int kalamKeyPrefix(char *aOut, const char *zUser); /* returns length */
+/* RocksDB's bytewise order of keys: memcmp, then the shorter first. Inline,
+** because sorts and merging iterators call it per key. */
+static inline int kalamKeyCmp(const char *a, size_t na,
+                              const char *b, size_t nb){
+  int c = memcmp(a, b, na<nb ? na : nb);
+  if( c ) return c;
+  return na<nb ? -1 : (na>nb);
+}
 int kalamKeyRow(char *aOut, const char *aPrefix, int nPrefix,
                 sqlite3_int64 iRowid);
 int kalamKeyRowDecode(const char *aKey, size_t nKey, int nPrefix,

@@ -682,12 +682,6 @@ static int cursorVisible(KalamCursor *pCur, sqlite3_int64 iRowid,
   return 1;
 }
 
-static int cursorKeyCmp(const char *a, size_t na, const char *b, size_t nb){
-  int c = memcmp(a, b, na<nb ? na : nb);
-  if( c ) return c;
-  return na<nb ? -1 : (na>nb);
-}
-
 /* Moves a range cursor to the next visible row, starting with the one the
 ** iterator is on. */
 static int cursorScan(KalamCursor *pCur){
@@ -701,13 +695,13 @@ static int cursorScan(KalamCursor *pCur){
     const char *zVal;
     sqlite3_int64 iRowid;
     /* Bounds are checked here too, for keys that are not row keys. */
-    if( bDesc ? cursorKeyCmp(zKey, nKey, pCur->aLo, pCur->nLo)<0
-              : cursorKeyCmp(zKey, nKey, pCur->aHi, pCur->nHi)>=0 ){
+    if( bDesc ? kalamKeyCmp(zKey, nKey, pCur->aLo, pCur->nLo)<0
+              : kalamKeyCmp(zKey, nKey, pCur->aHi, pCur->nHi)>=0 ){
       break;
     }
     pTab->pConn->nRowsRead++;
-    if( !(bDesc ? cursorKeyCmp(zKey, nKey, pCur->aHi, pCur->nHi)>=0
-                : cursorKeyCmp(zKey, nKey, pCur->aLo, pCur->nLo)<0)
+    if( !(bDesc ? kalamKeyCmp(zKey, nKey, pCur->aHi, pCur->nHi)>=0
+                : kalamKeyCmp(zKey, nKey, pCur->aLo, pCur->nLo)<0)
      && kalamKeyRowDecode(zKey, nKey, pCur->nPrefix, &iRowid) ){
       zVal = kalamIterValue(pCur->pIter, &nVal);
       if( cursorVisible(pCur, iRowid, zVal, nVal) ){

@@ -18,12 +18,13 @@
 ** writes never builds it. Commit replays the entries in order into one
 ** plain RocksDB WriteBatch: a later write of a key overrides an earlier one
 ** there too. A large transaction on one table is committed as an ingested
-** table file instead (txnIngest). A scan merges a sorted snapshot of the column family's newest
-** entries in range with a store iterator (KalamIter). kalam keeps its own
-** buffer rather than RocksDB's WriteBatchWithIndex because that one's index
-** costs a third of all the instructions of a bulk insert (its comparator
-** looks the column family up on every comparison), while a hash table is
-** all kalam's writes and point reads need.
+** table file instead (txnIngest). A scan merges a sorted snapshot of the
+** column family's newest entries in range with a store iterator
+** (KalamIter). kalam keeps its own buffer rather than RocksDB's
+** WriteBatchWithIndex because that one's index costs a third of all the
+** instructions of a bulk insert (its comparator looks the column family up
+** on every comparison), while a hash table is all kalam's writes and point
+** reads need.
 **
 ** Savepoints. SQLite numbers its savepoints (statement journals included)
 ** 0, 1, 2...; a SAVEPOINT that opened the transaction itself is -1, so
@@ -285,23 +286,17 @@ int kalamTxnBegin(KalamDb *p){
   return SQLITE_OK;
 }
 
-static int txnKeyCmp(const char *a, size_t na, const char *b, size_t nb){
-  int c = memcmp(a, b, na<nb ? na : nb);
-  if( c ) return c;
-  return na<nb ? -1 : (na>nb);
-}
-
 static int txnEntryCmp(const void *pA, const void *pB){
   const KalamTxnEntry *a = *(KalamTxnEntry*const*)pA;
   const KalamTxnEntry *b = *(KalamTxnEntry*const*)pB;
-  return txnKeyCmp(a->zKey, (size_t)a->nKey, b->zKey, (size_t)b->nKey);
+  return kalamKeyCmp(a->zKey, (size_t)a->nKey, b->zKey, (size_t)b->nKey);
 }
 
 /* Key order, and for one key the order written. */
 static int txnEntryOrderCmp(const void *pA, const void *pB){
   const KalamTxnEntry *a = *(KalamTxnEntry*const*)pA;
   const KalamTxnEntry *b = *(KalamTxnEntry*const*)pB;
-  int c = txnKeyCmp(a->zKey, (size_t)a->nKey, b->zKey, (size_t)b->nKey);
+  int c = kalamKeyCmp(a->zKey, (size_t)a->nKey, b->zKey, (size_t)b->nKey);
   return c ? c : (a->iOrder < b->iOrder ? -1 : 1);
 }
 
@@ -537,22 +532,34 @@ static KalamTxnEntry *txnLookup(KalamDb *p, KalamCf *pCf, const char *k,
 /* Reads one key as this connection sees it: its pending writes over the
 ** store. *pzVal is NULL when there is no such key; otherwise the caller
 ** frees it with rocksdb_free. */
+/* The buffer's newest entry of a key, indexing the buffer first; *ppE is
+** NULL when the buffer does not hold the key. */
+static int txnPending(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
+                      KalamTxnEntry **ppE){
+  *ppE = 0;
+  if( txnIndex(p) ) return SQLITE_NOMEM;
+  *ppE = txnLookup(p, pCf, k, nk);
+  return SQLITE_OK;
+}
+
+/* A buffered entry's value as the caller's own copy (rocksdb_free), or
+** NULL for a delete. rocksdb_free is free(): the copy comes from malloc. */
+static int txnEntryCopy(const KalamTxnEntry *pE, char **pzVal, size_t *pnVal){
+  *pzVal = 0;
+  if( pE->nVal<0 ) return SQLITE_OK;
+  *pzVal = malloc(pE->nVal ? (size_t)pE->nVal : 1);
+  if( *pzVal==0 ) return SQLITE_NOMEM;
+  memcpy(*pzVal, pE->zVal, (size_t)pE->nVal);
+  *pnVal = (size_t)pE->nVal;
+  return SQLITE_OK;
+}
+
 int kalamTxnGet(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
                 char **pzVal, size_t *pnVal, char **pzErr){
   KalamTxnEntry *pE;
   char *zErr = 0;
-  if( txnIndex(p) ) return SQLITE_NOMEM;
-  pE = txnLookup(p, pCf, k, nk);
-  if( pE ){
-    *pzVal = 0;
-    if( pE->nVal<0 ) return SQLITE_OK;
-    /* rocksdb_free is free(): hand back memory from malloc. */
-    *pzVal = malloc(pE->nVal ? (size_t)pE->nVal : 1);
-    if( *pzVal==0 ) return SQLITE_NOMEM;
-    memcpy(*pzVal, pE->zVal, (size_t)pE->nVal);
-    *pnVal = (size_t)pE->nVal;
-    return SQLITE_OK;
-  }
+  if( txnPending(p, pCf, k, nk, &pE) ) return SQLITE_NOMEM;
+  if( pE ) return txnEntryCopy(pE, pzVal, pnVal);
   *pzVal = rocksdb_get_cf(p->pStore->db, p->pStore->pRo, pCf->h, k, nk,
                           pnVal, &zErr);
   if( zErr ){
@@ -573,19 +580,16 @@ int kalamTxnGetPinned(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
                       const char **pzVal, size_t *pnVal,
                       rocksdb_pinnableslice_t **ppPin, char **pzCopy,
                       char **pzErr){
+  KalamTxnEntry *pE;
   char *zErr = 0;
   *pzVal = 0;
   *ppPin = 0;
   *pzCopy = 0;
-  if( p->nEntry>0 ){
-    KalamTxnEntry *pE;
-    if( txnIndex(p) ) return SQLITE_NOMEM;
-    pE = txnLookup(p, pCf, k, nk);
-    if( pE ){
-      int rc = kalamTxnGet(p, pCf, k, nk, pzCopy, pnVal, pzErr);
-      *pzVal = *pzCopy;
-      return rc;
-    }
+  if( txnPending(p, pCf, k, nk, &pE) ) return SQLITE_NOMEM;
+  if( pE ){
+    int rc = txnEntryCopy(pE, pzCopy, pnVal);
+    *pzVal = *pzCopy;
+    return rc;
   }
   *ppPin = rocksdb_get_pinned_cf(p->pStore->db, p->pStore->pRo, pCf->h, k, nk,
                                  &zErr);
@@ -657,8 +661,8 @@ KalamIter *kalamTxnIterator(KalamDb *p, KalamCf *pCf,
     for(i=0; i<p->nSlot; i++){
       KalamTxnEntry *pE = p->aSlot[i];
       if( pE==0 || pE==TXN_GONE || pE->h!=pCf->h ) continue;
-      if( txnKeyCmp(pE->zKey, (size_t)pE->nKey, aLo, (size_t)nLo)<0 ) continue;
-      if( txnKeyCmp(pE->zKey, (size_t)pE->nKey, aHi, (size_t)nHi)>=0 ) continue;
+      if( kalamKeyCmp(pE->zKey, (size_t)pE->nKey, aLo, (size_t)nLo)<0 ) continue;
+      if( kalamKeyCmp(pE->zKey, (size_t)pE->nKey, aHi, (size_t)nHi)>=0 ) continue;
       pIter->aPend[pIter->nPend++] = pE;
     }
     qsort(pIter->aPend, (size_t)pIter->nPend, sizeof(KalamTxnEntry*),
@@ -691,7 +695,7 @@ static void iterSettle(KalamIter *p){
     if( bBase ){
       size_t nKey;
       const char *zKey = rocksdb_iter_key(p->pBase, &nKey);
-      c = txnKeyCmp(pE->zKey, (size_t)pE->nKey, zKey, nKey);
+      c = kalamKeyCmp(pE->zKey, (size_t)pE->nKey, zKey, nKey);
       if( p->bDesc ) c = -c;
       if( c>0 ){            /* the store's key comes first */
         p->eCur = ITER_BASE;
@@ -717,7 +721,7 @@ void kalamIterSeek(KalamIter *p, const char *k, size_t n){
   while( lo<hi ){       /* first pending key >= k */
     int mid = (lo + hi)/2;
     KalamTxnEntry *pE = p->aPend[mid];
-    if( txnKeyCmp(pE->zKey, (size_t)pE->nKey, k, n)<0 ) lo = mid + 1;
+    if( kalamKeyCmp(pE->zKey, (size_t)pE->nKey, k, n)<0 ) lo = mid + 1;
     else hi = mid;
   }
   p->iPend = lo;
@@ -731,7 +735,7 @@ void kalamIterSeekForPrev(KalamIter *p, const char *k, size_t n){
   while( lo<hi ){       /* first pending key > k */
     int mid = (lo + hi)/2;
     KalamTxnEntry *pE = p->aPend[mid];
-    if( txnKeyCmp(pE->zKey, (size_t)pE->nKey, k, n)<=0 ) lo = mid + 1;
+    if( kalamKeyCmp(pE->zKey, (size_t)pE->nKey, k, n)<=0 ) lo = mid + 1;
     else hi = mid;
   }
   p->iPend = lo - 1;
@@ -745,7 +749,7 @@ void kalamIterNext(KalamIter *p){
     if( rocksdb_iter_valid(p->pBase) ){
       size_t nKey;
       const char *zKey = rocksdb_iter_key(p->pBase, &nKey);
-      if( txnKeyCmp(pE->zKey, (size_t)pE->nKey, zKey, nKey)==0 ){
+      if( kalamKeyCmp(pE->zKey, (size_t)pE->nKey, zKey, nKey)==0 ){
         if( p->bDesc ) rocksdb_iter_prev(p->pBase);
         else rocksdb_iter_next(p->pBase);
       }
