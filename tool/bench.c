@@ -781,26 +781,35 @@ static sqlite3_int64 benchRawField(const char *zVal, size_t nVal,
   return v;
 }
 
-/* Raw insert: one write batch, written with sync. Row ids are 1..N. */
-static BENCH_WORKLOAD void benchWorkRawInsert(Bench *p, BenchRaw *r){
+/* Writes rows 1..N in one write batch, with sync, into column family
+** aCf[iCf]; with bUsers, row i belongs to user i mod nUser (interleaved),
+** as kalam_user keys it. Shared by the two raw insert workloads. */
+static void benchRawWriteRows(Bench *p, BenchRaw *r, int iCf, int bUsers,
+                              const char *zWhat){
   rocksdb_writebatch_t *pBatch = rocksdb_writebatch_create();
   sqlite3_int64 i;
   char *zErr = 0;
   if( pBatch==0 ) benchDie("raw: out of memory");
   for(i=0; i<p->nRow; i++){
-    char aKey[16];
+    char aKey[64];
     BenchRow row;
     char *zJson;
-    int nKey = benchRawKey(aKey, 0, i + 1);
+    int nPrefix = bUsers ? benchRawUserPrefix(aKey, (int)(i % p->nUser)) : 0;
+    int nKey = benchRawKey(aKey, nPrefix, i + 1);
     benchRowMake(i, &row);
     zJson = benchRawJson(&row, i + 1);
-    rocksdb_writebatch_put_cf(pBatch, r->aCf[1], aKey, (size_t)nKey, zJson,
+    rocksdb_writebatch_put_cf(pBatch, r->aCf[iCf], aKey, (size_t)nKey, zJson,
                               strlen(zJson));
     cJSON_free(zJson);
   }
   rocksdb_write(r->db, r->pWo, pBatch, &zErr);
   rocksdb_writebatch_destroy(pBatch);
-  benchRawCheck(zErr, "insert");
+  benchRawCheck(zErr, zWhat);
+}
+
+/* Raw insert: one write batch, written with sync. Row ids are 1..N. */
+static BENCH_WORKLOAD void benchWorkRawInsert(Bench *p, BenchRaw *r){
+  benchRawWriteRows(p, r, 1, 0, "insert");
 }
 
 /* Raw scan: every row of t parsed, e summed. */
@@ -849,25 +858,7 @@ static BENCH_WORKLOAD sqlite3_int64 benchWorkRawLookup(Bench *p, BenchRaw *r){
 
 /* Raw multi-tenant insert: interleaved users, one write batch. */
 static BENCH_WORKLOAD void benchWorkRawMtInsert(Bench *p, BenchRaw *r){
-  rocksdb_writebatch_t *pBatch = rocksdb_writebatch_create();
-  sqlite3_int64 i;
-  char *zErr = 0;
-  if( pBatch==0 ) benchDie("raw: out of memory");
-  for(i=0; i<p->nRow; i++){
-    char aKey[64];
-    BenchRow row;
-    char *zJson;
-    int nPrefix = benchRawUserPrefix(aKey, (int)(i % p->nUser));
-    int nKey = benchRawKey(aKey, nPrefix, i + 1);
-    benchRowMake(i, &row);
-    zJson = benchRawJson(&row, i + 1);
-    rocksdb_writebatch_put_cf(pBatch, r->aCf[2], aKey, (size_t)nKey, zJson,
-                              strlen(zJson));
-    cJSON_free(zJson);
-  }
-  rocksdb_write(r->db, r->pWo, pBatch, &zErr);
-  rocksdb_writebatch_destroy(pBatch);
-  benchRawCheck(zErr, "multi-tenant insert");
+  benchRawWriteRows(p, r, 2, 1, "multi-tenant insert");
 }
 
 /* Raw multi-tenant read: one bounded iterator per user. */
