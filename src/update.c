@@ -188,9 +188,12 @@ static int updateWrite(UpdateCtx *p, sqlite3_int64 iRowid,
       kalamRowEncodeValue(pB, pCol, &aVal[i], i==0);
     }
   }
+  /* _updated is the time inside the write's _seq: the same millisecond
+  ** as reading the clock again, one clock read fewer per row, and never
+  ** behind an earlier write's _updated if the clock steps back. */
   kalamRowEncodeEnd(pB, pSchema->eKind, iSeq,
-      pSchema->eKind==KALAM_KIND_STREAM ? kalamSnowflakeMs(iRowid)
-                                        : kalamNowMs(), bDeleted);
+      kalamSnowflakeMs(pSchema->eKind==KALAM_KIND_STREAM ? iRowid : iSeq),
+      bDeleted);
   if( pB->oom ){
     kalamBufFree(pB);   /* and start afresh next time */
     return SQLITE_NOMEM;
