@@ -13,7 +13,11 @@ CFLAGS  ?= -O2 -g
 PKGS     = sqlite3 rocksdb libcjson
 DEPCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEPLIBS   := $(shell pkg-config --libs rocksdb libcjson 2>/dev/null || echo -lrocksdb -lcjson)
-KCFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -fPIC $(DEPCFLAGS)
+# src/txn.c builds a large commit's table file in a thread of its own, so
+# everything that links kalam (kalam.so, and programs linking libkalam.a)
+# links -pthread; glibc before 2.34 keeps pthreads out of libc.
+DEPLIBS  += -pthread
+KCFLAGS  = -std=c11 -D_GNU_SOURCE -pthread -Wall -Wextra -fPIC $(DEPCFLAGS)
 
 SRC  = kalam_vtab.c $(wildcard src/*.c)
 HDR  = include/kalam.h $(wildcard src/*.h)

@@ -4,7 +4,7 @@
 ** tables stored in RocksDB.
 **
 ** Loadable:  sqlite3_load_extension(db, "./kalam", 0, &zErr);
-** Static:    link libkalam.a (and -lrocksdb -lcjson), then
+** Static:    link libkalam.a (and -lrocksdb -lcjson -pthread), then
 **            sqlite3_auto_extension((void(*)(void))sqlite3_kalam_init);
 **            every connection opened afterwards has kalam.
 **

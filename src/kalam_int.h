@@ -14,9 +14,11 @@
 **                when SQLite drops the last one at sqlite3_close().
 **   KalamDb      one per (connection, schema) that uses kalam: a reference
 **                on the schema's store plus the connection's open
-**                transaction on it (a RocksDB WriteBatchWithIndex). Every
-**                kalam table of that schema in that connection shares it, so
-**                a transaction over many tables commits in one write.
+**                transaction on it (txn.c's write buffer, and during a
+**                large transaction the thread writing its table file).
+**                Every kalam table of that schema in that connection shares
+**                it, so a transaction over many tables commits in one
+**                write.
 **   KalamTable   the sqlite3_vtab of one table; KalamCursor its cursor.
 */
 #ifndef KALAM_INT_H
@@ -44,6 +46,7 @@ typedef struct KalamValue KalamValue;
 typedef struct KalamTxnEntry KalamTxnEntry;
 typedef struct KalamIter KalamIter;
 typedef struct TxnArenaRef TxnArenaRef;
+typedef struct TxnSpec TxnSpec;
 
 /* ---------------------------------------------------------------- buffer */
 
@@ -327,6 +330,10 @@ struct KalamDb {
   int nSp;                         /* SQLite savepoints we hold */
   int *aSp;                        /* aSp[i]: nEntry when savepoint i began */
   int nSpAlloc;
+  TxnSpec *pSpec;                  /* the commit's table file, being built
+                                   ** by a worker thread, or NULL */
+  int bSpecOff;                    /* no such build for the rest of this
+                                   ** transaction */
   KalamDb *pNext;
 };
 

@@ -26,6 +26,23 @@
 ** on every comparison), while a hash table is all kalam's writes and point
 ** reads need.
 **
+** The table file of a large commit. Building it (blocks, LZ4) was a
+** quarter of a million-row import, all at COMMIT on one core while the
+** other idled. So once a transaction's buffer reaches TXN_INGEST_MIN_BYTES
+** and all it wrote so far went to one column family in strictly ascending
+** key order (snowflake row ids make an import so), a worker thread starts
+** writing that file while the transaction goes on (TxnSpec), and COMMIT
+** only finishes and ingests it. This is speculation: the transaction may
+** yet write out of order or to another table, or roll back. The worker is
+** only ever handed settled entries, those below the oldest open savepoint,
+** which no failing statement can take back. A write that breaks the order
+** or goes to another column family, a ROLLBACK TO below what was handed
+** over, a worker's error, or the end of the transaction stops the worker
+** and removes its file for good (until the next transaction); COMMIT then
+** builds the file itself or takes the WriteBatch, as it would have
+** without the worker. The worker calls RocksDB, pthreads and libc only,
+** never SQLite, which may be built single-threaded.
+**
 ** Savepoints. SQLite numbers its savepoints (statement journals included)
 ** 0, 1, 2...; a SAVEPOINT that opened the transaction itself is -1, so
 ** xRollbackTo(-1) means back to the start, transaction still open;
@@ -46,8 +63,16 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/mman.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <errno.h>
 
 SQLITE_EXTENSION_INIT3
+
+static void txnSpecEnd(KalamDb *p);
+static void txnSpecOnWrite(KalamDb *p);
+static void txnSpecSettled(KalamDb *p);
 
 /* One buffered write. The key, then the value, follow the struct in the
 ** arena. */
@@ -161,6 +186,8 @@ static void txnArenaRelease(TxnArenaRef *pRef){
 
 /* Forgets every buffered write. */
 static void txnClear(KalamDb *p){
+  /* First, because the worker reads entries in the arena freed below. */
+  txnSpecEnd(p);
   if( p->pArenaRef ){
     p->pArenaRef->pChunk = (TxnChunk*)p->pArena;
     txnArenaRelease(p->pArenaRef);
@@ -178,6 +205,7 @@ static void txnClear(KalamDb *p){
   }
   p->nSp = 0;
   p->bFailed = 0;
+  p->bSpecOff = 0;
 }
 
 void kalamTxnFree(KalamDb *p){
@@ -278,6 +306,7 @@ static void txnWrite(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
   if( nv>0 ) memcpy(pE->zVal, v, (size_t)nv);
   p->aEntry[p->nEntry++] = pE;
   p->nBytes += (sqlite3_int64)nk + (nv>0 ? nv : 0);
+  if( !p->bSpecOff ) txnSpecOnWrite(p);
   return;
 oom:
   p->bFailed = 1;
@@ -353,28 +382,324 @@ static int txnEntryOrderCmp(const void *pA, const void *pB){
 #define TXN_INGEST_MIN_BYTES ((sqlite3_int64)8 << 20)
 #define TXN_WARM_STEP ((off_t)4 << 20)
 
-/* Commits the buffer as an ingested table file, if it qualifies. *pbDone
-** is set when it did; an error means nothing was committed. */
-static int txnIngest(KalamDb *p, int *pbDone, char **pzErr){
+/* The speculative build of that file while the transaction goes on (see
+** the header comment). One per KalamDb at most, in p->pSpec. The main
+** thread makes it (txnSpecStart), joins its worker, and frees it and all
+** it points to (txnSpecFree); the worker frees nothing of it. Entries
+** are handed to the worker as copies of their pointers, because aEntry
+** moves when it grows; the entries themselves stay put in the arena, and
+** their keys and values never change, so the worker reads them unlocked.
+** The arena outlives the worker: txnClear joins it first. */
+struct TxnSpec {
+  /* Set before the worker starts, fixed after. */
+  pthread_t thread;
+  char *zFile;                      /* the file (sqlite3_mprintf) */
+  rocksdb_envoptions_t *pEnvOpts;
+  rocksdb_sstfilewriter_t *pWriter; /* the worker's until it is joined */
+  int bMutex;                       /* mutex initialized */
+  int bCond;                        /* cond initialized */
+  /* The main thread's alone. */
+  int nHanded;                      /* aEntry[0..nHanded) were handed over */
+  sqlite3_int64 nBytesFed;          /* p->nBytes at the last hand-over */
+  /* Guarded by mutex. The main thread appends to aIn; the worker swaps
+  ** it with aWork, the batch it has written, then writes the new aWork's
+  ** entries unlocked. Both arrays are the main thread's
+  ** (sqlite3_realloc64, freed by txnSpecFree): the worker only swaps
+  ** them. */
+  pthread_mutex_t mutex;
+  pthread_cond_t cond;              /* signals: entries handed, or stop */
+  KalamTxnEntry **aIn;
+  int nIn;
+  int nInAlloc;
+  KalamTxnEntry **aWork;
+  int nWorkAlloc;
+  int bFinish;                      /* aIn holds the last entries */
+  /* Read without the lock. */
+  atomic_int bStop;                 /* main: abandon the file, now */
+  atomic_int bFailed;               /* worker: the file cannot be had */
+  /* The worker's, read after the join. */
+  int bBuilt;                       /* the file is finished, whole */
+};
+
+/* Entries are handed over in batches of TXN_SPEC_BATCH, or of whatever
+** is settled once TXN_SPEC_BATCH_BYTES were written since the last one:
+** a lock and a wake-up per batch, not per row, while rows of many kB
+** still reach the worker long before COMMIT. */
+#define TXN_SPEC_BATCH 4096
+#define TXN_SPEC_BATCH_BYTES ((sqlite3_int64)1 << 20)
+/* How long the worker sleeps between looks at bStop, should a wake-up be
+** lost (a stop flagged by a main thread whose lock failed). */
+#define TXN_SPEC_WAIT_NS 100000000L
+
+/* The worker: writes the entries handed over, in order, into the file,
+** and finishes it once told that it has them all. It stops at once on
+** bStop, and on any error sets bFailed and stops: the main thread then
+** removes the file and COMMIT builds it anew, reporting the error. Only
+** RocksDB, pthreads and libc here. */
+static void *txnSpecRun(void *pArg){
+  TxnSpec *s = (TxnSpec*)pArg;
+  char *zErr = 0;
+  int bFail = 0;
+
+  rocksdb_sstfilewriter_open(s->pWriter, s->zFile, &zErr);
+  while( zErr==0 && !bFail ){
+    KalamTxnEntry **aBatch = 0;
+    int nBatch = 0, bFinish, i;
+    if( pthread_mutex_lock(&s->mutex) ){ bFail = 1; break; }
+    while( s->nIn==0 && !s->bFinish && !atomic_load(&s->bStop) ){
+      struct timespec ts;
+      int rc;
+      if( clock_gettime(CLOCK_REALTIME, &ts) ){ bFail = 1; break; }
+      ts.tv_nsec += TXN_SPEC_WAIT_NS;
+      if( ts.tv_nsec >= 1000000000L ){
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+      }
+      rc = pthread_cond_timedwait(&s->cond, &s->mutex, &ts);
+      if( rc && rc!=ETIMEDOUT ){ bFail = 1; break; }
+    }
+    if( !bFail && s->nIn>0 ){
+      KalamTxnEntry **aSwap = s->aWork;
+      int nSwap = s->nWorkAlloc;
+      s->aWork = s->aIn;
+      s->nWorkAlloc = s->nInAlloc;
+      s->aIn = aSwap;
+      s->nInAlloc = nSwap;
+      aBatch = s->aWork;
+      nBatch = s->nIn;
+      s->nIn = 0;
+    }
+    bFinish = s->bFinish;
+    if( pthread_mutex_unlock(&s->mutex) ) bFail = 1;
+    if( bFail || atomic_load(&s->bStop) ) break;
+    for(i=0; i<nBatch && zErr==0; i++){
+      KalamTxnEntry *pE = aBatch[i];
+      /* A main thread waiting to stop us waits at most one entry. */
+      if( atomic_load_explicit(&s->bStop, memory_order_relaxed) ) break;
+      if( pE->nVal<0 ){
+        rocksdb_sstfilewriter_delete(s->pWriter, pE->zKey, (size_t)pE->nKey,
+                                     &zErr);
+      }else{
+        rocksdb_sstfilewriter_put(s->pWriter, pE->zKey, (size_t)pE->nKey,
+                                  pE->zVal, (size_t)pE->nVal, &zErr);
+      }
+    }
+    if( i<nBatch ) break;            /* stopped, or failed */
+    if( bFinish && zErr==0 ){
+      rocksdb_sstfilewriter_finish(s->pWriter, &zErr);
+      if( zErr==0 ) s->bBuilt = 1;
+      break;
+    }
+  }
+
+  if( zErr ){
+    bFail = 1;
+    rocksdb_free(zErr);   /* COMMIT's own build reports the cause */
+  }
+  if( bFail ) atomic_store(&s->bFailed, 1);
+  return 0;
+}
+
+/* Frees a speculation whose worker has been joined (or never started),
+** removing its file if bRemove. */
+static void txnSpecFree(TxnSpec *s, int bRemove){
+  if( s==0 ) return;
+  /* The writer closes the file: before it is removed. */
+  if( s->pWriter ) rocksdb_sstfilewriter_destroy(s->pWriter);
+  if( bRemove && s->zFile ) kalamIngestFileRemove(s->zFile);
+  if( s->pEnvOpts ) rocksdb_envoptions_destroy(s->pEnvOpts);
+  if( s->bCond ) (void)pthread_cond_destroy(&s->cond);
+  if( s->bMutex ) (void)pthread_mutex_destroy(&s->mutex);
+  sqlite3_free(s->aIn);
+  sqlite3_free(s->aWork);
+  sqlite3_free(s->zFile);
+  sqlite3_free(s);
+}
+
+/* Joins the worker. Nonzero if that failed, which pthread_join does only
+** for a thread that cannot be joined (ours always can): the caller then
+** leaks s rather than free it under a thread that might still run. */
+static int txnSpecJoin(TxnSpec *s){
+  return pthread_join(s->thread, 0)!=0;
+}
+
+/* Starts the worker, or if anything fails, gives up speculating for this
+** transaction: the commit builds the file as it always could. */
+static void txnSpecStart(KalamDb *p){
+  TxnSpec *s = sqlite3_malloc(sizeof(*s));
+  if( s==0 ) goto fail;
+  memset(s, 0, sizeof(*s));
+  atomic_init(&s->bStop, 0);
+  atomic_init(&s->bFailed, 0);
+  /* The name txnIngestBuild would give it: one writer per KalamDb at a
+  ** time, and store.c sweeps what a crash leaves. */
+  s->zFile = sqlite3_mprintf("%s/" KALAM_INGEST_PREFIX "%d-%p.sst",
+                             p->pStore->zPath, (int)getpid(), (void*)p);
+  s->pEnvOpts = rocksdb_envoptions_create();
+  if( s->zFile==0 || s->pEnvOpts==0 ) goto fail;
+  s->pWriter = rocksdb_sstfilewriter_create(s->pEnvOpts, p->pStore->pOpts);
+  if( s->pWriter==0 ) goto fail;
+  if( pthread_mutex_init(&s->mutex, 0) ) goto fail;
+  s->bMutex = 1;
+  if( pthread_cond_init(&s->cond, 0) ) goto fail;
+  s->bCond = 1;
+  if( pthread_create(&s->thread, 0, txnSpecRun, s) ) goto fail;
+  p->pSpec = s;
+  return;
+
+fail:
+  txnSpecFree(s, 0);
+  p->bSpecOff = 1;
+}
+
+/* Hands aEntry[nHanded..nTo) to the worker; bFinish says they are the
+** last. Nonzero if the speculation cannot go on: the worker failed, or
+** the hand-over did. */
+static int txnSpecFeed(KalamDb *p, int nTo, int bFinish){
+  TxnSpec *s = p->pSpec;
+  int n = nTo - s->nHanded;
+  int bBad = 0;
+  if( atomic_load(&s->bFailed) ) return 1;
+  if( pthread_mutex_lock(&s->mutex) ) return 1;
+  if( s->nIn + n > s->nInAlloc ){
+    /* Under the lock: the worker may be swapping aIn away. */
+    int nNew = s->nInAlloc ? s->nInAlloc*2 : TXN_SPEC_BATCH*2;
+    KalamTxnEntry **aNew;
+    if( nNew < s->nIn + n ) nNew = s->nIn + n;
+    aNew = sqlite3_realloc64(s->aIn, sizeof(KalamTxnEntry*) * (size_t)nNew);
+    if( aNew==0 ){
+      bBad = 1;
+    }else{
+      s->aIn = aNew;
+      s->nInAlloc = nNew;
+    }
+  }
+  if( !bBad ){
+    if( n>0 ){
+      memcpy(&s->aIn[s->nIn], &p->aEntry[s->nHanded],
+             sizeof(KalamTxnEntry*) * (size_t)n);
+    }
+    s->nIn += n;
+    s->bFinish = bFinish;
+    if( pthread_cond_signal(&s->cond) ) bBad = 1;
+  }
+  if( pthread_mutex_unlock(&s->mutex) ) bBad = 1;
+  if( !bBad ){
+    s->nHanded = nTo;
+    s->nBytesFed = p->nBytes;
+  }
+  return bBad;
+}
+
+/* Ends the speculation, if any, for the rest of the transaction: stops
+** the worker, waits for it (at most the entry it is writing) and removes
+** its file. */
+static void txnSpecEnd(KalamDb *p){
+  TxnSpec *s = p->pSpec;
+  if( s==0 ) return;
+  p->pSpec = 0;
+  p->bSpecOff = 1;
+  atomic_store(&s->bStop, 1);
+  /* The wake-up, under the lock so that a worker about to wait sees
+  ** bStop; without it (the lock failed) the worker's timed wait does. */
+  if( pthread_mutex_lock(&s->mutex)==0 ){
+    /* Neither fails on a mutex this thread holds and a live cond. */
+    (void)pthread_cond_signal(&s->cond);
+    (void)pthread_mutex_unlock(&s->mutex);
+  }else{
+    (void)pthread_cond_signal(&s->cond);
+  }
+  if( txnSpecJoin(s) ) return;
+  txnSpecFree(s, 1);
+}
+
+/* The entries that no open savepoint can take back. */
+static int txnSpecSettledCount(KalamDb *p){
+  return p->nSp>0 ? p->aSp[0] : p->nEntry;
+}
+
+/* After each write, while the transaction may still speculate: keeps
+** watching that it qualifies, starts the worker when the buffer is large
+** enough, and hands over settled entries a batch at a time. */
+static void txnSpecOnWrite(KalamDb *p){
+  KalamTxnEntry *pE = p->aEntry[p->nEntry-1];
+  int nSettled;
+  if( p->pStore->bMem ){          /* memory stores never ingest */
+    p->bSpecOff = 1;
+    return;
+  }
+  if( p->nEntry>1 ){
+    KalamTxnEntry *pPrev = p->aEntry[p->nEntry-2];
+    if( pE->h!=pPrev->h
+     || kalamKeyCmp(pPrev->zKey, (size_t)pPrev->nKey,
+                    pE->zKey, (size_t)pE->nKey)>=0 ){
+      txnSpecEnd(p);
+      p->bSpecOff = 1;
+      return;
+    }
+  }
+  if( p->pSpec==0 ){
+    if( p->nBytes < TXN_INGEST_MIN_BYTES ) return;
+    txnSpecStart(p);
+    if( p->pSpec==0 ) return;
+  }
+  nSettled = txnSpecSettledCount(p);
+  if( nSettled > p->pSpec->nHanded
+   && ( nSettled - p->pSpec->nHanded >= TXN_SPEC_BATCH
+     || p->nBytes - p->pSpec->nBytesFed >= TXN_SPEC_BATCH_BYTES )
+   && txnSpecFeed(p, nSettled, 0) ){
+    txnSpecEnd(p);
+  }
+}
+
+/* After a RELEASE: hands over what it settled, however little, so that
+** an import of many multi-row statements keeps the worker busy. */
+static void txnSpecSettled(KalamDb *p){
+  int nSettled = txnSpecSettledCount(p);
+  if( nSettled > p->pSpec->nHanded && txnSpecFeed(p, nSettled, 0) ){
+    txnSpecEnd(p);
+  }
+}
+
+/* At COMMIT: hands over the rest, waits for the worker to finish the file
+** and returns its name, which the caller frees (sqlite3_free). NULL if the
+** worker could not build it; its file is then gone and the speculation
+** over. */
+static char *txnSpecFinish(KalamDb *p){
+  TxnSpec *s = p->pSpec;
+  char *zFile = 0;
+  if( txnSpecFeed(p, p->nEntry, 1) ){
+    txnSpecEnd(p);
+    return 0;
+  }
+  p->pSpec = 0;
+  p->bSpecOff = 1;
+  if( txnSpecJoin(s) ) return 0;
+  if( s->bBuilt ){
+    zFile = s->zFile;
+    s->zFile = 0;
+  }
+  txnSpecFree(s, zFile==0);
+  return zFile;
+}
+
+/* Writes the buffer, all of one column family (txnIngest checked), into
+** a new table file, sorted, newest entry of each key: COMMIT's own build,
+** when no worker built it. On success *pzFile is the file's name, which
+** the caller frees (sqlite3_free); on failure no file is left. */
+static int txnIngestBuild(KalamDb *p, char **pzFile, char **pzErr){
   KalamTxnEntry **aKey = 0;      /* newest entry of each key, in key order */
   int nKey = 0, bSorted = 1, i;
-  rocksdb_column_family_handle_t *h = p->aEntry[0]->h;
   rocksdb_envoptions_t *pEnvOpts = 0;
   rocksdb_sstfilewriter_t *pWriter = 0;
-  rocksdb_ingestexternalfileoptions_t *pIngestOpts = 0;
   char *zFile = 0;
   char *zErr = 0;
   int bOpened = 0;
-  int fdWarm = -1;
   int rc = SQLITE_OK;
 
-  *pbDone = 0;
-  if( p->pStore->bMem || p->nBytes < TXN_INGEST_MIN_BYTES ) return SQLITE_OK;
-  for(i=0; i<p->nEntry; i++){
-    if( p->aEntry[i]->h!=h ) return SQLITE_OK;
-    if( bSorted && i>0 && txnEntryCmp(&p->aEntry[i-1], &p->aEntry[i])>=0 ){
-      bSorted = 0;
-    }
+  *pzFile = 0;
+  for(i=1; i<p->nEntry && bSorted; i++){
+    if( txnEntryCmp(&p->aEntry[i-1], &p->aEntry[i])>=0 ) bSorted = 0;
   }
   aKey = sqlite3_malloc64(sizeof(KalamTxnEntry*) * (size_t)p->nEntry);
   if( aKey==0 ){ rc = SQLITE_NOMEM; goto done; }
@@ -398,8 +723,7 @@ static int txnIngest(KalamDb *p, int *pbDone, char **pzErr){
   zFile = sqlite3_mprintf("%s/" KALAM_INGEST_PREFIX "%d-%p.sst",
                           p->pStore->zPath, (int)getpid(), (void*)p);
   pEnvOpts = rocksdb_envoptions_create();
-  pIngestOpts = rocksdb_ingestexternalfileoptions_create();
-  if( zFile==0 || pEnvOpts==0 || pIngestOpts==0 ){
+  if( zFile==0 || pEnvOpts==0 ){
     rc = SQLITE_NOMEM;
     goto done;
   }
@@ -419,7 +743,39 @@ static int txnIngest(KalamDb *p, int *pbDone, char **pzErr){
   }
   if( zErr ) goto done;
   rocksdb_sstfilewriter_finish(pWriter, &zErr);
-  if( zErr ) goto done;
+
+done:
+  if( zErr ){
+    *pzErr = kalamStoreError("kalam commit failed", zErr);
+    rc = SQLITE_IOERR;
+  }
+  /* The writer closes the file: before a partial one is removed. */
+  if( pWriter ) rocksdb_sstfilewriter_destroy(pWriter);
+  if( rc==SQLITE_OK ){
+    *pzFile = zFile;
+    zFile = 0;
+  }else if( bOpened ){
+    kalamIngestFileRemove(zFile);
+  }
+  if( pEnvOpts ) rocksdb_envoptions_destroy(pEnvOpts);
+  sqlite3_free(zFile);
+  sqlite3_free(aKey);
+  return rc;
+}
+
+/* Ingests the finished table file zFile into column family h, whoever
+** built it, and removes the name. *pbDone is set when it was ingested;
+** an error means nothing was committed. */
+static int txnIngestFile(KalamDb *p, rocksdb_column_family_handle_t *h,
+                         const char *zFile, int *pbDone, char **pzErr){
+  rocksdb_ingestexternalfileoptions_t *pIngestOpts = 0;
+  char *zErr = 0;
+  int fdWarm = -1;
+  int rc = SQLITE_OK;
+
+  *pbDone = 0;
+  pIngestOpts = rocksdb_ingestexternalfileoptions_create();
+  if( pIngestOpts==0 ){ rc = SQLITE_NOMEM; goto done; }
   /* RocksDB's writer drops the file it wrote from the OS page cache, so
   ** the first reads after an import would all go to the disk, where
   ** after a native import they find the pages in memory. The descriptor
@@ -451,15 +807,42 @@ done:
     *pzErr = kalamStoreError("kalam commit failed", zErr);
     rc = SQLITE_IOERR;
   }
-  if( pWriter ) rocksdb_sstfilewriter_destroy(pWriter);
   if( fdWarm>=0 ) close(fdWarm);
   /* After a move the name is RocksDB's link, already gone or ours to
-  ** drop; after a failure it is a partial file. Either way it goes. */
-  if( bOpened ) kalamIngestFileRemove(zFile);
+  ** drop; after a failure it is the file nobody will ingest. Either way
+  ** it goes. */
+  kalamIngestFileRemove(zFile);
   if( pIngestOpts ) rocksdb_ingestexternalfileoptions_destroy(pIngestOpts);
-  if( pEnvOpts ) rocksdb_envoptions_destroy(pEnvOpts);
+  return rc;
+}
+
+/* Commits the buffer as an ingested table file, if it qualifies: with the
+** file the worker built during the transaction if it has one, else
+** building it now. *pbDone is set when it did; an error means nothing was
+** committed. */
+static int txnIngest(KalamDb *p, int *pbDone, char **pzErr){
+  rocksdb_column_family_handle_t *h = p->aEntry[0]->h;
+  char *zFile = 0;
+  int i;
+  int rc = SQLITE_OK;
+
+  *pbDone = 0;
+  if( p->pStore->bMem || p->nBytes < TXN_INGEST_MIN_BYTES ) goto done;
+  for(i=0; i<p->nEntry; i++){
+    if( p->aEntry[i]->h!=h ) goto done;
+  }
+  if( p->pSpec ) zFile = txnSpecFinish(p);
+  if( zFile==0 ){
+    rc = txnIngestBuild(p, &zFile, pzErr);
+    if( rc!=SQLITE_OK ) goto done;
+  }
+  rc = txnIngestFile(p, h, zFile, pbDone, pzErr);
+
+done:
+  /* A worker whose file this commit does not take (a ROLLBACK TO brought
+  ** the transaction below the threshold) is stopped before the batch. */
+  txnSpecEnd(p);
   sqlite3_free(zFile);
-  sqlite3_free(aKey);
   return rc;
 }
 
@@ -526,6 +909,8 @@ int kalamTxnSavepoint(KalamDb *p, int iSavepoint){
 int kalamTxnRelease(KalamDb *p, int iSavepoint){
   if( iSavepoint < 0 ) iSavepoint = 0;
   if( iSavepoint < p->nSp ) p->nSp = iSavepoint;
+  /* A statement's end releases its savepoint: its rows are settled now. */
+  if( p->pSpec ) txnSpecSettled(p);
   return SQLITE_OK;
 }
 
@@ -534,6 +919,9 @@ int kalamTxnRollbackTo(KalamDb *p, int iSavepoint, char **pzErr){
   (void)pzErr;
   if( !p->bInTxn || iSavepoint >= p->nSp ) return SQLITE_OK;
   nTarget = iSavepoint<0 ? 0 : p->aSp[iSavepoint];
+  /* Only ROLLBACK TO -1 can reach below what was handed over, which never
+  ** goes past aSp[0]; the worker's file cannot take entries back. */
+  if( p->pSpec && nTarget < p->pSpec->nHanded ) txnSpecEnd(p);
   /* Newest first, each key's slot goes back to what it shadowed. The
   ** entries' memory stays in the arena until the transaction ends, so a
   ** cursor's snapshot never points at freed memory. */
