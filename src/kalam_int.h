@@ -171,6 +171,9 @@ struct KalamSchema {
   sqlite3_int64 nFlushRows;
   sqlite3_int64 nRetentionHours; /* deleted_retention_hours, 0 = keep */
   sqlite3_int64 nTtlSeconds;     /* streams only */
+  int bUtf8;          /* the database's text is UTF-8 (set at connect): a
+                      ** TEXT value for a TEXT column is taken as it is,
+                      ** not NUL-terminated first (kalamValueConvert) */
 };
 
 const char *kalamKindName(int eKind);

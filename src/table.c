@@ -157,6 +157,20 @@ static int tableEntryPending(const char *zJson){
 }
 
 /* The planner's row estimate for a column family. */
+/* Whether the database's text encoding is UTF-8. All databases of a
+** connection share it, and it is fixed once the schema holds a table. */
+static int tableIsUtf8(sqlite3 *db, int *pbUtf8){
+  sqlite3_stmt *pStmt = 0;
+  int rc = sqlite3_prepare_v2(db, "PRAGMA encoding", -1, &pStmt, 0);
+  *pbUtf8 = 0;
+  if( rc ) return rc;
+  if( sqlite3_step(pStmt)==SQLITE_ROW ){
+    const char *zEnc = (const char*)sqlite3_column_text(pStmt, 0);
+    *pbUtf8 = zEnc!=0 && sqlite3_stricmp(zEnc, "UTF-8")==0;
+  }
+  return sqlite3_finalize(pStmt);
+}
+
 static sqlite3_int64 tableRowEstimate(KalamDb *pDb, KalamCf *pCf){
   char *z = rocksdb_property_value_cf(pDb->pStore->db, pCf->h,
                                       "rocksdb.estimate-num-keys");
@@ -286,6 +300,12 @@ static int tableInit(sqlite3 *db, void *pAux, int argc,
     goto done;
   }
   sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
+  rc = tableIsUtf8(db, &pSchema->bUtf8);
+  if( rc ){
+    zErr = sqlite3_mprintf("kalam table %s: cannot read the database's "
+                           "text encoding: %s", zTable, sqlite3_errmsg(db));
+    goto done;
+  }
 
   pTab = sqlite3_malloc(sizeof(*pTab));
   if( pTab==0 ){ rc = SQLITE_NOMEM; goto done; }
