@@ -156,7 +156,6 @@ static int tableEntryPending(const char *zJson){
   return zJson && strstr(zJson, "\"pending\":")!=0;
 }
 
-/* The planner's row estimate for a column family. */
 /* Whether the database's text encoding is UTF-8. All databases of a
 ** connection share it, and it is fixed once the schema holds a table. */
 static int tableIsUtf8(sqlite3 *db, int *pbUtf8){
@@ -171,6 +170,7 @@ static int tableIsUtf8(sqlite3 *db, int *pbUtf8){
   return sqlite3_finalize(pStmt);
 }
 
+/* The planner's row estimate for a column family. */
 static sqlite3_int64 tableRowEstimate(KalamDb *pDb, KalamCf *pCf){
   char *z = rocksdb_property_value_cf(pDb->pStore->db, pCf->h,
                                       "rocksdb.estimate-num-keys");

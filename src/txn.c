@@ -382,6 +382,36 @@ static int txnEntryOrderCmp(const void *pA, const void *pB){
 #define TXN_INGEST_MIN_BYTES ((sqlite3_int64)8 << 20)
 #define TXN_WARM_STEP ((off_t)4 << 20)
 
+/* The name of p's ingestion file (sqlite3_free), or NULL if out of
+** memory. One writer per KalamDb at a time, and one process per store,
+** so the name is unique; store.c sweeps what a crash leaves. */
+static char *txnIngestFileName(KalamDb *p){
+  return sqlite3_mprintf("%s/" KALAM_INGEST_PREFIX "%d-%p.sst",
+                         p->pStore->zPath, (int)getpid(), (void*)p);
+}
+
+/* A table file writer with the store's options, or NULL if out of memory.
+** *ppEnvOpts receives its env options; the caller destroys both, the
+** writer first. */
+static rocksdb_sstfilewriter_t *txnWriterCreate(KalamDb *p,
+                                   rocksdb_envoptions_t **ppEnvOpts){
+  *ppEnvOpts = rocksdb_envoptions_create();
+  if( *ppEnvOpts==0 ) return 0;
+  return rocksdb_sstfilewriter_create(*ppEnvOpts, p->pStore->pOpts);
+}
+
+/* Writes one entry, a put or a delete, into the table file. Called by the
+** worker thread too: RocksDB only. */
+static void txnWriterAdd(rocksdb_sstfilewriter_t *pWriter,
+                         const KalamTxnEntry *pE, char **pzErr){
+  if( pE->nVal<0 ){
+    rocksdb_sstfilewriter_delete(pWriter, pE->zKey, (size_t)pE->nKey, pzErr);
+  }else{
+    rocksdb_sstfilewriter_put(pWriter, pE->zKey, (size_t)pE->nKey,
+                              pE->zVal, (size_t)pE->nVal, pzErr);
+  }
+}
+
 /* The speculative build of that file while the transaction goes on (see
 ** the header comment). One per KalamDb at most, in p->pSpec. The main
 ** thread makes it (txnSpecStart), joins its worker, and frees it and all
@@ -476,13 +506,7 @@ static void *txnSpecRun(void *pArg){
       KalamTxnEntry *pE = aBatch[i];
       /* A main thread waiting to stop us waits at most one entry. */
       if( atomic_load_explicit(&s->bStop, memory_order_relaxed) ) break;
-      if( pE->nVal<0 ){
-        rocksdb_sstfilewriter_delete(s->pWriter, pE->zKey, (size_t)pE->nKey,
-                                     &zErr);
-      }else{
-        rocksdb_sstfilewriter_put(s->pWriter, pE->zKey, (size_t)pE->nKey,
-                                  pE->zVal, (size_t)pE->nVal, &zErr);
-      }
+      txnWriterAdd(s->pWriter, pE, &zErr);
     }
     if( i<nBatch ) break;            /* stopped, or failed */
     if( bFinish && zErr==0 ){
@@ -531,13 +555,9 @@ static void txnSpecStart(KalamDb *p){
   memset(s, 0, sizeof(*s));
   atomic_init(&s->bStop, 0);
   atomic_init(&s->bFailed, 0);
-  /* The name txnIngestBuild would give it: one writer per KalamDb at a
-  ** time, and store.c sweeps what a crash leaves. */
-  s->zFile = sqlite3_mprintf("%s/" KALAM_INGEST_PREFIX "%d-%p.sst",
-                             p->pStore->zPath, (int)getpid(), (void*)p);
-  s->pEnvOpts = rocksdb_envoptions_create();
-  if( s->zFile==0 || s->pEnvOpts==0 ) goto fail;
-  s->pWriter = rocksdb_sstfilewriter_create(s->pEnvOpts, p->pStore->pOpts);
+  s->zFile = txnIngestFileName(p);
+  if( s->zFile==0 ) goto fail;
+  s->pWriter = txnWriterCreate(p, &s->pEnvOpts);
   if( s->pWriter==0 ) goto fail;
   if( pthread_mutex_init(&s->mutex, 0) ) goto fail;
   s->bMutex = 1;
@@ -718,28 +738,15 @@ static int txnIngestBuild(KalamDb *p, char **pzFile, char **pzErr){
     nKey = j;
   }
 
-  /* One writer per KalamDb at a time, and one process per store: the name
-  ** is unique. store.c removes files that a crash left behind. */
-  zFile = sqlite3_mprintf("%s/" KALAM_INGEST_PREFIX "%d-%p.sst",
-                          p->pStore->zPath, (int)getpid(), (void*)p);
-  pEnvOpts = rocksdb_envoptions_create();
-  if( zFile==0 || pEnvOpts==0 ){
-    rc = SQLITE_NOMEM;
-    goto done;
-  }
-  pWriter = rocksdb_sstfilewriter_create(pEnvOpts, p->pStore->pOpts);
+  zFile = txnIngestFileName(p);
+  if( zFile==0 ){ rc = SQLITE_NOMEM; goto done; }
+  pWriter = txnWriterCreate(p, &pEnvOpts);
   if( pWriter==0 ){ rc = SQLITE_NOMEM; goto done; }
   rocksdb_sstfilewriter_open(pWriter, zFile, &zErr);
   if( zErr ) goto done;
   bOpened = 1;
   for(i=0; i<nKey && zErr==0; i++){
-    KalamTxnEntry *pE = aKey[i];
-    if( pE->nVal<0 ){
-      rocksdb_sstfilewriter_delete(pWriter, pE->zKey, (size_t)pE->nKey, &zErr);
-    }else{
-      rocksdb_sstfilewriter_put(pWriter, pE->zKey, (size_t)pE->nKey,
-                                pE->zVal, (size_t)pE->nVal, &zErr);
-    }
+    txnWriterAdd(pWriter, aKey[i], &zErr);
   }
   if( zErr ) goto done;
   rocksdb_sstfilewriter_finish(pWriter, &zErr);
@@ -952,9 +959,6 @@ static KalamTxnEntry *txnLookup(KalamDb *p, KalamCf *pCf, const char *k,
   return (pE && pE!=TXN_GONE) ? pE : 0;
 }
 
-/* Reads one key as this connection sees it: its pending writes over the
-** store. *pzVal is NULL when there is no such key; otherwise the caller
-** frees it with rocksdb_free. */
 /* The buffer's newest entry of a key, indexing the buffer first; *ppE is
 ** NULL when the buffer does not hold the key. */
 static int txnPending(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
@@ -977,6 +981,9 @@ static int txnEntryCopy(const KalamTxnEntry *pE, char **pzVal, size_t *pnVal){
   return SQLITE_OK;
 }
 
+/* Reads one key as this connection sees it: its pending writes over the
+** store. *pzVal is NULL when there is no such key; otherwise the caller
+** frees it with rocksdb_free. */
 int kalamTxnGet(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
                 char **pzVal, size_t *pnVal, char **pzErr){
   KalamTxnEntry *pE;
