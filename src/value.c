@@ -683,27 +683,25 @@ int kalamValueConvert(const KalamSchema *pSchema, int iCol,
     case SQLITE_INTEGER: in.i = sqlite3_value_int64(pVal); break;
     case SQLITE_FLOAT:   in.r = sqlite3_value_double(pVal); break;
     case SQLITE_TEXT:
-      if( pSchema->bUtf8 && pSchema->aCol[iCol].eType==KALAM_TYPE_TEXT ){
-        /* A TEXT column keeps the text as it is, and everything that
-        ** reads it goes by length. sqlite3_value_text would first copy
-        ** a bound text to add a NUL terminator: 4% of a bulk insert.
-        ** In a UTF-8 database a TEXT value's bytes are UTF-8. */
-        in.z = (const char*)sqlite3_value_blob(pVal);
-        in.n = sqlite3_value_bytes(pVal);
-        if( in.z==0 ){
-          if( in.n>0 ) return SQLITE_NOMEM;
-          in.z = "";
-        }
-      }else{
+      if( !pSchema->bUtf8 || pSchema->aCol[iCol].eType!=KALAM_TYPE_TEXT ){
         in.z = (const char*)sqlite3_value_text(pVal);
         in.n = sqlite3_value_bytes(pVal);
         if( in.z==0 ) return SQLITE_NOMEM;
+        break;
       }
-      break;
+      /* A TEXT column keeps the text as it is, and everything that reads
+      ** it goes by length. sqlite3_value_text would first copy a bound
+      ** text to add a NUL terminator: 4% of a bulk insert. In a UTF-8
+      ** database a TEXT value's bytes are UTF-8: read them as a blob's. */
+      /* fall through */
     case SQLITE_BLOB:
       in.z = (const char*)sqlite3_value_blob(pVal);
       in.n = sqlite3_value_bytes(pVal);
-      if( in.z==0 ) in.z = "";
+      if( in.z==0 ){
+        /* NULL for n>0 is a zeroblob that could not be expanded. */
+        if( in.n>0 ) return SQLITE_NOMEM;
+        in.z = "";
+      }
       break;
   }
   return kalamValueConvertFrom(pSchema, iCol, &in, pOut, pzErr);
