@@ -7,6 +7,7 @@
 #   make bench    deps, build, the benchmark (tool/bench.c); N=rows
 #   make asan     the test suite against an ASan+UBSan build
 #   make slt FILE=path.test   one sqllogictest file on kalam_shared tables
+#   make lint     stricter warnings as errors, and the layout rules
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -28,7 +29,7 @@ ASANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 
 TCLSH ?= tclsh
 
-.PHONY: all deps test demo bench asan slt clean
+.PHONY: all deps test demo bench asan slt lint clean
 
 all: kalam.so libkalam.a
 
@@ -74,6 +75,17 @@ demo: deps
 
 slt: all
 	$(TCLSH) test/slt.tcl $(FILE)
+
+# Every source file compiled with warnings that -Wall -Wextra leave out,
+# as errors (a function without a prototype is one no header declares),
+# then the layout rules of docs/architecture.md (test/kalam_layout.test:
+# RocksDB only in the storage layer, files under 900 lines, ...).
+LINTFLAGS = -fsyntax-only -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wmissing-declarations -Wpointer-arith \
+            -Wformat=2 -Wundef
+lint: deps
+	@for f in $(SRC); do $(CC) $(KCFLAGS) $(LINTFLAGS) $$f || exit 1; done
+	$(TCLSH) test/kalam_layout.test
 
 # The stock tclsh is not instrumented, so the ASan runtime is preloaded into
 # it. kalam.so is preloaded too: SQLite dlclose()s an extension when its

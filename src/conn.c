@@ -17,7 +17,6 @@
 #include "kalam_int.h"
 #include "../include/kalam.h"
 #include <string.h>
-#include <unistd.h>
 
 SQLITE_EXTENSION_INIT3
 
@@ -73,7 +72,8 @@ void kalamConnRef(KalamConn *p){
 }
 
 static void connDbFree(KalamDb *pDb){
-  kalamTxnFree(pDb);
+  /* The transaction first: it writes to the store until it is gone. */
+  kalamTxnFree(pDb->pTxn);
   kalamStoreRelease(pDb->pStore);
   sqlite3_free(pDb->zSchema);
   sqlite3_free(pDb);
@@ -101,12 +101,12 @@ void kalamConnUnref(void *pArg){
 }
 
 /* Finds or makes the KalamDb of schema zSchema. With bCreate 0 it only
-** opens a store that already exists on disk and *ppDb may be NULL: that is
-** how kalam_tables looks without creating empty stores. */
+** opens a store that already exists and *ppDb may be NULL: that is how
+** kalam_tables looks without creating empty stores. */
 int kalamConnDb(KalamConn *p, const char *zSchema, int bCreate,
                 KalamDb **ppDb, char **pzErr){
   KalamDb *pDb;
-  const char *zFile;
+  KalamStore *pStore = 0;
   int rc;
   *ppDb = 0;
   for(pDb=p->pDb; pDb; pDb=pDb->pNext){
@@ -115,31 +115,21 @@ int kalamConnDb(KalamConn *p, const char *zSchema, int bCreate,
       return SQLITE_OK;
     }
   }
-  zFile = sqlite3_db_filename(p->db, zSchema);
-  if( !bCreate ){
-    char *zDir;
-    int bExists;
-    if( zFile==0 || zFile[0]==0 ) return SQLITE_OK;
-    zDir = sqlite3_mprintf("%s-kalam/CURRENT", zFile);
-    if( zDir==0 ) return SQLITE_NOMEM;
-    bExists = access(zDir, F_OK)==0;
-    sqlite3_free(zDir);
-    if( !bExists ) return SQLITE_OK;
-  }
+  rc = kalamStoreAcquire(p->db, zSchema, bCreate, &pStore, pzErr);
+  if( rc || pStore==0 ) return rc;
   pDb = sqlite3_malloc(sizeof(*pDb));
-  if( pDb==0 ) return SQLITE_NOMEM;
-  memset(pDb, 0, sizeof(*pDb));
-  pDb->pConn = p;
-  pDb->zSchema = sqlite3_mprintf("%s", zSchema);
-  if( pDb->zSchema==0 ){
-    sqlite3_free(pDb);
+  if( pDb==0 ){
+    kalamStoreRelease(pStore);
     return SQLITE_NOMEM;
   }
-  rc = kalamStoreAcquire(p->db, zSchema, &pDb->pStore, pzErr);
-  if( rc ){
-    sqlite3_free(pDb->zSchema);
-    sqlite3_free(pDb);
-    return rc;
+  memset(pDb, 0, sizeof(*pDb));
+  pDb->pConn = p;
+  pDb->pStore = pStore;
+  pDb->zSchema = sqlite3_mprintf("%s", zSchema);
+  pDb->pTxn = kalamTxnNew(pStore);
+  if( pDb->zSchema==0 || pDb->pTxn==0 ){
+    connDbFree(pDb);
+    return SQLITE_NOMEM;
   }
   pDb->pNext = p->pDb;
   p->pDb = pDb;

@@ -1,58 +1,74 @@
 /*
 ** kalam_int.h — the internal interfaces shared by kalam's source files.
 **
+** One section per file (or pair of files), headed "Interface to X.c", in
+** the order of the layers, lowest first: each file calls only the
+** sections above its own. docs/architecture.md has the map.
+**
 ** Object lifetimes, from the longest lived:
 **
-**   KalamStore   one open RocksDB directory. Process-wide, kept in a
-**                mutex-guarded registry by real path and reference-counted,
-**                so every connection of the process that opens the same
-**                database file shares one store (RocksDB allows one opener
-**                per directory). In-memory stores are never registered.
-**   KalamConn    one per sqlite3* connection: the current user, the lock
-**                flag and the list of KalamDb. It is the pAux of every kalam
-**                module and function, reference-counted by them, and freed
-**                when SQLite drops the last one at sqlite3_close().
+**   KalamStore   one open RocksDB directory (store.c). Process-wide, kept
+**                in a mutex-guarded registry by real path and
+**                reference-counted, so every connection of the process
+**                that opens the same database file shares one store
+**                (RocksDB allows one opener per directory). In-memory
+**                stores are never registered.
+**   KalamConn    one per sqlite3* connection (conn.c): the current user,
+**                the lock flag and the list of KalamDb. It is the pAux of
+**                every kalam module and function, reference-counted by
+**                them, and freed when SQLite drops the last one at
+**                sqlite3_close().
 **   KalamDb      one per (connection, schema) that uses kalam: a reference
-**                on the schema's store plus the connection's open
-**                transaction on it (txn.c's write buffer, and during a
-**                large transaction the thread writing its table file).
-**                Every kalam table of that schema in that connection shares
-**                it, so a transaction over many tables commits in one
-**                write.
-**   KalamTable   the sqlite3_vtab of one table; KalamCursor its cursor.
+**                on the schema's store plus the connection's write buffer
+**                on it (KalamTxn, txn.c). Every kalam table of that schema
+**                in that connection shares it, so a transaction over many
+**                tables commits in one write.
+**   KalamTable   the sqlite3_vtab of one table (table.c); KalamCursor its
+**                cursor (cursor.c).
+**
+** Memory: every pointer a function hands out says who frees it and with
+** what. Values read from the store are freed with kalamStoreFree; all
+** else comes from sqlite3_malloc and is freed with sqlite3_free unless
+** the comment says otherwise.
 */
 #ifndef KALAM_INT_H
 #define KALAM_INT_H
 
 #include <sqlite3ext.h>
-#include <rocksdb/c.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>
+#include <assert.h>
 
 #define KALAM_VERSION_STRING "0.1.0"
 
 typedef struct KalamBuf KalamBuf;
-typedef struct KalamStore KalamStore;
-typedef struct KalamCf KalamCf;
-typedef struct KalamConn KalamConn;
-typedef struct KalamDb KalamDb;
+typedef struct KalamValue KalamValue;
 typedef struct KalamColumn KalamColumn;
 typedef struct KalamSchema KalamSchema;
+typedef struct KalamSysColumn KalamSysColumn;
+typedef struct KalamRow KalamRow;
+typedef struct KalamStore KalamStore;
+typedef struct KalamCf KalamCf;
+typedef struct KalamPin KalamPin;
+typedef struct KalamBatch KalamBatch;
+typedef struct KalamStoreIter KalamStoreIter;
+typedef struct KalamFileWriter KalamFileWriter;
+typedef struct KalamCatalogEntry KalamCatalogEntry;
+typedef struct KalamConn KalamConn;
+typedef struct KalamDb KalamDb;
+typedef struct KalamTxn KalamTxn;
+typedef struct KalamIter KalamIter;
 typedef struct KalamTable KalamTable;
 typedef struct KalamCursor KalamCursor;
-typedef struct KalamRow KalamRow;
-typedef struct KalamValue KalamValue;
-typedef struct KalamTxnEntry KalamTxnEntry;
-typedef struct KalamIter KalamIter;
-typedef struct TxnArenaRef TxnArenaRef;
-typedef struct TxnSpec TxnSpec;
 
-/* ---------------------------------------------------------------- buffer */
+/************************************************************************
+** Interface to buf.c: a growable byte buffer and number formatting.
+*/
 
-/* A growable byte buffer. Memory comes from sqlite3_realloc64; the owner
-** frees it with kalamBufFree(). A failed allocation sets oom and later
-** appends do nothing, so callers check once at the end. */
+/* Memory comes from sqlite3_realloc64; the owner frees it with
+** kalamBufFree(). A failed allocation sets oom and later appends do
+** nothing, so callers check once at the end. */
 struct KalamBuf {
   char *z;
   sqlite3_int64 n;
@@ -77,59 +93,32 @@ void kalamBufAppendInt(KalamBuf *p, sqlite3_int64 v);
 void kalamBufAppendDouble(KalamBuf *p, double v);
 void kalamBufAppendJsonString(KalamBuf *p, const char *z, sqlite3_int64 n);
 
-/* ---------------------------------------------------------------- snowflake */
+/************************************************************************
+** Interface to number.c: numbers read from text, exactly.
+*/
 
-/* Snowflake ids: 41 bits of milliseconds since KALAM_EPOCH_MS, 10 bits of
-** node, 12 bits of sequence. Ids from one process only ever grow. */
+/* Each returns 1 when all of z[0..n) is such a number (surrounding spaces
+** allowed), else 0. */
+int kalamParseInt(const char *z, int n, sqlite3_int64 *piOut);
+int kalamParseDouble(const char *z, int n, double *prOut);
+/* ISO-8601 date/time text to milliseconds since the Unix epoch. */
+int kalamParseTimestamp(const char *z, int n, sqlite3_int64 *piOut);
+
+/************************************************************************
+** Interface to snowflake.c: 64-bit ids, 41 bits of milliseconds since
+** KALAM_EPOCH_MS, 10 bits of node, 12 bits of sequence. Ids from one
+** process only ever grow.
+*/
 #define KALAM_EPOCH_MS 1577836800000LL /* 2020-01-01T00:00:00Z */
 sqlite3_int64 kalamSnowflakeNext(void);
 sqlite3_int64 kalamSnowflakeMin(sqlite3_int64 ms); /* smallest id of ms */
 sqlite3_int64 kalamSnowflakeMs(sqlite3_int64 id);  /* Unix ms of an id */
 sqlite3_int64 kalamNowMs(void);
 
-/* ---------------------------------------------------------------- values */
-
-/* A value converted to its column's type, ready to be written. Text and
-** blob pointers borrow from the sqlite3_value or from zOwned. */
-struct KalamValue {
-  int eType;           /* SQLITE_NULL, _INTEGER, _FLOAT, _TEXT, _BLOB */
-  sqlite3_int64 i;
-  double r;
-  const char *z;       /* TEXT: UTF-8; BLOB: bytes; JSON: compact text */
-  int n;
-  int bJson;           /* z is JSON text to be embedded as-is */
-  char *zOwned;        /* freed by kalamValueClear (sqlite3_free) */
-};
-/* ---------------------------------------------------------------- keys */
-
-/* Key layout (see keys.c for the why):
-**   row:   <owner prefix> 'r' <8-byte big-endian rowid, sign bit flipped>
-**   key:   <owner prefix> 'k' <type byte> <primary key value>
-** The owner prefix is empty for shared and stream tables and
-** <1 byte length><user id> for kalam_user tables. */
-#define KALAM_TAG_ROW 'r'
-#define KALAM_TAG_KEY 'k'
-#define KALAM_MAX_USER 128
-#define KALAM_MAX_PREFIX (1 + KALAM_MAX_USER)
-#define KALAM_ROWKEY_MAX (KALAM_MAX_PREFIX + 1 + 8)
-
-int kalamKeyPrefix(char *aOut, const char *zUser); /* returns length */
-/* RocksDB's bytewise order of keys: memcmp, then the shorter first. Inline,
-** because sorts and merging iterators call it per key. */
-static inline int kalamKeyCmp(const char *a, size_t na,
-                              const char *b, size_t nb){
-  int c = memcmp(a, b, na<nb ? na : nb);
-  if( c ) return c;
-  return na<nb ? -1 : (na>nb);
-}
-int kalamKeyRow(char *aOut, const char *aPrefix, int nPrefix,
-                sqlite3_int64 iRowid);
-int kalamKeyRowDecode(const char *aKey, size_t nKey, int nPrefix,
-                      sqlite3_int64 *piRowid);
-void kalamKeyIndex(KalamBuf *p, const char *aPrefix, int nPrefix,
-                   const KalamValue *pVal);
-
-/* ---------------------------------------------------------------- schema */
+/************************************************************************
+** Interface to schema.c: table kinds, column types, the system columns,
+** and the CREATE VIRTUAL TABLE argument list parsed into a KalamSchema.
+*/
 
 /* Column types, as declared (aliases folded in). */
 #define KALAM_TYPE_ANY       0
@@ -141,10 +130,26 @@ void kalamKeyIndex(KalamBuf *p, const char *aPrefix, int nPrefix,
 #define KALAM_TYPE_JSON      6
 #define KALAM_TYPE_BLOB      7
 
-/* Table kinds. */
+/* Table kinds; the module names are kalamKindName's. */
 #define KALAM_KIND_SHARED 0
 #define KALAM_KIND_USER   1
 #define KALAM_KIND_STREAM 2
+const char *kalamKindName(int eKind);
+int kalamKindFromName(const char *zName);   /* -1 if not a kind's name */
+const char *kalamTypeName(int eType);
+
+/* A value converted to its column's type, ready to be written. Text and
+** blob pointers borrow from the sqlite3_value or from zOwned. Cleared
+** with kalamValueClear (value.c). */
+struct KalamValue {
+  int eType;           /* SQLITE_NULL, _INTEGER, _FLOAT, _TEXT, _BLOB */
+  sqlite3_int64 i;
+  double r;
+  const char *z;       /* TEXT: UTF-8; BLOB: bytes; JSON: compact text */
+  int n;
+  int bJson;           /* z is JSON text to be embedded as-is */
+  char *zOwned;        /* freed by kalamValueClear (sqlite3_free) */
+};
 
 struct KalamColumn {
   char *zName;        /* as declared, without quotes */
@@ -176,8 +181,26 @@ struct KalamSchema {
                       ** not NUL-terminated first (kalamValueConvert) */
 };
 
-const char *kalamKindName(int eKind);
-const char *kalamTypeName(int eType);
+/* The system columns. Each kind declares its list after the user columns,
+** as HIDDEN columns in this order, and the row codec writes them last in
+** each row in the same order. iSlot says where a decoded row keeps the
+** value (KalamRow.aSys): a stream's _ts shares _updated's slot, because
+** both are "the time of the write". */
+#define KALAM_SYS_SEQ     0
+#define KALAM_SYS_UPDATED 1
+#define KALAM_SYS_DELETED 2
+#define KALAM_SYS_COUNT   3
+struct KalamSysColumn {
+  const char *zName;  /* "_seq", ... */
+  int nName;
+  const char *zKey;   /* how a row writes it: ,"_seq": */
+  int iSlot;          /* KALAM_SYS_* */
+};
+int kalamSysColumns(int eKind, const KalamSysColumn **paCol);
+int kalamSysColumnFind(int eKind, const char *zName);   /* index, or -1 */
+const KalamSysColumn *kalamSysColumnByKey(const char *z, size_t n);
+
+void kalamValueClear(KalamValue *p);
 int kalamSchemaParse(int eKind, const char *zTable, int nArg,
                      const char *const *azArg, KalamSchema **ppOut,
                      char **pzErr);
@@ -187,8 +210,10 @@ char *kalamSchemaColumnsJson(const KalamSchema *p);
 char *kalamSchemaOptionsJson(const KalamSchema *p);
 int kalamSchemaColumnIndex(const KalamSchema *p, const char *zName, int n);
 
-/* ---------------------------------------------------------------- values */
-
+/************************************************************************
+** Interface to value.c: SQL values converted to column types (STRICT
+** rules), DEFAULTs, JSON validation, base64.
+*/
 int kalamValueConvert(const KalamSchema *pSchema, int iCol,
                       sqlite3_value *pIn, KalamValue *pOut, char **pzErr);
 int kalamValueConvertFrom(const KalamSchema *pSchema, int iCol,
@@ -196,22 +221,18 @@ int kalamValueConvertFrom(const KalamSchema *pSchema, int iCol,
                           char **pzErr);
 int kalamValueDefault(const KalamSchema *pSchema, int iCol, KalamValue *pOut,
                       char **pzErr);
-void kalamValueClear(KalamValue *p);
-int kalamParseInt(const char *z, int n, sqlite3_int64 *piOut);
+int kalamValueCheckDefaults(const KalamSchema *pSchema, char **pzErr);
 int kalamJsonValid(const char *z, int n);
-int kalamParseDouble(const char *z, int n, double *prOut);
-int kalamParseTimestamp(const char *z, int n, sqlite3_int64 *piOut);
 void kalamBase64Encode(KalamBuf *p, const unsigned char *a, int n);
 int kalamBase64Decode(const char *z, int n, unsigned char *aOut);
 
-/* ---------------------------------------------------------------- rows */
+/************************************************************************
+** Interface to row.c: the row codec. A row is one JSON object, written by
+** hand and read lazily.
+*/
 
 /* A decoded row: the JSON text and, per column, where its value lies.
 ** System column values are kept decoded because every read wants them. */
-#define KALAM_SYS_SEQ     0
-#define KALAM_SYS_UPDATED 1
-#define KALAM_SYS_DELETED 2
-#define KALAM_SYS_COUNT   3
 #define KALAM_ROW_SCANNING 0
 #define KALAM_ROW_DONE     1
 #define KALAM_ROW_CORRUPT  2
@@ -232,7 +253,7 @@ int kalamRowParse(KalamRow *pRow, const KalamSchema *pSchema,
                   const char *z, size_t n);
 int kalamRowOpen(KalamRow *pRow, const KalamSchema *pSchema,
                  const char *z, size_t n);
-int kalamRowSystem(KalamRow *pRow, const KalamSchema *pSchema, int iSys,
+int kalamRowSystem(KalamRow *pRow, const KalamSchema *pSchema, int iSlot,
                    sqlite3_int64 *piOut);
 void kalamRowFree(KalamRow *pRow);
 int kalamRowColumn(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
@@ -249,94 +270,183 @@ void kalamRowEncodeRaw(KalamBuf *p, const KalamColumn *pCol,
 void kalamRowEncodeEnd(KalamBuf *p, int eKind, sqlite3_int64 iSeq,
                        sqlite3_int64 iTime, int bDeleted);
 
-/* ---------------------------------------------------------------- store */
+/************************************************************************
+** Interface to keys.c: the key layout of a table's column family. Every
+** key and key range kalam reads or writes is built here.
+**
+**   row:   <owner prefix> 'r' <8-byte big-endian rowid, sign bit flipped>
+**   key:   <owner prefix> 'k' <type byte> <primary key value>
+**
+** The owner prefix is empty for shared and stream tables and
+** <1 byte length><user id> for kalam_user tables.
+*/
+#define KALAM_TAG_ROW 'r'
+#define KALAM_TAG_KEY 'k'
+#define KALAM_MAX_USER 128
+#define KALAM_MAX_PREFIX (1 + KALAM_MAX_USER)
+#define KALAM_ROWKEY_MAX (KALAM_MAX_PREFIX + 1 + 8)
+/* A bound of a tag's or an owner's range: a prefix and one byte. */
+#define KALAM_BOUND_MAX (KALAM_MAX_PREFIX + 1)
 
-struct KalamCf {
-  char *zName;                          /* RocksDB column family name */
-  rocksdb_column_family_handle_t *h;
-  int nRef;                             /* tables using it, +1 while listed */
-  int bDropped;
-  KalamCf *pNext;
-};
+int kalamKeyPrefix(char *aOut, const char *zUser); /* returns length */
+int kalamKeyOwnerLength(const char *aKey, size_t nKey);
+/* RocksDB's bytewise order of keys: memcmp, then the shorter first. Inline,
+** because sorts and merging iterators call it per key. */
+static inline int kalamKeyCmp(const char *a, size_t na,
+                              const char *b, size_t nb){
+  int c = memcmp(a, b, na<nb ? na : nb);
+  if( c ) return c;
+  return na<nb ? -1 : (na>nb);
+}
+int kalamKeyRow(char *aOut, const char *aPrefix, int nPrefix,
+                sqlite3_int64 iRowid);
+int kalamKeyRowDecode(const char *aKey, size_t nKey, int nPrefix,
+                      sqlite3_int64 *piRowid);
+void kalamKeyIndex(KalamBuf *p, const char *aPrefix, int nPrefix,
+                   const KalamValue *pVal);
+void kalamKeyTagRange(const char *aPrefix, int nPrefix, char cTag,
+                      char *aLo, int *pnLo, char *aHi, int *pnHi);
+void kalamKeyOwnerRange(const char *aPrefix, int nPrefix,
+                        char *aLo, int *pnLo, char *aHi, int *pnHi);
 
-struct KalamStore {
-  char *zPath;               /* directory, or a label for memory stores */
-  int nRef;
-  int bMem;
-  rocksdb_t *db;
-  rocksdb_options_t *pOpts;
-  rocksdb_env_t *pEnv;       /* memory env for in-memory stores, else NULL */
-  rocksdb_cache_t *pCache;
-  rocksdb_block_based_table_options_t *pTableOpts;
-  rocksdb_writeoptions_t *pWoSync;
-  rocksdb_writeoptions_t *pWoNoSync;
-  rocksdb_readoptions_t *pRo;
-  rocksdb_column_family_handle_t *hCatalog;
-  sqlite3_mutex *mutex;      /* guards pCf and the catalog read-modify-write */
-  int bMaybePending;         /* the catalog may hold pending DDL entries */
-  KalamCf *pCf;
-  KalamStore *pNext;
-};
+/************************************************************************
+** Interface to store.c and store_io.c: the storage layer, the only code
+** that calls RocksDB. Handles are opaque here (store_int.h has the
+** structs).
+*/
 
-int kalamStoreAcquire(sqlite3 *db, const char *zSchema, KalamStore **pp,
-                      char **pzErr);
+/* store.c: stores, their registry and column families. */
+int kalamStoreAcquire(sqlite3 *db, const char *zSchema, int bCreate,
+                      KalamStore **pp, char **pzErr);
 void kalamStoreRelease(KalamStore *p);
+const char *kalamStorePath(const KalamStore *p);
+int kalamStoreIsMemory(const KalamStore *p);
+KalamCf *kalamStoreCatalog(KalamStore *p);
+void kalamStorePendingMark(KalamStore *p);
+int kalamStorePendingTake(KalamStore *p);
 int kalamStoreCfCreate(KalamStore *p, const char *zName, KalamCf **pp,
                        char **pzErr);
 KalamCf *kalamStoreCfFind(KalamStore *p, const char *zName);
 void kalamStoreCfRelease(KalamStore *p, KalamCf *pCf);
 int kalamStoreCfDrop(KalamStore *p, KalamCf *pCf, char **pzErr);
-char *kalamStoreError(const char *zWhat, char *zRocksErr);
-/* Table files that txn.c writes for ingestion are named with this prefix
-** in the store directory; RocksDB ignores names it did not make. */
-#define KALAM_INGEST_PREFIX "kalam-ingest-"
+
+/* store_io.c: point reads and synced single writes. */
+void kalamStoreFree(void *p);
+int kalamStoreGet(KalamStore *p, KalamCf *pCf, const char *k, size_t nk,
+                  char **pzVal, size_t *pnVal, const char *zWhat,
+                  char **pzErr);
+int kalamStoreGetPinned(KalamStore *p, KalamCf *pCf, const char *k,
+                        size_t nk, KalamPin **ppPin, const char **pzVal,
+                        size_t *pnVal, char **pzErr);
+void kalamStorePinFree(KalamPin *pPin);
+int kalamStorePutSync(KalamStore *p, KalamCf *pCf, const char *k, size_t nk,
+                      const char *v, size_t nv, const char *zWhat,
+                      char **pzErr);
+
+/* store_io.c: atomic batches of puts and deletes. */
+KalamBatch *kalamBatchNew(void);
+void kalamBatchFree(KalamBatch *pBatch);
+void kalamBatchPut(KalamBatch *pBatch, KalamCf *pCf, const char *k,
+                   size_t nk, const char *v, size_t nv);
+void kalamBatchDelete(KalamBatch *pBatch, KalamCf *pCf, const char *k,
+                      size_t nk);
+int kalamBatchWrite(KalamStore *p, KalamBatch *pBatch, int bSync,
+                    const char *zWhat, char **pzErr);
+
+/* store_io.c: iterators over committed keys. */
+#define KALAM_ITER_NOCACHE 0x01  /* a one-off read: leave the cache alone */
+#define KALAM_ITER_BULK    0x02  /* a large scan: no cache fill, readahead */
+KalamStoreIter *kalamStoreIterNew(KalamStore *p, KalamCf *pCf,
+                                  const char *aLo, int nLo,
+                                  const char *aHi, int nHi, int flags);
+void kalamStoreIterFree(KalamStoreIter *pIt);
+void kalamStoreIterSeek(KalamStoreIter *pIt, const char *k, size_t n);
+void kalamStoreIterSeekForPrev(KalamStoreIter *pIt, const char *k, size_t n);
+void kalamStoreIterFirst(KalamStoreIter *pIt);
+void kalamStoreIterNext(KalamStoreIter *pIt);
+void kalamStoreIterPrev(KalamStoreIter *pIt);
+int kalamStoreIterValid(KalamStoreIter *pIt);
+const char *kalamStoreIterKey(KalamStoreIter *pIt, size_t *pn);
+const char *kalamStoreIterValue(KalamStoreIter *pIt, size_t *pn);
+int kalamStoreIterError(KalamStoreIter *pIt, const char *zWhat,
+                        char **pzErr);
+
+/* store_io.c: key ranges, compaction, estimates. */
+int kalamStoreDeleteRange(KalamStore *p, KalamCf *pCf,
+                          const char *aLo, int nLo,
+                          const char *aHi, int nHi, int bSync,
+                          const char *zWhat, char **pzErr);
+void kalamStoreCompactHint(KalamStore *p, KalamCf *pCf,
+                           const char *aLo, int nLo,
+                           const char *aHi, int nHi);
+void kalamStoreCompact(KalamStore *p, KalamCf *pCf,
+                       const char *aLo, int nLo,
+                       const char *aHi, int nHi);
+int kalamStoreFlush(KalamStore *p, KalamCf *pCf, const char *zWhat,
+                    char **pzErr);
+sqlite3_int64 kalamStoreKeyEstimate(KalamStore *p, KalamCf *pCf);
+
+/* store_io.c: table files for ingestion. Open, Add and Finish may run on
+** a thread that must not call SQLite. */
+char *kalamIngestFileName(KalamStore *p, const void *pOwner);
 void kalamIngestFileRemove(const char *zFile);
+KalamFileWriter *kalamFileWriterNew(KalamStore *p, char *zFile);
+int kalamFileWriterOpen(KalamFileWriter *w);
+int kalamFileWriterAdd(KalamFileWriter *w, const char *k, size_t nk,
+                       const char *v, int nv);
+int kalamFileWriterFinish(KalamFileWriter *w);
+int kalamFileWriterError(KalamFileWriter *w, const char *zWhat,
+                         char **pzErr);
+char *kalamFileWriterTakeName(KalamFileWriter *w);
+void kalamFileWriterFree(KalamFileWriter *w, int bRemove);
+int kalamStoreIngest(KalamStore *p, KalamCf *pCf, const char *zFile,
+                     const char *zWhat, char **pzErr);
 
-/* ---------------------------------------------------------------- catalog */
+/************************************************************************
+** Interface to txn.c, txn_ingest.c and txn_iter.c: a connection's
+** transaction on one store, a write buffer over the committed rows
+** (txn_int.h has the structs).
+*/
+KalamTxn *kalamTxnNew(KalamStore *pStore);
+void kalamTxnFree(KalamTxn *p);
+int kalamTxnIsOpen(const KalamTxn *p);
+void kalamTxnSetSync(KalamTxn *p, int bSync);
+int kalamTxnBegin(KalamTxn *p);
+int kalamTxnSync(KalamTxn *p, char **pzErr);
+void kalamTxnEnd(KalamTxn *p);
+int kalamTxnSavepoint(KalamTxn *p, int iSavepoint);
+int kalamTxnRelease(KalamTxn *p, int iSavepoint);
+int kalamTxnRollbackTo(KalamTxn *p, int iSavepoint, char **pzErr);
+void kalamTxnPut(KalamTxn *p, KalamCf *pCf, const char *k, size_t nk,
+                 const char *v, size_t nv);
+void kalamTxnDelete(KalamTxn *p, KalamCf *pCf, const char *k, size_t nk);
+int kalamTxnGet(KalamTxn *p, KalamCf *pCf, const char *k, size_t nk,
+                char **pzVal, size_t *pnVal, char **pzErr);
+int kalamTxnGetPinned(KalamTxn *p, KalamCf *pCf, const char *k, size_t nk,
+                      const char **pzVal, size_t *pnVal, KalamPin **ppPin,
+                      char **pzCopy, char **pzErr);
 
-int kalamCatalogGet(KalamStore *p, const char *zTable, char **pzJson,
-                    char **pzErr);
-int kalamCatalogPut(KalamStore *p, const char *zTable, const char *zJson,
-                    char **pzErr);
-int kalamCatalogDelete(KalamStore *p, const char *zTable, char **pzErr);
-int kalamCatalogEntryJson(const KalamSchema *pSchema, const char *zCf,
-                          sqlite3_int64 iCreated, const char *zPending,
-                          char **pzOut);
-int kalamCatalogResolvePending(KalamDb *pDb, char **pzErr);
-void kalamCatalogMarkPending(KalamStore *p);
-typedef struct cJSON cJSON;
-int kalamCatalogForEach(KalamStore *p,
-                        int (*xEntry)(void *pArg, cJSON *pEntry, char **pzErr),
-                        void *pArg, char **pzErr);
-int kalamTablesRegister(sqlite3 *db, KalamConn *pConn);
+/* txn_iter.c: the committed rows and the buffer, merged. */
+KalamIter *kalamTxnIterator(KalamTxn *p, KalamCf *pCf,
+                            const char *aLo, int nLo,
+                            const char *aHi, int nHi, int flags);
+void kalamIterDestroy(KalamIter *pIter);
+void kalamIterSeek(KalamIter *p, const char *k, size_t n);
+void kalamIterSeekForPrev(KalamIter *p, const char *k, size_t n);
+void kalamIterNext(KalamIter *p);
+int kalamIterValid(KalamIter *p);
+const char *kalamIterKey(KalamIter *p, size_t *pn);
+const char *kalamIterValue(KalamIter *p, size_t *pn);
+int kalamIterError(KalamIter *p, char **pzErr);
 
-/* ---------------------------------------------------------------- conn, txn */
-
+/************************************************************************
+** Interface to conn.c: per-connection state.
+*/
 struct KalamDb {
   KalamConn *pConn;
   char *zSchema;
   KalamStore *pStore;
-  /* The open transaction's write buffer (txn.c) */
-  int bInTxn;                      /* between xBegin and xCommit/xRollback */
-  int bSync;                       /* PRAGMA synchronous >= FULL at xBegin */
-  int bFailed;                     /* a write could not be buffered (OOM) */
-  KalamTxnEntry **aEntry;          /* every buffered write, oldest first */
-  int nEntry;
-  int nEntryAlloc;
-  sqlite3_int64 nBytes;            /* keys and values of aEntry */
-  int nIndexed;                    /* aEntry[0..nIndexed) are in aSlot */
-  KalamTxnEntry **aSlot;           /* hash table: newest entry of each key */
-  int nSlot;                       /* a power of two, or 0 */
-  int nUsed;                       /* slots not empty */
-  void *pArena;                    /* where entries live until txn end */
-  struct TxnArenaRef *pArenaRef;   /* the arena's share with iterators */
-  int nSp;                         /* SQLite savepoints we hold */
-  int *aSp;                        /* aSp[i]: nEntry when savepoint i began */
-  int nSpAlloc;
-  TxnSpec *pSpec;                  /* the commit's table file, being built
-                                   ** by a worker thread, or NULL */
-  int bSpecOff;                    /* no such build for the rest of this
-                                   ** transaction */
+  KalamTxn *pTxn;            /* the connection's write buffer (txn.c) */
   KalamDb *pNext;
 };
 
@@ -372,37 +482,55 @@ struct KalamFunc {
 int kalamFunctionsRegister(sqlite3 *db, KalamConn *pConn,
                            const KalamFunc *aFunc, int nFunc);
 
-int kalamTxnBegin(KalamDb *p);
-int kalamTxnSync(KalamDb *p, char **pzErr);
-void kalamTxnEnd(KalamDb *p);
-int kalamTxnSavepoint(KalamDb *p, int iSavepoint);
-int kalamTxnRelease(KalamDb *p, int iSavepoint);
-int kalamTxnRollbackTo(KalamDb *p, int iSavepoint, char **pzErr);
-void kalamTxnPut(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
-                 const char *v, size_t nv);
-void kalamTxnDelete(KalamDb *p, KalamCf *pCf, const char *k, size_t nk);
-int kalamTxnGet(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
-                char **pzVal, size_t *pnVal, char **pzErr);
-int kalamTxnGetPinned(KalamDb *p, KalamCf *pCf, const char *k, size_t nk,
-                      const char **pzVal, size_t *pnVal,
-                      rocksdb_pinnableslice_t **ppPin, char **pzCopy,
+/************************************************************************
+** Interface to catalog.c: one typed entry per table, kept in the store's
+** catalog column family as JSON.
+*/
+struct KalamCatalogEntry {
+  char *zName;               /* the table's name, as created or renamed */
+  int eKind;                 /* KALAM_KIND_*, or -1 if missing */
+  char *zCf;                 /* its column family, or NULL if missing */
+  char *zColumns;            /* JSON array text, or NULL */
+  char *zOptions;            /* JSON object text, or NULL */
+  sqlite3_int64 nTtlSeconds;      /* from the options; 0 if none */
+  sqlite3_int64 nRetentionHours;  /* likewise */
+  sqlite3_int64 iCreated;    /* ms */
+  sqlite3_int64 iPending;    /* token of the connection whose open
+                             ** transaction made or dropped it, or 0 */
+};
+int kalamCatalogEntryNew(const KalamSchema *pSchema, const char *zCf,
+                         sqlite3_int64 iPending, KalamCatalogEntry **pp);
+void kalamCatalogEntryFree(KalamCatalogEntry *p);
+int kalamCatalogRead(KalamStore *p, const char *zTable,
+                     KalamCatalogEntry **pp, char **pzErr);
+int kalamCatalogWrite(KalamStore *p, const KalamCatalogEntry *pEntry,
                       char **pzErr);
-void kalamTxnFree(KalamDb *p);
-KalamIter *kalamTxnIterator(KalamDb *p, KalamCf *pCf,
-                            rocksdb_readoptions_t *pRo,
-                            const char *aLo, int nLo,
-                            const char *aHi, int nHi);
-void kalamIterDestroy(KalamIter *pIter);
-void kalamIterSeek(KalamIter *p, const char *k, size_t n);
-void kalamIterSeekForPrev(KalamIter *p, const char *k, size_t n);
-void kalamIterNext(KalamIter *p);
-int kalamIterValid(KalamIter *p);
-const char *kalamIterKey(KalamIter *p, size_t *pn);
-const char *kalamIterValue(KalamIter *p, size_t *pn);
-void kalamIterError(KalamIter *p, char **pzErr);
+int kalamCatalogDelete(KalamStore *p, const char *zTable, char **pzErr);
+int kalamCatalogForEach(KalamStore *p,
+                        int (*xEntry)(void*, const KalamCatalogEntry*, char**),
+                        void *pArg, char **pzErr);
+int kalamCatalogResolvePending(KalamDb *pDb, char **pzErr);
 
-/* ---------------------------------------------------------------- tables */
+/************************************************************************
+** Interface to housekeeping.c: removing rows for good (purge, expiry,
+** erase), and when the tables' writers do it.
+*/
+int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
+               int nPrefix, sqlite3_int64 iBeforeMs, sqlite3_int64 *pn,
+               char **pzErr);
+int kalamExpire(KalamStore *pStore, KalamCf *pCf, sqlite3_int64 nTtlSeconds,
+                int bCompact, sqlite3_int64 *pn, char **pzErr);
+int kalamEraseUser(KalamStore *pStore, KalamCf *pCf, const char *zUser,
+                   sqlite3_int64 *pn, char **pzErr);
+#define KALAM_HOUSEKEEP_OPEN  1  /* the table was connected */
+#define KALAM_HOUSEKEEP_BEGIN 2  /* a write transaction includes it */
+#define KALAM_HOUSEKEEP_WRITE 3  /* a row is about to be written */
+int kalamHousekeep(KalamTable *pTab, int eEvent, char **pzErr);
 
+/************************************************************************
+** Interface to table.c, plan.c, cursor.c and update.c: the three table
+** modules.
+*/
 struct KalamTable {
   sqlite3_vtab base;        /* must be first: SQLite sees only this part */
   sqlite3 *db;
@@ -416,16 +544,54 @@ struct KalamTable {
   sqlite3_int64 nNextExpire;/* streams: earliest ms of the next expiry run */
   sqlite3_int64 nNextPurge; /* deleted_retention_hours: next purge run, ms */
   KalamBuf rowBuf;          /* xUpdate encodes rows here, reused */
-  struct KalamCursor *pSpare; /* a closed cursor kept for the next xOpen */
+  KalamCursor *pSpare;      /* a closed cursor kept for the next xOpen */
 };
 
+/* table.c */
 int kalamTableModulesRegister(sqlite3 *db, KalamConn *pConn);
+void kalamTableError(KalamTable *pTab, char *zErr);
 int kalamTableOwnerPrefix(KalamTable *pTab, char *aPrefix, int *pnPrefix);
-int kalamMaintenanceRegister(sqlite3 *db, KalamConn *pConn);
-int kalamPurgeRange(KalamDb *pDb, KalamCf *pCf, const char *aPrefix,
-                    int nPrefix, sqlite3_int64 iBeforeMs, sqlite3_int64 *pn,
-                    char **pzErr);
-int kalamStreamExpire(KalamDb *pDb, KalamCf *pCf, sqlite3_int64 nTtlSeconds,
-                      int bCompact, sqlite3_int64 *pn, char **pzErr);
+
+/* plan.c: xBestIndex. THE PLAN ENCODING, which xBestIndex writes and
+** xFilter (cursor.c) reads, is described at the top of plan.c; these are
+** its idxNum bits. */
+#define KALAM_PLAN_EQ       0x0001
+#define KALAM_PLAN_PK       0x0002
+#define KALAM_PLAN_IN       0x0004
+#define KALAM_PLAN_LO       0x0010
+#define KALAM_PLAN_LO_GT    0x0020
+#define KALAM_PLAN_HI       0x0040
+#define KALAM_PLAN_HI_LT    0x0080
+#define KALAM_PLAN_TS_LO    0x0100
+#define KALAM_PLAN_TS_LO_GT 0x0200
+#define KALAM_PLAN_TS_HI    0x0400
+#define KALAM_PLAN_TS_HI_LT 0x0800
+#define KALAM_PLAN_DESC     0x1000
+#define KALAM_PLAN_TRASH    0x2000
+#define KALAM_PLAN_TS_EQ    0x4000
+int kalamPlanBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo);
+
+/* cursor.c: the cursor methods. */
+int kalamCursorOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur);
+int kalamCursorClose(sqlite3_vtab_cursor *cur);
+int kalamCursorFilter(sqlite3_vtab_cursor *cur, int idxNum,
+                      const char *idxStr, int argc, sqlite3_value **argv);
+int kalamCursorNext(sqlite3_vtab_cursor *cur);
+int kalamCursorEof(sqlite3_vtab_cursor *cur);
+int kalamCursorColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
+                      int iCol);
+int kalamCursorRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid);
+void kalamCursorFree(KalamCursor *pCur);
+
+/* update.c: xUpdate. */
+int kalamTableUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
+                     sqlite3_int64 *pRowid);
+
+/************************************************************************
+** Interface to tables.c and functions.c: kalam_tables and the SQL
+** functions that are not about users (conn.c has those).
+*/
+int kalamTablesRegister(sqlite3 *db, KalamConn *pConn);
+int kalamSqlFunctionsRegister(sqlite3 *db, KalamConn *pConn);
 
 #endif /* KALAM_INT_H */

@@ -22,13 +22,17 @@
 */
 #include "kalam_int.h"
 #include <string.h>
+#include <assert.h>
 
 SQLITE_EXTENSION_INIT3
 
+/* The owner prefix of zUser's keys into aOut (KALAM_MAX_PREFIX bytes);
+** returns its length, 0 for no user (shared and stream tables). */
 int kalamKeyPrefix(char *aOut, const char *zUser){
   int n;
   if( zUser==0 ) return 0;
   n = (int)strlen(zUser);
+  assert( n>=1 && n<=KALAM_MAX_USER );
   aOut[0] = (char)n;
   memcpy(aOut + 1, zUser, (size_t)n);
   return n + 1;
@@ -43,8 +47,11 @@ static void keyPutRowid(unsigned char *a, sqlite3_int64 iRowid){
   }
 }
 
+/* The row key of iRowid under the owner prefix into aOut
+** (KALAM_ROWKEY_MAX bytes); returns its length. */
 int kalamKeyRow(char *aOut, const char *aPrefix, int nPrefix,
                 sqlite3_int64 iRowid){
+  assert( nPrefix>=0 && nPrefix<=KALAM_MAX_PREFIX );
   if( nPrefix ) memcpy(aOut, aPrefix, (size_t)nPrefix);
   aOut[nPrefix] = KALAM_TAG_ROW;
   keyPutRowid((unsigned char*)aOut + nPrefix + 1, iRowid);
@@ -100,4 +107,40 @@ void kalamKeyIndex(KalamBuf *p, const char *aPrefix, int nPrefix,
       kalamBufAppend(p, pVal->z, pVal->n);
       break;
   }
+}
+
+/* The owner prefix length of a stored key of a kalam_user table, read from
+** its length byte: 1 + the user id's length. -1 when the key is too short
+** to hold that prefix and a tag (a corrupt or foreign key). */
+int kalamKeyOwnerLength(const char *aKey, size_t nKey){
+  int nPrefix;
+  if( nKey==0 ) return -1;
+  nPrefix = 1 + (unsigned char)aKey[0];
+  if( nPrefix > KALAM_MAX_PREFIX ) return -1;
+  return (size_t)nPrefix < nKey ? nPrefix : -1;
+}
+
+/* The range [aLo, aHi) of one owner's keys that carry tag cTag (all its
+** row keys, or all its key-index keys). Both bounds take at most
+** KALAM_BOUND_MAX bytes. */
+void kalamKeyTagRange(const char *aPrefix, int nPrefix, char cTag,
+                      char *aLo, int *pnLo, char *aHi, int *pnHi){
+  assert( nPrefix>=0 && nPrefix<=KALAM_MAX_PREFIX );
+  memcpy(aLo, aPrefix, (size_t)nPrefix);
+  memcpy(aHi, aPrefix, (size_t)nPrefix);
+  aLo[nPrefix] = cTag;
+  aHi[nPrefix] = (char)(cTag + 1);
+  *pnLo = *pnHi = nPrefix + 1;
+}
+
+/* The range [aLo, aHi) of every key of one owner, whatever its tag: the
+** prefix itself up to the prefix and 0xff, which no tag reaches. */
+void kalamKeyOwnerRange(const char *aPrefix, int nPrefix,
+                        char *aLo, int *pnLo, char *aHi, int *pnHi){
+  assert( nPrefix>0 && nPrefix<=KALAM_MAX_PREFIX );
+  memcpy(aLo, aPrefix, (size_t)nPrefix);
+  memcpy(aHi, aPrefix, (size_t)nPrefix);
+  aHi[nPrefix] = (char)0xff;
+  *pnLo = nPrefix;
+  *pnHi = nPrefix + 1;
 }

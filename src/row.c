@@ -29,6 +29,7 @@
 #include "kalam_int.h"
 #include <string.h>
 #include <ctype.h>
+#include <assert.h>
 
 SQLITE_EXTENSION_INIT3
 
@@ -169,17 +170,13 @@ static int rowFastPair(const KalamRow *pRow, const KalamSchema *pSchema,
 /* Records system column zKey's integer value. */
 static int rowSystem(KalamRow *pRow, const char *zKey, long nKey,
                      const char *zVal, long nVal){
-  int iSys;
+  const KalamSysColumn *pSys = kalamSysColumnByKey(zKey, (size_t)nKey);
   sqlite3_int64 v;
-  if( nKey==4 && memcmp(zKey, "_seq", 4)==0 ) iSys = KALAM_SYS_SEQ;
-  else if( nKey==8 && memcmp(zKey, "_updated", 8)==0 ) iSys = KALAM_SYS_UPDATED;
-  else if( nKey==3 && memcmp(zKey, "_ts", 3)==0 ) iSys = KALAM_SYS_UPDATED;
-  else if( nKey==8 && memcmp(zKey, "_deleted", 8)==0 ) iSys = KALAM_SYS_DELETED;
-  else return SQLITE_OK; /* unknown keys are ignored, like missing ones */
+  if( pSys==0 ) return SQLITE_OK; /* unknown keys are ignored, like missing */
   if( nVal==4 && memcmp(zVal, "true", 4)==0 ) v = 1;
   else if( nVal==5 && memcmp(zVal, "false", 5)==0 ) v = 0;
   else if( !kalamParseInt(zVal, (int)nVal, &v) ) return SQLITE_CORRUPT;
-  pRow->aSys[iSys] = v;
+  pRow->aSys[pSys->iSlot] = v;
   return SQLITE_OK;
 }
 
@@ -662,20 +659,24 @@ void kalamRowEncodeRaw(KalamBuf *p, const KalamColumn *pCol,
   else kalamBufAppendStr(p, "null");
 }
 
-/* Closes the object with the system columns. iTime is _updated for shared
-** and user tables and _ts for streams. */
+/* Closes the object with the kind's system columns, in their declared
+** order (schema.c): iSeq for _seq, iTime for _updated or _ts, bDeleted for
+** _deleted. The shared and user kinds end with _deleted, which is what
+** makes rowLiveTail and rowDeletedTail the last bytes of their rows. */
 void kalamRowEncodeEnd(KalamBuf *p, int eKind, sqlite3_int64 iSeq,
                        sqlite3_int64 iTime, int bDeleted){
-  kalamBufAppendStr(p, ",\"_seq\":");
-  kalamBufAppendInt(p, iSeq);
-  if( eKind==KALAM_KIND_STREAM ){
-    kalamBufAppendStr(p, ",\"_ts\":");
-    kalamBufAppendInt(p, iTime);
-    kalamBufAppendChar(p, '}');
-  }else{
-    kalamBufAppendStr(p, ",\"_updated\":");
-    kalamBufAppendInt(p, iTime);
-    kalamBufAppendChar(p, ',');
-    kalamBufAppendStr(p, bDeleted ? rowDeletedTail : rowLiveTail);
+  const KalamSysColumn *aSys;
+  int nSys = kalamSysColumns(eKind, &aSys), i;
+  for(i=0; i<nSys; i++){
+    kalamBufAppendStr(p, aSys[i].zKey);
+    switch( aSys[i].iSlot ){
+      case KALAM_SYS_SEQ:     kalamBufAppendInt(p, iSeq); break;
+      case KALAM_SYS_UPDATED: kalamBufAppendInt(p, iTime); break;
+      default:
+        assert( aSys[i].iSlot==KALAM_SYS_DELETED && i==nSys-1 );
+        kalamBufAppendChar(p, bDeleted ? '1' : '0');
+        break;
+    }
   }
+  kalamBufAppendChar(p, '}');
 }

@@ -18,15 +18,82 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <errno.h>
+#include <assert.h>
 
 SQLITE_EXTENSION_INIT3
 
+/* Frees what a KalamValue owns and empties it. Here, beside the struct's
+** declaration, because a column's DEFAULT is one. */
+void kalamValueClear(KalamValue *p){
+  sqlite3_free(p->zOwned);
+  memset(p, 0, sizeof(*p));
+}
+
+/* The module name of each kind, by KALAM_KIND_*: SQLite names the module
+** in argv[0], and the catalog and kalam_tables show it. */
+static const char *const azKindName[] = {
+  "kalam_shared", "kalam_user", "kalam_stream"
+};
+
 const char *kalamKindName(int eKind){
-  switch( eKind ){
-    case KALAM_KIND_USER:   return "kalam_user";
-    case KALAM_KIND_STREAM: return "kalam_stream";
-    default:                return "kalam_shared";
+  assert( eKind>=0 && eKind<3 );
+  return azKindName[eKind];
+}
+
+int kalamKindFromName(const char *zName){
+  int i;
+  for(i=0; zName && i<3; i++){
+    if( sqlite3_stricmp(zName, azKindName[i])==0 ) return i;
   }
+  return -1;
+}
+
+/* The system columns of each kind (kalam_int.h says what they are). Every
+** list and check of them goes through these tables: the declared schema,
+** the read-only check, the planner, and the row codec. */
+static const KalamSysColumn aSysShared[] = {
+  {"_seq",     4, ",\"_seq\":",     KALAM_SYS_SEQ},
+  {"_updated", 8, ",\"_updated\":", KALAM_SYS_UPDATED},
+  {"_deleted", 8, ",\"_deleted\":", KALAM_SYS_DELETED},
+};
+static const KalamSysColumn aSysStream[] = {
+  {"_seq",     4, ",\"_seq\":",     KALAM_SYS_SEQ},
+  {"_ts",      3, ",\"_ts\":",      KALAM_SYS_UPDATED},
+};
+
+/* The system columns of kind eKind, in declared order; returns how many. */
+int kalamSysColumns(int eKind, const KalamSysColumn **paCol){
+  if( eKind==KALAM_KIND_STREAM ){
+    *paCol = aSysStream;
+    return (int)(sizeof(aSysStream)/sizeof(aSysStream[0]));
+  }
+  *paCol = aSysShared;
+  return (int)(sizeof(aSysShared)/sizeof(aSysShared[0]));
+}
+
+/* The place of system column zName among kind eKind's, or -1. */
+int kalamSysColumnFind(int eKind, const char *zName){
+  const KalamSysColumn *aCol;
+  int n = kalamSysColumns(eKind, &aCol), i;
+  for(i=0; i<n; i++){
+    if( strcmp(aCol[i].zName, zName)==0 ) return i;
+  }
+  return -1;
+}
+
+/* The system column a row's JSON key z[0..n) names, of any kind, or NULL:
+** the codec reads rows without asking which kind wrote them. */
+const KalamSysColumn *kalamSysColumnByKey(const char *z, size_t n){
+  static const KalamSysColumn *const aAll[] = {
+    &aSysShared[0], &aSysShared[1], &aSysShared[2], &aSysStream[1]
+  };
+  int i;
+  for(i=0; i<4; i++){
+    if( (size_t)aAll[i]->nName==n && memcmp(aAll[i]->zName, z, n)==0 ){
+      return aAll[i];
+    }
+  }
+  return 0;
 }
 
 const char *kalamTypeName(int eType){
@@ -669,23 +736,6 @@ int kalamSchemaParse(int eKind, const char *zTable, int nArg,
     p->aCol[i].nJsonKey = (int)b.n;
   }
 
-  /* A DEFAULT must fit its column, as an INSERT would check it. */
-  for(i=0; i<p->nCol; i++){
-    KalamValue v;
-    char *zErr = 0;
-    if( p->aCol[i].zDefault==0 ) continue;
-    rc = kalamValueDefault(p, i, &v, &zErr);
-    kalamValueClear(&v);
-    if( rc==SQLITE_NOMEM ) goto done;
-    if( rc ){
-      *pzErr = sqlite3_mprintf("DEFAULT %s does not fit column %s.%s: %s",
-          p->aCol[i].zDefault, p->zTable, p->aCol[i].zName, zErr);
-      sqlite3_free(zErr);
-      rc = SQLITE_ERROR;
-      goto done;
-    }
-  }
-
 done:
   if( rc ){
     kalamSchemaFree(p);
@@ -719,11 +769,15 @@ char *kalamSchemaDeclare(const KalamSchema *p){
       kalamBufAppendStr(&b, pCol->zDefault);
     }
   }
-  if( p->eKind==KALAM_KIND_STREAM ){
-    kalamBufAppendStr(&b, ", _seq INTEGER HIDDEN, _ts INTEGER HIDDEN)");
-  }else{
-    kalamBufAppendStr(&b, ", _seq INTEGER HIDDEN, _updated INTEGER HIDDEN, "
-                          "_deleted INTEGER HIDDEN)");
+  {
+    const KalamSysColumn *aSys;
+    int nSys = kalamSysColumns(p->eKind, &aSys);
+    for(i=0; i<nSys; i++){
+      kalamBufAppendStr(&b, ", ");
+      kalamBufAppendStr(&b, aSys[i].zName);
+      kalamBufAppendStr(&b, " INTEGER HIDDEN");
+    }
+    kalamBufAppendChar(&b, ')');
   }
   if( b.oom ){
     kalamBufFree(&b);

@@ -14,17 +14,23 @@
 ** store and reference-counted, because a table dropped by one connection
 ** may still be open in another until that one notices the schema change:
 ** the handle must outlive the drop.
+**
+** This file and store_io.c (reads, writes, iterators, table files) are the
+** only ones that call RocksDB; store_int.h holds what they share.
 */
-#include "kalam_int.h"
+#include "store_int.h"
 #include <string.h>
 #include <stdlib.h>
 #include <limits.h>
 #include <dirent.h>
 #include <unistd.h>
+#include <assert.h>
 
 SQLITE_EXTENSION_INIT3
 
 #define KALAM_CATALOG_CF "kalam_catalog"
+/* The store of database file F is the directory F-kalam. */
+#define KALAM_STORE_SUFFIX "-kalam"
 
 static KalamStore *storeRegistry = 0;  /* guarded by SQLITE_MUTEX_STATIC_APP2 */
 
@@ -56,8 +62,8 @@ static void storeFree(KalamStore *p){
         rocksdb_flush_cf(p->db, pFlush, pCf->h, &zErr);
         if( zErr ){ rocksdb_free(zErr); zErr = 0; }
       }
-      if( p->hCatalog ){
-        rocksdb_flush_cf(p->db, pFlush, p->hCatalog, &zErr);
+      if( p->catalog.h ){
+        rocksdb_flush_cf(p->db, pFlush, p->catalog.h, &zErr);
         if( zErr ) rocksdb_free(zErr);
       }
       rocksdb_flushoptions_destroy(pFlush);
@@ -69,7 +75,7 @@ static void storeFree(KalamStore *p){
     sqlite3_free(pCf->zName);
     sqlite3_free(pCf);
   }
-  if( p->hCatalog ) rocksdb_column_family_handle_destroy(p->hCatalog);
+  if( p->catalog.h ) rocksdb_column_family_handle_destroy(p->catalog.h);
   if( p->db ) rocksdb_close(p->db);
   if( p->pWoSync ) rocksdb_writeoptions_destroy(p->pWoSync);
   if( p->pWoNoSync ) rocksdb_writeoptions_destroy(p->pWoNoSync);
@@ -129,14 +135,6 @@ static int storeOptions(KalamStore *p){
   return SQLITE_OK;
 }
 
-/* Removes a table file that txn.c wrote for ingestion. ENOENT is the usual
-** outcome after a successful ingestion (RocksDB moved the file); any other
-** failure leaves a file that storeSweepIngestFiles removes at the next
-** open, so there is nothing more to do about it here. */
-void kalamIngestFileRemove(const char *zFile){
-  (void)unlink(zFile);
-}
-
 /* Removes ingestion files that a crash between writing and ingesting left
 ** in the store directory. Called once the store is open, i.e. once this
 ** process holds RocksDB's lock, so no other process is writing them. They
@@ -177,6 +175,8 @@ static int storeOpen(const char *zPath, int bMem, KalamStore **pp,
   p->nRef = 1;
   p->bMaybePending = 1; /* until a first look says otherwise */
   p->zPath = sqlite3_mprintf("%s", zPath);
+  p->catalog.zName = KALAM_CATALOG_CF;
+  p->catalog.nRef = 1;
   p->mutex = sqlite3_mutex_alloc(SQLITE_MUTEX_FAST);
   if( p->zPath==0 || p->mutex==0 ){ rc = SQLITE_NOMEM; goto done; }
   rc = storeOptions(p);
@@ -224,7 +224,7 @@ static int storeOpen(const char *zPath, int bMem, KalamStore **pp,
 
   for(i=0; i<nCf; i++){
     if( strcmp(azName[i], KALAM_CATALOG_CF)==0 ){
-      p->hCatalog = aHandle[i];
+      p->catalog.h = aHandle[i];
     }else if( strcmp(azName[i], "default")==0 ){
       rocksdb_column_family_handle_destroy(aHandle[i]);
     }else{
@@ -261,9 +261,12 @@ done:
 }
 
 /* Gets the store of schema zSchema of db, opening it if need be. The
-** caller owns one reference and gives it back with kalamStoreRelease. */
-int kalamStoreAcquire(sqlite3 *db, const char *zSchema, KalamStore **pp,
-                      char **pzErr){
+** caller owns one reference and gives it back with kalamStoreRelease.
+** With bCreate 0 only a store that already exists on disk is opened, and
+** *pp is NULL when there is none: that is how kalam_tables and the SQL
+** functions look at a database without creating empty stores. */
+int kalamStoreAcquire(sqlite3 *db, const char *zSchema, int bCreate,
+                      KalamStore **pp, char **pzErr){
   const char *zFile = sqlite3_db_filename(db, zSchema);
   char *zPath = 0;
   char zReal[PATH_MAX];
@@ -272,13 +275,22 @@ int kalamStoreAcquire(sqlite3 *db, const char *zSchema, KalamStore **pp,
 
   *pp = 0;
   if( zFile==0 || zFile[0]==0 ){
+    if( !bCreate ) return SQLITE_OK;
     return storeOpen("/kalam-memory", 1, pp, pzErr);
+  }
+  if( !bCreate ){
+    char *zCurrent = sqlite3_mprintf("%s" KALAM_STORE_SUFFIX "/CURRENT", zFile);
+    int bExists;
+    if( zCurrent==0 ) return SQLITE_NOMEM;
+    bExists = access(zCurrent, F_OK)==0;
+    sqlite3_free(zCurrent);
+    if( !bExists ) return SQLITE_OK;
   }
   /* Share by real path so that two spellings of one file share a store. */
   if( realpath(zFile, zReal) ){
-    zPath = sqlite3_mprintf("%s-kalam", zReal);
+    zPath = sqlite3_mprintf("%s" KALAM_STORE_SUFFIX, zReal);
   }else{
-    zPath = sqlite3_mprintf("%s-kalam", zFile);
+    zPath = sqlite3_mprintf("%s" KALAM_STORE_SUFFIX, zFile);
   }
   if( zPath==0 ) return SQLITE_NOMEM;
 
@@ -302,10 +314,13 @@ int kalamStoreAcquire(sqlite3 *db, const char *zSchema, KalamStore **pp,
   return rc;
 }
 
+/* Gives back a reference from kalamStoreAcquire; the last one closes the
+** store. */
 void kalamStoreRelease(KalamStore *p){
   int bFree = 0;
   if( p==0 ) return;
   sqlite3_mutex_enter(storeRegistryMutex());
+  assert( p->nRef>0 );
   if( --p->nRef==0 ){
     KalamStore **pp;
     for(pp=&storeRegistry; *pp; pp=&(*pp)->pNext){
@@ -320,6 +335,7 @@ void kalamStoreRelease(KalamStore *p){
 /* Finds a listed column family by name and takes a reference on it. */
 KalamCf *kalamStoreCfFind(KalamStore *p, const char *zName){
   KalamCf *pCf;
+  assert( zName!=0 );
   sqlite3_mutex_enter(p->mutex);
   for(pCf=p->pCf; pCf; pCf=pCf->pNext){
     if( !pCf->bDropped && strcmp(pCf->zName, zName)==0 ){
@@ -366,6 +382,7 @@ int kalamStoreCfCreate(KalamStore *p, const char *zName, KalamCf **pp,
 ** holds p->mutex. */
 static void storeCfUnref(KalamStore *p, KalamCf *pCf){
   KalamCf **pp;
+  assert( pCf->nRef>0 );
   if( --pCf->nRef>0 ) return;
   for(pp=&p->pCf; *pp; pp=&(*pp)->pNext){
     if( *pp==pCf ){ *pp = pCf->pNext; break; }
@@ -375,8 +392,10 @@ static void storeCfUnref(KalamStore *p, KalamCf *pCf){
   sqlite3_free(pCf);
 }
 
+/* Gives back a reference from kalamStoreCfFind or kalamStoreCfCreate. */
 void kalamStoreCfRelease(KalamStore *p, KalamCf *pCf){
   if( pCf==0 ) return;
+  assert( pCf!=&p->catalog );
   sqlite3_mutex_enter(p->mutex);
   storeCfUnref(p, pCf);
   sqlite3_mutex_leave(p->mutex);
@@ -387,6 +406,7 @@ void kalamStoreCfRelease(KalamStore *p, KalamCf *pCf){
 int kalamStoreCfDrop(KalamStore *p, KalamCf *pCf, char **pzErr){
   char *zErr = 0;
   int rc = SQLITE_OK;
+  assert( pCf!=&p->catalog );
   sqlite3_mutex_enter(p->mutex);
   if( !pCf->bDropped ){
     rocksdb_drop_column_family(p->db, pCf->h, &zErr);
@@ -400,4 +420,38 @@ int kalamStoreCfDrop(KalamStore *p, KalamCf *pCf, char **pzErr){
   }
   sqlite3_mutex_leave(p->mutex);
   return rc;
+}
+
+/* The file or directory the store lives in (a label for memory stores),
+** for messages. */
+const char *kalamStorePath(const KalamStore *p){
+  return p->zPath;
+}
+
+/* Is this a memory store (a database without a file)? */
+int kalamStoreIsMemory(const KalamStore *p){
+  return p->bMem;
+}
+
+/* The catalog's column family. Not reference-counted: it lives as long as
+** the store. */
+KalamCf *kalamStoreCatalog(KalamStore *p){
+  return &p->catalog;
+}
+
+/* The catalog's "may hold pending DDL" bit (catalog.c says what pending
+** means): set by kalamStorePendingMark, read and cleared in one step by
+** kalamStorePendingTake, so that two connections never both skip a look. */
+void kalamStorePendingMark(KalamStore *p){
+  sqlite3_mutex_enter(p->mutex);
+  p->bMaybePending = 1;
+  sqlite3_mutex_leave(p->mutex);
+}
+int kalamStorePendingTake(KalamStore *p){
+  int b;
+  sqlite3_mutex_enter(p->mutex);
+  b = p->bMaybePending;
+  p->bMaybePending = 0;
+  sqlite3_mutex_leave(p->mutex);
+  return b;
 }

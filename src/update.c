@@ -1,7 +1,7 @@
 /*
 ** update.c — xUpdate: INSERT, UPDATE and DELETE on kalam tables.
 **
-** Every write goes into the connection's transaction batch (txn.c), under
+** Every write goes into the connection's transaction (txn.c), under
 ** the owner prefix of the table (the current user's for kalam_user), so a
 ** write can only ever land in the writer's own rows.
 **
@@ -38,19 +38,19 @@ typedef struct UpdateCtx UpdateCtx;
 struct UpdateCtx {
   KalamTable *pTab;
   const KalamSchema *pSchema;
-  KalamDb *pDb;
+  KalamTxn *pTxn;       /* the connection's transaction on the store */
   char aPrefix[KALAM_MAX_PREFIX];
   int nPrefix;
   char *zErr;           /* message for pTab->base.zErrMsg */
 };
 
 /* Reads the stored row of iRowid. *pzVal is NULL if there is none; else the
-** caller frees it with rocksdb_free. */
+** caller frees it with kalamStoreFree. */
 static int updateRead(UpdateCtx *p, sqlite3_int64 iRowid, char **pzVal,
                       size_t *pnVal){
   char aKey[KALAM_ROWKEY_MAX];
   int nKey = kalamKeyRow(aKey, p->aPrefix, p->nPrefix, iRowid);
-  return kalamTxnGet(p->pDb, p->pTab->pCf, aKey, (size_t)nKey, pzVal, pnVal,
+  return kalamTxnGet(p->pTxn, p->pTab->pCf, aKey, (size_t)nKey, pzVal, pnVal,
                      &p->zErr);
 }
 
@@ -68,7 +68,7 @@ static int updateHardDelete(UpdateCtx *p, sqlite3_int64 iRowid,
   char aKey[KALAM_ROWKEY_MAX];
   int nKey = kalamKeyRow(aKey, p->aPrefix, p->nPrefix, iRowid);
   int rc = SQLITE_OK;
-  kalamTxnDelete(p->pDb, p->pTab->pCf, aKey, (size_t)nKey);
+  kalamTxnDelete(p->pTxn, p->pTab->pCf, aKey, (size_t)nKey);
   if( p->pSchema->iPk>=0 && !p->pSchema->bIntPk ){
     KalamRow row;
     KalamValue v;
@@ -83,14 +83,14 @@ static int updateHardDelete(UpdateCtx *p, sqlite3_int64 iRowid,
         sqlite3_int64 iOwner;
         rc = updateIndexKey(p, &v, &key);
         if( rc==SQLITE_OK ){
-          rc = kalamTxnGet(p->pDb, p->pTab->pCf, key.z, (size_t)key.n, &zGot,
+          rc = kalamTxnGet(p->pTxn, p->pTab->pCf, key.z, (size_t)key.n, &zGot,
                            &nGot, &p->zErr);
         }
         if( rc==SQLITE_OK && zGot && kalamKeyRowDecode(zGot, nGot, 0, &iOwner)
          && iOwner==iRowid ){
-          kalamTxnDelete(p->pDb, p->pTab->pCf, key.z, (size_t)key.n);
+          kalamTxnDelete(p->pTxn, p->pTab->pCf, key.z, (size_t)key.n);
         }
-        if( zGot ) rocksdb_free(zGot);
+        if( zGot ) kalamStoreFree(zGot);
         kalamBufFree(&key);
         kalamValueClear(&v);
       }
@@ -124,16 +124,16 @@ static int updateKeyHolder(UpdateCtx *p, const KalamBuf *pKey,
   int rc;
   *peHolder = HOLDER_NONE;
   *pzVal = 0;
-  rc = kalamTxnGet(p->pDb, p->pTab->pCf, pKey->z, (size_t)pKey->n, &zGot,
+  rc = kalamTxnGet(p->pTxn, p->pTab->pCf, pKey->z, (size_t)pKey->n, &zGot,
                    &nGot, &p->zErr);
   if( rc || zGot==0 ) return rc;
   if( !kalamKeyRowDecode(zGot, nGot, 0, piRowid) ){
-    rocksdb_free(zGot);
+    kalamStoreFree(zGot);
     p->zErr = sqlite3_mprintf("corrupt key index entry in kalam table %s",
                               p->pSchema->zTable);
     return SQLITE_CORRUPT;
   }
-  rocksdb_free(zGot);
+  kalamStoreFree(zGot);
   if( *piRowid==iSelf ) return SQLITE_OK;
   return updateRowidHolder(p, *piRowid, peHolder, pzVal, pnVal);
 }
@@ -199,7 +199,7 @@ static int updateWrite(UpdateCtx *p, sqlite3_int64 iRowid,
     return SQLITE_NOMEM;
   }
   nKey = kalamKeyRow(aKey, p->aPrefix, p->nPrefix, iRowid);
-  kalamTxnPut(p->pDb, p->pTab->pCf, aKey, (size_t)nKey, pB->z, (size_t)pB->n);
+  kalamTxnPut(p->pTxn, p->pTab->pCf, aKey, (size_t)nKey, pB->z, (size_t)pB->n);
   return SQLITE_OK;
 }
 
@@ -208,7 +208,7 @@ static void updateIndexPut(UpdateCtx *p, const KalamBuf *pKey,
                            sqlite3_int64 iRowid){
   char aVal[KALAM_ROWKEY_MAX];
   int nVal = kalamKeyRow(aVal, 0, 0, iRowid);
-  kalamTxnPut(p->pDb, p->pTab->pCf, pKey->z, (size_t)pKey->n, aVal,
+  kalamTxnPut(p->pTxn, p->pTab->pCf, pKey->z, (size_t)pKey->n, aVal,
               (size_t)nVal);
 }
 
@@ -231,17 +231,15 @@ static int updateRowidArg(UpdateCtx *p, sqlite3_value *pVal,
 static int updateCheckSystem(UpdateCtx *p, int argc, sqlite3_value **argv,
                              int bInsert){
   const KalamSchema *pSchema = p->pSchema;
-  static const char *azShared[] = {"_seq", "_updated", "_deleted"};
-  static const char *azStream[] = {"_seq", "_ts"};
-  int nSys = pSchema->eKind==KALAM_KIND_STREAM ? 2 : 3;
+  const KalamSysColumn *aSys;
+  int nSys = kalamSysColumns(pSchema->eKind, &aSys);
   int i;
   for(i=0; i<nSys && 2+pSchema->nCol+i<argc; i++){
     sqlite3_value *pVal = argv[2 + pSchema->nCol + i];
     if( sqlite3_value_nochange(pVal) ) continue;
     if( bInsert && sqlite3_value_type(pVal)==SQLITE_NULL ) continue;
     p->zErr = sqlite3_mprintf("cannot write system column %s of kalam "
-        "table %s: it is read-only", pSchema->eKind==KALAM_KIND_STREAM
-        ? azStream[i] : azShared[i], pSchema->zTable);
+        "table %s: it is read-only", aSys[i].zName, pSchema->zTable);
     return SQLITE_READONLY;
   }
   return SQLITE_OK;
@@ -379,8 +377,8 @@ done:
   for(i=0; i<pSchema->nCol; i++) kalamValueClear(&aVal[i]);
   if( aVal!=aValStack ) sqlite3_free(aVal);
   kalamBufFree(&key);
-  if( zRowHolder ) rocksdb_free(zRowHolder);
-  if( zKeyHolder ) rocksdb_free(zKeyHolder);
+  if( zRowHolder ) kalamStoreFree(zRowHolder);
+  if( zKeyHolder ) kalamStoreFree(zKeyHolder);
   return rc;
 }
 
@@ -502,14 +500,14 @@ static int updateUpdate(UpdateCtx *p, sqlite3_value **argv, int argc){
   if( iNew!=iOld ){
     char aKey[KALAM_ROWKEY_MAX];
     int nKey = kalamKeyRow(aKey, p->aPrefix, p->nPrefix, iOld);
-    kalamTxnDelete(p->pDb, p->pTab->pCf, aKey, (size_t)nKey);
+    kalamTxnDelete(p->pTxn, p->pTab->pCf, aKey, (size_t)nKey);
   }
   rc = updateWrite(p, iNew, aVal, abKeep, &old,
                    (int)old.aSys[KALAM_SYS_DELETED], 0);
   if( rc ) goto done;
   if( bHasPk ){
     if( bPkChanged && oldKey.n ){
-      kalamTxnDelete(p->pDb, p->pTab->pCf, oldKey.z, (size_t)oldKey.n);
+      kalamTxnDelete(p->pTxn, p->pTab->pCf, oldKey.z, (size_t)oldKey.n);
     }
     if( newKey.n && (bPkChanged || iNew!=iOld) ){
       updateIndexPut(p, &newKey, iNew);
@@ -524,9 +522,9 @@ done:
   kalamRowFree(&old);
   kalamBufFree(&oldKey);
   kalamBufFree(&newKey);
-  if( zOld ) rocksdb_free(zOld);
-  if( zRowHolder ) rocksdb_free(zRowHolder);
-  if( zKeyHolder ) rocksdb_free(zKeyHolder);
+  if( zOld ) kalamStoreFree(zOld);
+  if( zRowHolder ) kalamStoreFree(zRowHolder);
+  if( zKeyHolder ) kalamStoreFree(zKeyHolder);
   return rc;
 }
 
@@ -557,18 +555,8 @@ static int updateDelete(UpdateCtx *p, sqlite3_value *pRowid){
 done:
   sqlite3_free(abKeep);
   kalamRowFree(&old);
-  if( zOld ) rocksdb_free(zOld);
+  if( zOld ) kalamStoreFree(zOld);
   return rc;
-}
-
-/* How often, in ms, a stream's writes also remove its expired rows: a
-** quarter of the ttl, between one second and a minute, so that expired rows
-** never wait long on disk and range deletes stay few. */
-static sqlite3_int64 updateExpireInterval(const KalamSchema *pSchema){
-  sqlite3_int64 ms = pSchema->nTtlSeconds * 250;
-  if( ms < 1000 ) ms = 1000;
-  if( ms > 60000 ) ms = 60000;
-  return ms;
 }
 
 int kalamTableUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
@@ -580,39 +568,27 @@ int kalamTableUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   memset(&ctx, 0, sizeof(ctx));
   ctx.pTab = pTab;
   ctx.pSchema = pTab->pSchema;
-  ctx.pDb = pTab->pDb;
+  ctx.pTxn = pTab->pDb->pTxn;
 
   if( pTab->zBroken ){
-    sqlite3_free(pVtab->zErrMsg);
-    pVtab->zErrMsg = sqlite3_mprintf("%s", pTab->zBroken);
+    kalamTableError(pTab, sqlite3_mprintf("%s", pTab->zBroken));
     return SQLITE_CORRUPT;
   }
   if( pTab->pSchema->eKind==KALAM_KIND_STREAM
    && (argc==1 || sqlite3_value_type(argv[0])!=SQLITE_NULL) ){
-    sqlite3_free(pVtab->zErrMsg);
-    pVtab->zErrMsg = sqlite3_mprintf("kalam_stream table %s is append-only: "
-        "%s is refused", pTab->pSchema->zTable, argc==1 ? "DELETE" : "UPDATE");
+    kalamTableError(pTab, sqlite3_mprintf("kalam_stream table %s is "
+        "append-only: %s is refused", pTab->pSchema->zTable,
+        argc==1 ? "DELETE" : "UPDATE"));
     return SQLITE_READONLY;
   }
   rc = kalamTableOwnerPrefix(pTab, ctx.aPrefix, &ctx.nPrefix);
   if( rc ) return rc;
-  if( !pTab->pDb->bInTxn ){
-    rc = kalamTxnBegin(pTab->pDb);
+  if( !kalamTxnIsOpen(pTab->pDb->pTxn) ){
+    rc = kalamTxnBegin(pTab->pDb->pTxn);
     if( rc ) return rc;
   }
-
-  if( pTab->pSchema->eKind==KALAM_KIND_STREAM ){
-    /* Expired rows are already invisible; removing them from disk is
-    ** housekeeping done now and then on write (streamExpireInterval). */
-    sqlite3_int64 now = kalamNowMs();
-    if( now >= pTab->nNextExpire ){
-      sqlite3_int64 nGone = 0;
-      rc = kalamStreamExpire(pTab->pDb, pTab->pCf, pTab->pSchema->nTtlSeconds,
-                             0, &nGone, &ctx.zErr);
-      if( rc ) goto done;
-      pTab->nNextExpire = now + updateExpireInterval(pTab->pSchema);
-    }
-  }
+  rc = kalamHousekeep(pTab, KALAM_HOUSEKEEP_WRITE, &ctx.zErr);
+  if( rc ) goto done;
 
   if( argc==1 ){
     rc = updateDelete(&ctx, argv[0]);
@@ -623,9 +599,6 @@ int kalamTableUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   }
 
 done:
-  if( ctx.zErr ){
-    sqlite3_free(pVtab->zErrMsg);
-    pVtab->zErrMsg = ctx.zErr;
-  }
+  if( ctx.zErr ) kalamTableError(pTab, ctx.zErr);
   return rc;
 }

@@ -117,6 +117,14 @@ int LLVMFuzzerTestOneInput(const unsigned char *aData, size_t nData){
   }
 
   rc = kalamSchemaParse(eKind, "t", nArg, azArg, &pSchema, &zErr);
+  /* CREATE checks the DEFAULTs right after the parse (table.c). */
+  if( rc==SQLITE_OK ){
+    rc = kalamValueCheckDefaults(pSchema, &zErr);
+    if( rc ){
+      kalamSchemaFree(pSchema);
+      pSchema = 0;
+    }
+  }
   if( rc==SQLITE_OK ){
     char *zCols, *zOpts;
     if( pSchema==0 ) fuzzSchemaFail("success without a schema", 0);
