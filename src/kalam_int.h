@@ -30,7 +30,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#define KALAM_VERSION_STRING "0.1.0"
+#define KALAM_VERSION_STRING KALAM_VERSION
+#include "../include/kalam.h"
 
 typedef struct KalamBuf KalamBuf;
 typedef struct KalamStore KalamStore;
