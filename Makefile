@@ -7,6 +7,9 @@
 #   make bench    deps, build, the benchmark (tool/bench.c); N=rows
 #   make asan     the test suite against an ASan+UBSan build
 #   make slt FILE=path.test   one sqllogictest file on kalam_shared tables
+#   make install              kalam.so, libkalam.a, kalam.h, kalam.pc and the
+#                             docs into PREFIX (/usr/local), below DESTDIR
+#   make uninstall            removes what make install put there
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -41,7 +44,7 @@ ASANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 
 TCLSH ?= tclsh
 
-.PHONY: all deps test demo bench asan slt clean
+.PHONY: all deps test demo bench asan slt clean install uninstall FORCE
 
 all: kalam.so libkalam.a
 
@@ -126,6 +129,62 @@ asan: deps
 
 clean:
 	rm -rf build kalam.so libkalam.a test/tmp
+
+# ------------------------------------------------------------------ install
+# `make install` copies kalam into PREFIX, or into DESTDIR/PREFIX when
+# DESTDIR names a staging directory (a package build): kalam.so and
+# libkalam.a into LIBDIR, where a program loads kalam.so by its path;
+# kalam.h into INCLUDEDIR; kalam.pc (made from kalam.pc.in with the version
+# of include/kalam.h and the dependencies found above) into PKGCONFIGDIR;
+# README.md, LICENSE, CHANGELOG.md and docs/ into DOCDIR. `make uninstall`
+# with the same variables removes those files, and DOCDIR once empty.
+# test/kalam_install.test installs into a scratch directory and builds a
+# program against the result.
+PREFIX       ?= /usr/local
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DOCDIR       ?= $(PREFIX)/share/doc/kalam
+VERSION := $(shell sed -n 's/^\#define KALAM_VERSION "\(.*\)"$$/\1/p' include/kalam.h)
+DOCS      = README.md LICENSE CHANGELOG.md
+DOCS_MORE = $(notdir $(wildcard docs/*.md))
+
+# kalam.pc names paths below its prefix as ${prefix}/..., so that
+# pkg-config --define-prefix can move it.
+pc_path = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+PC_LIBS = $(if $(filter sqlite3,$(DEP_PKGS)),,-lsqlite3) \
+          $(if $(filter rocksdb,$(DEP_PKGS)),,-lrocksdb) \
+          $(if $(filter libcjson,$(DEP_PKGS)),,-lcjson) -pthread -lm
+
+# Made afresh every time: PREFIX may differ from the last run.
+build/kalam.pc: kalam.pc.in include/kalam.h FORCE
+	@mkdir -p build
+	@[ -n "$(VERSION)" ] || { echo "kalam: include/kalam.h defines no KALAM_VERSION" >&2; exit 1; }
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(call pc_path,$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR@|$(call pc_path,$(INCLUDEDIR))|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@REQUIRES@|$(DEP_PKGS)|' -e 's|@LIBS@|$(strip $(PC_LIBS))|' kalam.pc.in > $@.tmp
+	mv $@.tmp $@
+
+install: all build/kalam.pc
+	install -d "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(INCLUDEDIR)" \
+	  "$(DESTDIR)$(PKGCONFIGDIR)" "$(DESTDIR)$(DOCDIR)/docs"
+	install -m 755 kalam.so "$(DESTDIR)$(LIBDIR)/kalam.so"
+	install -m 644 libkalam.a "$(DESTDIR)$(LIBDIR)/libkalam.a"
+	install -m 644 include/kalam.h "$(DESTDIR)$(INCLUDEDIR)/kalam.h"
+	install -m 644 build/kalam.pc "$(DESTDIR)$(PKGCONFIGDIR)/kalam.pc"
+	install -m 644 $(DOCS) "$(DESTDIR)$(DOCDIR)/"
+	install -m 644 $(addprefix docs/,$(DOCS_MORE)) "$(DESTDIR)$(DOCDIR)/docs/"
+
+uninstall:
+	rm -f "$(DESTDIR)$(LIBDIR)/kalam.so" "$(DESTDIR)$(LIBDIR)/libkalam.a" \
+	  "$(DESTDIR)$(INCLUDEDIR)/kalam.h" "$(DESTDIR)$(PKGCONFIGDIR)/kalam.pc"
+	for f in $(DOCS); do rm -f "$(DESTDIR)$(DOCDIR)/$$f" || exit 1; done
+	for f in $(DOCS_MORE); do rm -f "$(DESTDIR)$(DOCDIR)/docs/$$f" || exit 1; done
+	for d in "$(DESTDIR)$(DOCDIR)/docs" "$(DESTDIR)$(DOCDIR)"; do \
+	  if [ -d "$$d" ] && [ -z "$$(ls -A "$$d")" ]; then rmdir "$$d" || exit 1; fi; \
+	done
+
+FORCE:
 
 # Helpers that tests build and run.
 build/kalam_threads: tool/kalam_threads.c
