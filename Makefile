@@ -8,17 +8,33 @@
 #   make asan     the test suite against an ASan+UBSan build
 #   make slt FILE=path.test   one sqllogictest file on kalam_shared tables
 #   make lint     stricter warnings as errors, and the layout rules
+#   make install              kalam.so, libkalam.a, kalam.h, kalam.pc and the
+#                             docs into PREFIX (/usr/local), below DESTDIR
+#   make uninstall            removes what make install put there
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-PKGS     = sqlite3 rocksdb libcjson
-DEPCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-DEPLIBS   := $(shell pkg-config --libs rocksdb libcjson 2>/dev/null || echo -lrocksdb -lcjson)
+PKG_CONFIG ?= pkg-config
+
+# The libraries kalam uses come from pkg-config, which looks in the
+# prefixes that PKG_CONFIG_PATH names before the system's, so they can live
+# anywhere (README.md, "Building without root"). Each is asked about on its
+# own: one that pkg-config does not know is taken from the compiler's own
+# paths (-lrocksdb), and the others still bring their flags. CPPFLAGS and
+# LDFLAGS reach every compile and link for what pkg-config does not say
+# (-I, -Wl,-rpath).
+DEP_PKGS  := $(strip $(foreach p,sqlite3 rocksdb libcjson,$(if $(shell $(PKG_CONFIG) --exists $(p) 2>/dev/null && echo y),$(p))))
+dep_libs   = $(if $(filter $(1),$(DEP_PKGS)),$(shell $(PKG_CONFIG) --libs $(1)),$(2))
+DEPCFLAGS := $(if $(DEP_PKGS),$(shell $(PKG_CONFIG) --cflags $(DEP_PKGS)))
+SQLITE_LIBS  := $(call dep_libs,sqlite3,-lsqlite3)
+ROCKSDB_LIBS := $(call dep_libs,rocksdb,-lrocksdb)
+CJSON_LIBS   := $(call dep_libs,libcjson,-lcjson)
+DEPLIBS   := $(ROCKSDB_LIBS) $(CJSON_LIBS)
 # src/txn.c builds a large commit's table file in a thread of its own, so
 # everything that links kalam (kalam.so, and programs linking libkalam.a)
 # links -pthread; glibc before 2.34 keeps pthreads out of libc.
 DEPLIBS  += -pthread
-KCFLAGS  = -std=c11 -D_GNU_SOURCE -pthread -Wall -Wextra -fPIC $(DEPCFLAGS)
+KCFLAGS  = -std=c11 -D_GNU_SOURCE -pthread -Wall -Wextra -fPIC $(CPPFLAGS) $(DEPCFLAGS)
 
 SRC  = kalam_vtab.c $(wildcard src/*.c)
 HDR  = include/kalam.h $(wildcard src/*.h)
@@ -29,14 +45,14 @@ ASANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 
 TCLSH ?= tclsh
 
-.PHONY: all deps test demo bench asan slt lint clean
+.PHONY: all deps test demo bench asan slt lint clean install uninstall FORCE
 
 all: kalam.so libkalam.a
 
 # The loadable library reaches SQLite through the host's API table, so it
 # does not link libsqlite3 itself.
 kalam.so: $(SO_OBJ)
-	$(CC) -shared -o $@ $(SO_OBJ) $(DEPLIBS) -lm
+	$(CC) -shared $(LDFLAGS) -o $@ $(SO_OBJ) $(DEPLIBS) -lm
 
 build/so/%.o: %.c $(HDR)
 	@mkdir -p $(dir $@)
@@ -60,7 +76,7 @@ build/asan/%.o: %.c $(HDR)
 # need sqlite3_kalamasan_init), so the sanitizer build is also kalam.so,
 # in a directory of its own.
 build/asan/kalam.so: $(ASAN_OBJ)
-	$(CC) -shared $(ASANFLAGS) -o $@ $(ASAN_OBJ) $(DEPLIBS) -lm
+	$(CC) -shared $(ASANFLAGS) $(LDFLAGS) -o $@ $(ASAN_OBJ) $(DEPLIBS) -lm
 
 deps:
 	@sh tool/deps.sh
@@ -126,15 +142,71 @@ asan: deps
 clean:
 	rm -rf build kalam.so libkalam.a test/tmp
 
+# ------------------------------------------------------------------ install
+# `make install` copies kalam into PREFIX, or into DESTDIR/PREFIX when
+# DESTDIR names a staging directory (a package build): kalam.so and
+# libkalam.a into LIBDIR, where a program loads kalam.so by its path;
+# kalam.h into INCLUDEDIR; kalam.pc (made from kalam.pc.in with the version
+# of include/kalam.h and the dependencies found above) into PKGCONFIGDIR;
+# README.md, LICENSE, CHANGELOG.md and docs/ into DOCDIR. `make uninstall`
+# with the same variables removes those files, and DOCDIR once empty.
+# test/kalam_install.test installs into a scratch directory and builds a
+# program against the result.
+PREFIX       ?= /usr/local
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DOCDIR       ?= $(PREFIX)/share/doc/kalam
+VERSION := $(shell sed -n 's/^\#define KALAM_VERSION "\(.*\)"$$/\1/p' include/kalam.h)
+DOCS      = README.md LICENSE CHANGELOG.md
+DOCS_MORE = $(notdir $(wildcard docs/*.md))
+
+# kalam.pc names paths below its prefix as ${prefix}/..., so that
+# pkg-config --define-prefix can move it.
+pc_path = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+PC_LIBS = $(if $(filter sqlite3,$(DEP_PKGS)),,-lsqlite3) \
+          $(if $(filter rocksdb,$(DEP_PKGS)),,-lrocksdb) \
+          $(if $(filter libcjson,$(DEP_PKGS)),,-lcjson) -pthread -lm
+
+# Made afresh every time: PREFIX may differ from the last run.
+build/kalam.pc: kalam.pc.in include/kalam.h FORCE
+	@mkdir -p build
+	@[ -n "$(VERSION)" ] || { echo "kalam: include/kalam.h defines no KALAM_VERSION" >&2; exit 1; }
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(call pc_path,$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR@|$(call pc_path,$(INCLUDEDIR))|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@REQUIRES@|$(DEP_PKGS)|' -e 's|@LIBS@|$(strip $(PC_LIBS))|' kalam.pc.in > $@.tmp
+	mv $@.tmp $@
+
+install: all build/kalam.pc
+	install -d "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(INCLUDEDIR)" \
+	  "$(DESTDIR)$(PKGCONFIGDIR)" "$(DESTDIR)$(DOCDIR)/docs"
+	install -m 755 kalam.so "$(DESTDIR)$(LIBDIR)/kalam.so"
+	install -m 644 libkalam.a "$(DESTDIR)$(LIBDIR)/libkalam.a"
+	install -m 644 include/kalam.h "$(DESTDIR)$(INCLUDEDIR)/kalam.h"
+	install -m 644 build/kalam.pc "$(DESTDIR)$(PKGCONFIGDIR)/kalam.pc"
+	install -m 644 $(DOCS) "$(DESTDIR)$(DOCDIR)/"
+	install -m 644 $(addprefix docs/,$(DOCS_MORE)) "$(DESTDIR)$(DOCDIR)/docs/"
+
+uninstall:
+	rm -f "$(DESTDIR)$(LIBDIR)/kalam.so" "$(DESTDIR)$(LIBDIR)/libkalam.a" \
+	  "$(DESTDIR)$(INCLUDEDIR)/kalam.h" "$(DESTDIR)$(PKGCONFIGDIR)/kalam.pc"
+	for f in $(DOCS); do rm -f "$(DESTDIR)$(DOCDIR)/$$f" || exit 1; done
+	for f in $(DOCS_MORE); do rm -f "$(DESTDIR)$(DOCDIR)/docs/$$f" || exit 1; done
+	for d in "$(DESTDIR)$(DOCDIR)/docs" "$(DESTDIR)$(DOCDIR)"; do \
+	  if [ -d "$$d" ] && [ -z "$$(ls -A "$$d")" ]; then rmdir "$$d" || exit 1; fi; \
+	done
+
+FORCE:
+
 # Helpers that tests build and run.
 build/kalam_threads: tool/kalam_threads.c
 	@mkdir -p build
-	$(CC) $(CFLAGS) -Wall -Wextra -o $@ $< $(shell pkg-config --cflags --libs sqlite3 2>/dev/null || echo -lsqlite3) -lpthread
+	$(CC) $(CFLAGS) -Wall -Wextra -o $@ $< $(CPPFLAGS) $(DEPCFLAGS) $(LDFLAGS) $(SQLITE_LIBS) -lpthread
 
 # The C API, linked statically with sqlite3_auto_extension.
 build/capi_test: test/capi_test.c libkalam.a include/kalam.h
 	@mkdir -p build
-	$(CC) $(CFLAGS) -Wall -Wextra -Iinclude -o $@ $< libkalam.a $(DEPLIBS) $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3) -lm
+	$(CC) $(CFLAGS) -Wall -Wextra -Iinclude $(CPPFLAGS) $(DEPCFLAGS) $(LDFLAGS) -o $@ $< libkalam.a $(DEPLIBS) $(SQLITE_LIBS) -lm
 
 # The benchmark (tool/bench.c): native SQLite vs kalam vs a raw RocksDB +
 # cJSON floor, in one program linked with libkalam.a. N rows; its scratch
@@ -143,7 +215,7 @@ build/capi_test: test/capi_test.c libkalam.a include/kalam.h
 N ?= 1000000
 build/bench/bench: tool/bench.c libkalam.a include/kalam.h
 	@mkdir -p build/bench
-	$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra $(DEPCFLAGS) -o $@ $< libkalam.a $(DEPLIBS) $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3) -lm
+	$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra $(CPPFLAGS) $(DEPCFLAGS) $(LDFLAGS) -o $@ $< libkalam.a $(DEPLIBS) $(SQLITE_LIBS) -lm
 
 bench: deps
 	@$(MAKE) --no-print-directory all build/bench/bench
@@ -158,7 +230,7 @@ bench: deps
 store-tool: build/kalam_store
 build/kalam_store: tool/kalam_store.c
 	@mkdir -p build
-	$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra $(DEPCFLAGS) -o $@ $< $(DEPLIBS)
+	$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra $(CPPFLAGS) $(DEPCFLAGS) $(LDFLAGS) -o $@ $< $(DEPLIBS)
 
 # libFuzzer targets (test/fuzz/fuzz_*.c), linked with the src/ objects built
 # by clang with ASan+UBSan (SQLITE_CORE: they call libsqlite3 directly).
@@ -182,7 +254,7 @@ build/fuzz/libkalam-fuzz.a: $(FUZZ_OBJ)
 	ar rcs $@ $(FUZZ_OBJ)
 
 build/fuzz/fuzz_%: test/fuzz/fuzz_%.c build/fuzz/libkalam-fuzz.a $(HDR)
-	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $(KCFLAGS) -DSQLITE_CORE -Isrc -o $@ $< build/fuzz/libkalam-fuzz.a $(DEPLIBS) $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3) -lm
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $(KCFLAGS) -DSQLITE_CORE -Isrc $(LDFLAGS) -o $@ $< build/fuzz/libkalam-fuzz.a $(DEPLIBS) $(SQLITE_LIBS) -lm
 
 fuzz-deps:
 	@if ! command -v $(FUZZ_CC) >/dev/null 2>&1 || \

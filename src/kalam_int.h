@@ -40,7 +40,10 @@
 #include <string.h>
 #include <assert.h>
 
-#define KALAM_VERSION_STRING "0.1.0"
+#include "../include/kalam.h"
+
+/* One source of the version: include/kalam.h (and CHANGELOG.md agrees). */
+#define KALAM_VERSION_STRING KALAM_VERSION
 
 typedef struct KalamBuf KalamBuf;
 typedef struct KalamValue KalamValue;
