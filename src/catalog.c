@@ -195,7 +195,7 @@ int kalamCatalogRead(KalamStore *p, const char *zTable,
   int rc;
   *pp = 0;
   if( zKey==0 ) return SQLITE_NOMEM;
-  rc = kalamStoreGet(p, kalamStoreCatalog(p), zKey, strlen(zKey), &zVal,
+  rc = kalamStoreGet(p, 0, kalamStoreCatalog(p), zKey, strlen(zKey), &zVal,
                      &nVal, "cannot read the kalam catalog", pzErr);
   sqlite3_free(zKey);
   if( rc==SQLITE_OK && zVal ) rc = catalogParse(zVal, nVal, pp);
@@ -210,8 +210,8 @@ int kalamCatalogWrite(KalamStore *p, const KalamCatalogEntry *pEntry,
   char *zJson = catalogSerialize(pEntry);
   int rc = SQLITE_NOMEM;
   if( zKey && zJson ){
-    rc = kalamStorePutSync(p, kalamStoreCatalog(p), zKey, strlen(zKey),
-                           zJson, strlen(zJson),
+    rc = kalamStorePut(p, kalamStoreCatalog(p), zKey, strlen(zKey),
+                           zJson, strlen(zJson), 1,
                            "cannot write the kalam catalog", pzErr);
   }
   sqlite3_free(zKey);
@@ -224,7 +224,7 @@ int kalamCatalogDelete(KalamStore *p, const char *zTable, char **pzErr){
   char *zKey = catalogKey(zTable);
   int rc;
   if( zKey==0 ) return SQLITE_NOMEM;
-  rc = kalamStorePutSync(p, kalamStoreCatalog(p), zKey, strlen(zKey), 0, 0,
+  rc = kalamStorePut(p, kalamStoreCatalog(p), zKey, strlen(zKey), 0, 0, 1,
                          "cannot write the kalam catalog", pzErr);
   sqlite3_free(zKey);
   return rc;
@@ -239,7 +239,7 @@ int kalamCatalogForEach(KalamStore *p,
                         void *pArg, char **pzErr){
   KalamStoreIter *pIt;
   int rc = SQLITE_OK;
-  pIt = kalamStoreIterNew(p, kalamStoreCatalog(p), 0, 0, 0, 0, 0);
+  pIt = kalamStoreIterNew(p, 0, kalamStoreCatalog(p), 0, 0, 0, 0, 0);
   if( pIt==0 ) return SQLITE_NOMEM;
   for(kalamStoreIterFirst(pIt); rc==SQLITE_OK && kalamStoreIterValid(pIt);
       kalamStoreIterNext(pIt)){

@@ -72,7 +72,8 @@ void kalamConnRef(KalamConn *p){
 }
 
 static void connDbFree(KalamDb *pDb){
-  /* The transaction first: it writes to the store until it is gone. */
+  /* The view and the transaction first: they use the store. */
+  if( pDb->pTxn ) kalamCommitViewRelease(pDb);
   kalamTxnFree(pDb->pTxn);
   kalamStoreRelease(pDb->pStore);
   sqlite3_free(pDb->zSchema);

@@ -61,6 +61,7 @@ struct KalamCursor {
 int kalamCursorOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
   KalamTable *pTab = (KalamTable*)pVtab;
   KalamCursor *pCur = pTab->pSpare;
+  pTab->pDb->nCursor++;
   if( pCur ){
     KalamRow row = pCur->row;
     sqlite3_int64 *aRowid = pCur->aRowid;
@@ -72,7 +73,10 @@ int kalamCursorOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
     pCur->nRowidAlloc = nRowidAlloc;
   }else{
     pCur = sqlite3_malloc(sizeof(*pCur));
-    if( pCur==0 ) return SQLITE_NOMEM;
+    if( pCur==0 ){
+      pTab->pDb->nCursor--;
+      return SQLITE_NOMEM;
+    }
     memset(pCur, 0, sizeof(*pCur));
   }
   *ppCur = &pCur->base;
@@ -114,6 +118,12 @@ int kalamCursorClose(sqlite3_vtab_cursor *cur){
     pTab->pSpare = pCur;
   }else{
     kalamCursorFree(pCur);
+  }
+  /* The last cursor of an autocommit statement: its read transaction is
+  ** over, and an idle connection should not pin a snapshot. */
+  assert( pTab->pDb->nCursor>0 );
+  if( --pTab->pDb->nCursor==0 && sqlite3_get_autocommit(pTab->db) ){
+    kalamCommitViewRelease(pTab->pDb);
   }
   return SQLITE_OK;
 }
@@ -380,6 +390,15 @@ int kalamCursorFilter(sqlite3_vtab_cursor *cur, int idxNum,
   }
   rc = kalamTableOwnerPrefix(pTab, pCur->aPrefix, &pCur->nPrefix);
   if( rc ) return rc;
+  {
+    /* Read the store as of the commit SQLite's snapshot shows. */
+    char *zErr = 0;
+    rc = kalamCommitView(pTab->pDb, &zErr);
+    if( rc ){
+      kalamTableError(pTab, zErr);
+      return rc;
+    }
+  }
   pCur->iMinRowid = INT64_MIN;
   if( pTab->pSchema->eKind==KALAM_KIND_STREAM ){
     pCur->iMinRowid = kalamSnowflakeMin(kalamNowMs()

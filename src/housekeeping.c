@@ -30,7 +30,7 @@ static int hkCount(KalamStore *pStore, KalamCf *pCf, const char *aLo, int nLo,
   KalamStoreIter *pIt;
   sqlite3_int64 n = 0;
   int rc;
-  pIt = kalamStoreIterNew(pStore, pCf, 0, 0, aHi, nHi, KALAM_ITER_NOCACHE);
+  pIt = kalamStoreIterNew(pStore, 0, pCf, 0, 0, aHi, nHi, KALAM_ITER_NOCACHE);
   if( pIt==0 ) return SQLITE_NOMEM;
   for(kalamStoreIterSeek(pIt, aLo, (size_t)nLo); kalamStoreIterValid(pIt);
       kalamStoreIterNext(pIt)){
@@ -85,10 +85,10 @@ int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
     int nLo = 0, nHi = 0;
     if( pass==1 && nGone==0 ) break;
     if( bAll ){
-      pIt = kalamStoreIterNew(pStore, pCf, 0, 0, 0, 0, KALAM_ITER_NOCACHE);
+      pIt = kalamStoreIterNew(pStore, 0, pCf, 0, 0, 0, 0, KALAM_ITER_NOCACHE);
     }else{
       kalamKeyTagRange(aPrefix, nPrefix, cTag, aLo, &nLo, aHi, &nHi);
-      pIt = kalamStoreIterNew(pStore, pCf, aLo, nLo, aHi, nHi,
+      pIt = kalamStoreIterNew(pStore, 0, pCf, aLo, nLo, aHi, nHi,
                               KALAM_ITER_NOCACHE);
     }
     if( pIt==0 ){ rc = SQLITE_NOMEM; goto done; }
@@ -143,6 +143,7 @@ int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
   }
   if( rc==SQLITE_OK && nGone ){
     rc = kalamBatchWrite(pStore, pBatch, 0, "kalam_purge failed", pzErr);
+    kalamStoreRowsChanged(pStore);
   }
   if( rc==SQLITE_OK ) *pn = nGone;
 
@@ -172,6 +173,7 @@ int kalamExpire(KalamStore *pStore, KalamCf *pCf, sqlite3_int64 nTtlSeconds,
   if( rc || *pn==0 ) return rc;
   rc = kalamStoreDeleteRange(pStore, pCf, aLo, nLo, aHi, nHi, 0,
                              "kalam_expire failed", pzErr);
+  kalamStoreRowsChanged(pStore);
   if( rc ) return rc;
   if( !bCompact ){
     kalamStoreCompactHint(pStore, pCf, aLo, nLo, aHi, nHi);
@@ -196,8 +198,10 @@ int kalamEraseUser(KalamStore *pStore, KalamCf *pCf, const char *zUser,
   rc = hkCount(pStore, pCf, aLo, nLo, aHi, nHi, pn, pzErr);
   if( rc ) return rc;
   kalamKeyOwnerRange(aPrefix, nPrefix, aLo, &nLo, aHi, &nHi);
-  return kalamStoreDeleteRange(pStore, pCf, aLo, nLo, aHi, nHi, 1,
-                               "kalam_erase_user failed", pzErr);
+  rc = kalamStoreDeleteRange(pStore, pCf, aLo, nLo, aHi, nHi, 1,
+                             "kalam_erase_user failed", pzErr);
+  kalamStoreRowsChanged(pStore);
+  return rc;
 }
 
 /* How often, in ms, a stream's writes also remove its expired rows: a

@@ -57,6 +57,7 @@ typedef struct KalamPin KalamPin;
 typedef struct KalamBatch KalamBatch;
 typedef struct KalamStoreIter KalamStoreIter;
 typedef struct KalamFileWriter KalamFileWriter;
+typedef struct KalamView KalamView;
 typedef struct KalamCatalogEntry KalamCatalogEntry;
 typedef struct KalamConn KalamConn;
 typedef struct KalamDb KalamDb;
@@ -325,26 +326,30 @@ void kalamStoreRelease(KalamStore *p);
 const char *kalamStorePath(const KalamStore *p);
 int kalamStoreIsMemory(const KalamStore *p);
 KalamCf *kalamStoreCatalog(KalamStore *p);
+KalamCf *kalamStorePrepared(KalamStore *p);
+int kalamStoreShared(KalamStore *p);
 void kalamStorePendingMark(KalamStore *p);
 int kalamStorePendingTake(KalamStore *p);
 int kalamStoreCfCreate(KalamStore *p, const char *zName, KalamCf **pp,
                        char **pzErr);
 KalamCf *kalamStoreCfFind(KalamStore *p, const char *zName);
+const char *kalamStoreCfName(const KalamCf *pCf);
 void kalamStoreCfRelease(KalamStore *p, KalamCf *pCf);
 int kalamStoreCfDrop(KalamStore *p, KalamCf *pCf, char **pzErr);
 
-/* store_io.c: point reads and synced single writes. */
+/* store_io.c: point reads and single writes. A read takes the view
+** (below) to read at, or NULL for the newest commit. */
 void kalamStoreFree(void *p);
-int kalamStoreGet(KalamStore *p, KalamCf *pCf, const char *k, size_t nk,
-                  char **pzVal, size_t *pnVal, const char *zWhat,
-                  char **pzErr);
-int kalamStoreGetPinned(KalamStore *p, KalamCf *pCf, const char *k,
-                        size_t nk, KalamPin **ppPin, const char **pzVal,
-                        size_t *pnVal, char **pzErr);
+int kalamStoreGet(KalamStore *p, KalamView *pView, KalamCf *pCf,
+                  const char *k, size_t nk, char **pzVal, size_t *pnVal,
+                  const char *zWhat, char **pzErr);
+int kalamStoreGetPinned(KalamStore *p, KalamView *pView, KalamCf *pCf,
+                        const char *k, size_t nk, KalamPin **ppPin,
+                        const char **pzVal, size_t *pnVal, char **pzErr);
 void kalamStorePinFree(KalamPin *pPin);
-int kalamStorePutSync(KalamStore *p, KalamCf *pCf, const char *k, size_t nk,
-                      const char *v, size_t nv, const char *zWhat,
-                      char **pzErr);
+int kalamStorePut(KalamStore *p, KalamCf *pCf, const char *k, size_t nk,
+                  const char *v, size_t nv, int bSync, const char *zWhat,
+                  char **pzErr);
 
 /* store_io.c: atomic batches of puts and deletes. */
 KalamBatch *kalamBatchNew(void);
@@ -355,11 +360,14 @@ void kalamBatchDelete(KalamBatch *pBatch, KalamCf *pCf, const char *k,
                       size_t nk);
 int kalamBatchWrite(KalamStore *p, KalamBatch *pBatch, int bSync,
                     const char *zWhat, char **pzErr);
+const char *kalamBatchData(KalamBatch *pBatch, size_t *pn);
+KalamBatch *kalamBatchFromData(const char *z, size_t n);
 
 /* store_io.c: iterators over committed keys. */
 #define KALAM_ITER_NOCACHE 0x01  /* a one-off read: leave the cache alone */
 #define KALAM_ITER_BULK    0x02  /* a large scan: no cache fill, readahead */
-KalamStoreIter *kalamStoreIterNew(KalamStore *p, KalamCf *pCf,
+KalamStoreIter *kalamStoreIterNew(KalamStore *p, KalamView *pView,
+                                  KalamCf *pCf,
                                   const char *aLo, int nLo,
                                   const char *aHi, int nHi, int flags);
 void kalamStoreIterFree(KalamStoreIter *pIt);
@@ -404,18 +412,47 @@ char *kalamFileWriterTakeName(KalamFileWriter *w);
 void kalamFileWriterFree(KalamFileWriter *w, int bRemove);
 int kalamStoreIngest(KalamStore *p, KalamCf *pCf, const char *zFile,
                      const char *zWhat, char **pzErr);
+char *kalamPreparedFileName(KalamStore *p, sqlite3_int64 iTxn);
+int kalamPreparedFileKeep(const char *zFrom, const char *zTo, char **pzErr);
+void kalamPreparedFilesSweep(KalamStore *p,
+                             int (*xKeep)(void*, sqlite3_int64), void *pArg);
+
+/* store_io.c: views and the order of commits. A view is the store as of
+** one commit (a RocksDB snapshot), found by the commit's number, which
+** the SQLite file records (commit.c). */
+int kalamStoreViewGet(KalamStore *p, sqlite3_int64 iTxn, KalamView **pp,
+                      char **pzErr);
+void kalamStoreViewRelease(KalamStore *p, KalamView *pView);
+sqlite3_int64 kalamStoreViewTxn(const KalamView *pView);
+void kalamStoreRowsChanged(KalamStore *p);
+sqlite3_int64 kalamStoreEpoch(KalamStore *p);
+sqlite3_int64 kalamStoreApplied(KalamStore *p);
+int kalamStoreApplyBegin(KalamStore *p, sqlite3_int64 iTxn, int bShare,
+                         char **pzErr);
+void kalamStoreApplyEnd(KalamStore *p, sqlite3_int64 iTxn);
+int kalamStoreSettleBegin(KalamStore *p);
+void kalamStoreSettleEnd(KalamStore *p, int bDone, sqlite3_int64 iApplied);
+void kalamStoreSettleAgain(KalamStore *p);
 
 /************************************************************************
 ** Interface to txn.c, txn_ingest.c and txn_iter.c: a connection's
 ** transaction on one store, a write buffer over the committed rows
 ** (txn_int.h has the structs).
 */
+/* The last byte of a prepared record's key: what its value holds. */
+#define KALAM_PREPARED_BATCH 'b'   /* the batch's bytes */
+#define KALAM_PREPARED_FILE  'f'   /* "<column family>\n<table file>" */
 KalamTxn *kalamTxnNew(KalamStore *pStore);
 void kalamTxnFree(KalamTxn *p);
 int kalamTxnIsOpen(const KalamTxn *p);
 void kalamTxnSetSync(KalamTxn *p, int bSync);
 int kalamTxnBegin(KalamTxn *p);
-int kalamTxnSync(KalamTxn *p, char **pzErr);
+int kalamTxnHasWrites(const KalamTxn *p);
+int kalamTxnPrepare(KalamTxn *p, sqlite3_int64 iTxn, char **pzErr);
+int kalamTxnPreparedCurrent(const KalamTxn *p);
+sqlite3_int64 kalamTxnPreparedNumber(const KalamTxn *p);
+int kalamTxnApply(KalamTxn *p, char **pzErr);
+void kalamTxnSetView(KalamTxn *p, KalamView *pView);
 void kalamTxnEnd(KalamTxn *p);
 int kalamTxnSavepoint(KalamTxn *p, int iSavepoint);
 int kalamTxnRelease(KalamTxn *p, int iSavepoint);
@@ -450,6 +487,15 @@ struct KalamDb {
   char *zSchema;
   KalamStore *pStore;
   KalamTxn *pTxn;            /* the connection's write buffer (txn.c) */
+  /* What its reads see (commit.c): the view of commit iViewTxn, chosen
+  ** when SQLite's data version of the file was iDataVersion and the
+  ** store's epoch iEpoch; held while cursors are open (nCursor). */
+  KalamView *pView;
+  int bViewKnown;            /* iViewTxn and iDataVersion are set */
+  sqlite3_int64 iViewTxn;
+  unsigned int iDataVersion;
+  sqlite3_int64 iEpoch;
+  int nCursor;               /* open cursors of its tables */
   KalamDb *pNext;
 };
 
@@ -484,6 +530,19 @@ struct KalamFunc {
 };
 int kalamFunctionsRegister(sqlite3 *db, KalamConn *pConn,
                            const KalamFunc *aFunc, int nFunc);
+
+/************************************************************************
+** Interface to commit.c: one commit and one snapshot with SQLite's file
+** (the two-phase commit, and the view each read transaction sees).
+*/
+int kalamCommitTableCreate(sqlite3 *db, const char *zSchema, char **pzErr);
+int kalamCommitPrepare(KalamDb *pDb, char **pzErr);
+int kalamCommitApply(KalamDb *pDb, char **pzErr);
+void kalamCommitRollback(KalamDb *pDb);
+int kalamCommitView(KalamDb *pDb, char **pzErr);
+void kalamCommitViewRelease(KalamDb *pDb);
+void kalamCommitViewForget(KalamDb *pDb);
+void kalamCrashPoint(const char *zStep);
 
 /************************************************************************
 ** Interface to catalog.c: one typed entry per table, kept in the store's

@@ -25,10 +25,14 @@
 #include <dirent.h>
 #include <unistd.h>
 #include <assert.h>
+#include <pthread.h>
 
 SQLITE_EXTENSION_INIT3
 
 #define KALAM_CATALOG_CF "kalam_catalog"
+/* Prepared transactions (commit.c): written at xSync, removed once the
+** transaction is applied or discarded. */
+#define KALAM_PREPARED_CF "kalam_prepared"
 /* The store of database file F is the directory F-kalam. */
 #define KALAM_STORE_SUFFIX "-kalam"
 
@@ -64,6 +68,10 @@ static void storeFree(KalamStore *p){
       }
       if( p->catalog.h ){
         rocksdb_flush_cf(p->db, pFlush, p->catalog.h, &zErr);
+        if( zErr ){ rocksdb_free(zErr); zErr = 0; }
+      }
+      if( p->prepared.h ){
+        rocksdb_flush_cf(p->db, pFlush, p->prepared.h, &zErr);
         if( zErr ) rocksdb_free(zErr);
       }
       rocksdb_flushoptions_destroy(pFlush);
@@ -75,7 +83,9 @@ static void storeFree(KalamStore *p){
     sqlite3_free(pCf->zName);
     sqlite3_free(pCf);
   }
+  kalamStoreViewsFree(p);
   if( p->catalog.h ) rocksdb_column_family_handle_destroy(p->catalog.h);
+  if( p->prepared.h ) rocksdb_column_family_handle_destroy(p->prepared.h);
   if( p->db ) rocksdb_close(p->db);
   if( p->pWoSync ) rocksdb_writeoptions_destroy(p->pWoSync);
   if( p->pWoNoSync ) rocksdb_writeoptions_destroy(p->pWoNoSync);
@@ -85,6 +95,10 @@ static void storeFree(KalamStore *p){
   if( p->pCache ) rocksdb_cache_destroy(p->pCache);
   if( p->pEnv ) rocksdb_env_destroy(p->pEnv);
   sqlite3_mutex_free(p->mutex);
+  if( p->bViewSync ){
+    (void)pthread_cond_destroy(&p->viewCond);
+    (void)pthread_mutex_destroy(&p->viewMutex);
+  }
   sqlite3_free(p->zPath);
   sqlite3_free(p);
 }
@@ -164,7 +178,7 @@ static int storeOpen(const char *zPath, int bMem, KalamStore **pp,
   const char **azName = 0;
   const rocksdb_options_t **aCfOpts = 0;
   rocksdb_column_family_handle_t **aHandle = 0;
-  int nCf = 0, i, bHasCatalog = 0;
+  int nCf = 0, i, bHasCatalog = 0, bHasPrepared = 0;
   int rc = SQLITE_OK;
 
   *pp = 0;
@@ -177,8 +191,17 @@ static int storeOpen(const char *zPath, int bMem, KalamStore **pp,
   p->zPath = sqlite3_mprintf("%s", zPath);
   p->catalog.zName = KALAM_CATALOG_CF;
   p->catalog.nRef = 1;
+  p->prepared.zName = KALAM_PREPARED_CF;
+  p->prepared.nRef = 1;
   p->mutex = sqlite3_mutex_alloc(SQLITE_MUTEX_FAST);
   if( p->zPath==0 || p->mutex==0 ){ rc = SQLITE_NOMEM; goto done; }
+  if( pthread_mutex_init(&p->viewMutex, 0) ){ rc = SQLITE_NOMEM; goto done; }
+  if( pthread_cond_init(&p->viewCond, 0) ){
+    (void)pthread_mutex_destroy(&p->viewMutex);
+    rc = SQLITE_NOMEM;
+    goto done;
+  }
+  p->bViewSync = 1;
   rc = storeOptions(p);
   if( rc ) goto done;
 
@@ -192,16 +215,18 @@ static int storeOpen(const char *zPath, int bMem, KalamStore **pp,
     azListed = 0;
     nListed = 0;
   }
-  azName = sqlite3_malloc64(sizeof(char*) * (nListed + 2));
-  aCfOpts = sqlite3_malloc64(sizeof(void*) * (nListed + 2));
-  aHandle = sqlite3_malloc64(sizeof(void*) * (nListed + 2));
+  azName = sqlite3_malloc64(sizeof(char*) * (nListed + 3));
+  aCfOpts = sqlite3_malloc64(sizeof(void*) * (nListed + 3));
+  aHandle = sqlite3_malloc64(sizeof(void*) * (nListed + 3));
   if( !azName || !aCfOpts || !aHandle ){ rc = SQLITE_NOMEM; goto done; }
   for(i=0; i<(int)nListed; i++){
     azName[nCf++] = azListed[i];
     if( strcmp(azListed[i], KALAM_CATALOG_CF)==0 ) bHasCatalog = 1;
+    if( strcmp(azListed[i], KALAM_PREPARED_CF)==0 ) bHasPrepared = 1;
   }
   if( nCf==0 ) azName[nCf++] = "default";
   if( !bHasCatalog ) azName[nCf++] = KALAM_CATALOG_CF;
+  if( !bHasPrepared ) azName[nCf++] = KALAM_PREPARED_CF;
   for(i=0; i<nCf; i++) aCfOpts[i] = p->pOpts;
 
   p->db = rocksdb_open_column_families(p->pOpts, zPath, nCf, azName,
@@ -225,6 +250,8 @@ static int storeOpen(const char *zPath, int bMem, KalamStore **pp,
   for(i=0; i<nCf; i++){
     if( strcmp(azName[i], KALAM_CATALOG_CF)==0 ){
       p->catalog.h = aHandle[i];
+    }else if( strcmp(azName[i], KALAM_PREPARED_CF)==0 ){
+      p->prepared.h = aHandle[i];
     }else if( strcmp(azName[i], "default")==0 ){
       rocksdb_column_family_handle_destroy(aHandle[i]);
     }else{
@@ -439,6 +466,11 @@ KalamCf *kalamStoreCatalog(KalamStore *p){
   return &p->catalog;
 }
 
+/* The column family of prepared transactions (commit.c), likewise. */
+KalamCf *kalamStorePrepared(KalamStore *p){
+  return &p->prepared;
+}
+
 /* The catalog's "may hold pending DDL" bit (catalog.c says what pending
 ** means): set by kalamStorePendingMark, read and cleared in one step by
 ** kalamStorePendingTake, so that two connections never both skip a look. */
@@ -454,4 +486,19 @@ int kalamStorePendingTake(KalamStore *p){
   p->bMaybePending = 0;
   sqlite3_mutex_leave(p->mutex);
   return b;
+}
+
+/* Whether another connection of the process may be using the store: then
+** a commit keeps a view of the state it replaces (store_io.c). */
+int kalamStoreShared(KalamStore *p){
+  int n;
+  sqlite3_mutex_enter(storeRegistryMutex());
+  n = p->nRef;
+  sqlite3_mutex_leave(storeRegistryMutex());
+  return n>1;
+}
+
+/* A column family's name. */
+const char *kalamStoreCfName(const KalamCf *pCf){
+  return pCf->zName;
 }

@@ -13,6 +13,7 @@
 
 #include "kalam_int.h"
 #include <rocksdb/c.h>
+#include <pthread.h>
 
 /* One column family: a table's rows, or the catalog. Listed on its store
 ** and reference-counted (see store.c): a table dropped by one connection
@@ -23,6 +24,19 @@ struct KalamCf {
   int nRef;                             /* holders, +1 while listed */
   int bDropped;
   KalamCf *pNext;
+};
+
+/* The store as of one commit (kalam_int.h, "views"): a RocksDB snapshot
+** and the read options that read at it. Listed on the store, newest
+** first, and reference-counted by the readers using it. */
+struct KalamView {
+  sqlite3_int64 iTxn;              /* the commit it shows */
+  const rocksdb_snapshot_t *pSnap;
+  rocksdb_readoptions_t *pRo;      /* reads at pSnap */
+  int nRef;                        /* readers holding it */
+  sqlite3_int64 iSuperseded;       /* ms when a newer commit was applied,
+                                   ** 0 while it is the newest */
+  KalamView *pNext;
 };
 
 /* One open RocksDB directory (or memory store). */
@@ -40,11 +54,32 @@ struct KalamStore {
   rocksdb_readoptions_t *pRo;
   KalamCf catalog;           /* the catalog's column family; never listed,
                              ** never dropped, lives as long as the store */
+  KalamCf prepared;          /* prepared transactions (commit.c), likewise */
+  /* Commits and views (store_io.c), guarded by viewMutex; viewCond is
+  ** signalled when iApplied moves or settling ends. */
+  pthread_mutex_t viewMutex;
+  pthread_cond_t viewCond;
+  int bViewSync;             /* viewMutex and viewCond are initialized */
+  sqlite3_int64 iApplied;    /* the newest commit whose rows are visible */
+  int eSettle;               /* STORE_SETTLE_*: prepared transactions
+                             ** found at open, settled yet? */
+  KalamView *pView;          /* views, newest first */
+  int nView;
+  sqlite3_int64 iEpoch;      /* bumped by writes outside commits
+                             ** (housekeeping): views taken before show
+                             ** the rows as they were */
   sqlite3_mutex *mutex;      /* guards pCf and bMaybePending */
   int bMaybePending;         /* the catalog may hold pending DDL entries */
   KalamCf *pCf;
   KalamStore *pNext;         /* the registry's list */
 };
+
+#define STORE_SETTLE_NONE  0  /* nobody has settled the store yet */
+#define STORE_SETTLE_BUSY  1  /* a connection is settling it */
+#define STORE_SETTLE_DONE  2
+
+/* store_io.c: frees every view (the store is closing). */
+void kalamStoreViewsFree(KalamStore *p);
 
 /* store.c: an error message from RocksDB's (which is freed). */
 char *kalamStoreError(const char *zWhat, char *zRocksErr);

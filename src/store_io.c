@@ -17,11 +17,15 @@
 */
 #include "store_int.h"
 #include <string.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <assert.h>
+#include <time.h>
+#include <errno.h>
+#include <dirent.h>
 
 SQLITE_EXTENSION_INIT3
 
@@ -32,13 +36,15 @@ void kalamStoreFree(void *p){
 
 /* ------------------------------------------------------------ point reads */
 
-/* Reads one key. *pzVal is NULL when there is no such key; otherwise the
-** caller frees it with kalamStoreFree. */
-int kalamStoreGet(KalamStore *p, KalamCf *pCf, const char *k, size_t nk,
-                  char **pzVal, size_t *pnVal, const char *zWhat,
-                  char **pzErr){
+/* Reads one key as of view pView (NULL: the newest commit). *pzVal is NULL
+** when there is no such key; otherwise the caller frees it with
+** kalamStoreFree. */
+int kalamStoreGet(KalamStore *p, KalamView *pView, KalamCf *pCf,
+                  const char *k, size_t nk, char **pzVal, size_t *pnVal,
+                  const char *zWhat, char **pzErr){
   char *zErr = 0;
-  *pzVal = rocksdb_get_cf(p->db, p->pRo, pCf->h, k, nk, pnVal, &zErr);
+  *pzVal = rocksdb_get_cf(p->db, pView ? pView->pRo : p->pRo, pCf->h, k, nk,
+                          pnVal, &zErr);
   if( zErr ){
     *pzErr = kalamStoreError(zWhat, zErr);
     if( *pzVal ) rocksdb_free(*pzVal);
@@ -48,17 +54,18 @@ int kalamStoreGet(KalamStore *p, KalamCf *pCf, const char *k, size_t nk,
   return SQLITE_OK;
 }
 
-/* Reads one key without copying its value: the value stays pinned in the
+/* Reads one key as of view pView without copying its value: the value stays pinned in the
 ** store's cache until the caller frees *ppPin (kalamStorePinFree). *pzVal
 ** is NULL, and *ppPin may be, when there is no such key. */
-int kalamStoreGetPinned(KalamStore *p, KalamCf *pCf, const char *k,
-                        size_t nk, KalamPin **ppPin, const char **pzVal,
-                        size_t *pnVal, char **pzErr){
+int kalamStoreGetPinned(KalamStore *p, KalamView *pView, KalamCf *pCf,
+                        const char *k, size_t nk, KalamPin **ppPin,
+                        const char **pzVal, size_t *pnVal, char **pzErr){
   rocksdb_pinnableslice_t *pPin;
   char *zErr = 0;
   *pzVal = 0;
   *ppPin = 0;
-  pPin = rocksdb_get_pinned_cf(p->db, p->pRo, pCf->h, k, nk, &zErr);
+  pPin = rocksdb_get_pinned_cf(p->db, pView ? pView->pRo : p->pRo, pCf->h, k,
+                               nk, &zErr);
   if( zErr ){
     *pzErr = kalamStoreError("kalam read failed", zErr);
     if( pPin ) rocksdb_pinnableslice_destroy(pPin);
@@ -73,16 +80,18 @@ void kalamStorePinFree(KalamPin *pPin){
   if( pPin ) rocksdb_pinnableslice_destroy((rocksdb_pinnableslice_t*)pPin);
 }
 
-/* Writes or (v NULL) deletes one key, synced: for the catalog, whose
-** writes are rare and must not be lost, and go around transactions. */
-int kalamStorePutSync(KalamStore *p, KalamCf *pCf, const char *k, size_t nk,
-                      const char *v, size_t nv, const char *zWhat,
-                      char **pzErr){
+/* Writes or (v NULL) deletes one key outside any transaction: for the
+** catalog, whose writes are rare and must not be lost (always synced), and
+** prepared transactions (synced as PRAGMA synchronous says). */
+int kalamStorePut(KalamStore *p, KalamCf *pCf, const char *k, size_t nk,
+                  const char *v, size_t nv, int bSync, const char *zWhat,
+                  char **pzErr){
   char *zErr = 0;
+  rocksdb_writeoptions_t *pWo = bSync ? p->pWoSync : p->pWoNoSync;
   if( v ){
-    rocksdb_put_cf(p->db, p->pWoSync, pCf->h, k, nk, v, nv, &zErr);
+    rocksdb_put_cf(p->db, pWo, pCf->h, k, nk, v, nv, &zErr);
   }else{
-    rocksdb_delete_cf(p->db, p->pWoSync, pCf->h, k, nk, &zErr);
+    rocksdb_delete_cf(p->db, pWo, pCf->h, k, nk, &zErr);
   }
   if( zErr ){
     *pzErr = kalamStoreError(zWhat, zErr);
@@ -114,6 +123,20 @@ void kalamBatchDelete(KalamBatch *pBatch, KalamCf *pCf, const char *k,
   rocksdb_writebatch_delete_cf((rocksdb_writebatch_t*)pBatch, pCf->h, k, nk);
 }
 
+/* The batch's contents as bytes (owned by the batch), which
+** kalamBatchFromData turns back into the same batch: how a prepared
+** transaction keeps its writes (commit.c). */
+const char *kalamBatchData(KalamBatch *pBatch, size_t *pn){
+  return rocksdb_writebatch_data((rocksdb_writebatch_t*)pBatch, pn);
+}
+
+/* A batch from kalamBatchData's bytes, or NULL if out of memory. The
+** bytes come from the store itself (kalam wrote them); RocksDB checks
+** their framing when the batch is written. */
+KalamBatch *kalamBatchFromData(const char *z, size_t n){
+  return (KalamBatch*)rocksdb_writebatch_create_from(z, n);
+}
+
 /* Writes the batch in one atomic write; with bSync the log is synced
 ** before this returns (PRAGMA synchronous FULL or EXTRA). */
 int kalamBatchWrite(KalamStore *p, KalamBatch *pBatch, int bSync,
@@ -135,18 +158,21 @@ int kalamBatchWrite(KalamStore *p, KalamBatch *pBatch, int bSync,
 struct KalamStoreIter {
   rocksdb_iterator_t *pIter;
   rocksdb_readoptions_t *pRo;
+  KalamStore *pStore;
+  KalamView *pView;        /* held while the iterator reads at it */
 };
 
 /* Large full scans read their table files ahead by this much, where
 ** RocksDB's own readahead starts at 8 kB (docs/performance.md). */
 #define STORE_SCAN_READAHEAD (1024*1024)
 
-/* An iterator over keys in [aLo, aHi) of a column family; a NULL bound is
-** no bound. KALAM_ITER_BULK marks a scan of much of a large table: it does
+/* An iterator over keys in [aLo, aHi) of a column family as of view pView
+** (NULL: the newest commit); a NULL bound is no bound. KALAM_ITER_BULK marks a scan of much of a large table: it does
 ** not fill the block cache (it would only push out what point lookups
 ** need) and reads ahead. Returns NULL if out of memory; the caller frees
 ** it with kalamStoreIterFree. */
-KalamStoreIter *kalamStoreIterNew(KalamStore *p, KalamCf *pCf,
+KalamStoreIter *kalamStoreIterNew(KalamStore *p, KalamView *pView,
+                                  KalamCf *pCf,
                                   const char *aLo, int nLo,
                                   const char *aHi, int nHi, int flags){
   KalamStoreIter *pIt;
@@ -160,6 +186,16 @@ KalamStoreIter *kalamStoreIterNew(KalamStore *p, KalamCf *pCf,
   aBound = (char*)&pIt[1];
   pIt->pRo = rocksdb_readoptions_create();
   if( pIt->pRo==0 ) goto fail;
+  if( pView ){
+    /* The view's snapshot must outlive the iterator, whoever else lets
+    ** go of the view meanwhile. */
+    if( pthread_mutex_lock(&p->viewMutex) ) goto fail;
+    pView->nRef++;
+    (void)pthread_mutex_unlock(&p->viewMutex);
+    pIt->pStore = p;
+    pIt->pView = pView;
+    rocksdb_readoptions_set_snapshot(pIt->pRo, pView->pSnap);
+  }
   if( flags & KALAM_ITER_BULK ){
     rocksdb_readoptions_set_fill_cache(pIt->pRo, 0);
     rocksdb_readoptions_set_readahead_size(pIt->pRo, STORE_SCAN_READAHEAD);
@@ -191,6 +227,7 @@ void kalamStoreIterFree(KalamStoreIter *pIt){
   /* The iterator first: it reads through the options. */
   if( pIt->pIter ) rocksdb_iter_destroy(pIt->pIter);
   if( pIt->pRo ) rocksdb_readoptions_destroy(pIt->pRo);
+  if( pIt->pView ) kalamStoreViewRelease(pIt->pStore, pIt->pView);
   sqlite3_free(pIt);
 }
 
@@ -407,6 +444,69 @@ void kalamFileWriterFree(KalamFileWriter *w, int bRemove){
   sqlite3_free(w);
 }
 
+/* Prepared table files (commit.c): a large transaction's file waits
+** under this name, kalam-prepared-<transaction>.sst, between xSync and
+** its ingestion. The next open's sweep of ingestion files leaves these
+** alone: settling decides their fate. */
+#define STORE_PREPARED_PREFIX "kalam-prepared-"
+
+char *kalamPreparedFileName(KalamStore *p, sqlite3_int64 iTxn){
+  return sqlite3_mprintf("%s/" STORE_PREPARED_PREFIX "%lld.sst", p->zPath,
+                         iTxn);
+}
+
+/* Gives finished table file zFrom its prepared name zTo, durably: the
+** rename, then the directory synced, so that a crash after the prepared
+** record is written never loses the file the record names. */
+int kalamPreparedFileKeep(const char *zFrom, const char *zTo, char **pzErr){
+  char *zDir = sqlite3_mprintf("%s", zTo);
+  char *zSlash;
+  int fd = -1, rc = SQLITE_OK;
+  if( zDir==0 ) return SQLITE_NOMEM;
+  if( rename(zFrom, zTo) ){
+    *pzErr = sqlite3_mprintf("kalam commit failed: cannot rename %s to %s: "
+                             "%s", zFrom, zTo, strerror(errno));
+    rc = SQLITE_IOERR;
+    goto done;
+  }
+  zSlash = strrchr(zDir, '/');
+  if( zSlash ) *zSlash = 0;
+  fd = open(zSlash ? zDir : ".", O_RDONLY);
+  if( fd<0 || fsync(fd) ){
+    *pzErr = sqlite3_mprintf("kalam commit failed: cannot sync directory "
+                             "%s: %s", zDir, strerror(errno));
+    rc = SQLITE_IOERR;
+  }
+done:
+  if( fd>=0 ) close(fd);
+  sqlite3_free(zDir);
+  return rc;
+}
+
+/* Removes every prepared table file whose transaction xKeep does not
+** claim: files a crash left between their rename and their record. */
+void kalamPreparedFilesSweep(KalamStore *p,
+                             int (*xKeep)(void*, sqlite3_int64), void *pArg){
+  DIR *pDir = opendir(p->zPath);
+  struct dirent *pEnt;
+  size_t nPrefix = strlen(STORE_PREPARED_PREFIX);
+  if( pDir==0 ) return;    /* nothing to sweep is not an error */
+  while( (pEnt = readdir(pDir))!=0 ){
+    sqlite3_int64 iTxn = 0;
+    const char *z = pEnt->d_name;
+    char *zEnd = 0;
+    if( strncmp(z, STORE_PREPARED_PREFIX, nPrefix) ) continue;
+    iTxn = strtoll(z + nPrefix, &zEnd, 10);
+    if( zEnd && strcmp(zEnd, ".sst")==0 && xKeep(pArg, iTxn) ) continue;
+    {
+      char *zFile = sqlite3_mprintf("%s/%s", p->zPath, z);
+      if( zFile ) kalamIngestFileRemove(zFile);
+      sqlite3_free(zFile);
+    }
+  }
+  closedir(pDir);
+}
+
 /* Linux reads a file back into its page cache at most a few MB per
 ** request: one request per this many bytes. */
 #define STORE_WARM_STEP ((off_t)4 << 20)
@@ -459,4 +559,273 @@ done:
   kalamIngestFileRemove(zFile);
   if( pIngestOpts ) rocksdb_ingestexternalfileoptions_destroy(pIngestOpts);
   return rc;
+}
+
+/* ------------------------------------------------------------ views
+** A view is the store as of one commit: what a reader whose SQLite
+** snapshot shows commit T must see of kalam's tables (commit.c explains
+** the protocol). Commits are applied in order; iApplied is the newest
+** visible. A reader asks for the view of its T: it waits (briefly) while
+** T is committed in SQLite but not yet applied, takes the newest view
+** when T is the newest commit, and an older view, kept since a newer
+** commit superseded it, otherwise. */
+
+/* How long a reader waits for a commit SQLite already made to become
+** visible: the writer is between SQLite's commit and kalam's apply. */
+#define STORE_WAIT_MS 10000
+/* Superseded views nobody holds are kept this long, and at most this
+** many, for readers whose SQLite snapshot began before the newer commit
+** but who have not read a kalam table yet (docs/transactions.md). */
+#define STORE_VIEW_KEEP_MS 10000
+#define STORE_VIEW_KEEP_MAX 64
+
+static void storeViewFree(KalamStore *p, KalamView *pView){
+  if( pView->pRo ) rocksdb_readoptions_destroy(pView->pRo);
+  if( pView->pSnap ) rocksdb_release_snapshot(p->db, pView->pSnap);
+  sqlite3_free(pView);
+}
+
+/* A view of the store as it is now, which shows commit iTxn; NULL if out
+** of memory. Caller holds viewMutex and links it in. */
+static KalamView *storeViewNew(KalamStore *p, sqlite3_int64 iTxn){
+  KalamView *pView = sqlite3_malloc(sizeof(*pView));
+  if( pView==0 ) return 0;
+  memset(pView, 0, sizeof(*pView));
+  pView->iTxn = iTxn;
+  pView->pRo = rocksdb_readoptions_create();
+  pView->pSnap = rocksdb_create_snapshot(p->db);
+  if( pView->pRo==0 || pView->pSnap==0 ){
+    storeViewFree(p, pView);
+    return 0;
+  }
+  rocksdb_readoptions_set_snapshot(pView->pRo, pView->pSnap);
+  return pView;
+}
+
+/* Releases superseded views nobody holds once they are older than
+** STORE_VIEW_KEEP_MS or more than STORE_VIEW_KEEP_MAX of them are kept.
+** Caller holds viewMutex. */
+static void storeViewsTrim(KalamStore *p){
+  sqlite3_int64 now = kalamNowMs();
+  KalamView **pp = &p->pView;
+  int nKept = 0;
+  while( *pp ){
+    KalamView *pView = *pp;
+    /* A view of the newest commit that writes outside commits made stale
+    ** is of use to nobody once let go. */
+    int bStale = pView->iTxn==p->iApplied;
+    if( pView->nRef==0 && pView->iSuperseded
+     && (bStale || now - pView->iSuperseded >= STORE_VIEW_KEEP_MS
+         || nKept >= STORE_VIEW_KEEP_MAX) ){
+      *pp = pView->pNext;
+      p->nView--;
+      storeViewFree(p, pView);
+    }else{
+      if( pView->iSuperseded ) nKept++;
+      pp = &pView->pNext;
+    }
+  }
+}
+
+void kalamStoreViewsFree(KalamStore *p){
+  while( p->pView ){
+    KalamView *pView = p->pView;
+    p->pView = pView->pNext;
+    storeViewFree(p, pView);
+  }
+  p->nView = 0;
+}
+
+/* The deadline STORE_WAIT_MS from now, for pthread_cond_timedwait. */
+static void storeDeadline(struct timespec *pTs){
+  if( clock_gettime(CLOCK_REALTIME, pTs) ){
+    pTs->tv_sec = 0;         /* no clock: the first wait times out */
+    pTs->tv_nsec = 0;
+    return;
+  }
+  pTs->tv_sec += STORE_WAIT_MS/1000;
+}
+
+/* Waits on viewCond until the deadline; nonzero once it has passed (or
+** the wait failed). Caller holds viewMutex. */
+static int storeWait(KalamStore *p, const struct timespec *pDeadline){
+  int rc = pthread_cond_timedwait(&p->viewCond, &p->viewMutex, pDeadline);
+  return rc!=0;
+}
+
+/* The view that shows commit iTxn, held for the caller until
+** kalamStoreViewRelease. Waits while iTxn is not yet applied. Fails with
+** SQLITE_BUSY_SNAPSHOT when iTxn is older than every view kept. */
+int kalamStoreViewGet(KalamStore *p, sqlite3_int64 iTxn, KalamView **pp,
+                      char **pzErr){
+  struct timespec deadline;
+  KalamView *pView = 0;
+  int rc = SQLITE_OK;
+  *pp = 0;
+  storeDeadline(&deadline);
+  if( pthread_mutex_lock(&p->viewMutex) ) return SQLITE_ERROR;
+  while( p->iApplied < iTxn ){
+    if( storeWait(p, &deadline) && p->iApplied < iTxn ){
+      *pzErr = sqlite3_mprintf("kalam store %s: commit %lld is in the "
+          "database file but its kalam rows are not visible after %d ms",
+          p->zPath, iTxn, STORE_WAIT_MS);
+      rc = SQLITE_BUSY;
+      goto done;
+    }
+  }
+  for(pView=p->pView; pView && pView->iTxn>iTxn; pView=pView->pNext){}
+  /* The newest commit's view only while no write outside a commit has
+  ** changed rows since it was taken (kalamStoreRowsChanged). */
+  if( pView && iTxn==p->iApplied && pView->iSuperseded ) pView = 0;
+  if( pView==0 || pView->iTxn!=iTxn ){
+    if( iTxn!=p->iApplied ){
+      *pzErr = sqlite3_mprintf("kalam store %s: this read transaction "
+          "began before later commits, and kalam no longer keeps its view "
+          "of commit %lld: end the transaction and retry", p->zPath, iTxn);
+      rc = SQLITE_BUSY_SNAPSHOT;
+      goto done;
+    }
+    pView = storeViewNew(p, iTxn);
+    if( pView==0 ){ rc = SQLITE_NOMEM; goto done; }
+    pView->pNext = p->pView;
+    p->pView = pView;
+    p->nView++;
+  }
+  pView->nRef++;
+  *pp = pView;
+done:
+  (void)pthread_mutex_unlock(&p->viewMutex);
+  return rc;
+}
+
+void kalamStoreViewRelease(KalamStore *p, KalamView *pView){
+  if( pView==0 ) return;
+  if( pthread_mutex_lock(&p->viewMutex) ) return;
+  assert( pView->nRef>0 );
+  pView->nRef--;
+  storeViewsTrim(p);
+  (void)pthread_mutex_unlock(&p->viewMutex);
+}
+
+/* Rows changed outside a commit (purge, expiry, erase act at once): the
+** newest view no longer shows the newest rows, so later readers get a new
+** one; readers holding it keep reading it, as a snapshot should. */
+void kalamStoreRowsChanged(KalamStore *p){
+  if( pthread_mutex_lock(&p->viewMutex) ) return;
+  p->iEpoch++;
+  if( p->pView && p->pView->iSuperseded==0 ){
+    p->pView->iSuperseded = kalamNowMs();
+  }
+  storeViewsTrim(p);
+  (void)pthread_mutex_unlock(&p->viewMutex);
+}
+
+/* The count of kalamStoreRowsChanged calls: a reader's cached view is
+** current while it and the commit number are unchanged. */
+sqlite3_int64 kalamStoreEpoch(KalamStore *p){
+  sqlite3_int64 i;
+  if( pthread_mutex_lock(&p->viewMutex) ) return -1;
+  i = p->iEpoch;
+  (void)pthread_mutex_unlock(&p->viewMutex);
+  return i;
+}
+
+/* The commit a view shows. */
+sqlite3_int64 kalamStoreViewTxn(const KalamView *pView){
+  return pView->iTxn;
+}
+
+/* The newest commit whose rows are visible. */
+sqlite3_int64 kalamStoreApplied(KalamStore *p){
+  sqlite3_int64 i;
+  if( pthread_mutex_lock(&p->viewMutex) ) return 0;
+  i = p->iApplied;
+  (void)pthread_mutex_unlock(&p->viewMutex);
+  return i;
+}
+
+/* Before commit iTxn is applied: waits until iTxn-1 is, so that commits
+** become visible in their order, and, when another connection may read
+** (bShare), keeps a view of the store as it is for readers whose SQLite
+** snapshot does not show iTxn yet. */
+int kalamStoreApplyBegin(KalamStore *p, sqlite3_int64 iTxn, int bShare,
+                         char **pzErr){
+  struct timespec deadline;
+  KalamView *pView;
+  int rc = SQLITE_OK;
+  storeDeadline(&deadline);
+  if( pthread_mutex_lock(&p->viewMutex) ) return SQLITE_ERROR;
+  while( p->iApplied < iTxn-1 ){
+    if( storeWait(p, &deadline) && p->iApplied < iTxn-1 ){
+      *pzErr = sqlite3_mprintf("kalam store %s: commit %lld waited %d ms "
+          "for commit %lld to become visible", p->zPath, iTxn, STORE_WAIT_MS,
+          iTxn-1);
+      rc = SQLITE_BUSY;
+      goto done;
+    }
+  }
+  if( bShare && (p->pView==0 || p->pView->iTxn!=p->iApplied) ){
+    pView = storeViewNew(p, p->iApplied);
+    if( pView ){
+      pView->pNext = p->pView;
+      p->pView = pView;
+      p->nView++;
+    }
+    /* Out of memory here costs only an older reader's retry. */
+  }
+done:
+  (void)pthread_mutex_unlock(&p->viewMutex);
+  return rc;
+}
+
+/* After commit iTxn's rows were written: it becomes the newest visible
+** commit, and readers waiting for it wake up. */
+void kalamStoreApplyEnd(KalamStore *p, sqlite3_int64 iTxn){
+  KalamView *pView;
+  if( pthread_mutex_lock(&p->viewMutex) ) return;
+  if( iTxn > p->iApplied ) p->iApplied = iTxn;
+  for(pView=p->pView; pView; pView=pView->pNext){
+    if( pView->iSuperseded==0 && pView->iTxn<p->iApplied ){
+      pView->iSuperseded = kalamNowMs();
+    }
+  }
+  storeViewsTrim(p);
+  (void)pthread_cond_broadcast(&p->viewCond);
+  (void)pthread_mutex_unlock(&p->viewMutex);
+}
+
+/* Settling the prepared transactions a crash left (commit.c) happens
+** once per open, before any read. Returns 1 when the caller is to settle
+** (and must call kalamStoreSettleEnd), 0 when that is done; waits while
+** another connection settles. */
+int kalamStoreSettleBegin(KalamStore *p){
+  int bMine = 0;
+  if( pthread_mutex_lock(&p->viewMutex) ) return 1;
+  while( p->eSettle==STORE_SETTLE_BUSY ){
+    if( pthread_cond_wait(&p->viewCond, &p->viewMutex) ) break;
+  }
+  if( p->eSettle==STORE_SETTLE_NONE ){
+    p->eSettle = STORE_SETTLE_BUSY;
+    bMine = 1;
+  }
+  (void)pthread_mutex_unlock(&p->viewMutex);
+  return bMine;
+}
+
+/* Ends settling: with bDone, iApplied is the commit the database file
+** shows; without, the next reader settles again. */
+void kalamStoreSettleEnd(KalamStore *p, int bDone, sqlite3_int64 iApplied){
+  if( pthread_mutex_lock(&p->viewMutex) ) return;
+  p->eSettle = bDone ? STORE_SETTLE_DONE : STORE_SETTLE_NONE;
+  if( bDone ) p->iApplied = iApplied;
+  (void)pthread_cond_broadcast(&p->viewCond);
+  (void)pthread_mutex_unlock(&p->viewMutex);
+}
+
+/* A commit could not be applied after SQLite made it: the next reader
+** settles the store again, which applies it from its prepared record. */
+void kalamStoreSettleAgain(KalamStore *p){
+  if( pthread_mutex_lock(&p->viewMutex) ) return;
+  if( p->eSettle==STORE_SETTLE_DONE ) p->eSettle = STORE_SETTLE_NONE;
+  (void)pthread_mutex_unlock(&p->viewMutex);
 }

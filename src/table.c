@@ -122,6 +122,12 @@ static int tableCreateStorage(sqlite3 *db, KalamConn *pConn, KalamDb *pDb,
       }
     }
   }
+  /* The table that records kalam's commits in the database file
+  ** (commit.c); databases without a file have no need of it. */
+  if( !kalamStoreIsMemory(pStore) ){
+    rc = kalamCommitTableCreate(db, pDb->zSchema, pzErr);
+    if( rc ) goto done;
+  }
   zCf = sqlite3_mprintf("kt_%lld", kalamSnowflakeNext());
   if( zCf==0 ){ rc = SQLITE_NOMEM; goto done; }
   rc = kalamStoreCfCreate(pStore, zCf, &pCf, pzErr);
@@ -422,6 +428,7 @@ static int tableBegin(sqlite3_vtab *pVtab){
   }
   if( kalamTxnIsOpen(pDb->pTxn) ) return SQLITE_OK;
   rc = kalamCatalogResolvePending(pDb, &zErr);
+  if( rc==SQLITE_OK ) rc = kalamCommitView(pDb, &zErr);
   if( rc==SQLITE_OK ) rc = tableSynchronous(pTab, &bSync);
   if( rc==SQLITE_OK ){
     kalamTxnSetSync(pDb->pTxn, bSync);
@@ -431,21 +438,26 @@ static int tableBegin(sqlite3_vtab *pVtab){
   return rc;
 }
 
+/* The commit protocol (commit.c): xSync prepares, xCommit applies once
+** SQLite has committed, xRollback discards. */
 static int tableSync(sqlite3_vtab *pVtab){
   KalamTable *pTab = (KalamTable*)pVtab;
   char *zErr = 0;
-  int rc = kalamTxnSync(pTab->pDb->pTxn, &zErr);
+  int rc = kalamCommitPrepare(pTab->pDb, &zErr);
   if( zErr ) kalamTableError(pTab, zErr);
   return rc;
 }
 
 static int tableCommit(sqlite3_vtab *pVtab){
-  kalamTxnEnd(((KalamTable*)pVtab)->pDb->pTxn);
-  return SQLITE_OK;
+  KalamTable *pTab = (KalamTable*)pVtab;
+  char *zErr = 0;
+  int rc = kalamCommitApply(pTab->pDb, &zErr);
+  if( zErr ) kalamTableError(pTab, zErr);
+  return rc;
 }
 
 static int tableRollback(sqlite3_vtab *pVtab){
-  kalamTxnEnd(((KalamTable*)pVtab)->pDb->pTxn);
+  kalamCommitRollback(((KalamTable*)pVtab)->pDb);
   return SQLITE_OK;
 }
 

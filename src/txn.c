@@ -49,6 +49,8 @@ SQLITE_EXTENSION_INIT3
 
 KalamTxnEntry kalamTxnGoneEntry;
 
+static void txnUnprepare(KalamTxn *p, int bRemove);
+
 /* Arena chunks: entries live until the transaction ends. A chunk is twice
 ** the size of the one before, from TXN_CHUNK_MIN up to TXN_CHUNK_MAX, so a
 ** small transaction takes little and a large one few allocations. */
@@ -196,6 +198,7 @@ KalamTxn *kalamTxnNew(KalamStore *pStore){
 
 void kalamTxnFree(KalamTxn *p){
   if( p==0 ) return;
+  txnUnprepare(p, 0);
   txnClear(p);
   sqlite3_free(p->aEntry);
   sqlite3_free(p->aSlot);
@@ -303,6 +306,7 @@ static void txnWrite(KalamTxn *p, KalamCf *pCf, const char *k, size_t nk,
   memcpy(pE->zKey, k, nk);
   if( nv>0 ) memcpy(pE->zVal, v, (size_t)nv);
   p->aEntry[p->nEntry++] = pE;
+  p->iGen++;
   p->nBytes += (sqlite3_int64)nk + (nv>0 ? nv : 0);
   if( !p->bSpecOff ) kalamIngestOnWrite(p);
   return;
@@ -356,25 +360,59 @@ int kalamTxnEntryCmp(const void *pA, const void *pB){
   return kalamKeyCmp(a->zKey, (size_t)a->nKey, b->zKey, (size_t)b->nKey);
 }
 
-/* Writes the buffer to the store in one atomic write. Called from xSync:
-** an error here still makes SQLite roll the transaction back. */
-int kalamTxnSync(KalamTxn *p, char **pzErr){
-  KalamBatch *pBatch;
-  int i, rc, bDone = 0;
-  if( p->bFailed ){
-    *pzErr = sqlite3_mprintf("kalam commit failed: out of memory while "
-                             "buffering the transaction");
-    return SQLITE_NOMEM;
+/* ------------------------------------------------------------ commit
+** The buffer commits in two steps (commit.c runs the protocol): Prepare,
+** from xSync, makes it durable but invisible as prepared transaction
+** iTxn: a record in the store's prepared column family that holds the
+** batch's bytes, or, for a large transaction, names its table file.
+** Apply, from xCommit once SQLite has committed, makes it visible. A
+** transaction that ends without Apply (ROLLBACK, also after a failed
+** COMMIT) discards the record. A memory store keeps nothing durable: its
+** Prepare only builds the batch. */
+
+/* The prepared record's key: the transaction's number, 8 bytes
+** big-endian so that records sort in commit order, then what follows
+** (TXN_PREPARED_BATCH or _FILE). */
+#define TXN_PREPARED_KEY 9
+static void txnPreparedKey(char *aKey, sqlite3_int64 iTxn, char cTag){
+  int i;
+  for(i=7; i>=0; i--){
+    aKey[i] = (char)(iTxn & 0xff);
+    iTxn >>= 8;
   }
-  if( p->nEntry==0 ) return SQLITE_OK;
-  rc = kalamIngestCommit(p, &bDone, pzErr);
-  if( rc!=SQLITE_OK ) return rc;
-  if( bDone ){
-    txnClear(p);
-    return SQLITE_OK;
+  aKey[8] = cTag;
+}
+
+/* Forgets the prepared transaction, if any; with bRemove its record and
+** table file go too (it will never be applied). */
+static void txnUnprepare(KalamTxn *p, int bRemove){
+  if( bRemove && p->iPrepared ){
+    char aKey[TXN_PREPARED_KEY];
+    char *zIgnore = 0;
+    txnPreparedKey(aKey, p->iPrepared, p->zPrepFile ? KALAM_PREPARED_FILE
+                                                    : KALAM_PREPARED_BATCH);
+    /* Unsynced: a record a crash leaves is discarded at the next open,
+    ** because the database file does not show its transaction. */
+    (void)kalamStorePut(p->pStore, kalamStorePrepared(p->pStore), aKey,
+                        TXN_PREPARED_KEY, 0, 0, 0, "", &zIgnore);
+    sqlite3_free(zIgnore);
   }
-  pBatch = kalamBatchNew();
-  if( pBatch==0 ) return SQLITE_NOMEM;
+  if( bRemove && p->zPrepFile ) kalamIngestFileRemove(p->zPrepFile);
+  kalamBatchFree(p->pPrepBatch);
+  sqlite3_free(p->zPrepFile);
+  p->pPrepBatch = 0;
+  p->zPrepFile = 0;
+  p->pPrepCf = 0;
+  p->iPrepared = 0;
+  p->bPrepared = 0;
+}
+
+/* The buffer as one batch (the caller frees it), or NULL if out of
+** memory. */
+static KalamBatch *txnBatch(KalamTxn *p){
+  KalamBatch *pBatch = kalamBatchNew();
+  int i;
+  if( pBatch==0 ) return 0;
   for(i=0; i<p->nEntry; i++){
     KalamTxnEntry *pE = p->aEntry[i];
     if( pE->nVal<0 ){
@@ -384,17 +422,175 @@ int kalamTxnSync(KalamTxn *p, char **pzErr){
                     pE->zVal, (size_t)pE->nVal);
     }
   }
+  return pBatch;
+}
+
+/* Writes prepared record (iTxn, cTag) -> z[0..n), replacing a record of
+** the same number with the other tag (an earlier prepare of a COMMIT that
+** failed), synced when the transaction syncs. */
+static int txnWriteRecord(KalamTxn *p, sqlite3_int64 iTxn, char cTag,
+                          const char *z, size_t n, char **pzErr){
+  KalamCf *pPrepared = kalamStorePrepared(p->pStore);
+  KalamBatch *pBatch = kalamBatchNew();
+  char aKey[TXN_PREPARED_KEY];
+  int rc;
+  if( pBatch==0 ) return SQLITE_NOMEM;
+  txnPreparedKey(aKey, iTxn, cTag==KALAM_PREPARED_FILE ? KALAM_PREPARED_BATCH
+                                                       : KALAM_PREPARED_FILE);
+  kalamBatchDelete(pBatch, pPrepared, aKey, TXN_PREPARED_KEY);
+  txnPreparedKey(aKey, iTxn, cTag);
+  kalamBatchPut(pBatch, pPrepared, aKey, TXN_PREPARED_KEY, z, n);
   rc = kalamBatchWrite(p->pStore, pBatch, p->bSync, "kalam commit failed",
                        pzErr);
   kalamBatchFree(pBatch);
-  if( rc ) return rc;
-  txnClear(p);
-  return SQLITE_OK;
+  return rc;
 }
 
-/* Ends the transaction: after a successful sync the buffer is already
-** empty; after a rollback this discards it. */
+/* Is the buffer prepared as it stands (a second xSync has nothing to
+** do)? */
+int kalamTxnPreparedCurrent(const KalamTxn *p){
+  return p->bPrepared && p->iPrepGen==p->iGen;
+}
+
+/* The number of the prepared transaction, or 0: kept when a COMMIT that
+** SQLite refused is retried. */
+sqlite3_int64 kalamTxnPreparedNumber(const KalamTxn *p){
+  return p->bPrepared ? p->iPrepared : 0;
+}
+
+/* What reads see of the store: pView (commit.c holds it), or with NULL
+** the newest commit. */
+void kalamTxnSetView(KalamTxn *p, KalamView *pView){
+  p->pView = pView;
+}
+
+/* Does the buffer hold writes to commit? */
+int kalamTxnHasWrites(const KalamTxn *p){
+  return p->nEntry>0 || p->bFailed;
+}
+
+/* Prepares the buffer as transaction iTxn (0 for a memory store): durable,
+** invisible, ready for kalamTxnApply. A COMMIT that SQLite refused (busy)
+** may be retried, with or without more writes in between: a prepare of an
+** unchanged buffer is kept, a changed one is prepared anew. */
+int kalamTxnPrepare(KalamTxn *p, sqlite3_int64 iTxn, char **pzErr){
+  KalamCf *pCf = 0;
+  char *zFile = 0;
+  int rc = SQLITE_OK;
+
+  if( p->bFailed ){
+    *pzErr = sqlite3_mprintf("kalam commit failed: out of memory while "
+                             "buffering the transaction");
+    return SQLITE_NOMEM;
+  }
+  if( p->bPrepared && p->iPrepared==iTxn && p->iPrepGen==p->iGen ){
+    return SQLITE_OK;
+  }
+  /* An earlier prepare of this transaction (a COMMIT SQLite refused, then
+  ** more writes) goes, record and file, before the new one is written. */
+  txnUnprepare(p, 1);
+  if( p->nEntry==0 ) return SQLITE_OK;
+
+  /* A large transaction on one table: its table file. */
+  if( iTxn ){
+    rc = kalamIngestPrepare(p, &pCf, &zFile, pzErr);
+    if( rc ) goto done;
+  }
+  if( zFile ){
+    char *zPrep = kalamPreparedFileName(p->pStore, iTxn);
+    const char *zBase;
+    if( zPrep==0 ){ rc = SQLITE_NOMEM; goto done; }
+    rc = kalamPreparedFileKeep(zFile, zPrep, pzErr);
+    sqlite3_free(zFile);
+    zFile = zPrep;
+    if( rc ) goto done;
+    zBase = strrchr(zFile, '/');
+    zBase = zBase ? zBase+1 : zFile;
+    {
+      /* The record: "<column family>\n<file name>" (commit.c reads it). */
+      char *zRec = sqlite3_mprintf("%s\n%s", kalamStoreCfName(pCf), zBase);
+      if( zRec==0 ){ rc = SQLITE_NOMEM; goto done; }
+      rc = txnWriteRecord(p, iTxn, KALAM_PREPARED_FILE, zRec, strlen(zRec),
+                          pzErr);
+      sqlite3_free(zRec);
+    }
+    if( rc ) goto done;
+    p->zPrepFile = zFile;
+    p->pPrepCf = pCf;
+    zFile = 0;
+  }else{
+    p->pPrepBatch = txnBatch(p);
+    if( p->pPrepBatch==0 ){ rc = SQLITE_NOMEM; goto done; }
+    if( iTxn ){
+      size_t n = 0;
+      const char *z = kalamBatchData(p->pPrepBatch, &n);
+      rc = txnWriteRecord(p, iTxn, KALAM_PREPARED_BATCH, z, n, pzErr);
+      if( rc ) goto done;
+    }
+  }
+  p->iPrepared = iTxn;
+  p->iPrepGen = p->iGen;
+  p->bPrepared = 1;
+
+done:
+  if( zFile ){
+    kalamIngestFileRemove(zFile);
+    sqlite3_free(zFile);
+  }
+  if( rc ) txnUnprepare(p, 1);
+  return rc;
+}
+
+/* Makes the prepared transaction visible, after SQLite committed it: the
+** batch and the removal of its record in one write (unsynced: the record
+** makes it durable until then), or the table file ingested and then its
+** record removed. An error leaves the record for the next settle, which
+** applies it (commit.c). */
+int kalamTxnApply(KalamTxn *p, char **pzErr){
+  KalamCf *pPrepared = kalamStorePrepared(p->pStore);
+  sqlite3_int64 iTxn = p->iPrepared;
+  char aKey[TXN_PREPARED_KEY];
+  int rc = SQLITE_OK;
+
+  if( !p->bPrepared ) return SQLITE_OK;
+  if( iTxn ){
+    rc = kalamStoreApplyBegin(p->pStore, iTxn, kalamStoreShared(p->pStore),
+                              pzErr);
+    if( rc ) return rc;
+  }
+  if( p->zPrepFile ){
+    rc = kalamStoreIngest(p->pStore, p->pPrepCf, p->zPrepFile,
+                          "kalam commit failed", pzErr);
+    kalamCrashPoint("apply");
+    if( rc==SQLITE_OK ){
+      txnPreparedKey(aKey, iTxn, KALAM_PREPARED_FILE);
+      rc = kalamStorePut(p->pStore, pPrepared, aKey, TXN_PREPARED_KEY, 0, 0,
+                         0, "kalam commit failed", pzErr);
+    }
+  }else{
+    if( iTxn ){
+      txnPreparedKey(aKey, iTxn, KALAM_PREPARED_BATCH);
+      kalamBatchDelete(p->pPrepBatch, pPrepared, aKey, TXN_PREPARED_KEY);
+    }
+    rc = kalamBatchWrite(p->pStore, p->pPrepBatch, 0, "kalam commit failed",
+                         pzErr);
+  }
+  if( iTxn ){
+    if( rc==SQLITE_OK ){
+      kalamStoreApplyEnd(p->pStore, iTxn);
+    }else{
+      kalamStoreSettleAgain(p->pStore);
+    }
+  }
+  txnUnprepare(p, 0);
+  txnClear(p);
+  return rc;
+}
+
+/* Ends the transaction: after kalamTxnApply the buffer is already empty;
+** otherwise (a rollback) this discards it, and a prepared record with it. */
 void kalamTxnEnd(KalamTxn *p){
+  txnUnprepare(p, 1);
   txnClear(p);
   p->bInTxn = 0;
 }
@@ -438,6 +634,7 @@ int kalamTxnRollbackTo(KalamTxn *p, int iSavepoint, char **pzErr){
   /* Newest first, each key's slot goes back to what it shadowed. The
   ** entries' memory stays in the arena until the transaction ends, so a
   ** cursor's snapshot never points at freed memory. */
+  if( p->nEntry > nTarget ) p->iGen++;
   while( p->nEntry > nTarget ){
     KalamTxnEntry *pE = p->aEntry[--p->nEntry];
     if( p->nEntry < p->nIndexed ){
@@ -498,7 +695,7 @@ int kalamTxnGet(KalamTxn *p, KalamCf *pCf, const char *k, size_t nk,
   KalamTxnEntry *pE;
   if( txnPending(p, pCf, k, nk, &pE) ) return SQLITE_NOMEM;
   if( pE ) return txnEntryCopy(pE, pzVal, pnVal);
-  return kalamStoreGet(p->pStore, pCf, k, nk, pzVal, pnVal,
+  return kalamStoreGet(p->pStore, p->pView, pCf, k, nk, pzVal, pnVal,
                        "kalam read failed", pzErr);
 }
 
@@ -520,6 +717,6 @@ int kalamTxnGetPinned(KalamTxn *p, KalamCf *pCf, const char *k, size_t nk,
     *pzVal = *pzCopy;
     return rc;
   }
-  return kalamStoreGetPinned(p->pStore, pCf, k, nk, ppPin, pzVal, pnVal,
+  return kalamStoreGetPinned(p->pStore, p->pView, pCf, k, nk, ppPin, pzVal, pnVal,
                              pzErr);
 }

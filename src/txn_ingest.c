@@ -336,7 +336,7 @@ static int txnEntryOrderCmp(const void *pA, const void *pB){
   return c ? c : (a->iOrder < b->iOrder ? -1 : 1);
 }
 
-/* Writes the buffer, all of one column family (kalamIngestCommit
+/* Writes the buffer, all of one column family (kalamIngestPrepare
 ** checked), into a new table file, sorted, newest entry of each key:
 ** COMMIT's own build, when no worker built it. On success *pzFile is the
 ** file's name, which the caller frees (sqlite3_free); on failure no file
@@ -395,17 +395,21 @@ done:
   return rc;
 }
 
-/* Commits the buffer as an ingested table file, if it qualifies: with the
-** file the worker built during the transaction if it has one, else
-** building it now. *pbDone is set when it did; an error means nothing was
-** committed. */
-int kalamIngestCommit(KalamTxn *p, int *pbDone, char **pzErr){
+/* The table file of a large transaction, if the buffer qualifies: the
+** file the worker built during the transaction if it has one, else built
+** now. *pzFile is NULL when the transaction is to commit as a batch;
+** otherwise it is the finished file's name (sqlite3_free; the caller
+** removes the file if it does not use it) and *ppCf the column family
+** it goes to. */
+int kalamIngestPrepare(KalamTxn *p, KalamCf **ppCf, char **pzFile,
+                       char **pzErr){
   KalamCf *pCf = p->aEntry[0]->pCf;
   char *zFile = 0;
   int i;
   int rc = SQLITE_OK;
 
-  *pbDone = 0;
+  *pzFile = 0;
+  *ppCf = 0;
   if( kalamStoreIsMemory(p->pStore) || p->nBytes < TXN_INGEST_MIN_BYTES ){
     goto done;
   }
@@ -417,14 +421,13 @@ int kalamIngestCommit(KalamTxn *p, int *pbDone, char **pzErr){
     rc = txnIngestBuild(p, &zFile, pzErr);
     if( rc!=SQLITE_OK ) goto done;
   }
-  rc = kalamStoreIngest(p->pStore, pCf, zFile, "kalam commit failed", pzErr);
-  if( rc==SQLITE_OK ) *pbDone = 1;
+  *pzFile = zFile;
+  *ppCf = pCf;
 
 done:
   /* A worker whose file this commit does not take (a ROLLBACK TO brought
   ** the transaction below the threshold) is stopped before the batch. */
   kalamIngestStop(p);
-  sqlite3_free(zFile);
   return rc;
 }
 

@@ -64,6 +64,16 @@ struct KalamTxn {
                                    ** by a worker thread, or NULL */
   int bSpecOff;                    /* no such build for the rest of this
                                    ** transaction */
+  sqlite3_int64 iGen;              /* bumped by every change of aEntry */
+  /* The prepared transaction (kalamTxnPrepare), until applied or ended */
+  int bPrepared;
+  sqlite3_int64 iPrepared;         /* its number; 0 in a memory store */
+  sqlite3_int64 iPrepGen;          /* iGen when it was prepared */
+  KalamBatch *pPrepBatch;          /* the batch to apply, or NULL */
+  char *zPrepFile;                 /* the table file to ingest, or NULL */
+  KalamCf *pPrepCf;                /* ...into this column family */
+  KalamView *pView;                /* what reads see of the store (commit.c
+                                   ** sets it; not owned), NULL: newest */
 };
 
 /* txn.c */
@@ -77,6 +87,7 @@ void kalamIngestOnWrite(KalamTxn *p);
 void kalamIngestSettled(KalamTxn *p);
 void kalamIngestRollback(KalamTxn *p, int nTarget);
 void kalamIngestStop(KalamTxn *p);
-int kalamIngestCommit(KalamTxn *p, int *pbDone, char **pzErr);
+int kalamIngestPrepare(KalamTxn *p, KalamCf **ppCf, char **pzFile,
+                       char **pzErr);
 
 #endif /* KALAM_TXN_INT_H */

@@ -43,7 +43,8 @@ KalamIter *kalamTxnIterator(KalamTxn *p, KalamCf *pCf,
   pIter = sqlite3_malloc(sizeof(*pIter));
   if( pIter==0 ) return 0;
   memset(pIter, 0, sizeof(*pIter));
-  pIter->pBase = kalamStoreIterNew(p->pStore, pCf, aLo, nLo, aHi, nHi, flags);
+  pIter->pBase = kalamStoreIterNew(p->pStore, p->pView, pCf, aLo, nLo, aHi,
+                                   nHi, flags);
   if( pIter->pBase==0 ){
     sqlite3_free(pIter);
     return 0;
