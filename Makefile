@@ -203,6 +203,10 @@ build/kalam_threads: tool/kalam_threads.c
 	@mkdir -p build
 	$(CC) $(CFLAGS) -Wall -Wextra -o $@ $< $(CPPFLAGS) $(DEPCFLAGS) $(LDFLAGS) $(SQLITE_LIBS) -lpthread
 
+build/kalam_fork: tool/kalam_fork.c
+	@mkdir -p build
+	$(CC) $(CFLAGS) -Wall -Wextra -o $@ $< $(CPPFLAGS) $(DEPCFLAGS) $(LDFLAGS) $(SQLITE_LIBS)
+
 # The C API, linked statically with sqlite3_auto_extension.
 build/capi_test: test/capi_test.c libkalam.a include/kalam.h
 	@mkdir -p build

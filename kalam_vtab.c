@@ -32,6 +32,9 @@ int sqlite3_kalam_init(sqlite3 *db, char **pzErrMsg,
                                 "is %s", sqlite3_libversion());
     return SQLITE_ERROR;
   }
+  /* Loaded again (.load twice): the registrations in place stay, with
+  ** the connection's current user and lock. */
+  if( kalamConnLoaded(db) ) return SQLITE_OK;
   pConn = kalamConnNew(db);
   if( pConn==0 ) return SQLITE_NOMEM;
   rc = kalamTableModulesRegister(db, pConn);

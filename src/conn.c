@@ -20,12 +20,19 @@
 
 SQLITE_EXTENSION_INIT3
 
-/* ------------------------------------------------------------ live tokens
-** Every KalamConn gets a process-unique token; catalog.c marks DDL done
-** inside a transaction with it and needs to know whether its connection is
-** still open. Guarded by SQLITE_MUTEX_STATIC_APP3. */
+/* ------------------------------------------------------------ live list
+** Every live KalamConn is listed with its connection and a process-unique
+** token: catalog.c marks DDL done inside a transaction with the token and
+** needs to know whether its connection is still open, and loading kalam
+** into a connection that has it already must change nothing (the current
+** user and the lock stay). Guarded by SQLITE_MUTEX_STATIC_APP3. */
+typedef struct ConnLive ConnLive;
+struct ConnLive {
+  sqlite3_int64 iToken;
+  sqlite3 *db;
+};
 static sqlite3_int64 connNextToken = 0;
-static sqlite3_int64 *connLive = 0;
+static ConnLive *connLive = 0;
 static int connNLive = 0;
 
 static sqlite3_mutex *connMutex(void){
@@ -36,28 +43,43 @@ int kalamConnIsLive(sqlite3_int64 iToken){
   int i, bLive = 0;
   sqlite3_mutex_enter(connMutex());
   for(i=0; i<connNLive; i++){
-    if( connLive[i]==iToken ){ bLive = 1; break; }
+    if( connLive[i].iToken==iToken ){ bLive = 1; break; }
   }
   sqlite3_mutex_leave(connMutex());
   return bLive;
 }
 
+/* Has kalam been loaded into db already (by this copy of kalam)? A
+** connection's entry goes when SQLite frees its KalamConn at close, so a
+** later connection at the same address is not mistaken for it. */
+int kalamConnLoaded(sqlite3 *db){
+  int i, bLoaded = 0;
+  sqlite3_mutex_enter(connMutex());
+  for(i=0; i<connNLive; i++){
+    if( connLive[i].db==db ){ bLoaded = 1; break; }
+  }
+  sqlite3_mutex_leave(connMutex());
+  return bLoaded;
+}
+
 KalamConn *kalamConnNew(sqlite3 *db){
   KalamConn *p = sqlite3_malloc(sizeof(*p));
-  sqlite3_int64 *aNew;
+  ConnLive *aNew;
   if( p==0 ) return 0;
   memset(p, 0, sizeof(*p));
   p->db = db;
   p->nRef = 1;
   sqlite3_mutex_enter(connMutex());
-  aNew = sqlite3_realloc64(connLive, sizeof(sqlite3_int64)*(connNLive + 1));
+  aNew = sqlite3_realloc64(connLive, sizeof(ConnLive)*(connNLive + 1));
   if( aNew ){
     connLive = aNew;
     /* Tokens of earlier processes may be in a store: mix in the time so a
     ** new process does not reuse them. */
     if( connNextToken==0 ) connNextToken = kalamNowMs() * 1000;
     p->iToken = ++connNextToken;
-    connLive[connNLive++] = p->iToken;
+    connLive[connNLive].iToken = p->iToken;
+    connLive[connNLive].db = db;
+    connNLive++;
   }
   sqlite3_mutex_leave(connMutex());
   if( aNew==0 ){
@@ -92,7 +114,7 @@ void kalamConnUnref(void *pArg){
   }
   sqlite3_mutex_enter(connMutex());
   for(i=0; i<connNLive; i++){
-    if( connLive[i]==p->iToken ){
+    if( connLive[i].iToken==p->iToken ){
       connLive[i] = connLive[--connNLive];
       break;
     }
@@ -250,8 +272,21 @@ static void connRowsReadFunc(sqlite3_context *ctx, int argc,
 static void connLockUserFunc(sqlite3_context *ctx, int argc,
                              sqlite3_value **argv){
   KalamConn *p = (KalamConn*)sqlite3_user_data(ctx);
+  int rc;
   (void)argc; (void)argv;
   p->bLocked = 1;
+  /* SQL that is not the application's could otherwise load anything,
+  ** a second copy of kalam included, and get round the lock. An
+  ** extension cannot call sqlite3_enable_load_extension(), but turning
+  ** off the C interface is enough: load_extension() goes through it. */
+  rc = sqlite3_db_config(p->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0,
+                         (int*)0);
+  if( rc ){
+    sqlite3_result_error(ctx, "kalam_lock_user: cannot turn extension "
+                         "loading off", -1);
+    sqlite3_result_error_code(ctx, rc);
+    return;
+  }
   sqlite3_result_int(ctx, 1);
 }
 

@@ -518,6 +518,7 @@ int kalamConnDb(KalamConn *p, const char *zSchema, int bCreate,
 int kalamConnSetUser(KalamConn *p, const char *zUser, int nUser,
                      char **pzErr);
 int kalamConnIsLive(sqlite3_int64 iToken);
+int kalamConnLoaded(sqlite3 *db);
 int kalamUserFunctionsRegister(sqlite3 *db, KalamConn *pConn);
 
 /* An SQL function of kalam's, registered with the KalamConn as user data. */

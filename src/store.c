@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <assert.h>
 #include <pthread.h>
+#include <fcntl.h>
 
 SQLITE_EXTENSION_INIT3
 
@@ -168,6 +169,42 @@ static void storeSweepIngestFiles(const char *zPath){
   closedir(pDir);
 }
 
+/* The store's owner, for the message another process gets: the pid of
+** the process that opened it for writing, in the file OWNER of the
+** store directory. Written after the open, so under RocksDB's lock; a
+** failure only costs the pid in that message. */
+#define STORE_OWNER_FILE "OWNER"
+static void storeOwnerWrite(const char *zPath){
+  char *zFile = sqlite3_mprintf("%s/" STORE_OWNER_FILE, zPath);
+  char zPid[32];
+  int fd;
+  if( zFile==0 ) return;
+  fd = open(zFile, O_WRONLY|O_CREAT|O_TRUNC, 0644);
+  sqlite3_free(zFile);
+  if( fd<0 ) return;
+  sqlite3_snprintf(sizeof(zPid), zPid, "%ld\n", (long)getpid());
+  if( write(fd, zPid, strlen(zPid))<0 ){ /* only a message's detail */ }
+  close(fd);
+}
+
+/* The pid in the store's OWNER file, or 0. */
+static long storeOwnerRead(const char *zPath){
+  char *zFile = sqlite3_mprintf("%s/" STORE_OWNER_FILE, zPath);
+  char aBuf[32];
+  ssize_t n = -1;
+  int fd;
+  if( zFile==0 ) return 0;
+  fd = open(zFile, O_RDONLY);
+  sqlite3_free(zFile);
+  if( fd>=0 ){
+    n = read(fd, aBuf, sizeof(aBuf)-1);
+    close(fd);
+  }
+  if( n<=0 ) return 0;
+  aBuf[n] = 0;
+  return atol(aBuf);
+}
+
 /* Opens the RocksDB directory zPath with all its column families. */
 static int storeOpen(const char *zPath, int bMem, KalamStore **pp,
                      char **pzErr){
@@ -234,8 +271,14 @@ static int storeOpen(const char *zPath, int bMem, KalamStore **pp,
   if( zErr ){
     p->db = 0;
     if( strstr(zErr, "lock") || strstr(zErr, "LOCK") ){
+      long iOwner = storeOwnerRead(zPath);
+      char zOwner[40];
+      zOwner[0] = 0;
+      if( iOwner>0 ){
+        sqlite3_snprintf(sizeof(zOwner), zOwner, "pid %ld; ", iOwner);
+      }
       *pzErr = sqlite3_mprintf("kalam store %s is locked by another process "
-          "(RocksDB: %s)", zPath, zErr);
+          "(%sRocksDB: %s)", zPath, zOwner, zErr);
       rocksdb_free(zErr);
       rc = SQLITE_BUSY;
     }else{
@@ -272,7 +315,11 @@ static int storeOpen(const char *zPath, int bMem, KalamStore **pp,
       p->pCf = pCf;
     }
   }
-  if( !bMem ) storeSweepIngestFiles(zPath);
+  if( !bMem ){
+    storeSweepIngestFiles(zPath);
+    storeOwnerWrite(zPath);
+  }
+  p->pid = getpid();
 
 done:
   if( azListed ) rocksdb_list_column_families_destroy(azListed, nListed);
@@ -323,7 +370,11 @@ int kalamStoreAcquire(sqlite3 *db, const char *zSchema, int bCreate,
 
   sqlite3_mutex_enter(storeRegistryMutex());
   for(p=storeRegistry; p; p=p->pNext){
-    if( strcmp(p->zPath, zPath)==0 ) break;
+    /* A store the parent process opened before fork() is the parent's:
+    ** a child that wrote through the inherited handle would write into a
+    ** copy of RocksDB's memory, lost or worse. The child opens on its own,
+    ** as another process would. */
+    if( p->pid==getpid() && strcmp(p->zPath, zPath)==0 ) break;
   }
   if( p ){
     p->nRef++;

@@ -14,6 +14,7 @@
 #include "kalam_int.h"
 #include <rocksdb/c.h>
 #include <pthread.h>
+#include <sys/types.h>
 
 /* One column family: a table's rows, or the catalog. Listed on its store
 ** and reference-counted (see store.c): a table dropped by one connection
@@ -43,6 +44,7 @@ struct KalamView {
 struct KalamStore {
   char *zPath;               /* directory, or a label for memory stores */
   int nRef;                  /* guarded by the registry mutex */
+  pid_t pid;                 /* the process that opened it */
   int bMem;
   rocksdb_t *db;
   rocksdb_options_t *pOpts;
