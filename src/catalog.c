@@ -326,6 +326,7 @@ int kalamCatalogResolvePending(KalamDb *pDb, char **pzErr){
   CatalogSettle settle;
   int rc;
   if( !sqlite3_get_autocommit(pDb->pConn->db) ) return SQLITE_OK;
+  if( kalamStoreReadOnly(p, 0) ) return SQLITE_OK;  /* the owner's to do */
   if( !kalamStorePendingTake(p) ) return SQLITE_OK;
   settle.pDb = pDb;
   settle.nLeft = 0;

@@ -355,11 +355,21 @@ int kalamCommitView(KalamDb *pDb, char **pzErr){
   int rc;
 
   if( kalamStoreIsMemory(pStore) ) return SQLITE_OK;
-  rc = commitSettleOnce(pDb, pzErr);
-  if( rc ) return rc;
   rc = sqlite3_file_control(db, pDb->zSchema, SQLITE_FCNTL_DATA_VERSION,
                             &iVersion);
   if( rc ) pDb->bViewKnown = 0;
+  if( kalamStoreReadOnly(pStore, 0) ){
+    /* Another process owns the store: each read transaction that finds
+    ** the file changed catches up with the owner's newest whole commit. */
+    if( pDb->bViewKnown && iVersion==pDb->iDataVersion ) return SQLITE_OK;
+    rc = kalamStoreCatchUp(pStore, pzErr);
+    if( rc ) return rc;
+    pDb->iDataVersion = iVersion;
+    pDb->bViewKnown = 1;
+    return SQLITE_OK;
+  }
+  rc = commitSettleOnce(pDb, pzErr);
+  if( rc ) return rc;
   if( !pDb->bViewKnown || iVersion!=pDb->iDataVersion ){
     sqlite3_int64 iTxn = 0;
     int bTable = 0;

@@ -127,6 +127,7 @@ static void funcPurge(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     iBefore = sqlite3_value_int64(argv[1]);
   }
   rc = funcTableFind(pConn, zName, &t, &zErr);
+  if( rc==SQLITE_OK ) rc = kalamStoreWriteRefused(t.pDb->pStore, &zErr);
   if( rc==SQLITE_OK && t.pEntry->eKind==KALAM_KIND_STREAM ){
     zErr = sqlite3_mprintf("kalam_purge: %s is a kalam_stream table, whose "
         "rows are never soft-deleted (see kalam_expire)", zName);
@@ -168,6 +169,7 @@ static void funcExpire(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     return;
   }
   rc = funcTableFind(pConn, zName, &t, &zErr);
+  if( rc==SQLITE_OK ) rc = kalamStoreWriteRefused(t.pDb->pStore, &zErr);
   if( rc==SQLITE_OK && t.pEntry->eKind!=KALAM_KIND_STREAM ){
     zErr = sqlite3_mprintf("kalam_expire: %s is not a kalam_stream table",
                            zName);
@@ -237,6 +239,7 @@ static void funcEraseUser(sqlite3_context *ctx, int argc,
   for(i=0; rc==SQLITE_OK && (zSchema = sqlite3_db_name(pConn->db, i))!=0; i++){
     KalamDb *pDb = 0;
     rc = kalamConnDb(pConn, zSchema, 0, &pDb, &zErr);
+    if( rc==SQLITE_OK && pDb ) rc = kalamStoreWriteRefused(pDb->pStore, &zErr);
     if( rc==SQLITE_OK && pDb ){
       FuncErase erase;
       erase.pStore = pDb->pStore;

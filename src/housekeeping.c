@@ -238,6 +238,8 @@ int kalamHousekeep(KalamTable *pTab, int eEvent, char **pzErr){
   sqlite3_int64 now, nGone = 0;
   int rc = SQLITE_OK;
   assert( pTab->pCf!=0 );
+  /* A store this process only reads is its owner's to keep. */
+  if( kalamStoreReadOnly(pStore, 0) ) return SQLITE_OK;
   switch( eEvent ){
     case KALAM_HOUSEKEEP_OPEN:
       if( pSchema->eKind==KALAM_KIND_STREAM ){

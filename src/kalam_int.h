@@ -325,6 +325,9 @@ int kalamStoreAcquire(sqlite3 *db, const char *zSchema, int bCreate,
 void kalamStoreRelease(KalamStore *p);
 const char *kalamStorePath(const KalamStore *p);
 int kalamStoreIsMemory(const KalamStore *p);
+int kalamStoreReadOnly(KalamStore *p, long *piOwner);
+int kalamStoreCatchUp(KalamStore *p, char **pzErr);
+int kalamStoreWriteRefused(KalamStore *p, char **pzErr);
 KalamCf *kalamStoreCatalog(KalamStore *p);
 KalamCf *kalamStorePrepared(KalamStore *p);
 int kalamStoreShared(KalamStore *p);

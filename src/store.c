@@ -27,6 +27,7 @@
 #include <assert.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <errno.h>
 
 SQLITE_EXTENSION_INIT3
 
@@ -51,11 +52,13 @@ char *kalamStoreError(const char *zWhat, char *zRocksErr){
   return z;
 }
 
+static void storeSecondaryRemove(const char *zDir);
+
 /* Frees everything a store holds; the store must be unreferenced. */
 static void storeFree(KalamStore *p){
   KalamCf *pCf, *pNext;
   if( p==0 ) return;
-  if( p->db && !p->bMem ){
+  if( p->db && !p->bMem && !p->bSecondary ){
     /* Flush at close, so that the next open has no log to replay. A
     ** failure only means a slower next open: the log still holds it all. */
     rocksdb_flushoptions_t *pFlush = rocksdb_flushoptions_create();
@@ -95,6 +98,10 @@ static void storeFree(KalamStore *p){
   if( p->pTableOpts ) rocksdb_block_based_options_destroy(p->pTableOpts);
   if( p->pCache ) rocksdb_cache_destroy(p->pCache);
   if( p->pEnv ) rocksdb_env_destroy(p->pEnv);
+  if( p->zSecondary ){
+    storeSecondaryRemove(p->zSecondary);
+    sqlite3_free(p->zSecondary);
+  }
   sqlite3_mutex_free(p->mutex);
   if( p->bViewSync ){
     (void)pthread_cond_destroy(&p->viewCond);
@@ -205,9 +212,74 @@ static long storeOwnerRead(const char *zPath){
   return atol(aBuf);
 }
 
-/* Opens the RocksDB directory zPath with all its column families. */
-static int storeOpen(const char *zPath, int bMem, KalamStore **pp,
-                     char **pzErr){
+/* Removes the private directory of a secondary instance, files and all
+** (RocksDB keeps only its info log there). */
+static void storeSecondaryRemove(const char *zDir){
+  DIR *pDir = opendir(zDir);
+  struct dirent *pEnt;
+  if( pDir ){
+    while( (pEnt = readdir(pDir))!=0 ){
+      char *zFile;
+      if( strcmp(pEnt->d_name, ".")==0 || strcmp(pEnt->d_name, "..")==0 ){
+        continue;
+      }
+      zFile = sqlite3_mprintf("%s/%s", zDir, pEnt->d_name);
+      if( zFile ) (void)unlink(zFile);
+      sqlite3_free(zFile);
+    }
+    closedir(pDir);
+  }
+  (void)rmdir(zDir);
+}
+
+/* Opens p->zPath as a RocksDB secondary instance: the reader of a store
+** another process owns, or of one this process may only read (a read-only
+** database file). It needs no write access to the store: what RocksDB
+** writes of its own (an info log) goes to a private directory under
+** TMPDIR, removed at close. Secondary instances keep every table file
+** they use open (max_open_files -1), so the owner's compactions cannot
+** take files from under them. kalamStoreCatchUp moves it to the owner's
+** newest commit. */
+static int storeOpenSecondary(KalamStore *p, int nCf, const char **azName,
+                              const rocksdb_options_t **aCfOpts,
+                              rocksdb_column_family_handle_t **aHandle,
+                              char **pzErr){
+  const char *zTmp = getenv("TMPDIR");
+  char *zErr = 0;
+  int i;
+  if( zTmp==0 || zTmp[0]==0 ) zTmp = "/tmp";
+  p->zSecondary = sqlite3_mprintf("%s/kalam-reader-XXXXXX", zTmp);
+  if( p->zSecondary==0 ) return SQLITE_NOMEM;
+  if( mkdtemp(p->zSecondary)==0 ){
+    *pzErr = sqlite3_mprintf("cannot open kalam store %s for reading: cannot "
+        "make a private directory in %s: %s", p->zPath, zTmp,
+        strerror(errno));
+    sqlite3_free(p->zSecondary);
+    p->zSecondary = 0;
+    return SQLITE_CANTOPEN;
+  }
+  rocksdb_options_set_max_open_files(p->pOpts, -1);
+  rocksdb_options_set_create_if_missing(p->pOpts, 0);
+  for(i=0; i<nCf; i++) aCfOpts[i] = p->pOpts;
+  p->db = rocksdb_open_as_secondary_column_families(p->pOpts, p->zPath,
+      p->zSecondary, nCf, azName, aCfOpts, aHandle, &zErr);
+  if( zErr ){
+    char *zWhat = sqlite3_mprintf("cannot open kalam store %s for reading",
+                                  p->zPath);
+    *pzErr = kalamStoreError(zWhat ? zWhat : p->zPath, zErr);
+    sqlite3_free(zWhat);
+    p->db = 0;
+    return SQLITE_CANTOPEN;
+  }
+  p->bSecondary = 1;
+  return SQLITE_OK;
+}
+
+/* Opens the RocksDB directory zPath with all its column families: for
+** writing (bReadOnly 0) unless another process owns it, else as a
+** secondary instance (storeOpenSecondary). */
+static int storeOpen(const char *zPath, int bMem, int bReadOnly,
+                     KalamStore **pp, char **pzErr){
   KalamStore *p;
   char *zErr = 0;
   char **azListed = 0;
@@ -266,8 +338,27 @@ static int storeOpen(const char *zPath, int bMem, KalamStore **pp,
   if( !bHasPrepared ) azName[nCf++] = KALAM_PREPARED_CF;
   for(i=0; i<nCf; i++) aCfOpts[i] = p->pOpts;
 
-  p->db = rocksdb_open_column_families(p->pOpts, zPath, nCf, azName,
-                                       aCfOpts, aHandle, &zErr);
+  if( !bReadOnly ){
+    p->db = rocksdb_open_column_families(p->pOpts, zPath, nCf, azName,
+                                         aCfOpts, aHandle, &zErr);
+    if( zErr && !bMem && (strstr(zErr, "lock") || strstr(zErr, "LOCK"))
+     && bHasCatalog ){
+      /* Another process owns the store: this one reads it. */
+      rocksdb_free(zErr);
+      zErr = 0;
+      p->db = 0;
+      bReadOnly = 1;
+      p->iOwner = storeOwnerRead(zPath);
+    }
+  }
+  if( bReadOnly ){
+    rc = storeOpenSecondary(p, (int)nListed, (const char**)azListed,
+                            aCfOpts, aHandle, &zErr);
+    if( rc ) goto done;
+    /* Only the listed column families are open. */
+    nCf = (int)nListed;
+    for(i=0; i<nCf; i++) azName[i] = azListed[i];
+  }
   if( zErr ){
     p->db = 0;
     if( strstr(zErr, "lock") || strstr(zErr, "LOCK") ){
@@ -315,7 +406,7 @@ static int storeOpen(const char *zPath, int bMem, KalamStore **pp,
       p->pCf = pCf;
     }
   }
-  if( !bMem ){
+  if( !bMem && !p->bSecondary ){
     storeSweepIngestFiles(zPath);
     storeOwnerWrite(zPath);
   }
@@ -345,12 +436,15 @@ int kalamStoreAcquire(sqlite3 *db, const char *zSchema, int bCreate,
   char *zPath = 0;
   char zReal[PATH_MAX];
   KalamStore *p;
+  /* A database the connection may only read (file permissions, a
+  ** read-only open) gets a store opened for reading only. */
+  int bReadOnly = sqlite3_db_readonly(db, zSchema)==1;
   int rc;
 
   *pp = 0;
   if( zFile==0 || zFile[0]==0 ){
     if( !bCreate ) return SQLITE_OK;
-    return storeOpen("/kalam-memory", 1, pp, pzErr);
+    return storeOpen("/kalam-memory", 1, 0, pp, pzErr);
   }
   if( !bCreate ){
     char *zCurrent = sqlite3_mprintf("%s" KALAM_STORE_SUFFIX "/CURRENT", zFile);
@@ -380,7 +474,7 @@ int kalamStoreAcquire(sqlite3 *db, const char *zSchema, int bCreate,
     p->nRef++;
     rc = SQLITE_OK;
   }else{
-    rc = storeOpen(zPath, 0, &p, pzErr);
+    rc = storeOpen(zPath, 0, bReadOnly, &p, pzErr);
     if( rc==SQLITE_OK ){
       p->pNext = storeRegistry;
       storeRegistry = p;
@@ -552,4 +646,43 @@ int kalamStoreShared(KalamStore *p){
 /* A column family's name. */
 const char *kalamStoreCfName(const KalamCf *pCf){
   return pCf->zName;
+}
+
+/* Is the store open for reading only (owned by another process, or
+** opened for a read-only database)? *piOwner is the owner's pid when
+** known, else 0. */
+int kalamStoreReadOnly(KalamStore *p, long *piOwner){
+  if( piOwner ) *piOwner = p->iOwner;
+  return p->bSecondary;
+}
+
+/* Moves a read-only store to its owner's newest state: the commits it
+** has written since (whole write batches and whole ingested files only,
+** so never part of a transaction). A no-op for a store this process
+** owns. */
+int kalamStoreCatchUp(KalamStore *p, char **pzErr){
+  char *zErr = 0;
+  if( !p->bSecondary ) return SQLITE_OK;
+  rocksdb_try_catch_up_with_primary(p->db, &zErr);
+  if( zErr ){
+    *pzErr = kalamStoreError("kalam: cannot read the owner's newest "
+                             "commits", zErr);
+    return SQLITE_IOERR;
+  }
+  return SQLITE_OK;
+}
+
+/* The refusal of a write to a store opened for reading only: SQLITE_READONLY
+** and a message naming the store and, when another process owns it, that
+** process. SQLITE_OK for a store this process may write. */
+int kalamStoreWriteRefused(KalamStore *p, char **pzErr){
+  if( !p->bSecondary ) return SQLITE_OK;
+  if( p->iOwner>0 ){
+    *pzErr = sqlite3_mprintf("kalam store %s is owned by process %ld: this "
+        "process may read its tables, not write them", p->zPath, p->iOwner);
+  }else{
+    *pzErr = sqlite3_mprintf("attempt to write a readonly database: kalam "
+        "store %s is open for reading only", p->zPath);
+  }
+  return SQLITE_READONLY;
 }

@@ -45,6 +45,9 @@ struct KalamStore {
   char *zPath;               /* directory, or a label for memory stores */
   int nRef;                  /* guarded by the registry mutex */
   pid_t pid;                 /* the process that opened it */
+  int bSecondary;            /* opened for reading only (store.c) */
+  long iOwner;               /* ...because process iOwner owns it, or 0 */
+  char *zSecondary;          /* a secondary's private directory */
   int bMem;
   rocksdb_t *db;
   rocksdb_options_t *pOpts;

@@ -98,7 +98,8 @@ static int tableCreateStorage(sqlite3 *db, KalamConn *pConn, KalamDb *pDb,
   int rc;
 
   *ppCf = 0;
-  rc = kalamCatalogResolvePending(pDb, pzErr);
+  rc = kalamStoreWriteRefused(pStore, pzErr);
+  if( rc==SQLITE_OK ) rc = kalamCatalogResolvePending(pDb, pzErr);
   if( rc==SQLITE_OK ) rc = kalamCatalogRead(pStore, zTable, &pOld, pzErr);
   if( rc ) goto done;
   if( pOld ){
@@ -328,6 +329,11 @@ static int tableDestroy(sqlite3_vtab *pVtab){
     kalamTableError(pTab, tableLockedError("drop", zTable));
     return SQLITE_AUTH;
   }
+  rc = kalamStoreWriteRefused(pStore, &zErr);
+  if( rc ){
+    kalamTableError(pTab, zErr);
+    return rc;
+  }
   if( pTab->zBroken ){
     /* Nothing usable is left: the damaged entry goes, whatever it held. */
     rc = kalamCatalogDelete(pStore, zTable, &zErr);
@@ -363,7 +369,10 @@ static int tableRename(sqlite3_vtab *pVtab, const char *zNew){
     return SQLITE_AUTH;
   }
   if( pTab->zBroken ) return tableBroken(pTab);
-  rc = kalamCatalogRead(pStore, pTab->pSchema->zTable, &pEntry, &zErr);
+  rc = kalamStoreWriteRefused(pStore, &zErr);
+  if( rc==SQLITE_OK ){
+    rc = kalamCatalogRead(pStore, pTab->pSchema->zTable, &pEntry, &zErr);
+  }
   if( rc ) goto done;
   if( pEntry==0 || pEntry->zCf==0 ){
     zErr = sqlite3_mprintf("the kalam catalog entry of table %s is damaged",
@@ -421,7 +430,8 @@ static int tableBegin(sqlite3_vtab *pVtab){
   int bSync = 1;
   int rc;
   if( pTab->zBroken ) return tableBroken(pTab);
-  rc = kalamHousekeep(pTab, KALAM_HOUSEKEEP_BEGIN, &zErr);
+  rc = kalamStoreWriteRefused(pDb->pStore, &zErr);
+  if( rc==SQLITE_OK ) rc = kalamHousekeep(pTab, KALAM_HOUSEKEEP_BEGIN, &zErr);
   if( rc ){
     kalamTableError(pTab, zErr);
     return rc;

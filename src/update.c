@@ -583,6 +583,8 @@ int kalamTableUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   }
   rc = kalamTableOwnerPrefix(pTab, ctx.aPrefix, &ctx.nPrefix);
   if( rc ) return rc;
+  rc = kalamStoreWriteRefused(pTab->pDb->pStore, &ctx.zErr);
+  if( rc ) goto done;
   if( !kalamTxnIsOpen(pTab->pDb->pTxn) ){
     rc = kalamTxnBegin(pTab->pDb->pTxn);
     if( rc ) return rc;

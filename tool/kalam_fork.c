@@ -5,7 +5,8 @@
 ** writes rows 1..3 of kalam table kt and keeps the connection open; then
 ** it forks. The child opens a connection of its own on the same file, as
 ** a forked worker would (Python multiprocessing, a preforking server),
-** and tries to insert row 100; it prints what happened and exits. The
+** reads the rows and tries to insert row 100; it prints what happened and
+** exits. The
 ** parent then deletes row 1, inserts row 4, closes, reopens and prints
 ** the rows it finds: the child must not have written into the parent's
 ** store through the handle fork() copied, and nothing the parent did may
@@ -84,6 +85,15 @@ int main(int argc, char **argv){
   }
   if( pid==0 ){
     sqlite3 *db2 = forkOpen(argv[1], argv[2]);
+    sqlite3_stmt *pStmt = 0;
+    printf("child: read: ");
+    if( sqlite3_prepare_v2(db2, "SELECT count(*) FROM kt", -1, &pStmt,
+                           0)==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+      printf("%lld\n", (long long)sqlite3_column_int64(pStmt, 0));
+    }else{
+      printf("%s\n", sqlite3_errmsg(db2));
+    }
+    sqlite3_finalize(pStmt);
     printf("child: insert: %s\n",
            forkRun(db2, "INSERT INTO kt VALUES(100)"));
     printf("parent pid %ld\n", (long)getppid());
