@@ -101,6 +101,17 @@ static void funcError(sqlite3_context *ctx, int rc, char *zErr){
   sqlite3_free(zErr);
 }
 
+/* The result of a function that removes rows: how many, or the error. */
+static void funcCount(sqlite3_context *ctx, int rc, char *zErr,
+                      sqlite3_int64 n){
+  if( rc ){
+    funcError(ctx, rc, zErr);
+  }else{
+    sqlite3_free(zErr);
+    sqlite3_result_int64(ctx, n);
+  }
+}
+
 /* kalam_purge(t [, ms]) */
 static void funcPurge(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   KalamConn *pConn = (KalamConn*)sqlite3_user_data(ctx);
@@ -147,11 +158,7 @@ static void funcPurge(sqlite3_context *ctx, int argc, sqlite3_value **argv){
                     &zErr);
   }
   funcTableClear(&t);
-  if( rc ){
-    funcError(ctx, rc, zErr);
-    return;
-  }
-  sqlite3_result_int64(ctx, n);
+  funcCount(ctx, rc, zErr, n);
 }
 
 /* kalam_expire(t) */
@@ -180,11 +187,7 @@ static void funcExpire(sqlite3_context *ctx, int argc, sqlite3_value **argv){
                      &zErr);
   }
   funcTableClear(&t);
-  if( rc ){
-    funcError(ctx, rc, zErr);
-    return;
-  }
-  sqlite3_result_int64(ctx, n);
+  funcCount(ctx, rc, zErr, n);
 }
 
 /* What funcEraseEntry needs for each catalog entry. */
@@ -249,11 +252,7 @@ static void funcEraseUser(sqlite3_context *ctx, int argc,
       n += erase.n;
     }
   }
-  if( rc ){
-    funcError(ctx, rc, zErr);
-    return;
-  }
-  sqlite3_result_int64(ctx, n);
+  funcCount(ctx, rc, zErr, n);
 }
 
 /* kalam_version() */
