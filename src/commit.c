@@ -186,12 +186,16 @@ static int commitSettleApply(KalamStore *pStore, const char *aKey,
                             zBase);
     if( zCf==0 || zFile==0 ){ rc = SQLITE_NOMEM; goto file_done; }
     pCf = kalamStoreCfFind(pStore, zCf);
-    if( pCf && access(zFile, F_OK)==0 ){
+    if( pCf && access(zFile, F_OK)==0
+     && !kalamStoreFileIngested(pStore, pCf, zFile) ){
       rc = kalamStoreIngest(pStore, pCf, zFile, "kalam: settling a prepared "
                             "transaction failed", pzErr);
+    }else{
+      kalamIngestFileRemove(zFile);
     }
-    /* No column family: the table was dropped since; no file: ingested
-    ** before a crash. Either way only the record is left to remove. */
+    /* No column family: the table was dropped since; no file, or a file
+    ** that is live already: ingested before a crash. Either way only the
+    ** record is left to remove. */
     kalamCrashPoint("settle");
     if( rc==SQLITE_OK ){
       rc = kalamStorePut(pStore, pPrepared, aKey, nKey, 0, 0, 1,

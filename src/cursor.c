@@ -61,7 +61,7 @@ struct KalamCursor {
 int kalamCursorOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
   KalamTable *pTab = (KalamTable*)pVtab;
   KalamCursor *pCur = pTab->pSpare;
-  pTab->pDb->nCursor++;
+  if( pTab->pDb ) pTab->pDb->nCursor++;
   if( pCur ){
     KalamRow row = pCur->row;
     sqlite3_int64 *aRowid = pCur->aRowid;
@@ -74,7 +74,7 @@ int kalamCursorOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
   }else{
     pCur = sqlite3_malloc(sizeof(*pCur));
     if( pCur==0 ){
-      pTab->pDb->nCursor--;
+      if( pTab->pDb ) pTab->pDb->nCursor--;
       return SQLITE_NOMEM;
     }
     memset(pCur, 0, sizeof(*pCur));
@@ -121,9 +121,11 @@ int kalamCursorClose(sqlite3_vtab_cursor *cur){
   }
   /* The last cursor of an autocommit statement: its read transaction is
   ** over, and an idle connection should not pin a snapshot. */
-  assert( pTab->pDb->nCursor>0 );
-  if( --pTab->pDb->nCursor==0 && sqlite3_get_autocommit(pTab->db) ){
-    kalamCommitViewRelease(pTab->pDb);
+  if( pTab->pDb ){
+    assert( pTab->pDb->nCursor>0 );
+    if( --pTab->pDb->nCursor==0 && sqlite3_get_autocommit(pTab->db) ){
+      kalamCommitViewRelease(pTab->pDb);
+    }
   }
   return SQLITE_OK;
 }

@@ -12,6 +12,7 @@
 **   kalam_erase_user(u)      hard-deletes every row of user u in every
 **                            kalam_user table of the connection's stores.
 **                            Returns how many.
+**   kalam_backup(dest)       registered here, made in backup.c
 **
 ** Each checks its arguments, finds the table through the catalog and calls
 ** housekeeping.c, which does the work on committed rows at once, whatever
@@ -280,6 +281,7 @@ int kalamSqlFunctionsRegister(sqlite3 *db, KalamConn *pConn){
     {"kalam_purge", 2, SQLITE_DIRECTONLY, funcPurge},
     {"kalam_expire", 1, SQLITE_DIRECTONLY, funcExpire},
     {"kalam_erase_user", 1, SQLITE_DIRECTONLY, funcEraseUser},
+    {"kalam_backup", 1, SQLITE_DIRECTONLY, kalamBackupFunc},
   };
   return kalamFunctionsRegister(db, pConn, aFunc,
                                 (int)(sizeof(aFunc)/sizeof(aFunc[0])));

@@ -328,6 +328,7 @@ int kalamStoreIsMemory(const KalamStore *p);
 int kalamStoreReadOnly(KalamStore *p, long *piOwner);
 int kalamStoreCatchUp(KalamStore *p, char **pzErr);
 int kalamStoreWriteRefused(KalamStore *p, char **pzErr);
+int kalamStoreCopy(KalamStore *p, const char *zDir, char **pzErr);
 KalamCf *kalamStoreCatalog(KalamStore *p);
 KalamCf *kalamStorePrepared(KalamStore *p);
 int kalamStoreShared(KalamStore *p);
@@ -416,6 +417,7 @@ void kalamFileWriterFree(KalamFileWriter *w, int bRemove);
 int kalamStoreIngest(KalamStore *p, KalamCf *pCf, const char *zFile,
                      const char *zWhat, char **pzErr);
 char *kalamPreparedFileName(KalamStore *p, sqlite3_int64 iTxn);
+int kalamStoreFileIngested(KalamStore *p, KalamCf *pCf, const char *zFile);
 int kalamPreparedFileKeep(const char *zFrom, const char *zTo, char **pzErr);
 void kalamPreparedFilesSweep(KalamStore *p,
                              int (*xKeep)(void*, sqlite3_int64), void *pArg);
@@ -654,10 +656,13 @@ int kalamTableUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
                      sqlite3_int64 *pRowid);
 
 /************************************************************************
-** Interface to tables.c and functions.c: kalam_tables and the SQL
-** functions that are not about users (conn.c has those).
+** Interface to tables.c, functions.c and backup.c: kalam_tables and the
+** SQL functions that are not about users (conn.c has those).
 */
 int kalamTablesRegister(sqlite3 *db, KalamConn *pConn);
+
+/* backup.c: kalam_backup(dest), registered by functions.c. */
+void kalamBackupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 int kalamSqlFunctionsRegister(sqlite3 *db, KalamConn *pConn);
 
 #endif /* KALAM_INT_H */

@@ -686,3 +686,30 @@ int kalamStoreWriteRefused(KalamStore *p, char **pzErr){
   }
   return SQLITE_READONLY;
 }
+
+/* Writes a copy of the store, as it is now, to the new directory zDir
+** (RocksDB's checkpoint: table files hard-linked where the file system
+** allows, the memtables flushed first). */
+int kalamStoreCopy(KalamStore *p, const char *zDir, char **pzErr){
+  rocksdb_checkpoint_t *pCp;
+  char *zErr = 0;
+  if( p->bMem || p->bSecondary ){
+    *pzErr = sqlite3_mprintf("kalam store %s cannot be copied by this "
+        "process: it %s", p->zPath, p->bMem ? "is in memory"
+                                            : "is owned by another process");
+    return SQLITE_MISUSE;
+  }
+  pCp = rocksdb_checkpoint_object_create(p->db, &zErr);
+  if( zErr==0 ){
+    rocksdb_checkpoint_create(pCp, zDir, 0, &zErr);
+  }
+  if( pCp ) rocksdb_checkpoint_object_destroy(pCp);
+  if( zErr ){
+    char *zWhat = sqlite3_mprintf("cannot copy kalam store %s to %s",
+                                  p->zPath, zDir);
+    *pzErr = kalamStoreError(zWhat ? zWhat : zDir, zErr);
+    sqlite3_free(zWhat);
+    return SQLITE_IOERR;
+  }
+  return SQLITE_OK;
+}

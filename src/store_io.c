@@ -829,3 +829,34 @@ void kalamStoreSettleAgain(KalamStore *p){
   if( p->eSettle==STORE_SETTLE_DONE ) p->eSettle = STORE_SETTLE_NONE;
   (void)pthread_mutex_unlock(&p->viewMutex);
 }
+
+/* Whether table file zFile is already part of column family pCf: a crash
+** between an ingestion and the removal of the file's other name leaves it
+** looking unused. RocksDB ingests by hard link, so the live file shares
+** its inode (and then holds the sequence number it wrote into it, which
+** makes a second ingestion fail). */
+int kalamStoreFileIngested(KalamStore *p, KalamCf *pCf, const char *zFile){
+  const rocksdb_livefiles_t *pLive;
+  struct stat st;
+  int i, n, bFound = 0;
+  if( stat(zFile, &st) ) return 0;
+  pLive = rocksdb_livefiles(p->db);
+  if( pLive==0 ) return 0;
+  n = rocksdb_livefiles_count(pLive);
+  for(i=0; i<n && !bFound; i++){
+    const char *zCf = rocksdb_livefiles_column_family_name(pLive, i);
+    const char *zName = rocksdb_livefiles_name(pLive, i);
+    char *zPath;
+    struct stat stLive;
+    if( zCf==0 || zName==0 || strcmp(zCf, pCf->zName) ) continue;
+    zPath = sqlite3_mprintf("%s%s%s", p->zPath, zName[0]=='/' ? "" : "/",
+                            zName);
+    if( zPath && stat(zPath, &stLive)==0 && stLive.st_ino==st.st_ino
+     && stLive.st_dev==st.st_dev ){
+      bFound = 1;
+    }
+    sqlite3_free(zPath);
+  }
+  rocksdb_livefiles_destroy(pLive);
+  return bFound;
+}

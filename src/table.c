@@ -210,14 +210,31 @@ static int tableInit(sqlite3 *db, void *pAux, int argc,
     rc = SQLITE_AUTH;
     goto done;
   }
-  rc = kalamConnDb(pConn, zSchemaName, 1, &pDb, &zErr);
-  if( rc ) goto done;
-  if( bCreate ){
-    rc = tableCreateStorage(db, pConn, pDb, pSchema, &pCf, &zErr);
-  }else{
-    rc = tableConnectStorage(pDb, zTable, &pCf, &zBroken, &zErr);
+  if( !bCreate ){
+    /* A table of a database file whose store is gone: a copy of the file
+    ** alone. It connects broken, naming what is missing; no empty store
+    ** is made in its place. */
+    const char *zFile = sqlite3_db_filename(db, zSchemaName);
+    rc = kalamConnDb(pConn, zSchemaName, 0, &pDb, &zErr);
+    if( rc ) goto done;
+    if( pDb==0 && zFile && zFile[0] ){
+      zBroken = sqlite3_mprintf("kalam table %s: its store %s-kalam is "
+          "missing: a copy of the database file alone has no kalam data "
+          "(copy %s-kalam with the file, or make copies with "
+          "kalam_backup())", zTable, zFile, zFile);
+      if( zBroken==0 ){ rc = SQLITE_NOMEM; goto done; }
+    }
   }
-  if( rc ) goto done;
+  if( zBroken==0 ){
+    rc = kalamConnDb(pConn, zSchemaName, 1, &pDb, &zErr);
+    if( rc ) goto done;
+    if( bCreate ){
+      rc = tableCreateStorage(db, pConn, pDb, pSchema, &pCf, &zErr);
+    }else{
+      rc = tableConnectStorage(pDb, zTable, &pCf, &zBroken, &zErr);
+    }
+    if( rc ) goto done;
+  }
 
   zDeclare = kalamSchemaDeclare(pSchema);
   if( zDeclare==0 ){ rc = SQLITE_NOMEM; goto done; }
@@ -252,6 +269,8 @@ static int tableInit(sqlite3 *db, void *pAux, int argc,
   pTab->pSchema = pSchema;
   pTab->zBroken = zBroken;
   pTab->nRowEst = pCf ? kalamStoreKeyEstimate(pDb->pStore, pCf) : 0;
+  /* pDb is NULL only for a table whose store is missing (broken). */
+  assert( pDb!=0 || pTab->zBroken!=0 );
   pCf = 0;
   pSchema = 0;
   zBroken = 0;
@@ -303,7 +322,7 @@ static int tableConnect(sqlite3 *db, void *pAux, int argc,
 static int tableDisconnect(sqlite3_vtab *pVtab){
   KalamTable *pTab = (KalamTable*)pVtab;
   kalamCursorFree(pTab->pSpare);
-  kalamStoreCfRelease(pTab->pDb->pStore, pTab->pCf);
+  if( pTab->pDb ) kalamStoreCfRelease(pTab->pDb->pStore, pTab->pCf);
   sqlite3_free(pTab->zBroken);
   kalamBufFree(&pTab->rowBuf);
   /* SQLite takes a method's message over, except xDestroy's. */
@@ -319,7 +338,7 @@ static int tableDisconnect(sqlite3_vtab *pVtab){
 ** once the transaction is over (catalog.c). */
 static int tableDestroy(sqlite3_vtab *pVtab){
   KalamTable *pTab = (KalamTable*)pVtab;
-  KalamStore *pStore = pTab->pDb->pStore;
+  KalamStore *pStore;
   const char *zTable = pTab->pSchema->zTable;
   KalamCatalogEntry *pEntry = 0;
   char *zErr = 0;
@@ -329,6 +348,9 @@ static int tableDestroy(sqlite3_vtab *pVtab){
     kalamTableError(pTab, tableLockedError("drop", zTable));
     return SQLITE_AUTH;
   }
+  /* No store at all (a copy of the file alone): nothing to remove. */
+  if( pTab->pDb==0 ) return tableDisconnect(pVtab);
+  pStore = pTab->pDb->pStore;
   rc = kalamStoreWriteRefused(pStore, &zErr);
   if( rc ){
     kalamTableError(pTab, zErr);
@@ -359,7 +381,7 @@ static int tableDestroy(sqlite3_vtab *pVtab){
 /* ALTER TABLE ... RENAME TO: the catalog entry moves to the new name. */
 static int tableRename(sqlite3_vtab *pVtab, const char *zNew){
   KalamTable *pTab = (KalamTable*)pVtab;
-  KalamStore *pStore = pTab->pDb->pStore;
+  KalamStore *pStore;
   KalamCatalogEntry *pEntry = 0;
   char *zErr = 0, *zName = 0;
   int rc;
@@ -369,6 +391,7 @@ static int tableRename(sqlite3_vtab *pVtab, const char *zNew){
     return SQLITE_AUTH;
   }
   if( pTab->zBroken ) return tableBroken(pTab);
+  pStore = pTab->pDb->pStore;
   rc = kalamStoreWriteRefused(pStore, &zErr);
   if( rc==SQLITE_OK ){
     rc = kalamCatalogRead(pStore, pTab->pSchema->zTable, &pEntry, &zErr);

@@ -568,7 +568,6 @@ int kalamTableUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   memset(&ctx, 0, sizeof(ctx));
   ctx.pTab = pTab;
   ctx.pSchema = pTab->pSchema;
-  ctx.pTxn = pTab->pDb->pTxn;
 
   if( pTab->zBroken ){
     kalamTableError(pTab, sqlite3_mprintf("%s", pTab->zBroken));
@@ -583,6 +582,7 @@ int kalamTableUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   }
   rc = kalamTableOwnerPrefix(pTab, ctx.aPrefix, &ctx.nPrefix);
   if( rc ) return rc;
+  ctx.pTxn = pTab->pDb->pTxn;
   rc = kalamStoreWriteRefused(pTab->pDb->pStore, &ctx.zErr);
   if( rc ) goto done;
   if( !kalamTxnIsOpen(pTab->pDb->pTxn) ){
