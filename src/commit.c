@@ -174,13 +174,23 @@ static int commitSettleApply(KalamStore *pStore, const char *aKey,
     kalamBatchFree(pBatch);
     return rc;
   }else{
-    /* "<column family>\n<file name>", the name without a directory */
+    /* "<column family>\n<file name>\n<8-byte offset><the file's end>",
+    ** the name without a directory (txn.c writes it) */
     const char *zNl = memchr(zVal, '\n', nVal);
     const char *zBase = zNl ? zNl + 1 : 0;
-    size_t nBase = zNl ? nVal - (size_t)(zBase - zVal) : 0;
+    const char *zNl2 = zBase ? memchr(zBase, '\n', nVal - (size_t)(zBase-zVal))
+                             : 0;
+    size_t nBase = zNl2 ? (size_t)(zNl2 - zBase) : 0;
+    const unsigned char *aOff = (const unsigned char*)(zNl2 ? zNl2 + 1 : 0);
+    size_t nRest = zNl2 ? nVal - (size_t)(zNl2 + 1 - zVal) : 0;
+    sqlite3_int64 iOff = 0;
     char *zCf = 0, *zFile = 0;
     KalamCf *pCf = 0;
-    if( zNl==0 || nBase==0 || memchr(zBase, '/', nBase) ) goto corrupt;
+    int i;
+    if( zNl2==0 || nBase==0 || memchr(zBase, '/', nBase) || nRest<8 ){
+      goto corrupt;
+    }
+    for(i=0; i<8; i++) iOff = (iOff<<8) | aOff[i];
     zCf = sqlite3_mprintf("%.*s", (int)(zNl - zVal), zVal);
     zFile = sqlite3_mprintf("%s/%.*s", kalamStorePath(pStore), (int)nBase,
                             zBase);
@@ -188,8 +198,14 @@ static int commitSettleApply(KalamStore *pStore, const char *aKey,
     pCf = kalamStoreCfFind(pStore, zCf);
     if( pCf && access(zFile, F_OK)==0
      && !kalamStoreFileIngested(pStore, pCf, zFile) ){
-      rc = kalamStoreIngest(pStore, pCf, zFile, "kalam: settling a prepared "
-                            "transaction failed", pzErr);
+      /* Not in the store: an ingestion a crash cut short may have marked
+      ** the file, so its end goes back as it was written first. */
+      rc = kalamPreparedFileRestore(zFile, iOff, (const char*)aOff + 8,
+                                    (int)(nRest - 8), pzErr);
+      if( rc==SQLITE_OK ){
+        rc = kalamStoreIngest(pStore, pCf, zFile, "kalam: settling a "
+                              "prepared transaction failed", pzErr);
+      }
     }else{
       kalamIngestFileRemove(zFile);
     }

@@ -274,6 +274,15 @@ static void connLockUserFunc(sqlite3_context *ctx, int argc,
   KalamConn *p = (KalamConn*)sqlite3_user_data(ctx);
   int rc;
   (void)argc; (void)argv;
+  if( p->zUser==0 && !p->bLocked ){
+    /* A lock with no user would lock nothing useful: every kalam_user
+    ** table refuses such a connection already, and it could never get a
+    ** user. */
+    sqlite3_result_error(ctx, "kalam_lock_user: there is no current user "
+        "to lock: call kalam_set_user('<user id>') first", -1);
+    sqlite3_result_error_code(ctx, SQLITE_MISUSE);
+    return;
+  }
   p->bLocked = 1;
   /* SQL that is not the application's could otherwise load anything,
   ** a second copy of kalam included, and get round the lock. An

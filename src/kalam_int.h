@@ -418,6 +418,10 @@ int kalamStoreIngest(KalamStore *p, KalamCf *pCf, const char *zFile,
                      const char *zWhat, char **pzErr);
 char *kalamPreparedFileName(KalamStore *p, sqlite3_int64 iTxn);
 int kalamStoreFileIngested(KalamStore *p, KalamCf *pCf, const char *zFile);
+int kalamPreparedFileTail(const char *zFile, char **pzTail, int *pnTail,
+                          sqlite3_int64 *piOff, char **pzErr);
+int kalamPreparedFileRestore(const char *zFile, sqlite3_int64 iOff,
+                             const char *zTail, int nTail, char **pzErr);
 int kalamPreparedFileKeep(const char *zFrom, const char *zTo, char **pzErr);
 void kalamPreparedFilesSweep(KalamStore *p,
                              int (*xKeep)(void*, sqlite3_int64), void *pArg);
@@ -446,7 +450,8 @@ void kalamStoreSettleAgain(KalamStore *p);
 */
 /* The last byte of a prepared record's key: what its value holds. */
 #define KALAM_PREPARED_BATCH 'b'   /* the batch's bytes */
-#define KALAM_PREPARED_FILE  'f'   /* "<column family>\n<table file>" */
+#define KALAM_PREPARED_FILE  'f'   /* "<column family>\n<table file>\n"
+                                   ** <8-byte offset><the file's end> */
 KalamTxn *kalamTxnNew(KalamStore *pStore);
 void kalamTxnFree(KalamTxn *p);
 int kalamTxnIsOpen(const KalamTxn *p);

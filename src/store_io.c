@@ -860,3 +860,55 @@ int kalamStoreFileIngested(KalamStore *p, KalamCf *pCf, const char *zFile){
   rocksdb_livefiles_destroy(pLive);
   return bFound;
 }
+
+/* How much of a prepared table file's end is kept in its record: RocksDB
+** 7.8 writes the sequence number it gives an ingested file into the
+** file's properties block, near the end, before it records the file in
+** its manifest, and will not ingest a file so marked. A crash between
+** the two would leave the only copy of a committed transaction unusable;
+** with the pristine end kept, settling puts it back first. */
+#define STORE_TAIL_MAX 65536
+
+/* Reads the last bytes of zFile (at most STORE_TAIL_MAX) into *pzTail
+** (sqlite3_free), with their offset. */
+int kalamPreparedFileTail(const char *zFile, char **pzTail, int *pnTail,
+                          sqlite3_int64 *piOff, char **pzErr){
+  struct stat st;
+  char *z = 0;
+  int fd = open(zFile, O_RDONLY), n = 0, rc = SQLITE_OK;
+  *pzTail = 0;
+  *pnTail = 0;
+  *piOff = 0;
+  if( fd<0 || fstat(fd, &st) ){ rc = SQLITE_IOERR; goto done; }
+  n = st.st_size < STORE_TAIL_MAX ? (int)st.st_size : STORE_TAIL_MAX;
+  z = sqlite3_malloc(n ? n : 1);
+  if( z==0 ){ rc = SQLITE_NOMEM; goto done; }
+  if( pread(fd, z, (size_t)n, st.st_size - n)!=n ){ rc = SQLITE_IOERR; goto done; }
+  *pzTail = z;
+  *pnTail = n;
+  *piOff = (sqlite3_int64)st.st_size - n;
+  z = 0;
+done:
+  if( rc==SQLITE_IOERR ){
+    *pzErr = sqlite3_mprintf("kalam commit failed: cannot read %s: %s",
+                             zFile, strerror(errno));
+  }
+  if( fd>=0 ) close(fd);
+  sqlite3_free(z);
+  return rc;
+}
+
+/* Writes the kept end of a prepared table file back over it, synced, so
+** that RocksDB ingests it as it was written (see STORE_TAIL_MAX). */
+int kalamPreparedFileRestore(const char *zFile, sqlite3_int64 iOff,
+                             const char *zTail, int nTail, char **pzErr){
+  int fd = open(zFile, O_WRONLY), rc = SQLITE_OK;
+  if( fd<0 || pwrite(fd, zTail, (size_t)nTail, (off_t)iOff)!=nTail
+   || fsync(fd) ){
+    *pzErr = sqlite3_mprintf("kalam: cannot restore prepared file %s: %s",
+                             zFile, strerror(errno));
+    rc = SQLITE_IOERR;
+  }
+  if( fd>=0 ) close(fd);
+  return rc;
+}

@@ -507,12 +507,33 @@ int kalamTxnPrepare(KalamTxn *p, sqlite3_int64 iTxn, char **pzErr){
     zBase = strrchr(zFile, '/');
     zBase = zBase ? zBase+1 : zFile;
     {
-      /* The record: "<column family>\n<file name>" (commit.c reads it). */
-      char *zRec = sqlite3_mprintf("%s\n%s", kalamStoreCfName(pCf), zBase);
-      if( zRec==0 ){ rc = SQLITE_NOMEM; goto done; }
-      rc = txnWriteRecord(p, iTxn, KALAM_PREPARED_FILE, zRec, strlen(zRec),
-                          pzErr);
-      sqlite3_free(zRec);
+      /* The record (commit.c reads it): "<column family>\n<file name>\n",
+      ** the offset of the file's end (8 bytes big-endian), and that end as
+      ** written (kalamPreparedFileTail says why). */
+      KalamBuf rec;
+      char *zTail = 0;
+      int nTail = 0, i;
+      sqlite3_int64 iOff = 0;
+      unsigned char aOff[8];
+      rc = kalamPreparedFileTail(zFile, &zTail, &nTail, &iOff, pzErr);
+      if( rc ) goto done;
+      for(i=7; i>=0; i--){ aOff[i] = (unsigned char)(iOff & 0xff); iOff >>= 8; }
+      kalamBufInit(&rec);
+      kalamBufAppendStr(&rec, kalamStoreCfName(pCf));
+      kalamBufAppendChar(&rec, '\n');
+      kalamBufAppendStr(&rec, zBase);
+      kalamBufAppendChar(&rec, '\n');
+      kalamBufAppend(&rec, aOff, 8);
+      kalamBufAppend(&rec, zTail, nTail);
+      sqlite3_free(zTail);
+      if( rec.oom ){
+        kalamBufFree(&rec);
+        rc = SQLITE_NOMEM;
+        goto done;
+      }
+      rc = txnWriteRecord(p, iTxn, KALAM_PREPARED_FILE, rec.z,
+                          (size_t)rec.n, pzErr);
+      kalamBufFree(&rec);
     }
     if( rc ) goto done;
     p->zPrepFile = zFile;
