@@ -416,15 +416,9 @@ char *kalamFileWriterTakeName(KalamFileWriter *w);
 void kalamFileWriterFree(KalamFileWriter *w, int bRemove);
 int kalamStoreIngest(KalamStore *p, KalamCf *pCf, const char *zFile,
                      const char *zWhat, char **pzErr);
-char *kalamPreparedFileName(KalamStore *p, sqlite3_int64 iTxn);
 int kalamStoreFileIngested(KalamStore *p, KalamCf *pCf, const char *zFile);
-int kalamPreparedFileTail(const char *zFile, char **pzTail, int *pnTail,
-                          sqlite3_int64 *piOff, char **pzErr);
-int kalamPreparedFileRestore(const char *zFile, sqlite3_int64 iOff,
-                             const char *zTail, int nTail, char **pzErr);
-int kalamPreparedFileKeep(const char *zFrom, const char *zTo, char **pzErr);
-void kalamPreparedFilesSweep(KalamStore *p,
-                             int (*xKeep)(void*, sqlite3_int64), void *pArg);
+
+
 
 /* store_io.c: views and the order of commits. A view is the store as of
 ** one commit (a RocksDB snapshot), found by the commit's number, which
@@ -442,6 +436,19 @@ void kalamStoreApplyEnd(KalamStore *p, sqlite3_int64 iTxn);
 int kalamStoreSettleBegin(KalamStore *p);
 void kalamStoreSettleEnd(KalamStore *p, int bDone, sqlite3_int64 iApplied);
 void kalamStoreSettleAgain(KalamStore *p);
+
+/************************************************************************
+** Interface to prepared.c: the table files of prepared large transactions
+** (plain files beside the store; commit.c has the protocol).
+*/
+char *kalamPreparedFileName(KalamStore *p, sqlite3_int64 iTxn);
+int kalamPreparedFileKeep(const char *zFrom, const char *zTo, char **pzErr);
+void kalamPreparedFilesSweep(KalamStore *p,
+                             int (*xKeep)(void*, sqlite3_int64), void *pArg);
+int kalamPreparedFileTail(const char *zFile, char **pzTail, int *pnTail,
+                          sqlite3_int64 *piOff, char **pzErr);
+int kalamPreparedFileRestore(const char *zFile, sqlite3_int64 iOff,
+                             const char *zTail, int nTail, char **pzErr);
 
 /************************************************************************
 ** Interface to txn.c, txn_ingest.c and txn_iter.c: a connection's
