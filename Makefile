@@ -23,13 +23,14 @@ PKG_CONFIG ?= pkg-config
 # paths (-lrocksdb), and the others still bring their flags. CPPFLAGS and
 # LDFLAGS reach every compile and link for what pkg-config does not say
 # (-I, -Wl,-rpath).
-DEP_PKGS  := $(strip $(foreach p,sqlite3 rocksdb libcjson,$(if $(shell $(PKG_CONFIG) --exists $(p) 2>/dev/null && echo y),$(p))))
+DEP_PKGS  := $(strip $(foreach p,sqlite3 rocksdb libcjson libzstd,$(if $(shell $(PKG_CONFIG) --exists $(p) 2>/dev/null && echo y),$(p))))
 dep_libs   = $(if $(filter $(1),$(DEP_PKGS)),$(shell $(PKG_CONFIG) --libs $(1)),$(2))
 DEPCFLAGS := $(if $(DEP_PKGS),$(shell $(PKG_CONFIG) --cflags $(DEP_PKGS)))
 SQLITE_LIBS  := $(call dep_libs,sqlite3,-lsqlite3)
 ROCKSDB_LIBS := $(call dep_libs,rocksdb,-lrocksdb)
 CJSON_LIBS   := $(call dep_libs,libcjson,-lcjson)
-DEPLIBS   := $(ROCKSDB_LIBS) $(CJSON_LIBS)
+ZSTD_LIBS    := $(call dep_libs,libzstd,-lzstd)
+DEPLIBS   := $(ZSTD_LIBS) $(ROCKSDB_LIBS) $(CJSON_LIBS)
 # src/txn.c builds a large commit's table file in a thread of its own, so
 # everything that links kalam (kalam.so, and programs linking libkalam.a)
 # links -pthread; glibc before 2.34 keeps pthreads out of libc.
@@ -166,7 +167,8 @@ DOCS_MORE = $(notdir $(wildcard docs/*.md))
 pc_path = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
 PC_LIBS = $(if $(filter sqlite3,$(DEP_PKGS)),,-lsqlite3) \
           $(if $(filter rocksdb,$(DEP_PKGS)),,-lrocksdb) \
-          $(if $(filter libcjson,$(DEP_PKGS)),,-lcjson) -pthread -lm
+          $(if $(filter libcjson,$(DEP_PKGS)),,-lcjson) \
+          $(if $(filter libzstd,$(DEP_PKGS)),,-lzstd) -pthread -lm
 
 # Made afresh every time: PREFIX may differ from the last run.
 build/kalam.pc: kalam.pc.in include/kalam.h FORCE
