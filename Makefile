@@ -110,7 +110,8 @@ lint: deps
 # report what its globals still hold (the store registry) and leaves its
 # frames unsymbolized. Reports go to build/asan-log/, one file per process
 # named after its program (all.tcl keeps only the tail of a dead child's
-# output). Any report from tclsh (which runs kalam) or kalam_store fails the
+# output). Any report from tclsh (which runs kalam), kalam_store or
+# parquet_test (test/kalam_parquet.test's sanitizer build) fails the
 # target; programs the tests merely run, such as the compiler behind a
 # `make` of a test helper, inherit the preload, so leaks do not change exit
 # codes (LSan exitcode=0) and their reports are listed, not counted. A 16 MB
@@ -130,8 +131,8 @@ asan: deps
 	$(TCLSH) test/all.tcl $(TESTS); echo $$? > build/asan-rc; } | tee build/asan-out.txt; \
 	rc=$$(cat build/asan-rc); \
 	cd build/asan-log; \
-	other=$$(ls | grep -v -e tclsh -e kalam_store); \
-	mine=$$(ls | grep -e tclsh -e kalam_store); \
+	other=$$(ls | grep -v -e tclsh -e kalam_store -e parquet_test); \
+	mine=$$(ls | grep -e tclsh -e kalam_store -e parquet_test); \
 	[ -z "$$other" ] || echo "asan: not counted, reports of other programs the tests ran: $$other"; \
 	if [ -n "$$mine" ]; then \
 	  cat $$mine; echo "asan: sanitizer reports above (build/asan-log/)"; rc=1; \
@@ -209,6 +210,16 @@ build/kalam_threads: tool/kalam_threads.c
 build/capi_test: test/capi_test.c libkalam.a include/kalam.h
 	@mkdir -p build
 	$(CC) $(CFLAGS) -Wall -Wextra -Iinclude $(CPPFLAGS) $(DEPCFLAGS) $(LDFLAGS) -o $@ $< libkalam.a $(DEPLIBS) $(SQLITE_LIBS) -lm
+
+# The Parquet writer and reader on their own (test/kalam_parquet.test),
+# linked with libkalam.a; under `make asan` the test builds the second,
+# from the sources with the sanitizers.
+build/parquet_test: test/parquet_test.c libkalam.a $(HDR)
+	@mkdir -p build
+	$(CC) $(CFLAGS) $(KCFLAGS) -DSQLITE_CORE -Isrc $(LDFLAGS) -o $@ $< libkalam.a $(DEPLIBS) $(SQLITE_LIBS) -lm
+build/asan/parquet_test: test/parquet_test.c $(wildcard src/*.c) $(HDR)
+	@mkdir -p build/asan
+	$(CC) $(ASANFLAGS) $(KCFLAGS) -DSQLITE_CORE -Isrc $(LDFLAGS) -o $@ $< $(wildcard src/*.c) $(DEPLIBS) $(SQLITE_LIBS) -lm
 
 # The benchmark (tool/bench.c): native SQLite vs kalam vs a raw RocksDB +
 # cJSON floor, in one program linked with libkalam.a. N rows; its scratch
