@@ -3,6 +3,8 @@
 #   make          kalam.so (loadable) and libkalam.a (static)
 #   make deps     install missing Debian packages (as root) or name them
 #   make test     deps, build, every Tcl test (test/all.tcl)
+#   make test-deps            DuckDB for Node under build/node (the
+#                             cross-checks of kalam's Parquet files)
 #   make demo     deps, build, a scripted tour in the sqlite3 shell
 #   make bench    deps, build, the benchmark (tool/bench.c); N=rows
 #   make asan     the test suite against an ASan+UBSan build
@@ -46,7 +48,7 @@ ASANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 
 TCLSH ?= tclsh
 
-.PHONY: all deps test demo bench asan slt lint clean install uninstall FORCE
+.PHONY: all deps test test-deps demo bench asan slt lint clean install uninstall FORCE
 
 all: kalam.so libkalam.a
 
@@ -82,9 +84,22 @@ build/asan/kalam.so: $(ASAN_OBJ)
 deps:
 	@sh tool/deps.sh
 
-test: deps
+test: deps test-deps
 	@$(MAKE) --no-print-directory all
 	$(TCLSH) test/all.tcl
+
+# DuckDB, an independent Parquet reader, from the npm registry into
+# build/node (never committed): test/kalam_parquet.test reads kalam's files
+# with it (test/parquet_duckdb.mjs). Without node or npm it says so, and
+# those tests count as skipped.
+DUCKDB_NODE ?= @duckdb/node-api@1.5.6-r.1
+test-deps:
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	  echo "kalam: node or npm not found: the DuckDB cross-checks will be skipped"; \
+	elif [ ! -f build/node/node_modules/@duckdb/node-api/package.json ]; then \
+	  mkdir -p build/node && \
+	  npm install --silent --no-audit --no-fund --prefix build/node $(DUCKDB_NODE); \
+	fi
 
 demo: deps
 	@$(MAKE) --no-print-directory all
