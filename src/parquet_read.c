@@ -480,9 +480,10 @@ static int pqReadGroups(KalamParquetFile *p, size_t iList, char **pzErr){
     return pqCorrupt(p, pzErr, "%lld row groups of %d columns cannot fit "
                      "in a footer of %lld bytes", n, p->nCol, p->nFooter);
   }
-  p->aGroup = sqlite3_malloc64(sizeof(PqGroupInfo) * (size_t)(n ? n : 1));
   aChunk = sqlite3_malloc64(sizeof(PqChunkInfo) * (size_t)(n*p->nCol + 1));
-  if( p->aGroup==0 || aChunk==0 ){
+  if( aChunk==0 ) return SQLITE_NOMEM;
+  p->aGroup = sqlite3_malloc64(sizeof(PqGroupInfo) * (size_t)(n ? n : 1));
+  if( p->aGroup==0 ){
     sqlite3_free(aChunk);
     return SQLITE_NOMEM;
   }

@@ -16,6 +16,9 @@
 **   parquet_test errors DIR     the API's refusals: wrong types, NULL in a
 **                               REQUIRED column, unwritable paths, missing
 **                               and foreign files, the temporary name
+**   parquet_test oom DIR        a small file written and read with each
+**                               allocation failing in turn: SQLITE_NOMEM,
+**                               and nothing leaked (under the sanitizers)
 **   parquet_test bench DIR N    N rows of a typical table written and read
 **                               back; prints sizes and times
 **
@@ -801,7 +804,105 @@ done:
   sqlite3_free(zPath);
 }
 
+/* -------------------------------------------------------------- oom */
+
+/* SQLite's allocator, wrapped so that allocation number nOomAt fails. */
+static sqlite3_mem_methods oomDefault;
+static int nOomCount = 0, nOomAt = 0;
+static void *oomMalloc(int n){
+  if( nOomAt && ++nOomCount==nOomAt ) return 0;
+  return oomDefault.xMalloc(n);
+}
+static void *oomRealloc(void *p, int n){
+  if( nOomAt && ++nOomCount==nOomAt ) return 0;
+  return oomDefault.xRealloc(p, n);
+}
+
+/* Writes and reads a small file with allocation k failing, for k = 1, 2,
+** ... until a run needs no more allocations than that: every call must
+** succeed or say SQLITE_NOMEM, and (under the sanitizers) free all. */
+static void testOom(const char *zDir){
+  static const TestFile t = {
+    "oom", KALAM_KIND_SHARED, 30, {8, 0, 5, 0, 0, 0}, 0
+  };
+  char *zPath = 0;
+  int k;
+  for(k=1; k<100000; k++){
+    KalamSchema *pSchema = 0;
+    KalamParquetColumn *aCol = 0;
+    KalamParquetWriter *w = 0;
+    KalamParquetFile *pf = 0;
+    KalamValue aVal[11];
+    char *zErr = 0;
+    sqlite3_int64 r;
+    int nCol = 0, rc, g, i;
+
+    nOomCount = 0;
+    nOomAt = 0;
+    sqlite3_free(zPath);
+    zPath = sqlite3_mprintf("%s/oom.parquet", zDir);
+    rc = kalamSchemaParse(KALAM_KIND_SHARED, "t", N_TABLE_ARGS, azTableArgs,
+                          &pSchema, &zErr);
+    if( rc==SQLITE_OK ) rc = kalamParquetColumnsFromSchema(pSchema, &aCol, &nCol);
+    if( rc ){
+      fail("oom: schema: %d", rc);
+      break;
+    }
+    nOomAt = k;
+    rc = kalamParquetWriterOpen(zPath, aCol, nCol, &t.opt, &w, &zErr);
+    for(r=0; r<t.nRow && rc==SQLITE_OK; r++){
+      fileRow(&t, r, 8, aVal);
+      rc = kalamParquetWriterAdd(w, aVal, &zErr);
+    }
+    if( rc==SQLITE_OK ) rc = kalamParquetWriterFinish(w, 0, &zErr);
+    kalamParquetWriterFree(w);
+    if( rc==SQLITE_OK ) rc = kalamParquetOpen(zPath, &pf, &zErr);
+    for(g=0; rc==SQLITE_OK && g<kalamParquetGroupCount(pf); g++){
+      for(i=0; rc==SQLITE_OK && i<nCol; i++){
+        KalamParquetChunk *c = 0;
+        rc = kalamParquetReadChunk(pf, g, i, &c, &zErr);
+        for(r=0; rc==SQLITE_OK && r<kalamParquetChunkRows(c); r++){
+          KalamValue v;
+          rc = kalamParquetChunkValue(c, r, &v, &zErr);
+          kalamValueClear(&v);
+        }
+        kalamParquetChunkFree(c);
+      }
+    }
+    kalamParquetClose(pf);
+    nOomAt = 0;
+    sqlite3_free(zErr);
+    sqlite3_free(aCol);
+    kalamSchemaFree(pSchema);
+    if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM ){
+      fail("oom: allocation %d failing gives error %d", k, rc);
+    }
+    if( rc==SQLITE_OK && nOomCount<k ){
+      printf("oom: each of the %d allocations failed in turn\n", k - 1);
+      break;
+    }
+  }
+  sqlite3_free(zPath);
+}
+
 int main(int argc, char **argv){
+  if( argc==3 && strcmp(argv[1], "oom")==0 ){
+    sqlite3_mem_methods m;
+    if( sqlite3_config(SQLITE_CONFIG_GETMALLOC, &oomDefault)!=SQLITE_OK ){
+      fail("oom: cannot read SQLite's allocator");
+      return 1;
+    }
+    m = oomDefault;
+    m.xMalloc = oomMalloc;
+    m.xRealloc = oomRealloc;
+    if( sqlite3_config(SQLITE_CONFIG_MALLOC, &m)!=SQLITE_OK ){
+      fail("oom: cannot set SQLite's allocator");
+      return 1;
+    }
+    testOom(argv[2]);
+    if( nFail==0 ) printf("PASSED\n");
+    return nFail ? 1 : 0;
+  }
   if( argc==3 && strcmp(argv[1], "write")==0 ){
     testWrite(argv[2]);
   }else if( argc==3 && strcmp(argv[1], "corrupt")==0 ){
