@@ -268,7 +268,7 @@ build/kalam_store: tool/kalam_store.c
 # and crashes in build/fuzz/artifacts/. FUZZ_TARGETS picks targets.
 FUZZ_CC ?= clang
 FUZZ_SECS ?= 0
-FUZZ_TARGETS ?= row schema key value
+FUZZ_TARGETS ?= row schema key value parquet
 FUZZ_SAN = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
            -fno-sanitize-recover=undefined
 FUZZ_OBJ = $(patsubst src/%.c,build/fuzz/obj/%.o,$(wildcard src/*.c))
