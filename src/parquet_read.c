@@ -555,7 +555,11 @@ static int pqReadFooter(KalamParquetFile *p, char **pzErr){
       case 2: {
         int eElem;
         sqlite3_int64 n, i;
-        if( nEl>=0 || !kalamThriftReadList(&in, eType, &eElem, &n) ) break;
+        if( nEl>=0 ){
+          kalamThriftSkip(&in, eType);   /* a second schema: the first wins */
+          break;
+        }
+        if( !kalamThriftReadList(&in, eType, &eElem, &n) ) break;
         if( n>32768 ){
           rc = pqCorrupt(p, pzErr, "the schema has %lld elements", n);
           goto done;

@@ -455,8 +455,11 @@ static void testFile(const char *zDir, const TestFile *pT){
   printf("%s: %lld rows, %d row groups, %lld bytes\n", pT->zName,
          (long long)pT->nRow, kalamParquetGroupCount(pf), (long long)nBytes);
 done:
-  if( fExp ) fclose(fExp);
-  if( fStat ) fclose(fStat);
+  {
+    int bBad = fExp && fclose(fExp)!=0;
+    if( fStat && fclose(fStat)!=0 ) bBad = 1;
+    if( bBad ) fail("%s: cannot write .expect/.stats files", pT->zName);
+  }
   free(aStat);
   kalamParquetClose(pf);
   sqlite3_free(aCol);
@@ -534,14 +537,25 @@ static unsigned char *readFile(const char *zFile, size_t *pn){
   long n;
   if( f==0 || fseek(f, 0, SEEK_END)!=0 || (n = ftell(f))<0
    || fseek(f, 0, SEEK_SET)!=0 ){
-    if( f ) fclose(f);
+    /* Only read from: a failed close loses nothing. */
+    if( f ) (void)fclose(f);
     return 0;
   }
   a = malloc((size_t)n + 1);
   if( a && fread(a, 1, (size_t)n, f)!=(size_t)n ){ free(a); a = 0; }
-  fclose(f);
+  (void)fclose(f);   /* read only: nothing to lose */
   *pn = (size_t)n;
   return a;
+}
+
+/* Writes a[0..n) to file zFile. Returns 1 on success. */
+static int writeFile(const char *zFile, const unsigned char *a, size_t n){
+  FILE *f = fopen(zFile, "wb");
+  int bOk;
+  if( f==0 ) return 0;
+  bOk = fwrite(a, 1, n, f)==n;
+  if( fclose(f)!=0 ) bOk = 0;
+  return bOk;
 }
 
 static void testCorrupt(const char *zFile){
@@ -669,13 +683,15 @@ static void testErrors(const char *zDir){
     char *zBad = sqlite3_mprintf("%s/bad.parquet", zDir);
     size_t n;
     unsigned char *aFile = readFile(zPath, &n);
-    FILE *f = fopen(zBad, "wb");
-    if( f ){ fputs("this is not a Parquet file", f); fclose(f); }
+    if( !writeFile(zBad, (const unsigned char*)"this is not a Parquet file",
+                   26) ){
+      fail("cannot write %s", zBad);
+    }
     rc = kalamParquetOpen(zBad, &pf, &zErr);
     expectRc("open a text file", rc, SQLITE_CORRUPT, &zErr, "bad.parquet");
-    f = fopen(zBad, "wb");
-    if( f && aFile ){ fwrite(aFile, 1, n - 5, f); }
-    if( f ) fclose(f);
+    if( aFile==0 || !writeFile(zBad, aFile, n - 5) ){
+      fail("cannot write %s", zBad);
+    }
     rc = kalamParquetOpen(zBad, &pf, &zErr);
     expectRc("open a truncated file", rc, SQLITE_CORRUPT, &zErr, "PAR1");
     free(aFile);
