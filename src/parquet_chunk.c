@@ -43,20 +43,41 @@ struct KalamParquetChunk {
   KalamBuf data;             /* BYTE_ARRAY: the decompressed pages */
 };
 
+/* The message of a chunk that cannot be read: "corrupt Parquet file
+** NAME: column C of row group G: DETAIL", or for a well-formed page that
+** kalam's writer would not make (bForeign) "Parquet file NAME is not as
+** kalam writes it: ...". Returns SQLITE_CORRUPT either way. */
+static int pqChunkMessage(const KalamParquetChunk *c, int iGroup,
+                          char **pzErr, int bForeign, const char *zFmt,
+                          va_list ap){
+  char *zDetail = sqlite3_vmprintf(zFmt, ap);
+  sqlite3_free(*pzErr);
+  *pzErr = sqlite3_mprintf(bForeign
+                 ? "Parquet file %s is not as kalam writes it: column %s of "
+                   "row group %d: %s"
+                 : "corrupt Parquet file %s: column %s of row group %d: %s",
+                 c->pFile->zName, c->pFile->aCol[c->iCol].zName, iGroup,
+                 zDetail ? zDetail : "out of memory");
+  sqlite3_free(zDetail);
+  return SQLITE_CORRUPT;
+}
 static int pqChunkCorrupt(const KalamParquetChunk *c, int iGroup,
                           char **pzErr, const char *zFmt, ...){
   va_list ap;
-  char *zDetail;
+  int rc;
   va_start(ap, zFmt);
-  zDetail = sqlite3_vmprintf(zFmt, ap);
+  rc = pqChunkMessage(c, iGroup, pzErr, 0, zFmt, ap);
   va_end(ap);
-  sqlite3_free(*pzErr);
-  *pzErr = sqlite3_mprintf("corrupt Parquet file %s: column %s of row group "
-                           "%d: %s", c->pFile->zName,
-                           c->pFile->aCol[c->iCol].zName, iGroup,
-                           zDetail ? zDetail : "out of memory");
-  sqlite3_free(zDetail);
-  return SQLITE_CORRUPT;
+  return rc;
+}
+static int pqChunkForeign(const KalamParquetChunk *c, int iGroup,
+                          char **pzErr, const char *zFmt, ...){
+  va_list ap;
+  int rc;
+  va_start(ap, zFmt);
+  rc = pqChunkMessage(c, iGroup, pzErr, 1, zFmt, ap);
+  va_end(ap);
+  return rc;
 }
 
 /* ------------------------------------------------------------- pages */
@@ -247,7 +268,7 @@ static int pqReadPages(KalamParquetChunk *c, int iGroup, int eCodec,
     }
     iA += (sqlite3_int64)in.i;
     if( page.eType!=PQ_PAGE_DATA || !page.bData ){
-      rc = pqChunkCorrupt(c, iGroup, pzErr, "a page of type %d (kalam reads "
+      rc = pqChunkForeign(c, iGroup, pzErr, "a page of type %d (kalam reads "
                           "version 1 data pages)", page.eType);
       goto done;
     }
@@ -261,7 +282,7 @@ static int pqReadPages(KalamParquetChunk *c, int iGroup, int eCodec,
     }
     if( page.eEncoding!=PQ_ENCODING_PLAIN
      || (c->aNull && page.eDefEncoding!=PQ_ENCODING_RLE) ){
-      rc = pqChunkCorrupt(c, iGroup, pzErr, "a page with encodings %d/%d "
+      rc = pqChunkForeign(c, iGroup, pzErr, "a page with encodings %d/%d "
                           "(kalam reads PLAIN values, RLE levels)",
                           page.eEncoding, page.eDefEncoding);
       goto done;

@@ -31,11 +31,13 @@
 ** types for readers that know only these. */
 #define PQ_CONVERTED_UTF8             0
 #define PQ_CONVERTED_TIMESTAMP_MILLIS 9
+#define PQ_CONVERTED_INT_64          18
 #define PQ_CONVERTED_JSON            19
 
 /* Fields of union LogicalType, and of union TimeUnit. */
 #define PQ_LOGICAL_STRING     1
 #define PQ_LOGICAL_TIMESTAMP  8
+#define PQ_LOGICAL_INTEGER   10
 #define PQ_LOGICAL_JSON      12
 #define PQ_UNIT_MILLIS        1
 

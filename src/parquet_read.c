@@ -47,6 +47,46 @@ static int pqCorrupt(const KalamParquetFile *p, char **pzErr,
   return SQLITE_CORRUPT;
 }
 
+/* A message for a well-formed file that uses what kalam's writer does not
+** (a foreign file in a table's folder): "Parquet file NAME is not as kalam
+** writes it: DETAIL". Also SQLITE_CORRUPT: kalam cannot read the rows. */
+static int pqForeign(const KalamParquetFile *p, char **pzErr,
+                     const char *zFmt, ...){
+  va_list ap;
+  char *zDetail;
+  va_start(ap, zFmt);
+  zDetail = sqlite3_vmprintf(zFmt, ap);
+  va_end(ap);
+  sqlite3_free(*pzErr);
+  *pzErr = sqlite3_mprintf("Parquet file %s is not as kalam writes it: %s",
+                           p->zName, zDetail ? zDetail : "out of memory");
+  sqlite3_free(zDetail);
+  return SQLITE_CORRUPT;
+}
+
+/* Names of the Parquet enums kalam's messages mention. */
+static const char *pqPhysicalName(int e){
+  static const char *const az[] = {
+    "BOOLEAN", "INT32", "INT64", "INT96", "FLOAT", "DOUBLE", "BYTE_ARRAY",
+    "FIXED_LEN_BYTE_ARRAY"
+  };
+  return (e>=0 && e<8) ? az[e] : "an unknown type";
+}
+static const char *pqLogicalName(int e){
+  static const char *const az[] = {
+    "none", "STRING", "MAP", "LIST", "ENUM", "DECIMAL", "DATE", "TIME",
+    "TIMESTAMP", "INTERVAL", "INTEGER", "UNKNOWN", "JSON", "BSON", "UUID",
+    "FLOAT16", "VARIANT", "GEOMETRY", "GEOGRAPHY"
+  };
+  return (e>=0 && e<19) ? az[e] : "an unknown one";
+}
+static const char *pqCodecName(int e){
+  static const char *const az[] = {
+    "UNCOMPRESSED", "SNAPPY", "GZIP", "LZO", "BROTLI", "LZ4", "ZSTD", "LZ4_RAW"
+  };
+  return (e>=0 && e<8) ? az[e] : "an unknown codec";
+}
+
 /* Reads n bytes at iOff of the file into aOut. The caller has checked the
 ** range against what the footer allows; this checks it against the file
 ** once more, so that no read can go past the end whatever the caller did. */
@@ -95,7 +135,20 @@ struct PqElement {
   sqlite3_int64 iFieldId;
   int eLogical;            /* field of the LogicalType union, 0 if absent */
   int eUnit;               /* TIMESTAMP: field of its TimeUnit, 0 if none */
+  int nIntBits;            /* INTEGER: its bitWidth and isSigned */
+  int bIntSigned;
 };
+
+/* The IntType struct{bitWidth, isSigned}: another writer's annotation of a
+** plain INT64 as INTEGER(64, signed), which kalam reads as INTEGER. */
+static void pqReadIntType(KalamThriftIn *in, PqElement *pEl){
+  int iField, eType;
+  while( (eType = kalamThriftField(in, &iField))!=KALAM_THRIFT_STOP ){
+    if( iField==1 ) pEl->nIntBits = (int)kalamThriftReadInt(in, eType);
+    else if( iField==2 ) pEl->bIntSigned = kalamThriftReadBool(in, eType);
+    else kalamThriftSkip(in, eType);
+  }
+}
 
 /* The TimestampType struct: only its unit matters to kalam. */
 static void pqReadTimestampType(KalamThriftIn *in, PqElement *pEl){
@@ -144,6 +197,9 @@ static void pqReadElement(KalamThriftIn *in, PqElement *pEl){
           if( iKind==PQ_LOGICAL_TIMESTAMP
            && kalamThriftReadStruct(in, eKind) ){
             pqReadTimestampType(in, pEl);
+          }else if( iKind==PQ_LOGICAL_INTEGER
+                 && kalamThriftReadStruct(in, eKind) ){
+            pqReadIntType(in, pEl);
           }else{
             kalamThriftSkip(in, eKind);
           }
@@ -169,6 +225,12 @@ static int pqKalamType(const PqElement *pEl){
       if( pEl->eLogical==0 && pEl->eConverted==PQ_CONVERTED_TIMESTAMP_MILLIS ){
         return KALAM_TYPE_TIMESTAMP;
       }
+      if( pEl->eLogical==PQ_LOGICAL_INTEGER ){
+        return (pEl->nIntBits==64 && pEl->bIntSigned) ? KALAM_TYPE_INTEGER : -1;
+      }
+      if( pEl->eLogical==0 && pEl->eConverted==PQ_CONVERTED_INT_64 ){
+        return KALAM_TYPE_INTEGER;
+      }
       return (pEl->eLogical==0 && pEl->eConverted<0) ? KALAM_TYPE_INTEGER : -1;
     case PQ_BYTE_ARRAY:
       if( pEl->eLogical==PQ_LOGICAL_STRING ) return KALAM_TYPE_TEXT;
@@ -188,8 +250,8 @@ static int pqSchema(KalamParquetFile *p, const PqElement *aEl, int nEl,
   int i;
   if( nEl<2 ) return pqCorrupt(p, pzErr, "the schema has no column");
   if( aEl[0].bType || aEl[0].nChildren!=nEl-1 ){
-    return pqCorrupt(p, pzErr, "the schema is not a flat list of %d columns "
-                     "(kalam reads no nested schema)", nEl-1);
+    return pqForeign(p, pzErr, "its schema is not a flat list of %d columns",
+                     nEl-1);
   }
   p->aCol = sqlite3_malloc64(sizeof(KalamParquetColumn) * (size_t)(nEl-1));
   p->aPhys = sqlite3_malloc64(sizeof(int) * (size_t)(nEl-1));
@@ -208,20 +270,21 @@ static int pqSchema(KalamParquetFile *p, const PqElement *aEl, int nEl,
     pCol->zName = zName;
     p->nCol = i;
     if( !pEl->bType || (pEl->nChildren>0) ){
-      return pqCorrupt(p, pzErr, "column %s is a group (kalam reads no nested "
-                       "schema)", zName);
+      return pqForeign(p, pzErr, "column %s is a group (a nested schema)",
+                       zName);
     }
     if( pEl->eRep!=PQ_REQUIRED && pEl->eRep!=PQ_OPTIONAL ){
-      return pqCorrupt(p, pzErr, "column %s is neither REQUIRED nor OPTIONAL",
+      return pqForeign(p, pzErr, "column %s is neither REQUIRED nor OPTIONAL",
                        zName);
     }
     pCol->eType = pqKalamType(pEl);
     if( pCol->eType<0 ){
-      return pqCorrupt(p, pzErr, "column %s has a type kalam does not read "
-                       "(physical type %d)", zName, pEl->eType);
+      return pqForeign(p, pzErr, "column %s is %s with logical type %s and "
+                       "converted type %d", zName, pqPhysicalName(pEl->eType),
+                       pqLogicalName(pEl->eLogical), pEl->eConverted);
     }
     if( !pEl->bFieldId || pEl->iFieldId<INT32_MIN || pEl->iFieldId>INT32_MAX ){
-      return pqCorrupt(p, pzErr, "column %s has no field_id", zName);
+      return pqForeign(p, pzErr, "column %s has no field_id", zName);
     }
     pCol->iFieldId = (int)pEl->iFieldId;
     pCol->bNotNull = pEl->eRep==PQ_REQUIRED;
@@ -348,12 +411,12 @@ static int pqCheckChunk(KalamParquetFile *p, int iGroup, int iCol,
                      "column %s", iCol, iGroup, zCol);
   }
   if( pInfo->eCodec!=PQ_CODEC_ZSTD && pInfo->eCodec!=PQ_CODEC_UNCOMPRESSED ){
-    return pqCorrupt(p, pzErr, "column %s of row group %d uses codec %d "
-                     "(kalam reads zstd and uncompressed)", zCol, iGroup,
-                     pInfo->eCodec);
+    return pqForeign(p, pzErr, "column %s of row group %d is compressed with "
+                     "%s (kalam reads ZSTD and UNCOMPRESSED)", zCol, iGroup,
+                     pqCodecName(pInfo->eCodec));
   }
   if( pMeta->bDictionary ){
-    return pqCorrupt(p, pzErr, "column %s of row group %d has a dictionary "
+    return pqForeign(p, pzErr, "column %s of row group %d has a dictionary "
                      "page (kalam reads PLAIN values only)", zCol, iGroup);
   }
   if( pMeta->nValues!=nRows ){
@@ -419,7 +482,7 @@ static int pqReadGroup(KalamParquetFile *p, KalamThriftIn *in, int iGroup,
         if( !kalamThriftReadStruct(in, eElem) ) break;
         while( (eT = kalamThriftField(in, &iF))!=KALAM_THRIFT_STOP ){
           if( iF==1 || iF==9 ){
-            rc = pqCorrupt(p, pzErr, "column %s of row group %d is in another "
+            rc = pqForeign(p, pzErr, "column %s of row group %d is in another "
                            "file or encrypted", p->aCol[j].zName, iGroup);
             goto done;
           }else if( iF==3 && kalamThriftReadStruct(in, eT) ){
@@ -450,7 +513,7 @@ static int pqReadGroup(KalamParquetFile *p, KalamThriftIn *in, int iGroup,
     goto done;
   }
   if( pGroup->nRows<0 || pGroup->nRows>KALAM_PARQUET_MAX_GROUP_ROWS ){
-    rc = pqCorrupt(p, pzErr, "row group %d has %lld rows (kalam reads at most "
+    rc = pqForeign(p, pzErr, "row group %d has %lld rows (kalam reads at most "
                    "%d)", iGroup, pGroup->nRows, KALAM_PARQUET_MAX_GROUP_ROWS);
     goto done;
   }

@@ -2,8 +2,16 @@
 // does not share a line of code with, for test/kalam_parquet.test.
 //
 //   node parquet_duckdb.mjs DIR NAME...
+//   node parquet_duckdb.mjs --write DIR
 //
-// For each DIR/NAME.parquet it writes, with DuckDB's answers:
+// The second form has DuckDB write files of its own into DIR, the other
+// way round: duck_zstd.parquet and duck_plain.parquet use only what kalam's
+// reader reads (PLAIN values, zstd or none), duck_snappy.parquet and
+// duck_v2.parquet what it refuses (Snappy; the format version 2 encodings,
+// such as DELTA_BINARY_PACKED). Each has a BIGINT, DOUBLE, VARCHAR,
+// BOOLEAN and BLOB column with NULLs, and field ids.
+//
+// For each DIR/NAME.parquet the first form writes, with DuckDB's answers:
 //
 //   NAME.duck.rows    read_parquet's rows, in file order
 //   NAME.duck.stats   parquet_metadata's statistics per row group and column:
@@ -25,9 +33,10 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import { writeFileSync } from 'node:fs';
 
-const [dir, ...names] = process.argv.slice(2);
 const instance = await DuckDBInstance.create(':memory:');
 const con = await instance.connect();
+const write = process.argv[2] === '--write';
+const [dir, ...names] = process.argv.slice(write ? 3 : 2);
 
 // A SQL string literal.
 const lit = (s) => `'${s.replaceAll("'", "''")}'`;
@@ -61,6 +70,25 @@ function textOf(c, t) {
 
 const show = (v, t) => v === null ? 'NULL'
   : t === 'DOUBLE' ? doubleBits(v) : String(v);
+
+if (write) {
+  const data = `SELECT
+      CASE WHEN i%7=3 THEN NULL ELSE (i*2654435761) % 1000003 - 500000 END::BIGINT AS i,
+      CASE WHEN i%5=2 THEN NULL ELSE i/7.0 END::DOUBLE AS r,
+      CASE WHEN i%3=1 THEN NULL ELSE 'row ' || i || ' \u00e9' END AS t,
+      CASE WHEN i%4=1 THEN NULL ELSE i%2=0 END AS b,
+      CASE WHEN i%9=1 THEN NULL ELSE ('\\x00\\x01' || i)::BLOB END AS bl
+    FROM range(5000) t(i)`;
+  for (const [name, options] of [
+    ['duck_zstd', 'COMPRESSION zstd'],
+    ['duck_plain', 'COMPRESSION uncompressed'],
+    ['duck_snappy', 'COMPRESSION snappy'],
+    ['duck_v2', 'COMPRESSION zstd, PARQUET_VERSION V2'],
+  ]) {
+    await con.run(`COPY (${data}) TO ${lit(`${dir}/${name}.parquet`)}
+        (FORMAT parquet, ${options}, FIELD_IDS 'auto')`);
+  }
+}
 
 for (const name of names) {
   const file = lit(`${dir}/${name}.parquet`);

@@ -16,6 +16,9 @@
 **   parquet_test errors DIR     the API's refusals: wrong types, NULL in a
 **                               REQUIRED column, unwritable paths, missing
 **                               and foreign files, the temporary name
+**   parquet_test dump FILE      prints FILE's rows as kalam reads them (a
+**                               file DuckDB wrote, say), in the text form
+**                               below; or ERROR and why it cannot
 **   parquet_test oom DIR        a small file written and read with each
 **                               allocation failing in turn: SQLITE_NOMEM,
 **                               and nothing leaked (under the sanitizers)
@@ -199,7 +202,7 @@ static void hex(FILE *f, const char *z, int n){
 }
 
 /* The text form (header comment) of v, a value of type eType, as DuckDB
-** reads it from the file. */
+** reads it from the file (for ANY, the JSON text the writer makes of it). */
 static void printValue(FILE *f, int eType, const KalamValue *v){
   KalamBuf b;
   sqlite3_uint64 u;
@@ -820,6 +823,51 @@ done:
   sqlite3_free(zPath);
 }
 
+/* ------------------------------------------------------------- dump */
+
+/* Prints every row of zFile as kalam's reader reads it, in the text form
+** of the header comment; or "ERROR rc message" if it cannot. */
+static void testDump(const char *zFile){
+  KalamParquetFile *pf = 0;
+  KalamParquetChunk **aChunk = 0;
+  char *zErr = 0;
+  int rc, g, i, nCol;
+  rc = kalamParquetOpen(zFile, &pf, &zErr);
+  nCol = rc ? 0 : kalamParquetColumnCount(pf);
+  if( rc==SQLITE_OK ){
+    aChunk = calloc((size_t)nCol, sizeof(*aChunk));
+    if( aChunk==0 ) rc = SQLITE_NOMEM;
+  }
+  for(g=0; rc==SQLITE_OK && g<kalamParquetGroupCount(pf); g++){
+    sqlite3_int64 r;
+    for(i=0; rc==SQLITE_OK && i<nCol; i++){
+      rc = kalamParquetReadChunk(pf, g, i, &aChunk[i], &zErr);
+    }
+    for(r=0; rc==SQLITE_OK && r<kalamParquetGroupRows(pf, g); r++){
+      for(i=0; rc==SQLITE_OK && i<nCol; i++){
+        KalamValue v;
+        rc = kalamParquetChunkValue(aChunk[i], r, &v, &zErr);
+        if( rc ) break;
+        if( i ) putchar('\t');
+        printValue(stdout, kalamParquetColumnInfo(pf, i)->eType, &v);
+        kalamValueClear(&v);
+      }
+      putchar('\n');
+    }
+    for(i=0; i<nCol; i++){
+      kalamParquetChunkFree(aChunk[i]);
+      aChunk[i] = 0;
+    }
+  }
+  if( rc ){
+    printf("ERROR %d %s\n", rc, zErr ? zErr : "");
+    nFail++;
+  }
+  free(aChunk);
+  sqlite3_free(zErr);
+  kalamParquetClose(pf);
+}
+
 /* -------------------------------------------------------------- oom */
 
 /* SQLite's allocator, wrapped so that allocation number nOomAt fails. */
@@ -921,6 +969,9 @@ int main(int argc, char **argv){
   }
   if( argc==3 && strcmp(argv[1], "write")==0 ){
     testWrite(argv[2]);
+  }else if( argc==3 && strcmp(argv[1], "dump")==0 ){
+    testDump(argv[2]);
+    return nFail ? 1 : 0;      /* no PASSED line in the rows */
   }else if( argc==3 && strcmp(argv[1], "corrupt")==0 ){
     testCorrupt(argv[2]);
   }else if( argc==3 && strcmp(argv[1], "errors")==0 ){
