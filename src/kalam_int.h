@@ -422,11 +422,12 @@ struct KalamParquetOptions {
 };
 
 /* parquet_write.c: rows in, one file out. Open creates "<zPath>.tmp";
-** Add buffers a row (nCol values, in column order) and writes a row group
-** when one is full; Finish writes the last group and the footer, syncs,
-** renames the file to zPath and syncs its directory. Free closes and,
-** unless Finish succeeded, removes the temporary file. After an error
-** every call returns that error again. */
+** Add buffers a row (nCol values, in column order, each of its column's
+** type or NULL) and writes a row group when one is full; Finish writes
+** the last group and the footer, syncs, renames the file to zPath and
+** syncs its directory. Free closes and, unless Finish succeeded, removes
+** the temporary file. Errors come as an SQLite code and a message in
+** *pzErr (sqlite3_free it); after one, every call returns it again. */
 typedef struct KalamParquetWriter KalamParquetWriter;
 int kalamParquetWriterOpen(const char *zPath, const KalamParquetColumn *aCol,
                            int nCol, const KalamParquetOptions *pOpt,
@@ -445,11 +446,16 @@ int kalamParquetColumnsFromSchema(const KalamSchema *pSchema,
 
 /************************************************************************
 ** Interface to parquet_read.c and parquet_chunk.c: kalam's Parquet files
-** read back.
+** read back. A function that can fail returns an SQLite code and sets
+** *pzErr to a message naming the file (sqlite3_free it): SQLITE_CORRUPT
+** for a damaged file or one kalam's writer would not make, SQLITE_IOERR,
+** SQLITE_CANTOPEN, SQLITE_NOMEM.
 */
 
 /* parquet_read.c: a file's footer, checked whole at open against the
-** file's size; its columns, row groups and statistics. */
+** file's size; its columns, row groups and statistics. Open keeps the
+** file open (OpenMemory borrows a[], which must outlive the handle);
+** Close frees everything the handle owns. */
 typedef struct KalamParquetFile KalamParquetFile;
 typedef struct KalamParquetChunk KalamParquetChunk;
 typedef struct KalamParquetStats KalamParquetStats;
@@ -475,7 +481,10 @@ sqlite3_int64 kalamParquetGroupRows(const KalamParquetFile *p, int iGroup);
 void kalamParquetGroupStats(const KalamParquetFile *p, int iGroup, int iCol,
                             KalamParquetStats *pOut);
 
-/* parquet_chunk.c: one column of one row group decoded at a time. */
+/* parquet_chunk.c: one column of one row group decoded at a time (only
+** the columns a scan asks for are read). A chunk is freed with ChunkFree
+** before its file is closed; ChunkValue's TEXT and BLOB values borrow
+** from the chunk, and an ANY value may own memory (kalamValueClear). */
 int kalamParquetReadChunk(KalamParquetFile *p, int iGroup, int iCol,
                           KalamParquetChunk **pp, char **pzErr);
 sqlite3_int64 kalamParquetChunkRows(const KalamParquetChunk *p);
