@@ -3,6 +3,8 @@
 #   make          kalam.so (loadable) and libkalam.a (static)
 #   make deps     install missing Debian packages (as root) or name them
 #   make test     deps, build, every Tcl test (test/all.tcl)
+#   make test-deps            DuckDB for Node under build/node (the
+#                             cross-checks of kalam's Parquet files)
 #   make demo     deps, build, a scripted tour in the sqlite3 shell
 #   make bench    deps, build, the benchmark (tool/bench.c); N=rows
 #   make asan     the test suite against an ASan+UBSan build
@@ -23,13 +25,14 @@ PKG_CONFIG ?= pkg-config
 # paths (-lrocksdb), and the others still bring their flags. CPPFLAGS and
 # LDFLAGS reach every compile and link for what pkg-config does not say
 # (-I, -Wl,-rpath).
-DEP_PKGS  := $(strip $(foreach p,sqlite3 rocksdb libcjson,$(if $(shell $(PKG_CONFIG) --exists $(p) 2>/dev/null && echo y),$(p))))
+DEP_PKGS  := $(strip $(foreach p,sqlite3 rocksdb libcjson libzstd,$(if $(shell $(PKG_CONFIG) --exists $(p) 2>/dev/null && echo y),$(p))))
 dep_libs   = $(if $(filter $(1),$(DEP_PKGS)),$(shell $(PKG_CONFIG) --libs $(1)),$(2))
 DEPCFLAGS := $(if $(DEP_PKGS),$(shell $(PKG_CONFIG) --cflags $(DEP_PKGS)))
 SQLITE_LIBS  := $(call dep_libs,sqlite3,-lsqlite3)
 ROCKSDB_LIBS := $(call dep_libs,rocksdb,-lrocksdb)
 CJSON_LIBS   := $(call dep_libs,libcjson,-lcjson)
-DEPLIBS   := $(ROCKSDB_LIBS) $(CJSON_LIBS)
+ZSTD_LIBS    := $(call dep_libs,libzstd,-lzstd)
+DEPLIBS   := $(ZSTD_LIBS) $(ROCKSDB_LIBS) $(CJSON_LIBS)
 # src/txn.c builds a large commit's table file in a thread of its own, so
 # everything that links kalam (kalam.so, and programs linking libkalam.a)
 # links -pthread; glibc before 2.34 keeps pthreads out of libc.
@@ -45,7 +48,7 @@ ASANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 
 TCLSH ?= tclsh
 
-.PHONY: all deps test demo bench asan slt lint clean install uninstall FORCE
+.PHONY: all deps test test-deps demo bench asan slt lint clean install uninstall FORCE
 
 all: kalam.so libkalam.a
 
@@ -81,9 +84,22 @@ build/asan/kalam.so: $(ASAN_OBJ)
 deps:
 	@sh tool/deps.sh
 
-test: deps
+test: deps test-deps
 	@$(MAKE) --no-print-directory all
 	$(TCLSH) test/all.tcl
+
+# DuckDB, an independent Parquet reader, from the npm registry into
+# build/node (never committed): test/kalam_parquet.test reads kalam's files
+# with it (test/parquet_duckdb.mjs). Without node or npm it says so, and
+# those tests count as skipped.
+DUCKDB_NODE ?= @duckdb/node-api@1.5.6-r.1
+test-deps:
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	  echo "kalam: node or npm not found: the DuckDB cross-checks will be skipped"; \
+	elif [ ! -f build/node/node_modules/@duckdb/node-api/package.json ]; then \
+	  mkdir -p build/node && \
+	  npm install --silent --no-audit --no-fund --prefix build/node $(DUCKDB_NODE); \
+	fi
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -109,7 +125,8 @@ lint: deps
 # report what its globals still hold (the store registry) and leaves its
 # frames unsymbolized. Reports go to build/asan-log/, one file per process
 # named after its program (all.tcl keeps only the tail of a dead child's
-# output). Any report from tclsh (which runs kalam) or kalam_store fails the
+# output). Any report from tclsh (which runs kalam), kalam_store or
+# parquet_test (test/kalam_parquet.test's sanitizer build) fails the
 # target; programs the tests merely run, such as the compiler behind a
 # `make` of a test helper, inherit the preload, so leaks do not change exit
 # codes (LSan exitcode=0) and their reports are listed, not counted. A 16 MB
@@ -129,8 +146,8 @@ asan: deps
 	$(TCLSH) test/all.tcl $(TESTS); echo $$? > build/asan-rc; } | tee build/asan-out.txt; \
 	rc=$$(cat build/asan-rc); \
 	cd build/asan-log; \
-	other=$$(ls | grep -v -e tclsh -e kalam_store); \
-	mine=$$(ls | grep -e tclsh -e kalam_store); \
+	other=$$(ls | grep -v -e tclsh -e kalam_store -e parquet_test); \
+	mine=$$(ls | grep -e tclsh -e kalam_store -e parquet_test); \
 	[ -z "$$other" ] || echo "asan: not counted, reports of other programs the tests ran: $$other"; \
 	if [ -n "$$mine" ]; then \
 	  cat $$mine; echo "asan: sanitizer reports above (build/asan-log/)"; rc=1; \
@@ -166,7 +183,8 @@ DOCS_MORE = $(notdir $(wildcard docs/*.md))
 pc_path = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
 PC_LIBS = $(if $(filter sqlite3,$(DEP_PKGS)),,-lsqlite3) \
           $(if $(filter rocksdb,$(DEP_PKGS)),,-lrocksdb) \
-          $(if $(filter libcjson,$(DEP_PKGS)),,-lcjson) -pthread -lm
+          $(if $(filter libcjson,$(DEP_PKGS)),,-lcjson) \
+          $(if $(filter libzstd,$(DEP_PKGS)),,-lzstd) -pthread -lm
 
 # Made afresh every time: PREFIX may differ from the last run.
 build/kalam.pc: kalam.pc.in include/kalam.h FORCE
@@ -212,6 +230,16 @@ build/capi_test: test/capi_test.c libkalam.a include/kalam.h
 	@mkdir -p build
 	$(CC) $(CFLAGS) -Wall -Wextra -Iinclude $(CPPFLAGS) $(DEPCFLAGS) $(LDFLAGS) -o $@ $< libkalam.a $(DEPLIBS) $(SQLITE_LIBS) -lm
 
+# The Parquet writer and reader on their own (test/kalam_parquet.test),
+# linked with libkalam.a; under `make asan` the test builds the second,
+# from the sources with the sanitizers.
+build/parquet_test: test/parquet_test.c libkalam.a $(HDR)
+	@mkdir -p build
+	$(CC) $(CFLAGS) $(KCFLAGS) -DSQLITE_CORE -Isrc $(LDFLAGS) -o $@ $< libkalam.a $(DEPLIBS) $(SQLITE_LIBS) -lm
+build/asan/parquet_test: test/parquet_test.c $(wildcard src/*.c) $(HDR)
+	@mkdir -p build/asan
+	$(CC) $(ASANFLAGS) $(KCFLAGS) -DSQLITE_CORE -Isrc $(LDFLAGS) -o $@ $< $(wildcard src/*.c) $(DEPLIBS) $(SQLITE_LIBS) -lm
+
 # The benchmark (tool/bench.c): native SQLite vs kalam vs a raw RocksDB +
 # cJSON floor, in one program linked with libkalam.a. N rows; its scratch
 # files go to build/bench/run/, deleted before each run. docs/performance.md
@@ -244,7 +272,7 @@ build/kalam_store: tool/kalam_store.c
 # and crashes in build/fuzz/artifacts/. FUZZ_TARGETS picks targets.
 FUZZ_CC ?= clang
 FUZZ_SECS ?= 0
-FUZZ_TARGETS ?= row schema key value
+FUZZ_TARGETS ?= row schema key value parquet
 FUZZ_SAN = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
            -fno-sanitize-recover=undefined
 FUZZ_OBJ = $(patsubst src/%.c,build/fuzz/obj/%.o,$(wildcard src/*.c))

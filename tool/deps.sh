@@ -10,8 +10,8 @@
 # missing) and fails.
 set -eu
 
-pkgs="build-essential pkg-config libsqlite3-dev sqlite3 librocksdb-dev libcjson-dev tcl libsqlite3-tcl"
-libs="sqlite3 rocksdb libcjson"
+pkgs="build-essential pkg-config libsqlite3-dev sqlite3 librocksdb-dev libcjson-dev libzstd-dev tcl libsqlite3-tcl"
+libs="sqlite3 rocksdb libcjson libzstd"
 
 # The Debian packages of $pkgs that dpkg does not list as installed (all of
 # them where there is no dpkg).
