@@ -119,8 +119,9 @@ sqlite3_int64 kalamSnowflakeMs(sqlite3_int64 id);  /* Unix ms of an id */
 sqlite3_int64 kalamNowMs(void);
 
 /************************************************************************
-** Interface to schema.c: table kinds, column types, the system columns,
-** and the CREATE VIRTUAL TABLE argument list parsed into a KalamSchema.
+** Interface to schema.c and column.c: table kinds, column types, the
+** system columns, and the CREATE VIRTUAL TABLE argument list parsed into a
+** KalamSchema (column.c reads one column definition).
 */
 
 /* Column types, as declared (aliases folded in). */
@@ -212,6 +213,8 @@ char *kalamSchemaDeclare(const KalamSchema *p);
 char *kalamSchemaColumnsJson(const KalamSchema *p);
 char *kalamSchemaOptionsJson(const KalamSchema *p);
 int kalamSchemaColumnIndex(const KalamSchema *p, const char *zName, int n);
+int kalamColumnParse(KalamSchema *p, KalamColumn *pCol, const char *zArg,
+                     char **pzErr);
 
 /************************************************************************
 ** Interface to value.c: SQL values converted to column types (STRICT
