@@ -1,14 +1,18 @@
 /*
 ** column.c — one column definition of a CREATE VIRTUAL TABLE argument
-** list, and the tokenizer that reads it:
+** list, or one index item, and the tokenizer that reads them:
 **
 **   name [TYPE [(n[,m])]] [NOT NULL | NULL | DEFAULT literal |
-**                          PRIMARY KEY [ASC|DESC]]...
+**                          PRIMARY KEY [ASC|DESC] | UNIQUE]...
+**   UNIQUE(column [ASC|DESC], ...)     INDEX(column [ASC|DESC], ...)
 **
 ** kalamColumnParse fills one KalamColumn: its name (quotes removed), its
 ** type (aliases folded in, the size kept as written), its constraints,
-** and its DEFAULT literal read as SQLite would read it. schema.c drives
-** the whole argument list and checks what concerns more than one column.
+** and its DEFAULT literal read as SQLite would read it.
+** kalamColumnIndexItem reads an index item into a KalamIndex; ASC and DESC
+** are accepted and change nothing, because kalam reads an index in both
+** directions. schema.c drives the whole argument list and checks what
+** concerns more than one definition.
 */
 #include "kalam_int.h"
 #include <string.h>
@@ -281,8 +285,8 @@ int kalamColumnParse(KalamSchema *p, KalamColumn *pCol, const char *zArg,
     ** either, so this is a table constraint: say so rather than report a
     ** column called PRIMARY of unknown type KEY. */
     *pzErr = sqlite3_mprintf("table constraint \"%s\" of table %s is not "
-        "supported: kalam takes PRIMARY KEY and NOT NULL on the column "
-        "itself", zArg, p->zTable);
+        "supported: kalam takes UNIQUE(...) and INDEX(...) items, and "
+        "PRIMARY KEY and NOT NULL on the column itself", zArg, p->zTable);
     goto done;
   }
   if( t.eType!=TK_WORD && t.eType!=TK_QUOTED && t.eType!=TK_STRING ){
@@ -382,9 +386,11 @@ int kalamColumnParse(KalamSchema *p, KalamColumn *pCol, const char *zArg,
         SchemaToken t2 = schemaNext(&lex);
         if( !tokIs(t2, "ASC") && !tokIs(t2, "DESC") ) lex = save;
       }
+    }else if( tokIs(t, "UNIQUE") ){
+      pCol->bUnique = 1;   /* kalamSchemaParse adds the index */
     }else if( t.eType==TK_WORD ){
       *pzErr = sqlite3_mprintf("unsupported constraint %.*s on column %s.%s: "
-          "kalam columns take NOT NULL, DEFAULT and PRIMARY KEY",
+          "kalam columns take NOT NULL, DEFAULT, PRIMARY KEY and UNIQUE",
           t.n, t.z, p->zTable, pCol->zName);
       goto done;
     }else{
@@ -401,5 +407,73 @@ bad_constraint:
       t.n ? t.z : "end");
 done:
   kalamBufFree(&type);
+  return rc;
+}
+
+/* ------------------------------------------------------------ index items */
+
+/* Is the argument a UNIQUE(...) or INDEX(...) item? */
+int kalamColumnIsIndexItem(const char *z){
+  SchemaLexer lex = {z, 0};
+  SchemaToken t = schemaNext(&lex);
+  if( !tokIs(t, "UNIQUE") && !tokIs(t, "INDEX") ) return 0;
+  t = schemaNext(&lex);
+  return t.eType==TK_PUNCT && t.z[0]=='(';
+}
+
+/* Parses the item zArg, UNIQUE(a, b DESC, ...) or INDEX(...), into *pIdx,
+** finding its columns by name. A column named twice counts once, as in
+** SQLite. */
+int kalamColumnIndexItem(const KalamSchema *p, const char *zArg,
+                         KalamIndex *pIdx, char **pzErr){
+  SchemaLexer lex = {zArg, 0};
+  SchemaToken t = schemaNext(&lex);
+  char *zName = 0;
+  int rc = SQLITE_ERROR;
+
+  memset(pIdx, 0, sizeof(*pIdx));
+  pIdx->bUnique = tokIs(t, "UNIQUE");
+  t = schemaNext(&lex);
+  assert( t.eType==TK_PUNCT && t.z[0]=='(' );
+  for(;;){
+    int iCol, j;
+    t = schemaNext(&lex);
+    if( t.eType!=TK_WORD && t.eType!=TK_QUOTED && t.eType!=TK_STRING ){
+      goto bad;
+    }
+    sqlite3_free(zName);
+    zName = tokIdent(t);
+    if( zName==0 ){ rc = SQLITE_NOMEM; goto done; }
+    iCol = kalamSchemaColumnIndex(p, zName, (int)strlen(zName));
+    if( iCol<0 ){
+      *pzErr = sqlite3_mprintf("unknown column %s in %s of table %s",
+                               zName, zArg, p->zTable);
+      goto done;
+    }
+    for(j=0; j<pIdx->nCol && pIdx->aiCol[j]!=iCol; j++){}
+    if( j==pIdx->nCol ){
+      if( pIdx->nCol==KALAM_MAX_INDEX_COLUMNS ){
+        *pzErr = sqlite3_mprintf("%s of table %s has more than %d columns",
+                                 zArg, p->zTable, KALAM_MAX_INDEX_COLUMNS);
+        goto done;
+      }
+      pIdx->aiCol[pIdx->nCol++] = iCol;
+    }
+    t = schemaNext(&lex);
+    if( tokIs(t, "ASC") || tokIs(t, "DESC") ) t = schemaNext(&lex);
+    if( t.eType==TK_PUNCT && t.z[0]==',' ) continue;
+    if( t.eType==TK_PUNCT && t.z[0]==')' ) break;
+    goto bad;
+  }
+  t = schemaNext(&lex);
+  if( t.eType!=TK_END ) goto bad;
+  rc = SQLITE_OK;
+  goto done;
+
+bad:
+  *pzErr = sqlite3_mprintf("cannot parse \"%s\" of table %s: expected "
+      "UNIQUE(column, ...) or INDEX(column, ...)", zArg, p->zTable);
+done:
+  sqlite3_free(zName);
   return rc;
 }

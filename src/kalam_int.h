@@ -167,7 +167,24 @@ struct KalamColumn {
   char *zJsonKey;     /* "name": as the row codec writes it, escaped once */
   int nJsonKey;
   int bDefaultNow;    /* DEFAULT CURRENT_TIMESTAMP */
+  int bUnique;        /* declared UNIQUE (the index is in aIndex) */
 };
+
+/* A UNIQUE constraint or an INDEX(...) item: its entries are kept by
+** index.c under its number, in the key layout of keys.c. Numbers go 1, 2,
+** ... in the order the CREATE arguments declare them (a column's UNIQUE
+** where the column is), and are recorded in the catalog, so that a later
+** schema change can add one with a number never used before. */
+#define KALAM_MAX_INDEX         64   /* indexes per table */
+#define KALAM_MAX_INDEX_COLUMNS 32   /* columns per index */
+typedef struct KalamIndex KalamIndex;
+struct KalamIndex {
+  int iNum;           /* its number in keys, 1..65535 */
+  int bUnique;        /* no two live rows share a key without NULLs */
+  int nCol;
+  int aiCol[KALAM_MAX_INDEX_COLUMNS];  /* its columns, by place in aCol */
+};
+
 
 struct KalamSchema {
   char *zTable;       /* table name */
@@ -182,7 +199,13 @@ struct KalamSchema {
   sqlite3_int64 nTtlSeconds;     /* streams only */
   int bUtf8;          /* the database's text is UTF-8 (set at connect): a
                       ** TEXT value for a TEXT column is taken as it is,
-                      ** not NUL-terminated first (kalamValueConvert) */
+                      ** not NUL-terminated first (kalamValueConvert), and
+                      ** text in an index sorts as SQLite sorts it */
+  int nIndex;         /* UNIQUE constraints and INDEX items */
+  KalamIndex *aIndex;
+  int nIndexBeforePk; /* how many of them the CREATE declares before the
+                      ** PRIMARY KEY: SQLite checks unique keys newest
+                      ** first, the key in its place among them */
 };
 
 /* The system columns. Each kind declares its list after the user columns,
@@ -215,6 +238,9 @@ char *kalamSchemaOptionsJson(const KalamSchema *p);
 int kalamSchemaColumnIndex(const KalamSchema *p, const char *zName, int n);
 int kalamColumnParse(KalamSchema *p, KalamColumn *pCol, const char *zArg,
                      char **pzErr);
+int kalamColumnIsIndexItem(const char *zArg);
+int kalamColumnIndexItem(const KalamSchema *p, const char *zArg,
+                         KalamIndex *pIdx, char **pzErr);
 
 /************************************************************************
 ** Interface to value.c: SQL values converted to column types (STRICT
@@ -282,12 +308,15 @@ void kalamRowEncodeEnd(KalamBuf *p, int eKind, sqlite3_int64 iSeq,
 **
 **   row:   <owner prefix> 'r' <8-byte big-endian rowid, sign bit flipped>
 **   key:   <owner prefix> 'k' <type byte> <primary key value>
+**   index: <owner prefix> 'x' <2-byte index number> <values> [<rowid>]
 **
 ** The owner prefix is empty for shared and stream tables and
-** <1 byte length><user id> for kalam_user tables.
+** <1 byte length><user id> for kalam_user tables. keys.c's header has the
+** order-preserving encoding of index values.
 */
 #define KALAM_TAG_ROW 'r'
 #define KALAM_TAG_KEY 'k'
+#define KALAM_TAG_INDEX 'x'
 #define KALAM_MAX_USER 128
 #define KALAM_MAX_PREFIX (1 + KALAM_MAX_USER)
 #define KALAM_ROWKEY_MAX (KALAM_MAX_PREFIX + 1 + 8)
@@ -314,6 +343,63 @@ void kalamKeyTagRange(const char *aPrefix, int nPrefix, char cTag,
                       char *aLo, int *pnLo, char *aHi, int *pnHi);
 void kalamKeyOwnerRange(const char *aPrefix, int nPrefix,
                         char *aLo, int *pnLo, char *aHi, int *pnHi);
+/* Index entries: the prefix of index iNum's entries, one value in
+** SQLite's order, a row id, the length of one encoded value (-1 if
+** damaged), and the exclusive end of the keys starting with p (0 if none). */
+void kalamKeyIndexBegin(KalamBuf *p, const char *aPrefix, int nPrefix,
+                        int iNum);
+void kalamKeyValue(KalamBuf *p, const KalamValue *pVal);
+void kalamKeyAppendRowid(KalamBuf *p, sqlite3_int64 iRowid);
+int kalamKeyValueLength(const char *a, size_t n);
+int kalamKeySuccessor(KalamBuf *p);
+
+/************************************************************************
+** Interface to index.c: UNIQUE constraints and secondary indexes, their
+** entries and the key ranges constraints on them read.
+*/
+
+/* The entry keys of one row, one per index of its schema, back to back.
+** Kept on the stack by writers; buf is freed with kalamIndexKeysFree. */
+typedef struct KalamIndexKeys KalamIndexKeys;
+struct KalamIndexKeys {
+  KalamBuf buf;                            /* the keys */
+  int nKey;
+  int aEnd[KALAM_MAX_INDEX];               /* key i ends at aEnd[i] */
+  unsigned char abSingle[KALAM_MAX_INDEX]; /* a UNIQUE key without NULL: no
+                                           ** row id in it, one row holds it */
+};
+void kalamIndexKeysInit(KalamIndexKeys *p);
+void kalamIndexKeysFree(KalamIndexKeys *p);
+int kalamIndexKeys(const KalamSchema *pSchema, const char *aPrefix,
+                   int nPrefix, const KalamRow *pRow, sqlite3_int64 iRowid,
+                   KalamIndexKeys *p, char **pzErr);
+const char *kalamIndexKey(const KalamIndexKeys *p, int i, int *pn);
+int kalamIndexKeySame(const KalamIndexKeys *a, const KalamIndexKeys *b,
+                      int i);
+char *kalamIndexColumnList(const KalamSchema *pSchema, int i);
+
+/* What constraints and ORDER BY on a column an index can serve. */
+#define KALAM_INDEX_USE_EQ    0x01
+#define KALAM_INDEX_USE_RANGE 0x02
+#define KALAM_INDEX_USE_ORDER 0x04
+int kalamIndexColumnUse(const KalamSchema *pSchema, int iCol);
+int kalamIndexValueExact(const KalamSchema *pSchema, int iCol, int eValue);
+
+/* A constraint value encoded for an index range. */
+#define KALAM_INDEX_VALUE_OK      0
+#define KALAM_INDEX_VALUE_NULL    1   /* NULL: no comparison is true */
+#define KALAM_INDEX_VALUE_INEXACT 2   /* cannot be used: widen the range */
+#define KALAM_INDEX_VALUE_NOMEM   3
+int kalamIndexValue(const KalamSchema *pSchema, int iCol,
+                    sqlite3_value *pVal, KalamBuf *p);
+#define KALAM_INDEX_LO    0x01   /* a lower bound follows the equalities */
+#define KALAM_INDEX_LO_GT 0x02   /*   ... strict */
+#define KALAM_INDEX_HI    0x04   /* an upper bound follows */
+#define KALAM_INDEX_HI_LT 0x08   /*   ... strict */
+int kalamIndexRange(const KalamSchema *pSchema, int iIndex,
+                    const char *aPrefix, int nPrefix, int nEq, int flags,
+                    sqlite3_value **argv, KalamBuf *pLo, KalamBuf *pHi,
+                    int *pbEmpty);
 
 /************************************************************************
 ** Interface to store.c and store_io.c: the storage layer, the only code
@@ -575,6 +661,7 @@ int kalamTableOwnerPrefix(KalamTable *pTab, char *aPrefix, int *pnPrefix);
 #define KALAM_PLAN_DESC     0x1000
 #define KALAM_PLAN_TRASH    0x2000
 #define KALAM_PLAN_TS_EQ    0x4000
+#define KALAM_PLAN_INDEX    0x8000   /* bits 16-23 the index, 24-29 nEq */
 int kalamPlanBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo);
 
 /* cursor.c: the cursor methods. */

@@ -2,16 +2,20 @@
 ** schema.c — the argument list of CREATE VIRTUAL TABLE ... USING kalam_*(...)
 **
 ** SQLite splits the arguments at top-level commas and hands them over as
-** text. Each one is either an option, `key=value`, or a column definition:
+** text. Each one is an option, `key=value`, a column definition, or an
+** index item:
 **
 **   name [TYPE [(n[,m])]] [NOT NULL | NULL | DEFAULT literal |
-**                          PRIMARY KEY [ASC|DESC]]...
+**                          PRIMARY KEY [ASC|DESC] | UNIQUE]...
+**   UNIQUE(column [ASC|DESC], ...)     INDEX(column [ASC|DESC], ...)
 **
 ** This file parses them into a KalamSchema, refusing with a message that
 ** names the table and the column or option concerned, and renders the
 ** schema back as the CREATE TABLE that is declared to SQLite (user columns,
 ** then the HIDDEN system columns) and as the JSON kept in the catalog. A
-** column definition itself is read by column.c.
+** column definition or index item itself is read by column.c. Index items
+** may name columns declared after them, so they are read once every
+** column is known.
 */
 #include "kalam_int.h"
 #include <cjson/cJSON.h>
@@ -235,6 +239,66 @@ static int schemaIsOption(const char *z){
   return *z=='=';
 }
 
+/* ------------------------------------------------------------ indexes */
+
+/* Adds index *pIdx to the schema with the next number, unless an index
+** with the same columns and the same uniqueness is there already (SQLite
+** too keeps one of two identical UNIQUE constraints). */
+static int schemaAddIndex(KalamSchema *p, const KalamIndex *pIdx,
+                          char **pzErr){
+  int i;
+  for(i=0; i<p->nIndex; i++){
+    const KalamIndex *pOld = &p->aIndex[i];
+    if( pOld->bUnique==pIdx->bUnique && pOld->nCol==pIdx->nCol
+     && memcmp(pOld->aiCol, pIdx->aiCol, sizeof(int)*pIdx->nCol)==0 ){
+      return SQLITE_OK;
+    }
+  }
+  if( p->nIndex==KALAM_MAX_INDEX ){
+    *pzErr = sqlite3_mprintf("table %s has more than %d UNIQUE constraints "
+                             "and indexes", p->zTable, KALAM_MAX_INDEX);
+    return SQLITE_ERROR;
+  }
+  p->aIndex[p->nIndex] = *pIdx;
+  p->aIndex[p->nIndex].iNum = p->nIndex + 1;
+  p->nIndex++;
+  return SQLITE_OK;
+}
+
+/* Builds the schema's indexes from the UNIQUE columns and index items,
+** in declaration order. azItem[i] is an item's text, or NULL where
+** aiCol[i] is a column declared UNIQUE. The PRIMARY KEY came after the
+** first nBeforePk items. */
+static int schemaIndexes(KalamSchema *p, int nItem, const char **azItem,
+                         const int *aiCol, int nBeforePk, char **pzErr){
+  int i, rc = SQLITE_OK;
+  if( nItem==0 ) return SQLITE_OK;
+  if( p->eKind==KALAM_KIND_STREAM ){
+    *pzErr = sqlite3_mprintf("kalam_stream table %s cannot have UNIQUE or "
+        "INDEX (%s): stream rows are keyed by time and expire by key range",
+        p->zTable, azItem[0] ? azItem[0] : p->aCol[aiCol[0]].zName);
+    return SQLITE_ERROR;
+  }
+  p->aIndex = sqlite3_malloc64(sizeof(KalamIndex) *
+                               (nItem<KALAM_MAX_INDEX ? nItem : KALAM_MAX_INDEX));
+  if( p->aIndex==0 ) return SQLITE_NOMEM;
+  for(i=0; rc==SQLITE_OK && i<nItem; i++){
+    KalamIndex idx;
+    if( i==nBeforePk ) p->nIndexBeforePk = p->nIndex;
+    if( azItem[i] ){
+      rc = kalamColumnIndexItem(p, azItem[i], &idx, pzErr);
+    }else{
+      memset(&idx, 0, sizeof(idx));
+      idx.bUnique = 1;
+      idx.nCol = 1;
+      idx.aiCol[0] = aiCol[i];
+    }
+    if( rc==SQLITE_OK ) rc = schemaAddIndex(p, &idx, pzErr);
+  }
+  if( nBeforePk>=nItem ) p->nIndexBeforePk = p->nIndex;
+  return rc;
+}
+
 void kalamSchemaFree(KalamSchema *p){
   int i;
   if( p==0 ) return;
@@ -246,6 +310,7 @@ void kalamSchemaFree(KalamSchema *p){
     sqlite3_free(p->aCol[i].zJsonKey);
   }
   sqlite3_free(p->aCol);
+  sqlite3_free(p->aIndex);
   sqlite3_free(p->zTable);
   sqlite3_free(p->zFlushPolicy);
   sqlite3_free(p);
@@ -269,6 +334,10 @@ int kalamSchemaParse(int eKind, const char *zTable, int nArg,
                      const char *const *azArg, KalamSchema **ppOut,
                      char **pzErr){
   KalamSchema *p;
+  const char **azItem = 0;  /* index items, and NULL for UNIQUE columns */
+  int *aiItemCol = 0;       /* ... whose column is here */
+  int nItem = 0;
+  int nItemBeforePk = 0;    /* items declared before the PRIMARY KEY */
   int rc = SQLITE_OK;
   int i, j;
 
@@ -281,12 +350,19 @@ int kalamSchemaParse(int eKind, const char *zTable, int nArg,
   p->nRetentionHours = -1;
   p->zTable = sqlite3_mprintf("%s", zTable);
   p->aCol = sqlite3_malloc64(sizeof(KalamColumn) * (nArg ? nArg : 1));
-  if( p->zTable==0 || p->aCol==0 ){ rc = SQLITE_NOMEM; goto done; }
+  azItem = sqlite3_malloc64(sizeof(char*) * (nArg ? nArg : 1));
+  aiItemCol = sqlite3_malloc64(sizeof(int) * (nArg ? nArg : 1));
+  if( p->zTable==0 || p->aCol==0 || azItem==0 || aiItemCol==0 ){
+    rc = SQLITE_NOMEM;
+    goto done;
+  }
 
   for(i=0; i<nArg; i++){
     const char *zArg = azArg[i];
     if( schemaIsOption(zArg) ){
       rc = schemaOption(p, zArg, pzErr);
+    }else if( kalamColumnIsIndexItem(zArg) ){
+      azItem[nItem++] = zArg;    /* read once every column is known */
     }else{
       KalamColumn *pCol = &p->aCol[p->nCol++];
       memset(pCol, 0, sizeof(*pCol));
@@ -307,6 +383,11 @@ int kalamSchemaParse(int eKind, const char *zTable, int nArg,
           rc = SQLITE_ERROR;
         }
         p->iPk = p->nCol - 1;
+        nItemBeforePk = nItem;
+      }
+      if( rc==SQLITE_OK && pCol->bUnique ){
+        azItem[nItem] = 0;
+        aiItemCol[nItem++] = p->nCol - 1;
       }
     }
     if( rc ) goto done;
@@ -331,6 +412,9 @@ int kalamSchemaParse(int eKind, const char *zTable, int nArg,
       goto done;
     }
   }
+  rc = schemaIndexes(p, nItem, azItem, aiItemCol,
+                     p->iPk>=0 ? nItemBeforePk : nItem, pzErr);
+  if( rc ) goto done;
   if( eKind==KALAM_KIND_STREAM && p->nTtlSeconds<=0 ){
     *pzErr = sqlite3_mprintf("kalam_stream table %s needs ttl_seconds=N "
         "(a positive number of seconds)", p->zTable);
@@ -352,6 +436,8 @@ int kalamSchemaParse(int eKind, const char *zTable, int nArg,
   }
 
 done:
+  sqlite3_free(azItem);
+  sqlite3_free(aiItemCol);
   if( rc ){
     kalamSchemaFree(p);
     if( rc==SQLITE_NOMEM ){
@@ -434,16 +520,51 @@ done:
   return zOut;
 }
 
-/* The options as a JSON object: only those that apply to the kind. */
+/* The indexes as a JSON array, for the options: [{"id":1,"unique":true,
+** "columns":["a","b"]}, ...]. */
+static void schemaIndexesJson(KalamBuf *pB, const KalamSchema *p){
+  int i, j;
+  kalamBufAppendStr(pB, ",\"indexes\":[");
+  for(i=0; i<p->nIndex; i++){
+    const KalamIndex *pIdx = &p->aIndex[i];
+    kalamBufAppendStr(pB, i ? ",{\"id\":" : "{\"id\":");
+    kalamBufAppendInt(pB, pIdx->iNum);
+    kalamBufAppendStr(pB, pIdx->bUnique ? ",\"unique\":true,\"columns\":["
+                                        : ",\"unique\":false,\"columns\":[");
+    for(j=0; j<pIdx->nCol; j++){
+      const char *zName = p->aCol[pIdx->aiCol[j]].zName;
+      if( j ) kalamBufAppendChar(pB, ',');
+      kalamBufAppendJsonString(pB, zName, (sqlite3_int64)strlen(zName));
+    }
+    kalamBufAppendStr(pB, "]}");
+  }
+  kalamBufAppendChar(pB, ']');
+}
+
+/* The options as a JSON object: only those that apply to the kind, and
+** the indexes when there are any. */
 char *kalamSchemaOptionsJson(const KalamSchema *p){
+  KalamBuf b;
+  kalamBufInit(&b);
   if( p->eKind==KALAM_KIND_STREAM ){
-    return sqlite3_mprintf("{\"ttl_seconds\":%lld}", p->nTtlSeconds);
+    kalamBufAppendStr(&b, "{\"ttl_seconds\":");
+    kalamBufAppendInt(&b, p->nTtlSeconds);
+  }else{
+    if( p->zFlushPolicy ){
+      kalamBufAppendStr(&b, "{\"flush_policy\":");
+      kalamBufAppendJsonString(&b, p->zFlushPolicy,
+                               (sqlite3_int64)strlen(p->zFlushPolicy));
+      kalamBufAppendStr(&b, ",\"deleted_retention_hours\":");
+    }else{
+      kalamBufAppendStr(&b, "{\"deleted_retention_hours\":");
+    }
+    kalamBufAppendInt(&b, p->nRetentionHours);
   }
-  if( p->zFlushPolicy ){
-    return sqlite3_mprintf("{\"flush_policy\":\"%s\","
-        "\"deleted_retention_hours\":%lld}", p->zFlushPolicy,
-        p->nRetentionHours);
+  if( p->nIndex ) schemaIndexesJson(&b, p);
+  kalamBufAppendChar(&b, '}');
+  if( b.oom ){
+    kalamBufFree(&b);
+    return 0;
   }
-  return sqlite3_mprintf("{\"deleted_retention_hours\":%lld}",
-                         p->nRetentionHours);
+  return b.z;
 }
