@@ -229,18 +229,21 @@ done:
 /* The key range [pLo, pHi) that an index plan reads: index iIndex's
 ** entries under the owner prefix whose first nEq values equal argv[0..nEq)
 ** and whose next value lies within the bounds that follow in argv, as
-** flags (KALAM_INDEX_LO, ...) say. *pbEmpty is set when no row can match (a NULL value). A value
-** kalamIndexValue cannot encode widens the range (see the header). */
+** flags (KALAM_INDEX_LO, ...) say. *pbEmpty is set when no row can match
+** (a NULL value). A value kalamIndexValue cannot encode widens the range
+** (see the header). *pbWhole is set when pLo is a whole key of a UNIQUE
+** index: the one entry of the range, if any, which a point read finds. */
 int kalamIndexRange(const KalamSchema *pSchema, int iIndex,
                     const char *aPrefix, int nPrefix, int nEq, int flags,
                     sqlite3_value **argv, KalamBuf *pLo, KalamBuf *pHi,
-                    int *pbEmpty){
+                    int *pbEmpty, int *pbWhole){
   const KalamIndex *pIdx = &pSchema->aIndex[iIndex];
   int iArg = 0, i, e;
   sqlite3_int64 nBase;
 
   assert( nEq<=pIdx->nCol );
   *pbEmpty = 0;
+  *pbWhole = 0;
   pLo->n = 0;
   kalamKeyIndexBegin(pLo, aPrefix, nPrefix, pIdx->iNum);
   for(i=0; i<nEq; i++){
@@ -259,6 +262,7 @@ int kalamIndexRange(const KalamSchema *pSchema, int iIndex,
     }
   }
   iArg = nEq;  /* the bounds follow every equality's argument */
+  *pbWhole = pIdx->bUnique && i==pIdx->nCol && flags==0;
   nBase = pLo->n;
   pHi->n = 0;
   kalamBufAppend(pHi, pLo->z, pLo->n);

@@ -399,7 +399,7 @@ int kalamIndexValue(const KalamSchema *pSchema, int iCol,
 int kalamIndexRange(const KalamSchema *pSchema, int iIndex,
                     const char *aPrefix, int nPrefix, int nEq, int flags,
                     sqlite3_value **argv, KalamBuf *pLo, KalamBuf *pHi,
-                    int *pbEmpty);
+                    int *pbEmpty, int *pbWhole);
 
 /************************************************************************
 ** Interface to store.c and store_io.c: the storage layer, the only code
