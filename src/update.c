@@ -33,6 +33,7 @@
 */
 #include "kalam_int.h"
 #include <string.h>
+#include <stddef.h>
 
 SQLITE_EXTENSION_INIT3
 
@@ -59,7 +60,7 @@ struct UpdateCtx {
   int nPrefix;
   char *zErr;           /* message for pTab->base.zErrMsg */
   int nHolder;          /* the row id, the key, and each UNIQUE index */
-  UpdateHolder aHolder[KALAM_MAX_INDEX + 2];
+  UpdateHolder aHolder[KALAM_MAX_INDEX + 2];  /* must stay last */
 };
 
 /* Reads the stored row of iRowid. *pzVal is NULL if there is none; else the
@@ -769,7 +770,8 @@ int kalamTableUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   UpdateCtx ctx;
   int rc;
 
-  memset(&ctx, 0, sizeof(ctx));
+  /* Not the holder slots: nHolder says how many are in use. */
+  memset(&ctx, 0, offsetof(UpdateCtx, aHolder));
   ctx.pTab = pTab;
   ctx.pSchema = pTab->pSchema;
   ctx.pTxn = pTab->pDb->pTxn;
