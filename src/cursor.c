@@ -4,13 +4,15 @@
 **
 ** xFilter reads the plan plan.c chose (THE PLAN ENCODING, at the top of
 ** plan.c) and either looks rows up by row id (a list of them, from the
-** row id itself or from the key index) or scans a row id range with an
-** iterator over the store merged with the connection's own uncommitted
-** writes (txn_iter.c). Either way every read is bounded by the owner
-** prefix of the current user on kalam_user tables, so no plan reaches
-** another user's rows; streams start at the key of now - ttl, so expired
-** rows are never returned; soft-deleted rows are skipped unless the WHERE
-** names _deleted.
+** row id itself or from the key index), or scans a row id range, or scans
+** a range of an index's entries (index.c builds it) and reads the row each
+** entry names, with an iterator over the store merged with the
+** connection's own uncommitted writes (txn_iter.c). Either way every read
+** is bounded by the owner prefix of the current user on kalam_user
+** tables, so no plan reaches another user's rows (an index range and the
+** rows its entries name alike); streams start at the key of now - ttl, so
+** expired rows are never returned; soft-deleted rows are skipped unless
+** the WHERE names _deleted.
 **
 ** xColumn decodes a row lazily (row.c): only the columns asked for.
 */
@@ -37,6 +39,11 @@ struct KalamCursor {
   int nLo;
   char aHi[KALAM_ROWKEY_MAX];  /* first key past the range */
   int nHi;
+  /* Index scans (pIter over index entries) */
+  int bIndex;
+  KalamBuf idxLo;              /* first entry key in range */
+  KalamBuf idxHi;              /* first entry key past it; both kept from
+                               ** one query to the next */
   /* Lookups by row id or key: the row ids to fetch, in order */
   sqlite3_int64 *aRowid;       /* kept from one query to the next */
   int nRowid;
@@ -66,11 +73,14 @@ int kalamCursorOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
     KalamRow row = pCur->row;
     sqlite3_int64 *aRowid = pCur->aRowid;
     int nRowidAlloc = pCur->nRowidAlloc;
+    KalamBuf idxLo = pCur->idxLo, idxHi = pCur->idxHi;
     pTab->pSpare = 0;
     memset(pCur, 0, sizeof(*pCur));
     pCur->row = row;
     pCur->aRowid = aRowid;
     pCur->nRowidAlloc = nRowidAlloc;
+    pCur->idxLo = idxLo;
+    pCur->idxHi = idxHi;
   }else{
     pCur = sqlite3_malloc(sizeof(*pCur));
     if( pCur==0 ){
@@ -95,6 +105,7 @@ static void cursorReset(KalamCursor *pCur){
   kalamIterDestroy(pCur->pIter);
   cursorDropGot(pCur);
   pCur->pIter = 0;
+  pCur->bIndex = 0;
   pCur->nRowid = 0;
   pCur->iNext = 0;
   pCur->bEof = 1;
@@ -107,6 +118,8 @@ void kalamCursorFree(KalamCursor *pCur){
   cursorReset(pCur);
   kalamRowFree(&pCur->row);
   sqlite3_free(pCur->aRowid);
+  kalamBufFree(&pCur->idxLo);
+  kalamBufFree(&pCur->idxHi);
   sqlite3_free(pCur);
 }
 
@@ -324,6 +337,20 @@ static int rowidCmp(const void *a, const void *b){
   return x<y ? -1 : (x>y);
 }
 
+/* Adds iRowid to the cursor's lookup list. */
+static int cursorAddRowid(KalamCursor *pCur, sqlite3_int64 iRowid){
+  if( pCur->nRowid >= pCur->nRowidAlloc ){
+    int nNew = pCur->nRowidAlloc ? pCur->nRowidAlloc*2 : 8;
+    sqlite3_int64 *aNew = sqlite3_realloc64(pCur->aRowid,
+                                            sizeof(sqlite3_int64)*nNew);
+    if( aNew==0 ) return SQLITE_NOMEM;
+    pCur->aRowid = aNew;
+    pCur->nRowidAlloc = nNew;
+  }
+  pCur->aRowid[pCur->nRowid++] = iRowid;
+  return SQLITE_OK;
+}
+
 /* Adds the row id an EQ value names (directly, or through the key index
 ** with KALAM_PLAN_PK) to the cursor's lookup list. */
 static int cursorAddEq(KalamCursor *pCur, sqlite3_value *pVal){
@@ -363,16 +390,125 @@ static int cursorAddEq(KalamCursor *pCur, sqlite3_value *pVal){
   }else if( !cursorRowidValue(pVal, &iRowid) ){
     return SQLITE_OK;
   }
-  if( pCur->nRowid >= pCur->nRowidAlloc ){
-    int nNew = pCur->nRowidAlloc ? pCur->nRowidAlloc*2 : 8;
-    sqlite3_int64 *aNew = sqlite3_realloc64(pCur->aRowid,
-                                            sizeof(sqlite3_int64)*nNew);
-    if( aNew==0 ) return SQLITE_NOMEM;
-    pCur->aRowid = aNew;
-    pCur->nRowidAlloc = nNew;
+  return cursorAddRowid(pCur, iRowid);
+}
+
+/* Moves an index cursor to the next visible row, starting with the entry
+** the iterator is on: each entry in range names a row by its id, read
+** under the cursor's owner prefix. */
+static int cursorIndexScan(KalamCursor *pCur){
+  KalamTable *pTab = (KalamTable*)pCur->base.pVtab;
+  int bDesc = (pCur->idxNum & KALAM_PLAN_DESC)!=0;
+  char *zErr = 0;
+  int rc;
+  pCur->bParsed = 0;
+  while( kalamIterValid(pCur->pIter) ){
+    size_t nKey, nEntry, nVal = 0;
+    const char *zKey = kalamIterKey(pCur->pIter, &nKey);
+    const char *zEntry, *zVal = 0;
+    char aRow[KALAM_ROWKEY_MAX];
+    int nRow;
+    sqlite3_int64 iRowid;
+    if( bDesc ? kalamKeyCmp(zKey, nKey, pCur->idxLo.z, (size_t)pCur->idxLo.n)<0
+              : kalamKeyCmp(zKey, nKey, pCur->idxHi.z, (size_t)pCur->idxHi.n)>=0 ){
+      break;
+    }
+    zEntry = kalamIterValue(pCur->pIter, &nEntry);
+    if( !kalamKeyRowDecode(zEntry, nEntry, 0, &iRowid) ){
+      kalamTableError(pTab, sqlite3_mprintf("corrupt index entry in kalam "
+          "table %s", pTab->pSchema->zTable));
+      return SQLITE_CORRUPT;
+    }
+    nRow = kalamKeyRow(aRow, pCur->aPrefix, pCur->nPrefix, iRowid);
+    cursorDropGot(pCur);
+    rc = kalamTxnGetPinned(pTab->pDb->pTxn, pTab->pCf, aRow, (size_t)nRow,
+                           &zVal, &nVal, &pCur->pPin, &pCur->zGot, &zErr);
+    if( rc ){
+      kalamTableError(pTab, zErr);
+      return rc;
+    }
+    if( zVal ) pTab->pConn->nRowsRead++;
+    if( zVal && cursorVisible(pCur, iRowid, zVal, nVal) ){
+      pCur->iRowid = iRowid;
+      pCur->zVal = zVal;
+      pCur->nVal = nVal;
+      pCur->bEof = 0;
+      return SQLITE_OK;
+    }
+    kalamIterNext(pCur->pIter);
   }
-  pCur->aRowid[pCur->nRowid++] = iRowid;
-  return SQLITE_OK;
+  pCur->bEof = 1;
+  rc = kalamIterError(pCur->pIter, &zErr);
+  if( rc ) kalamTableError(pTab, zErr);
+  return rc;
+}
+
+/* xFilter of an index plan: the range of index entries index.c makes of
+** the arguments, read forwards or backwards. */
+static int cursorIndexFilter(KalamCursor *pCur, int idxNum,
+                             sqlite3_value **argv){
+  KalamTable *pTab = (KalamTable*)pCur->base.pVtab;
+  int iIndex = (idxNum >> 16) & 0xff;
+  int nEq = (idxNum >> 24) & 0x3f;
+  int flags = 0, bEmpty = 0, bWhole = 0;
+  int rc;
+  assert( iIndex < pTab->pSchema->nIndex );
+  if( idxNum & KALAM_PLAN_LO ) flags |= KALAM_INDEX_LO;
+  if( idxNum & KALAM_PLAN_LO_GT ) flags |= KALAM_INDEX_LO_GT;
+  if( idxNum & KALAM_PLAN_HI ) flags |= KALAM_INDEX_HI;
+  if( idxNum & KALAM_PLAN_HI_LT ) flags |= KALAM_INDEX_HI_LT;
+  rc = kalamIndexRange(pTab->pSchema, iIndex, pCur->aPrefix, pCur->nPrefix,
+                       nEq, flags, argv, &pCur->idxLo, &pCur->idxHi, &bEmpty,
+                       &bWhole);
+  if( rc ) return rc;
+  if( bEmpty ){
+    pCur->bEof = 1;
+    return SQLITE_OK;
+  }
+  if( bWhole ){
+    /* A whole UNIQUE key: one point read, as for a PRIMARY KEY, and the
+    ** row it names, if any, read as a lookup. */
+    char *zGot = 0, *zErr = 0;
+    size_t nGot = 0;
+    sqlite3_int64 iRowid;
+    rc = kalamTxnGet(pTab->pDb->pTxn, pTab->pCf, pCur->idxLo.z,
+                     (size_t)pCur->idxLo.n, &zGot, &nGot, &zErr);
+    if( rc ){
+      kalamTableError(pTab, zErr);
+      return rc;
+    }
+    if( zGot ){
+      int bOk = kalamKeyRowDecode(zGot, nGot, 0, &iRowid);
+      kalamStoreFree(zGot);
+      if( !bOk ){
+        kalamTableError(pTab, sqlite3_mprintf("corrupt index entry in kalam "
+            "table %s", pTab->pSchema->zTable));
+        return SQLITE_CORRUPT;
+      }
+      rc = cursorAddRowid(pCur, iRowid);
+      if( rc ) return rc;
+    }
+    return cursorLookup(pCur);
+  }
+  pCur->bIndex = 1;
+  pCur->pIter = kalamTxnIterator(pTab->pDb->pTxn, pTab->pCf,
+                                 pCur->idxLo.z, (int)pCur->idxLo.n,
+                                 pCur->idxHi.z, (int)pCur->idxHi.n, 0);
+  if( pCur->pIter==0 ) return SQLITE_NOMEM;
+  if( idxNum & KALAM_PLAN_DESC ){
+    kalamIterSeekForPrev(pCur->pIter, pCur->idxHi.z, (size_t)pCur->idxHi.n);
+    /* The end bound is exclusive: an entry equal to it is not in range. */
+    if( kalamIterValid(pCur->pIter) ){
+      size_t n;
+      const char *z = kalamIterKey(pCur->pIter, &n);
+      if( kalamKeyCmp(z, n, pCur->idxHi.z, (size_t)pCur->idxHi.n)>=0 ){
+        kalamIterNext(pCur->pIter);
+      }
+    }
+  }else{
+    kalamIterSeek(pCur->pIter, pCur->idxLo.z, (size_t)pCur->idxLo.n);
+  }
+  return cursorIndexScan(pCur);
 }
 
 /* xFilter: THE PLAN ENCODING (plan.c) says what idxNum and argv hold. */
@@ -407,6 +543,9 @@ int kalamCursorFilter(sqlite3_vtab_cursor *cur, int idxNum,
                                         - pTab->pSchema->nTtlSeconds*1000);
   }
 
+  if( idxNum & KALAM_PLAN_INDEX ){
+    return cursorIndexFilter(pCur, idxNum, argv);
+  }
   if( (idxNum & KALAM_PLAN_PK) && cursorKeyNeedsScan(pTab->pSchema, argv[0]) ){
     /* Not a lookup after all: scan, and let SQLite's test decide. */
     idxNum &= ~(KALAM_PLAN_EQ|KALAM_PLAN_PK|KALAM_PLAN_IN);
@@ -509,7 +648,7 @@ int kalamCursorNext(sqlite3_vtab_cursor *cur){
   KalamCursor *pCur = (KalamCursor*)cur;
   if( pCur->pIter ){
     kalamIterNext(pCur->pIter);
-    return cursorScan(pCur);
+    return pCur->bIndex ? cursorIndexScan(pCur) : cursorScan(pCur);
   }
   return cursorLookup(pCur);
 }

@@ -51,12 +51,14 @@ static int hkKeyPrefix(const char *zKey, size_t nKey, int nPrefix){
 }
 
 /* Hard-deletes soft-deleted rows deleted before iBeforeMs (INT64_MAX: all
-** of them), with their key-index entries, in one write. aPrefix/nPrefix
-** is the owner (empty for shared tables, one user for kalam_user);
-** nPrefix<0 means every owner of a kalam_user table
+** of them), with their key-index and index entries, in one write.
+** aPrefix/nPrefix is the owner (empty for shared tables, one user for
+** kalam_user); nPrefix<0 means every owner of a kalam_user table
 ** (deleted_retention_hours). Pass 1 collects the row keys to purge, in
-** key order; pass 2 removes the index entries that point at one of
-** them. *pn is the number of rows removed. */
+** key order; passes 2 and 3 remove the key-index and index entries (each
+** holds its row's id as its value) that point at one of them (one pass
+** for both when it reads every owner anyway). *pn is the number of rows
+** removed. */
 int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
                int nPrefix, sqlite3_int64 iBeforeMs, sqlite3_int64 *pn,
                char **pzErr){
@@ -80,10 +82,12 @@ int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
   pBatch = kalamBatchNew();
   if( pBatch==0 ){ rc = SQLITE_NOMEM; goto done; }
 
-  for(pass=0; pass<2 && rc==SQLITE_OK; pass++){
-    char cTag = pass==0 ? KALAM_TAG_ROW : KALAM_TAG_KEY;
+  for(pass=0; pass<3 && rc==SQLITE_OK; pass++){
+    char cTag = pass==0 ? KALAM_TAG_ROW : pass==1 ? KALAM_TAG_KEY
+                                                   : KALAM_TAG_INDEX;
     int nLo = 0, nHi = 0;
-    if( pass==1 && nGone==0 ) break;
+    if( pass>0 && nGone==0 ) break;
+    if( pass==2 && bAll ) break;  /* pass 2 saw the index entries too */
     if( bAll ){
       pIt = kalamStoreIterNew(pStore, 0, pCf, 0, 0, 0, 0, KALAM_ITER_NOCACHE);
     }else{
@@ -101,7 +105,9 @@ int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
       int np = hkKeyPrefix(zKey, nKey, nPrefix);
       sqlite3_int64 iRowid;
       char aRow[KALAM_ROWKEY_MAX + 1];
-      if( np<0 || zKey[np]!=cTag ) continue;
+      if( np<0 ) continue;
+      if( zKey[np]!=cTag
+       && !(bAll && pass==1 && zKey[np]==KALAM_TAG_INDEX) ) continue;
       if( pass==0 ){
         if( !kalamRowIsDeleted(zVal, nVal) ) continue;
         if( !kalamKeyRowDecode(zKey, nKey, np, &iRowid) ) continue;

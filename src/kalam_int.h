@@ -120,8 +120,9 @@ sqlite3_int64 kalamSnowflakeMs(sqlite3_int64 id);  /* Unix ms of an id */
 sqlite3_int64 kalamNowMs(void);
 
 /************************************************************************
-** Interface to schema.c: table kinds, column types, the system columns,
-** and the CREATE VIRTUAL TABLE argument list parsed into a KalamSchema.
+** Interface to schema.c and column.c: table kinds, column types, the
+** system columns, and the CREATE VIRTUAL TABLE argument list parsed into a
+** KalamSchema (column.c reads one column definition).
 */
 
 /* Column types, as declared (aliases folded in). */
@@ -167,7 +168,24 @@ struct KalamColumn {
   char *zJsonKey;     /* "name": as the row codec writes it, escaped once */
   int nJsonKey;
   int bDefaultNow;    /* DEFAULT CURRENT_TIMESTAMP */
+  int bUnique;        /* declared UNIQUE (the index is in aIndex) */
 };
+
+/* A UNIQUE constraint or an INDEX(...) item: its entries are kept by
+** index.c under its number, in the key layout of keys.c. Numbers go 1, 2,
+** ... in the order the CREATE arguments declare them (a column's UNIQUE
+** where the column is), and are recorded in the catalog, so that a later
+** schema change can add one with a number never used before. */
+#define KALAM_MAX_INDEX         64   /* indexes per table */
+#define KALAM_MAX_INDEX_COLUMNS 32   /* columns per index */
+typedef struct KalamIndex KalamIndex;
+struct KalamIndex {
+  int iNum;           /* its number in keys, 1..65535 */
+  int bUnique;        /* no two live rows share a key without NULLs */
+  int nCol;
+  int aiCol[KALAM_MAX_INDEX_COLUMNS];  /* its columns, by place in aCol */
+};
+
 
 struct KalamSchema {
   char *zTable;       /* table name */
@@ -182,7 +200,13 @@ struct KalamSchema {
   sqlite3_int64 nTtlSeconds;     /* streams only */
   int bUtf8;          /* the database's text is UTF-8 (set at connect): a
                       ** TEXT value for a TEXT column is taken as it is,
-                      ** not NUL-terminated first (kalamValueConvert) */
+                      ** not NUL-terminated first (kalamValueConvert), and
+                      ** text in an index sorts as SQLite sorts it */
+  int nIndex;         /* UNIQUE constraints and INDEX items */
+  KalamIndex *aIndex;
+  int nIndexBeforePk; /* how many of them the CREATE declares before the
+                      ** PRIMARY KEY: SQLite checks unique keys newest
+                      ** first, the key in its place among them */
 };
 
 /* The system columns. Each kind declares its list after the user columns,
@@ -213,6 +237,11 @@ char *kalamSchemaDeclare(const KalamSchema *p);
 char *kalamSchemaColumnsJson(const KalamSchema *p);
 char *kalamSchemaOptionsJson(const KalamSchema *p);
 int kalamSchemaColumnIndex(const KalamSchema *p, const char *zName, int n);
+int kalamColumnParse(KalamSchema *p, KalamColumn *pCol, const char *zArg,
+                     char **pzErr);
+int kalamColumnIsIndexItem(const char *zArg);
+int kalamColumnIndexItem(const KalamSchema *p, const char *zArg,
+                         KalamIndex *pIdx, char **pzErr);
 
 /************************************************************************
 ** Interface to value.c: SQL values converted to column types (STRICT
@@ -280,12 +309,15 @@ void kalamRowEncodeEnd(KalamBuf *p, int eKind, sqlite3_int64 iSeq,
 **
 **   row:   <owner prefix> 'r' <8-byte big-endian rowid, sign bit flipped>
 **   key:   <owner prefix> 'k' <type byte> <primary key value>
+**   index: <owner prefix> 'x' <2-byte index number> <values> [<rowid>]
 **
 ** The owner prefix is empty for shared and stream tables and
-** <1 byte length><user id> for kalam_user tables.
+** <1 byte length><user id> for kalam_user tables. keys.c's header has the
+** order-preserving encoding of index values.
 */
 #define KALAM_TAG_ROW 'r'
 #define KALAM_TAG_KEY 'k'
+#define KALAM_TAG_INDEX 'x'
 #define KALAM_MAX_USER 128
 #define KALAM_MAX_PREFIX (1 + KALAM_MAX_USER)
 #define KALAM_ROWKEY_MAX (KALAM_MAX_PREFIX + 1 + 8)
@@ -312,186 +344,63 @@ void kalamKeyTagRange(const char *aPrefix, int nPrefix, char cTag,
                       char *aLo, int *pnLo, char *aHi, int *pnHi);
 void kalamKeyOwnerRange(const char *aPrefix, int nPrefix,
                         char *aLo, int *pnLo, char *aHi, int *pnHi);
+/* Index entries: the prefix of index iNum's entries, one value in
+** SQLite's order, a row id, the length of one encoded value (-1 if
+** damaged), and the exclusive end of the keys starting with p (0 if none). */
+void kalamKeyIndexBegin(KalamBuf *p, const char *aPrefix, int nPrefix,
+                        int iNum);
+void kalamKeyValue(KalamBuf *p, const KalamValue *pVal);
+void kalamKeyAppendRowid(KalamBuf *p, sqlite3_int64 iRowid);
+int kalamKeyValueLength(const char *a, size_t n);
+int kalamKeySuccessor(KalamBuf *p);
 
 /************************************************************************
-** Interface to thrift.c: the Thrift compact protocol, in which a Parquet
-** file's footer and page headers are written. The encoder appends to a
-** KalamBuf (whose oom flag reports a failed allocation); the decoder reads
-** a byte range, latching the first error in zErr.
-*/
-#define KALAM_THRIFT_STOP    0
-#define KALAM_THRIFT_TRUE    1
-#define KALAM_THRIFT_FALSE   2
-#define KALAM_THRIFT_I8      3
-#define KALAM_THRIFT_I16     4
-#define KALAM_THRIFT_I32     5
-#define KALAM_THRIFT_I64     6
-#define KALAM_THRIFT_DOUBLE  7
-#define KALAM_THRIFT_BINARY  8
-#define KALAM_THRIFT_LIST    9
-#define KALAM_THRIFT_SET    10
-#define KALAM_THRIFT_MAP    11
-#define KALAM_THRIFT_STRUCT 12
-#define KALAM_THRIFT_MAX_DEPTH 16  /* structs (or lists) inside each other */
-
-typedef struct KalamThriftOut KalamThriftOut;
-struct KalamThriftOut {
-  KalamBuf *pBuf;            /* appended to; not owned */
-  int iDepth;                /* open structs below the outermost one */
-  short aLast[KALAM_THRIFT_MAX_DEPTH]; /* last field id of each open struct */
-};
-void kalamThriftOutInit(KalamThriftOut *p, KalamBuf *pBuf);
-void kalamThriftI16(KalamThriftOut *p, int iField, sqlite3_int64 v);
-void kalamThriftI32(KalamThriftOut *p, int iField, sqlite3_int64 v);
-void kalamThriftI64(KalamThriftOut *p, int iField, sqlite3_int64 v);
-void kalamThriftBool(KalamThriftOut *p, int iField, int b);
-void kalamThriftBinary(KalamThriftOut *p, int iField, const void *z,
-                       sqlite3_int64 n);
-void kalamThriftStructBegin(KalamThriftOut *p, int iField); /* 0: element */
-void kalamThriftStructEnd(KalamThriftOut *p);  /* also ends the outermost */
-void kalamThriftListBegin(KalamThriftOut *p, int iField, int eElem,
-                          sqlite3_int64 n);
-void kalamThriftElemInt(KalamThriftOut *p, sqlite3_int64 v);
-void kalamThriftElemBinary(KalamThriftOut *p, const void *z,
-                           sqlite3_int64 n);
-
-typedef struct KalamThriftIn KalamThriftIn;
-struct KalamThriftIn {
-  const unsigned char *a;    /* the input; not owned */
-  size_t n;                  /* its size */
-  size_t i;                  /* bytes read so far */
-  int iDepth;
-  short aLast[KALAM_THRIFT_MAX_DEPTH];
-  const char *zErr;          /* static text: the first error, or NULL */
-};
-void kalamThriftInInit(KalamThriftIn *p, const void *a, size_t n);
-int kalamThriftField(KalamThriftIn *p, int *piField); /* type; STOP at end */
-sqlite3_int64 kalamThriftReadInt(KalamThriftIn *p, int eType);
-int kalamThriftReadBool(KalamThriftIn *p, int eType);
-int kalamThriftReadBinary(KalamThriftIn *p, int eType,
-                          const unsigned char **pa, sqlite3_int64 *pn);
-int kalamThriftReadList(KalamThriftIn *p, int eType, int *peElem,
-                        sqlite3_int64 *pnElem);
-int kalamThriftReadStruct(KalamThriftIn *p, int eType);
-void kalamThriftSkip(KalamThriftIn *p, int eType);
-void kalamThriftSkipElem(KalamThriftIn *p, int eElem);
-
-/************************************************************************
-** Interface to parquet_write.c and parquet_footer.c: kalam's own
-** Parquet files, written (docs/cold.md has the format). Flat schemas
-** only: one leaf column per table column and per system column, PLAIN
-** values, RLE definition levels, zstd pages, min/max and null-count
-** statistics per column chunk.
+** Interface to index.c: UNIQUE constraints and secondary indexes, their
+** entries and the key ranges constraints on them read.
 */
 
-/* A column of a Parquet file. The writer is given an array of these; the
-** reader describes a file's columns with them (its strings then belong
-** to the KalamParquetFile). */
-typedef struct KalamParquetColumn KalamParquetColumn;
-struct KalamParquetColumn {
-  const char *zName;   /* UTF-8, as the schema element names it */
-  int eType;           /* KALAM_TYPE_*: INTEGER, REAL, TEXT, ... ANY */
-  int iFieldId;        /* the column's stable id, Parquet's field_id */
-  int bNotNull;        /* REQUIRED: no NULL, no definition levels */
+/* The entry keys of one row, one per index of its schema, back to back.
+** Kept on the stack by writers; buf is freed with kalamIndexKeysFree. */
+typedef struct KalamIndexKeys KalamIndexKeys;
+struct KalamIndexKeys {
+  KalamBuf buf;                            /* the keys */
+  int nKey;
+  int aEnd[KALAM_MAX_INDEX];               /* key i ends at aEnd[i] */
+  unsigned char abSingle[KALAM_MAX_INDEX]; /* a UNIQUE key without NULL: no
+                                           ** row id in it, one row holds it */
 };
+void kalamIndexKeysInit(KalamIndexKeys *p);
+void kalamIndexKeysFree(KalamIndexKeys *p);
+int kalamIndexKeys(const KalamSchema *pSchema, const char *aPrefix,
+                   int nPrefix, const KalamRow *pRow, sqlite3_int64 iRowid,
+                   KalamIndexKeys *p, char **pzErr);
+const char *kalamIndexKey(const KalamIndexKeys *p, int i, int *pn);
+int kalamIndexKeySame(const KalamIndexKeys *a, const KalamIndexKeys *b,
+                      int i);
+char *kalamIndexColumnList(const KalamSchema *pSchema, int i);
 
-/* Field ids of the system columns: out of the way of table columns,
-** which are numbered from 1. */
-#define KALAM_PARQUET_ID_ROWID   2147483001
-#define KALAM_PARQUET_ID_SEQ     2147483002
-#define KALAM_PARQUET_ID_DELETED 2147483003
-#define KALAM_PARQUET_ID_TS      2147483004
+/* What constraints and ORDER BY on a column an index can serve. */
+#define KALAM_INDEX_USE_EQ    0x01
+#define KALAM_INDEX_USE_RANGE 0x02
+#define KALAM_INDEX_USE_ORDER 0x04
+int kalamIndexColumnUse(const KalamSchema *pSchema, int iCol);
+int kalamIndexValueExact(const KalamSchema *pSchema, int iCol, int eValue);
 
-/* Limits the reader enforces, and the writer's defaults. */
-#define KALAM_PARQUET_GROUP_ROWS     65536     /* default rows per group */
-#define KALAM_PARQUET_GROUP_BYTES    (64<<20)  /* default staged bytes */
-#define KALAM_PARQUET_MAX_GROUP_ROWS (1<<20)   /* the reader's limit */
-#define KALAM_PARQUET_PAGE_ROWS      20000     /* default values per page */
-#define KALAM_PARQUET_PAGE_BYTES     (1<<20)   /* default bytes per page */
-#define KALAM_PARQUET_MAX_PAGE       ((1<<30) + (1<<20)) /* decompressed */
-#define KALAM_PARQUET_STAT_MAX       256  /* longest min/max kept, bytes */
-
-/* Writer options; a zeroed struct (or NULL) means the defaults. */
-typedef struct KalamParquetOptions KalamParquetOptions;
-struct KalamParquetOptions {
-  sqlite3_int64 nGroupRows;  /* rows per row group at most */
-  sqlite3_int64 nGroupBytes; /* staged value bytes per row group at most */
-  int nPageRows;             /* values per data page at most */
-  int nPageBytes;            /* value bytes per data page, roughly */
-  int iZstdLevel;            /* 0: zstd's default level */
-  int bUncompressed;         /* write pages without compression */
-};
-
-/* parquet_write.c: rows in, one file out. Open creates "<zPath>.tmp";
-** Add buffers a row (nCol values, in column order, each of its column's
-** type or NULL) and writes a row group when one is full; Finish writes
-** the last group and the footer, syncs, renames the file to zPath and
-** syncs its directory. Free closes and, unless Finish succeeded, removes
-** the temporary file. Errors come as an SQLite code and a message in
-** *pzErr (sqlite3_free it); after one, every call returns it again. */
-typedef struct KalamParquetWriter KalamParquetWriter;
-int kalamParquetWriterOpen(const char *zPath, const KalamParquetColumn *aCol,
-                           int nCol, const KalamParquetOptions *pOpt,
-                           KalamParquetWriter **pp, char **pzErr);
-int kalamParquetWriterMeta(KalamParquetWriter *p, const char *zKey,
-                           const char *zValue);
-int kalamParquetWriterAdd(KalamParquetWriter *p, const KalamValue *aVal,
-                          char **pzErr);
-int kalamParquetWriterFinish(KalamParquetWriter *p, sqlite3_int64 *pnBytes,
-                             char **pzErr);
-void kalamParquetWriterFree(KalamParquetWriter *p);
-
-/* parquet_footer.c: the columns of a table's files. */
-int kalamParquetColumnsFromSchema(const KalamSchema *pSchema,
-                                  KalamParquetColumn **paCol, int *pnCol);
-
-/************************************************************************
-** Interface to parquet_read.c and parquet_chunk.c: kalam's Parquet files
-** read back. A function that can fail returns an SQLite code and sets
-** *pzErr to a message naming the file (sqlite3_free it): SQLITE_CORRUPT
-** for a damaged file or one kalam's writer would not make, SQLITE_IOERR,
-** SQLITE_CANTOPEN, SQLITE_NOMEM.
-*/
-
-/* parquet_read.c: a file's footer, checked whole at open against the
-** file's size; its columns, row groups and statistics. Open keeps the
-** file open (OpenMemory borrows a[], which must outlive the handle);
-** Close frees everything the handle owns. */
-typedef struct KalamParquetFile KalamParquetFile;
-typedef struct KalamParquetChunk KalamParquetChunk;
-typedef struct KalamParquetStats KalamParquetStats;
-struct KalamParquetStats {
-  int bNullCount;            /* nNull is known */
-  sqlite3_int64 nNull;
-  int bMinMax;               /* min and max are known (never for ANY) */
-  KalamValue min, max;       /* borrowed from the file: valid until Close */
-};
-int kalamParquetOpen(const char *zPath, KalamParquetFile **pp, char **pzErr);
-int kalamParquetOpenMemory(const char *zName, const void *a, size_t n,
-                           KalamParquetFile **pp, char **pzErr);
-void kalamParquetClose(KalamParquetFile *p);
-sqlite3_int64 kalamParquetRowCount(const KalamParquetFile *p);
-int kalamParquetColumnCount(const KalamParquetFile *p);
-const KalamParquetColumn *kalamParquetColumnInfo(const KalamParquetFile *p,
-                                                 int iCol);
-int kalamParquetColumnByFieldId(const KalamParquetFile *p, int iFieldId);
-const char *kalamParquetMetaValue(const KalamParquetFile *p,
-                                  const char *zKey);
-int kalamParquetGroupCount(const KalamParquetFile *p);
-sqlite3_int64 kalamParquetGroupRows(const KalamParquetFile *p, int iGroup);
-void kalamParquetGroupStats(const KalamParquetFile *p, int iGroup, int iCol,
-                            KalamParquetStats *pOut);
-
-/* parquet_chunk.c: one column of one row group decoded at a time (only
-** the columns a scan asks for are read). A chunk is freed with ChunkFree
-** before its file is closed; ChunkValue's TEXT and BLOB values borrow
-** from the chunk, and an ANY value may own memory (kalamValueClear). */
-int kalamParquetReadChunk(KalamParquetFile *p, int iGroup, int iCol,
-                          KalamParquetChunk **pp, char **pzErr);
-sqlite3_int64 kalamParquetChunkRows(const KalamParquetChunk *p);
-int kalamParquetChunkValue(const KalamParquetChunk *p, sqlite3_int64 iRow,
-                           KalamValue *pOut, char **pzErr);
-void kalamParquetChunkFree(KalamParquetChunk *p);
+/* A constraint value encoded for an index range. */
+#define KALAM_INDEX_VALUE_OK      0
+#define KALAM_INDEX_VALUE_NULL    1   /* NULL: no comparison is true */
+#define KALAM_INDEX_VALUE_INEXACT 2   /* cannot be used: widen the range */
+#define KALAM_INDEX_VALUE_NOMEM   3
+int kalamIndexValue(const KalamSchema *pSchema, int iCol,
+                    sqlite3_value *pVal, KalamBuf *p);
+#define KALAM_INDEX_LO    0x01   /* a lower bound follows the equalities */
+#define KALAM_INDEX_LO_GT 0x02   /*   ... strict */
+#define KALAM_INDEX_HI    0x04   /* an upper bound follows */
+#define KALAM_INDEX_HI_LT 0x08   /*   ... strict */
+int kalamIndexRange(const KalamSchema *pSchema, int iIndex,
+                    const char *aPrefix, int nPrefix, int nEq, int flags,
+                    sqlite3_value **argv, KalamBuf *pLo, KalamBuf *pHi,
+                    int *pbEmpty, int *pbWhole);
 
 /************************************************************************
 ** Interface to store.c and store_io.c: the storage layer, the only code
@@ -829,6 +738,7 @@ int kalamTableOwnerPrefix(KalamTable *pTab, char *aPrefix, int *pnPrefix);
 #define KALAM_PLAN_DESC     0x1000
 #define KALAM_PLAN_TRASH    0x2000
 #define KALAM_PLAN_TS_EQ    0x4000
+#define KALAM_PLAN_INDEX    0x8000   /* bits 16-23 the index, 24-29 nEq */
 int kalamPlanBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo);
 
 /* cursor.c: the cursor methods. */
@@ -856,5 +766,9 @@ int kalamTablesRegister(sqlite3 *db, KalamConn *pConn);
 /* backup.c: kalam_backup(dest), registered by functions.c. */
 void kalamBackupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 int kalamSqlFunctionsRegister(sqlite3 *db, KalamConn *pConn);
+
+/* The cold tier's interfaces (thrift.c, parquet*.c) are in cold.h, kept
+** apart so that each header stays readable in one sitting. */
+#include "cold.h"
 
 #endif /* KALAM_INT_H */

@@ -1,8 +1,10 @@
 /*
 ** keys.c — the RocksDB key layout of a table's column family.
 **
-**   row:  <owner prefix> 'r' <rowid: 8 bytes big-endian, sign bit flipped>
-**   key:  <owner prefix> 'k' <type byte> <primary key value bytes>
+**   row:    <owner prefix> 'r' <rowid: 8 bytes big-endian, sign bit flipped>
+**   key:    <owner prefix> 'k' <type byte> <primary key value bytes>
+**   index:  <owner prefix> 'x' <index number: 2 bytes big-endian>
+**           <value>... [<rowid: 8 bytes, as in a row key>]
 **
 ** Flipping the sign bit makes the byte order of keys the numeric order of
 ** row ids, negatives first, so rowid ranges and ORDER BY rowid are plain
@@ -12,13 +14,40 @@
 ** The owner prefix is empty for kalam_shared and kalam_stream tables. For
 ** kalam_user tables it is one byte of length then the user id (1..128
 ** bytes): no user's prefix is a prefix of another's, so one user's rows and
-** key index are one contiguous range that a prefix-bounded iterator or a
+** indexes are one contiguous range that a prefix-bounded iterator or a
 ** single range delete covers exactly.
 **
 ** The key index maps a PRIMARY KEY value to the row id (8 bytes, the same
 ** encoding). Values reach it already converted to the column's type, so
 ** equal values always have equal bytes; a REAL that is a whole number is
 ** keyed as that INTEGER, because SQLite compares 1.0 equal to 1.
+**
+** Index entries (UNIQUE and INDEX, src/index.c) hold the row id as their
+** value too, and their keys sort as SQLite sorts the values, so that
+** equality, ranges and ORDER BY on an index's leading columns are key
+** ranges. Each value is one self-delimiting piece:
+**
+**   NULL     0x05
+**   number   0x10 <the value as a double: 8 bytes, order-preserving>
+**                 <2 bytes: the integer's distance from that double, + 0x8000>
+**   text     0x20 <bytes, 0x00 written 0x00 0xff> 0x00 0x01
+**   blob     0x30 <bytes, likewise> 0x00 0x01
+**
+** The type bytes give SQLite's order of storage classes (NULL, numbers,
+** text, blobs); text compares by its bytes, which is SQLite's BINARY
+** collation in a UTF-8 database. An INTEGER and a REAL share one number
+** encoding so that 1 and 1.0 are one value and 2 < 2.5 < 3 hold in a column
+** of any type: the double comes first, and the few integers beyond 2^53
+** that round to the same double are told apart by the two bytes after it
+** (never more than 512 away, since doubles near 2^63 are 1,024 apart); a
+** REAL's distance is 0. -0.0 is written as 0.0, which SQLite finds equal.
+** The escape keeps a shorter text below every longer one that starts
+** with it, so values can follow one another in one key.
+**
+** A UNIQUE index entry without a NULL in it ends after its values: one
+** entry per value, found by a point read. Any other entry (INDEX, or a
+** UNIQUE key with a NULL, which clashes with nothing) ends with the row id,
+** so entries of equal values come in row id order.
 */
 #include "kalam_int.h"
 #include <string.h>
@@ -121,7 +150,7 @@ int kalamKeyOwnerLength(const char *aKey, size_t nKey){
 }
 
 /* The range [aLo, aHi) of one owner's keys that carry tag cTag (all its
-** row keys, or all its key-index keys). Both bounds take at most
+** row keys, all its key-index keys, or all its index entries). Both bounds take at most
 ** KALAM_BOUND_MAX bytes. */
 void kalamKeyTagRange(const char *aPrefix, int nPrefix, char cTag,
                       char *aLo, int *pnLo, char *aHi, int *pnHi){
@@ -143,4 +172,136 @@ void kalamKeyOwnerRange(const char *aPrefix, int nPrefix,
   aHi[nPrefix] = (char)0xff;
   *pnLo = nPrefix;
   *pnHi = nPrefix + 1;
+}
+
+/* Appends the start of an entry of index number iNum (1..65535) under the
+** owner prefix: the common prefix of all its entries. */
+void kalamKeyIndexBegin(KalamBuf *p, const char *aPrefix, int nPrefix,
+                        int iNum){
+  char a[3];
+  assert( iNum>0 && iNum<=0xffff );
+  a[0] = KALAM_TAG_INDEX;
+  a[1] = (char)(iNum >> 8);
+  a[2] = (char)(iNum & 0xff);
+  kalamBufAppend(p, aPrefix, nPrefix);
+  kalamBufAppend(p, a, 3);
+}
+
+/* Appends n bytes with each 0x00 escaped, then the terminator (see the
+** header). */
+static void keyPutEscaped(KalamBuf *p, const char *z, int n){
+  static const char aEsc[2] = {0x00, (char)0xff};
+  static const char aEnd[2] = {0x00, 0x01};
+  int i, iStart = 0;
+  for(i=0; i<n; i++){
+    if( z[i]==0 ){
+      kalamBufAppend(p, z + iStart, i - iStart);
+      kalamBufAppend(p, aEsc, 2);
+      iStart = i + 1;
+    }
+  }
+  kalamBufAppend(p, z + iStart, n - iStart);
+  kalamBufAppend(p, aEnd, 2);
+}
+
+/* The order-preserving 8 bytes of a double: positive numbers with the
+** sign bit set, negative ones with every bit flipped. */
+static void keyPutDouble(unsigned char *a, double r){
+  sqlite3_uint64 u;
+  int i;
+  if( r==0.0 ) r = 0.0;    /* -0.0 is 0.0 */
+  memcpy(&u, &r, 8);
+  if( u & ((sqlite3_uint64)1 << 63) ){
+    u = ~u;
+  }else{
+    u |= (sqlite3_uint64)1 << 63;
+  }
+  for(i=7; i>=0; i--){
+    a[i] = (unsigned char)(u & 0xff);
+    u >>= 8;
+  }
+}
+
+/* Appends one value of an index entry, encoded as the header says. A
+** JSON value is its compact text, as SQLite reads it. */
+void kalamKeyValue(KalamBuf *p, const KalamValue *pVal){
+  unsigned char a[11];
+  switch( pVal->eType ){
+    case SQLITE_NULL:
+      kalamBufAppendChar(p, 0x05);
+      break;
+    case SQLITE_INTEGER: {
+      double r = (double)pVal->i;
+      sqlite3_int64 iDiff;
+      if( r>=9223372036854775808.0 ){
+        /* Rounded up to 2^63, which no int64 holds: the distance, in two
+        ** steps that cannot overflow. */
+        iDiff = (pVal->i - INT64_MAX) - 1;
+      }else{
+        iDiff = pVal->i - (sqlite3_int64)r;
+      }
+      assert( iDiff>=-512 && iDiff<=512 );
+      a[0] = 0x10;
+      keyPutDouble(a + 1, r);
+      a[9] = (unsigned char)((iDiff + 0x8000) >> 8);
+      a[10] = (unsigned char)((iDiff + 0x8000) & 0xff);
+      kalamBufAppend(p, a, 11);
+      break;
+    }
+    case SQLITE_FLOAT:
+      a[0] = 0x10;
+      keyPutDouble(a + 1, pVal->r);
+      a[9] = 0x80;
+      a[10] = 0x00;
+      kalamBufAppend(p, a, 11);
+      break;
+    case SQLITE_TEXT:
+      kalamBufAppendChar(p, 0x20);
+      keyPutEscaped(p, pVal->z, pVal->n);
+      break;
+    default:
+      kalamBufAppendChar(p, 0x30);
+      keyPutEscaped(p, pVal->z, pVal->n);
+      break;
+  }
+}
+
+/* Appends a row id, 8 bytes as in a row key. */
+void kalamKeyAppendRowid(KalamBuf *p, sqlite3_int64 iRowid){
+  unsigned char a[8];
+  keyPutRowid(a, iRowid);
+  kalamBufAppend(p, a, 8);
+}
+
+/* The length of the encoded value at the start of a[0..n), or -1 if it is
+** not one (a damaged key). */
+int kalamKeyValueLength(const char *a, size_t n){
+  size_t i;
+  if( n==0 ) return -1;
+  switch( (unsigned char)a[0] ){
+    case 0x05: return 1;
+    case 0x10: return n>=11 ? 11 : -1;
+    case 0x20:
+    case 0x30:
+      for(i=1; i+1<n; i++){
+        if( a[i]!=0 ) continue;
+        if( a[i+1]==0x01 ) return (int)(i + 2);
+        if( (unsigned char)a[i+1]!=0xff ) return -1;
+        i++;
+      }
+      return -1;
+    default:
+      return -1;
+  }
+}
+
+/* Turns the key in p into the least key above every key that starts with
+** it: the exclusive end of their range. Trailing 0xff bytes go, and the
+** last other byte grows by one. Returns 0 if there is no such key (p is
+** empty or all 0xff, which kalam's keys never are). */
+int kalamKeySuccessor(KalamBuf *p){
+  while( p->n>0 && (unsigned char)p->z[p->n-1]==0xff ) p->n--;
+  if( p->n==0 ) return 0;
+  p->z[p->n-1] = (char)((unsigned char)p->z[p->n-1] + 1);
+  return 1;
 }

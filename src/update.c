@@ -7,25 +7,33 @@
 **
 **   INSERT  the row id is the one given (rowid or INTEGER PRIMARY KEY) or a
 **           new snowflake id; values are converted to their column types
-**           (value.c); the row and its key-index entry are written.
+**           (value.c); the row, its key-index entry and its index entries
+**           (index.c) are written.
 **   UPDATE  columns SQLite reports unchanged (sqlite3_value_nochange) keep
 **           their stored JSON text as it is; system columns are read-only.
 **   DELETE  soft: the row is rewritten with _deleted 1 and new _seq and
 **           _updated, all its values kept. Streams refuse UPDATE and DELETE.
 **
-** Uniqueness. A row id and a PRIMARY KEY value each belong to at most one
-** stored row, deleted or not. A clash with a soft-deleted row is no clash:
-** that row is removed for good and the new one takes its place. A clash
-** with a live row follows the statement's conflict clause, read with
-** sqlite3_vtab_on_conflict: REPLACE removes the old row; any other clause
-** returns SQLITE_CONSTRAINT with SQLite's message, and SQLite does the rest
-** (IGNORE skips the row, FAIL keeps earlier rows, ABORT and ROLLBACK roll
-** back). All clashes are found before anything is written, and a row is
-** checked in SQLite's order: NOT NULL, the row id, the column types, the
-** key (updateCheckNotNull says why the order matters).
+** Uniqueness. A row id, a PRIMARY KEY value and a UNIQUE key without NULLs
+** each belong to at most one stored row, deleted or not. A clash with a
+** soft-deleted row is no clash: that row is removed for good and the new
+** one takes its place. A clash with a live row follows the statement's
+** conflict clause, read with sqlite3_vtab_on_conflict: REPLACE removes the
+** old rows; any other clause returns SQLITE_CONSTRAINT with SQLite's
+** message, and SQLite does the rest (IGNORE skips the row, FAIL keeps
+** earlier rows, ABORT and ROLLBACK roll back). All clashes are found
+** before anything is written (the rows to remove are gathered as
+** "holders"), and a row is checked in SQLite's order: NOT NULL, the row
+** id, the column types, then the unique keys, the newest declared first
+** (updateCheckNotNull and updateCheckKeys say why the order matters).
+**
+** Index entries are computed from the row as encoded for the store
+** (index.c says why), so a write encodes its row first, checks, and only
+** then puts the row and its entries.
 */
 #include "kalam_int.h"
 #include <string.h>
+#include <stddef.h>
 
 SQLITE_EXTENSION_INIT3
 
@@ -33,6 +41,15 @@ SQLITE_EXTENSION_INIT3
 #define HOLDER_NONE    0
 #define HOLDER_DELETED 1
 #define HOLDER_LIVE    2
+
+/* A stored row that the write displaces: a deleted row that holds its
+** row id or one of its unique keys, or with OR REPLACE a live one. */
+typedef struct UpdateHolder UpdateHolder;
+struct UpdateHolder {
+  sqlite3_int64 iRowid;
+  char *zVal;           /* the stored row (kalamStoreFree) */
+  size_t nVal;
+};
 
 typedef struct UpdateCtx UpdateCtx;
 struct UpdateCtx {
@@ -42,6 +59,8 @@ struct UpdateCtx {
   char aPrefix[KALAM_MAX_PREFIX];
   int nPrefix;
   char *zErr;           /* message for pTab->base.zErrMsg */
+  int nHolder;          /* the row id, the key, and each UNIQUE index */
+  UpdateHolder aHolder[KALAM_MAX_INDEX + 2];  /* must stay last */
 };
 
 /* Reads the stored row of iRowid. *pzVal is NULL if there is none; else the
@@ -61,45 +80,110 @@ static int updateIndexKey(UpdateCtx *p, const KalamValue *pVal, KalamBuf *pKey){
   return pKey->oom ? SQLITE_NOMEM : SQLITE_OK;
 }
 
-/* Removes row iRowid for good, with its key-index entry if that entry
-** points at it. zVal is the stored row. */
+/* Removes the entry zKey of a key index or UNIQUE index if it points at
+** row iRowid (a row removed for good no longer holds it). */
+static int updateUnindexOwned(UpdateCtx *p, const char *zKey, size_t nKey,
+                              sqlite3_int64 iRowid){
+  char *zGot = 0;
+  size_t nGot = 0;
+  sqlite3_int64 iOwner;
+  int rc = kalamTxnGet(p->pTxn, p->pTab->pCf, zKey, nKey, &zGot, &nGot,
+                       &p->zErr);
+  if( rc==SQLITE_OK && zGot && kalamKeyRowDecode(zGot, nGot, 0, &iOwner)
+   && iOwner==iRowid ){
+    kalamTxnDelete(p->pTxn, p->pTab->pCf, zKey, nKey);
+  }
+  if( zGot ) kalamStoreFree(zGot);
+  return rc;
+}
+
+/* Removes row iRowid for good, with its key-index entry and its UNIQUE
+** entries where they point at it, and its other index entries. zVal is the
+** stored row. */
 static int updateHardDelete(UpdateCtx *p, sqlite3_int64 iRowid,
                             const char *zVal, size_t nVal){
+  const KalamSchema *pSchema = p->pSchema;
   char aKey[KALAM_ROWKEY_MAX];
   int nKey = kalamKeyRow(aKey, p->aPrefix, p->nPrefix, iRowid);
+  int bHasPk = pSchema->iPk>=0 && !pSchema->bIntPk;
+  KalamRow row;
   int rc = SQLITE_OK;
+
+  memset(&row, 0, sizeof(row));
   kalamTxnDelete(p->pTxn, p->pTab->pCf, aKey, (size_t)nKey);
-  if( p->pSchema->iPk>=0 && !p->pSchema->bIntPk ){
-    KalamRow row;
+  if( !bHasPk && pSchema->nIndex==0 ) return SQLITE_OK;
+  rc = kalamRowParse(&row, pSchema, zVal, nVal);
+  if( rc==SQLITE_CORRUPT ){
+    rc = SQLITE_OK; /* nothing readable to unindex */
+    goto done;
+  }
+  if( rc==SQLITE_OK && bHasPk ){
     KalamValue v;
-    memset(&row, 0, sizeof(row));
-    rc = kalamRowParse(&row, p->pSchema, zVal, nVal);
+    rc = kalamRowColumn(&row, pSchema, pSchema->iPk, &v, &p->zErr);
     if( rc==SQLITE_OK ){
-      rc = kalamRowColumn(&row, p->pSchema, p->pSchema->iPk, &v, &p->zErr);
+      KalamBuf key;
+      rc = updateIndexKey(p, &v, &key);
       if( rc==SQLITE_OK ){
-        KalamBuf key;
-        char *zGot = 0;
-        size_t nGot = 0;
-        sqlite3_int64 iOwner;
-        rc = updateIndexKey(p, &v, &key);
-        if( rc==SQLITE_OK ){
-          rc = kalamTxnGet(p->pTxn, p->pTab->pCf, key.z, (size_t)key.n, &zGot,
-                           &nGot, &p->zErr);
-        }
-        if( rc==SQLITE_OK && zGot && kalamKeyRowDecode(zGot, nGot, 0, &iOwner)
-         && iOwner==iRowid ){
-          kalamTxnDelete(p->pTxn, p->pTab->pCf, key.z, (size_t)key.n);
-        }
-        if( zGot ) kalamStoreFree(zGot);
-        kalamBufFree(&key);
-        kalamValueClear(&v);
+        rc = updateUnindexOwned(p, key.z, (size_t)key.n, iRowid);
       }
-    }else if( rc==SQLITE_CORRUPT ){
-      rc = SQLITE_OK; /* nothing readable to unindex */
+      kalamBufFree(&key);
+      kalamValueClear(&v);
     }
-    kalamRowFree(&row);
+  }
+  if( rc==SQLITE_OK && pSchema->nIndex ){
+    KalamIndexKeys keys;
+    int i;
+    kalamIndexKeysInit(&keys);
+    rc = kalamIndexKeys(pSchema, p->aPrefix, p->nPrefix, &row, iRowid, &keys,
+                        &p->zErr);
+    for(i=0; rc==SQLITE_OK && i<keys.nKey; i++){
+      int n;
+      const char *z = kalamIndexKey(&keys, i, &n);
+      if( keys.abSingle[i] ){
+        rc = updateUnindexOwned(p, z, (size_t)n, iRowid);
+      }else{
+        kalamTxnDelete(p->pTxn, p->pTab->pCf, z, (size_t)n);
+      }
+    }
+    kalamIndexKeysFree(&keys);
+  }
+done:
+  kalamRowFree(&row);
+  return rc;
+}
+
+/* Takes holder iRowid (and its stored row zVal, which the context then
+** frees) into the list of rows the write removes, once. */
+static void updateAddHolder(UpdateCtx *p, sqlite3_int64 iRowid, char *zVal,
+                            size_t nVal){
+  int i;
+  for(i=0; i<p->nHolder; i++){
+    if( p->aHolder[i].iRowid==iRowid ){
+      kalamStoreFree(zVal);
+      return;
+    }
+  }
+  assert( p->nHolder < (int)(sizeof(p->aHolder)/sizeof(p->aHolder[0])) );
+  p->aHolder[p->nHolder].iRowid = iRowid;
+  p->aHolder[p->nHolder].zVal = zVal;
+  p->aHolder[p->nHolder].nVal = nVal;
+  p->nHolder++;
+}
+
+/* Removes every holder for good: the last step before the write. */
+static int updateRemoveHolders(UpdateCtx *p){
+  int i, rc = SQLITE_OK;
+  for(i=0; rc==SQLITE_OK && i<p->nHolder; i++){
+    rc = updateHardDelete(p, p->aHolder[i].iRowid, p->aHolder[i].zVal,
+                          p->aHolder[i].nVal);
   }
   return rc;
+}
+
+static void updateHoldersFree(UpdateCtx *p){
+  int i;
+  for(i=0; i<p->nHolder; i++) kalamStoreFree(p->aHolder[i].zVal);
+  p->nHolder = 0;
 }
 
 /* Finds who holds row id iRowid: none, a deleted row or a live one. */
@@ -114,8 +198,9 @@ static int updateRowidHolder(UpdateCtx *p, sqlite3_int64 iRowid, int *peHolder,
   return rc;
 }
 
-/* Finds who holds PK key pKey, other than row iSelf. */
-static int updateKeyHolder(UpdateCtx *p, const KalamBuf *pKey,
+/* Finds who holds unique key zKey (of the key index or a UNIQUE index),
+** other than row iSelf. */
+static int updateKeyHolder(UpdateCtx *p, const char *zKey, size_t nKey,
                            sqlite3_int64 iSelf, int *peHolder,
                            sqlite3_int64 *piRowid, char **pzVal,
                            size_t *pnVal){
@@ -124,8 +209,8 @@ static int updateKeyHolder(UpdateCtx *p, const KalamBuf *pKey,
   int rc;
   *peHolder = HOLDER_NONE;
   *pzVal = 0;
-  rc = kalamTxnGet(p->pTxn, p->pTab->pCf, pKey->z, (size_t)pKey->n, &zGot,
-                   &nGot, &p->zErr);
+  rc = kalamTxnGet(p->pTxn, p->pTab->pCf, zKey, nKey, &zGot, &nGot,
+                   &p->zErr);
   if( rc || zGot==0 ) return rc;
   if( !kalamKeyRowDecode(zGot, nGot, 0, piRowid) ){
     kalamStoreFree(zGot);
@@ -146,6 +231,76 @@ static int updateClash(UpdateCtx *p, const char *zColumn){
   return SQLITE_CONSTRAINT;
 }
 
+/* The error for a clash on UNIQUE index i, unless the clause is
+** REPLACE: SQLite names every column, "t.a, t.b". */
+static int updateClashIndex(UpdateCtx *p, int i){
+  char *zList;
+  if( sqlite3_vtab_on_conflict(p->pTab->db)==SQLITE_REPLACE ) return SQLITE_OK;
+  zList = kalamIndexColumnList(p->pSchema, i);
+  if( zList==0 ) return SQLITE_NOMEM;
+  p->zErr = sqlite3_mprintf("UNIQUE constraint failed: %s", zList);
+  sqlite3_free(zList);
+  return SQLITE_CONSTRAINT;
+}
+
+/* Checks one unique key, zKey, of the key index (iIndex<0) or of UNIQUE
+** index iIndex, for row iSelf about to become row iNew: a live holder is a
+** clash (updateClash), and any holder is taken into the list of rows the
+** write removes. A holder that is row iNew itself holds the row id too,
+** and was judged by the row id check already. */
+static int updateCheckKey(UpdateCtx *p, const char *zKey, size_t nKey,
+                          int iIndex, sqlite3_int64 iSelf,
+                          sqlite3_int64 iNew){
+  const KalamSchema *pSchema = p->pSchema;
+  int eHolder = HOLDER_NONE;
+  sqlite3_int64 iHolder = 0;
+  char *zVal = 0;
+  size_t nVal = 0;
+  int rc = updateKeyHolder(p, zKey, nKey, iSelf, &eHolder, &iHolder, &zVal,
+                           &nVal);
+  if( rc==SQLITE_OK && eHolder!=HOLDER_NONE && iHolder==iNew ){
+    eHolder = HOLDER_NONE;
+  }
+  if( rc==SQLITE_OK && eHolder==HOLDER_LIVE ){
+    rc = iIndex<0 ? updateClash(p, pSchema->aCol[pSchema->iPk].zName)
+                  : updateClashIndex(p, iIndex);
+  }
+  if( rc==SQLITE_OK && eHolder!=HOLDER_NONE ){
+    updateAddHolder(p, iHolder, zVal, nVal);
+    zVal = 0;
+  }
+  if( zVal ) kalamStoreFree(zVal);
+  return rc;
+}
+
+/* Checks the unique keys of a row being written as iNew (formerly iSelf):
+** the PRIMARY KEY's, pPkKey (NULL if it needs no check), and the UNIQUE
+** keys without NULLs of pNew, except those equal to pOld's (an UPDATE's
+** unchanged keys, still its own). SQLite checks a table's unique keys
+** newest declared first, the PRIMARY KEY in its place among them; the
+** first clash decides the message, so kalam checks in the same order. */
+static int updateCheckKeys(UpdateCtx *p, const KalamBuf *pPkKey,
+                           const KalamIndexKeys *pNew,
+                           const KalamIndexKeys *pOld, sqlite3_int64 iSelf,
+                           sqlite3_int64 iNew){
+  const KalamSchema *pSchema = p->pSchema;
+  int i, rc = SQLITE_OK;
+  if( pPkKey && pSchema->nIndexBeforePk==pSchema->nIndex ){
+    rc = updateCheckKey(p, pPkKey->z, (size_t)pPkKey->n, -1, iSelf, iNew);
+  }
+  for(i=pSchema->nIndex-1; rc==SQLITE_OK && i>=0; i--){
+    if( pNew->abSingle[i] && !(pOld && kalamIndexKeySame(pOld, pNew, i)) ){
+      int n;
+      const char *z = kalamIndexKey(pNew, i, &n);
+      rc = updateCheckKey(p, z, (size_t)n, i, iSelf, iNew);
+    }
+    if( rc==SQLITE_OK && pPkKey && i==pSchema->nIndexBeforePk ){
+      rc = updateCheckKey(p, pPkKey->z, (size_t)pPkKey->n, -1, iSelf, iNew);
+    }
+  }
+  return rc;
+}
+
 /* Finds who holds row id iRowid (updateRowidHolder) and, if a live row
 ** does, applies the conflict clause to the clash (updateClash). */
 static int updateRowidClash(UpdateCtx *p, sqlite3_int64 iRowid, int *peHolder,
@@ -159,17 +314,17 @@ static int updateRowidClash(UpdateCtx *p, sqlite3_int64 iRowid, int *peHolder,
   return rc;
 }
 
-/* Writes the row: pVals[i] for changed columns, the old row's JSON text
-** for the others (abKeep[i]), the row id for an INTEGER PRIMARY KEY.
-** iSeq is the write's _seq, or 0 to draw a new snowflake id. */
-static int updateWrite(UpdateCtx *p, sqlite3_int64 iRowid,
-                       const KalamValue *aVal, const unsigned char *abKeep,
-                       const KalamRow *pOld, int bDeleted,
-                       sqlite3_int64 iSeq){
+/* Encodes the row into the table's row buffer: pVals[i] for changed
+** columns, the old row's JSON text for the others (abKeep[i]), the row id
+** for an INTEGER PRIMARY KEY. iSeq is the write's _seq, or 0 to draw a new
+** snowflake id. updatePutRow writes it. */
+static int updateEncode(UpdateCtx *p, sqlite3_int64 iRowid,
+                        const KalamValue *aVal, const unsigned char *abKeep,
+                        const KalamRow *pOld, int bDeleted,
+                        sqlite3_int64 iSeq){
   const KalamSchema *pSchema = p->pSchema;
   KalamBuf *pB = &p->pTab->rowBuf;   /* reused row after row */
-  char aKey[KALAM_ROWKEY_MAX];
-  int nKey, i;
+  int i;
   if( iSeq==0 ) iSeq = kalamSnowflakeNext();
   kalamRowEncodeBegin(pB);
   for(i=0; i<pSchema->nCol; i++){
@@ -198,18 +353,37 @@ static int updateWrite(UpdateCtx *p, sqlite3_int64 iRowid,
     kalamBufFree(pB);   /* and start afresh next time */
     return SQLITE_NOMEM;
   }
-  nKey = kalamKeyRow(aKey, p->aPrefix, p->nPrefix, iRowid);
-  kalamTxnPut(p->pTxn, p->pTab->pCf, aKey, (size_t)nKey, pB->z, (size_t)pB->n);
   return SQLITE_OK;
 }
 
-/* Points key-index entry pKey at iRowid. */
-static void updateIndexPut(UpdateCtx *p, const KalamBuf *pKey,
+/* Puts the row updateEncode made as row iRowid. */
+static void updatePutRow(UpdateCtx *p, sqlite3_int64 iRowid){
+  KalamBuf *pB = &p->pTab->rowBuf;
+  char aKey[KALAM_ROWKEY_MAX];
+  int nKey = kalamKeyRow(aKey, p->aPrefix, p->nPrefix, iRowid);
+  kalamTxnPut(p->pTxn, p->pTab->pCf, aKey, (size_t)nKey, pB->z, (size_t)pB->n);
+}
+
+/* The index entry keys of the row updateEncode made, as row iRowid, into
+** pKeys. pRow is the caller's, opened here on the row buffer. */
+static int updateNewKeys(UpdateCtx *p, sqlite3_int64 iRowid, KalamRow *pRow,
+                         KalamIndexKeys *pKeys){
+  KalamBuf *pB = &p->pTab->rowBuf;
+  int rc = kalamRowOpen(pRow, p->pSchema, pB->z, (size_t)pB->n);
+  if( rc==SQLITE_OK ){
+    pRow->iRowid = iRowid;
+    rc = kalamIndexKeys(p->pSchema, p->aPrefix, p->nPrefix, pRow, iRowid,
+                        pKeys, &p->zErr);
+  }
+  return rc;
+}
+
+/* Points key-index or index entry zKey at iRowid. */
+static void updateIndexPut(UpdateCtx *p, const char *zKey, size_t nKey,
                            sqlite3_int64 iRowid){
   char aVal[KALAM_ROWKEY_MAX];
   int nVal = kalamKeyRow(aVal, 0, 0, iRowid);
-  kalamTxnPut(p->pTxn, p->pTab->pCf, pKey->z, (size_t)pKey->n, aVal,
-              (size_t)nVal);
+  kalamTxnPut(p->pTxn, p->pTab->pCf, zKey, nKey, aVal, (size_t)nVal);
 }
 
 /* Converts the row id given to an INSERT or UPDATE. */
@@ -279,14 +453,18 @@ static int updateInsert(UpdateCtx *p, sqlite3_value **argv, int argc,
   KalamValue aValStack[UPDATE_STACK_COLS];
   KalamValue *aVal;
   KalamBuf key;
-  char *zRowHolder = 0, *zKeyHolder = 0;
-  size_t nRowHolder = 0, nKeyHolder = 0;
-  int eRowHolder = HOLDER_NONE, eKeyHolder = HOLDER_NONE;
-  sqlite3_int64 iRowid = 0, iKeyRowid = 0;
-  int bGivenRowid = 0;
+  KalamRow row;             /* the new row, for its index keys */
+  KalamIndexKeys keys;
+  char *zRowHolder = 0;
+  size_t nRowHolder = 0;
+  int eRowHolder = HOLDER_NONE;
+  sqlite3_int64 iRowid = 0;
+  int bGivenRowid = 0, bPkKey = 0;
   int rc, i;
 
   kalamBufInit(&key);
+  memset(&row, 0, sizeof(row));
+  kalamIndexKeysInit(&keys);
   /* Most tables are narrow: no allocation per inserted row for them. */
   if( pSchema->nCol <= UPDATE_STACK_COLS ){
     aVal = aValStack;
@@ -331,6 +509,10 @@ static int updateInsert(UpdateCtx *p, sqlite3_value **argv, int argc,
   if( bGivenRowid ){
     rc = updateRowidClash(p, iRowid, &eRowHolder, &zRowHolder, &nRowHolder);
     if( rc ) goto done;
+    if( eRowHolder!=HOLDER_NONE ){
+      updateAddHolder(p, iRowid, zRowHolder, nRowHolder);
+      zRowHolder = 0;
+    }
   }
   for(i=0; i<pSchema->nCol; i++){
     if( pSchema->bIntPk && i==pSchema->iPk ) continue;
@@ -342,34 +524,32 @@ static int updateInsert(UpdateCtx *p, sqlite3_value **argv, int argc,
     }
     if( rc ) goto done;
   }
+  /* A row id drawn for this insert is a snowflake id newer than any
+  ** write before it: it serves as the row's _seq too. */
+  rc = updateEncode(p, iRowid, aVal, 0, 0, 0, bGivenRowid ? 0 : iRowid);
+  if( rc ) goto done;
   if( pSchema->iPk>=0 && !pSchema->bIntPk ){
     rc = updateIndexKey(p, &aVal[pSchema->iPk], &key);
     if( rc ) goto done;
-    if( aVal[pSchema->iPk].eType!=SQLITE_NULL ){
-      rc = updateKeyHolder(p, &key, iRowid, &eKeyHolder, &iKeyRowid,
-                           &zKeyHolder, &nKeyHolder);
-      if( rc ) goto done;
-      if( eKeyHolder==HOLDER_LIVE ){
-        rc = updateClash(p, pSchema->aCol[pSchema->iPk].zName);
-        if( rc ) goto done;
-      }
-    }
+    bPkKey = aVal[pSchema->iPk].eType!=SQLITE_NULL;
+  }
+  if( pSchema->nIndex ){
+    rc = updateNewKeys(p, iRowid, &row, &keys);
+    if( rc ) goto done;
+  }
+  if( bPkKey || pSchema->nIndex ){
+    rc = updateCheckKeys(p, bPkKey ? &key : 0, &keys, 0, iRowid, iRowid);
+    if( rc ) goto done;
   }
 
-  if( eRowHolder!=HOLDER_NONE ){
-    rc = updateHardDelete(p, iRowid, zRowHolder, nRowHolder);
-    if( rc ) goto done;
-  }
-  if( eKeyHolder!=HOLDER_NONE ){
-    rc = updateHardDelete(p, iKeyRowid, zKeyHolder, nKeyHolder);
-    if( rc ) goto done;
-  }
-  /* A row id drawn for this insert is a snowflake id newer than any
-  ** write before it: it serves as the row's _seq too. */
-  rc = updateWrite(p, iRowid, aVal, 0, 0, 0, bGivenRowid ? 0 : iRowid);
+  rc = updateRemoveHolders(p);
   if( rc ) goto done;
-  if( key.n && aVal[pSchema->iPk].eType!=SQLITE_NULL ){
-    updateIndexPut(p, &key, iRowid);
+  updatePutRow(p, iRowid);
+  if( bPkKey ) updateIndexPut(p, key.z, (size_t)key.n, iRowid);
+  for(i=0; i<keys.nKey; i++){
+    int n;
+    const char *z = kalamIndexKey(&keys, i, &n);
+    updateIndexPut(p, z, (size_t)n, iRowid);
   }
   *pRowid = iRowid;
 
@@ -377,27 +557,49 @@ done:
   for(i=0; i<pSchema->nCol; i++) kalamValueClear(&aVal[i]);
   if( aVal!=aValStack ) sqlite3_free(aVal);
   kalamBufFree(&key);
+  kalamRowFree(&row);
+  kalamIndexKeysFree(&keys);
   if( zRowHolder ) kalamStoreFree(zRowHolder);
-  if( zKeyHolder ) kalamStoreFree(zKeyHolder);
   return rc;
+}
+
+/* Writes the index entries of an UPDATE that moves a row from iOld (keys
+** pOld) to iNew (keys pNew): an entry whose key or row id changed moves. */
+static void updateIndexMove(UpdateCtx *p, const KalamIndexKeys *pOld,
+                            const KalamIndexKeys *pNew, sqlite3_int64 iOld,
+                            sqlite3_int64 iNew){
+  int i;
+  for(i=0; i<pNew->nKey; i++){
+    int nOld, nNew;
+    const char *zOld = kalamIndexKey(pOld, i, &nOld);
+    const char *zNew = kalamIndexKey(pNew, i, &nNew);
+    int bSame = kalamIndexKeySame(pOld, pNew, i);
+    if( bSame && iOld==iNew ) continue;
+    if( !bSame ) kalamTxnDelete(p->pTxn, p->pTab->pCf, zOld, (size_t)nOld);
+    updateIndexPut(p, zNew, (size_t)nNew, iNew);
+  }
 }
 
 static int updateUpdate(UpdateCtx *p, sqlite3_value **argv, int argc){
   const KalamSchema *pSchema = p->pSchema;
   KalamValue *aVal = 0;
   unsigned char *abKeep = 0;
-  KalamRow old;
+  KalamRow old, row;
   KalamBuf oldKey, newKey;
-  char *zOld = 0, *zRowHolder = 0, *zKeyHolder = 0;
-  size_t nOld = 0, nRowHolder = 0, nKeyHolder = 0;
-  int eRowHolder = HOLDER_NONE, eKeyHolder = HOLDER_NONE;
-  sqlite3_int64 iOld, iNew, iKeyRowid = 0;
+  KalamIndexKeys oldKeys, newKeys;
+  char *zOld = 0, *zRowHolder = 0;
+  size_t nOld = 0, nRowHolder = 0;
+  int eRowHolder = HOLDER_NONE;
+  sqlite3_int64 iOld, iNew;
   int bPkChanged = 0, bHasPk = pSchema->iPk>=0 && !pSchema->bIntPk;
   int rc, i;
 
   memset(&old, 0, sizeof(old));
+  memset(&row, 0, sizeof(row));
   kalamBufInit(&oldKey);
   kalamBufInit(&newKey);
+  kalamIndexKeysInit(&oldKeys);
+  kalamIndexKeysInit(&newKeys);
   rc = updateRowidArg(p, argv[0], &iOld);
   if( rc ) goto done;
   rc = updateRowidArg(p, argv[1], &iNew);
@@ -433,13 +635,17 @@ static int updateUpdate(UpdateCtx *p, sqlite3_value **argv, int argc){
     }
   }
 
-  /* NOT NULL, then the row id, then the types, then the key: SQLite's
+  /* NOT NULL, then the row id, then the types, then the keys: SQLite's
   ** order (see updateCheckNotNull). */
   rc = updateCheckNotNull(p, argv, 0);
   if( rc ) goto done;
   if( iNew!=iOld ){
     rc = updateRowidClash(p, iNew, &eRowHolder, &zRowHolder, &nRowHolder);
     if( rc ) goto done;
+    if( eRowHolder!=HOLDER_NONE ){
+      updateAddHolder(p, iNew, zRowHolder, nRowHolder);
+      zRowHolder = 0;
+    }
   }
 
   aVal = sqlite3_malloc64((sizeof(KalamValue) + 1) * pSchema->nCol);
@@ -455,6 +661,9 @@ static int updateUpdate(UpdateCtx *p, sqlite3_value **argv, int argc){
     rc = kalamValueConvert(pSchema, i, argv[2 + i], &aVal[i], &p->zErr);
     if( rc ) goto done;
   }
+  rc = updateEncode(p, iNew, aVal, abKeep, &old,
+                    (int)old.aSys[KALAM_SYS_DELETED], 0);
+  if( rc ) goto done;
 
   if( bHasPk ){
     KalamValue v;
@@ -475,44 +684,35 @@ static int updateUpdate(UpdateCtx *p, sqlite3_value **argv, int argc){
       if( newKey.oom ){ rc = SQLITE_NOMEM; goto done; }
     }
   }
-
-  if( bPkChanged && newKey.n ){
-    rc = updateKeyHolder(p, &newKey, iOld, &eKeyHolder, &iKeyRowid,
-                         &zKeyHolder, &nKeyHolder);
+  if( pSchema->nIndex ){
+    rc = kalamIndexKeys(pSchema, p->aPrefix, p->nPrefix, &old, iOld,
+                        &oldKeys, &p->zErr);
+    if( rc==SQLITE_OK ) rc = updateNewKeys(p, iNew, &row, &newKeys);
     if( rc ) goto done;
-    if( eKeyHolder!=HOLDER_NONE && iKeyRowid==iNew ){
-      eKeyHolder = HOLDER_NONE; /* the same row as the row id clash */
-    }
-    if( eKeyHolder==HOLDER_LIVE ){
-      rc = updateClash(p, pSchema->aCol[pSchema->iPk].zName);
-      if( rc ) goto done;
-    }
+  }
+  if( (bPkChanged && newKey.n) || pSchema->nIndex ){
+    rc = updateCheckKeys(p, (bPkChanged && newKey.n) ? &newKey : 0,
+                         &newKeys, &oldKeys, iOld, iNew);
+    if( rc ) goto done;
   }
 
-  if( eRowHolder!=HOLDER_NONE ){
-    rc = updateHardDelete(p, iNew, zRowHolder, nRowHolder);
-    if( rc ) goto done;
-  }
-  if( eKeyHolder!=HOLDER_NONE ){
-    rc = updateHardDelete(p, iKeyRowid, zKeyHolder, nKeyHolder);
-    if( rc ) goto done;
-  }
+  rc = updateRemoveHolders(p);
+  if( rc ) goto done;
   if( iNew!=iOld ){
     char aKey[KALAM_ROWKEY_MAX];
     int nKey = kalamKeyRow(aKey, p->aPrefix, p->nPrefix, iOld);
     kalamTxnDelete(p->pTxn, p->pTab->pCf, aKey, (size_t)nKey);
   }
-  rc = updateWrite(p, iNew, aVal, abKeep, &old,
-                   (int)old.aSys[KALAM_SYS_DELETED], 0);
-  if( rc ) goto done;
+  updatePutRow(p, iNew);
   if( bHasPk ){
     if( bPkChanged && oldKey.n ){
       kalamTxnDelete(p->pTxn, p->pTab->pCf, oldKey.z, (size_t)oldKey.n);
     }
     if( newKey.n && (bPkChanged || iNew!=iOld) ){
-      updateIndexPut(p, &newKey, iNew);
+      updateIndexPut(p, newKey.z, (size_t)newKey.n, iNew);
     }
   }
+  if( pSchema->nIndex ) updateIndexMove(p, &oldKeys, &newKeys, iOld, iNew);
 
 done:
   if( aVal ){
@@ -520,11 +720,13 @@ done:
     sqlite3_free(aVal);
   }
   kalamRowFree(&old);
+  kalamRowFree(&row);
   kalamBufFree(&oldKey);
   kalamBufFree(&newKey);
+  kalamIndexKeysFree(&oldKeys);
+  kalamIndexKeysFree(&newKeys);
   if( zOld ) kalamStoreFree(zOld);
   if( zRowHolder ) kalamStoreFree(zRowHolder);
-  if( zKeyHolder ) kalamStoreFree(zKeyHolder);
   return rc;
 }
 
@@ -550,7 +752,10 @@ static int updateDelete(UpdateCtx *p, sqlite3_value *pRowid){
   abKeep = sqlite3_malloc(p->pSchema->nCol);
   if( abKeep==0 ){ rc = SQLITE_NOMEM; goto done; }
   memset(abKeep, 1, (size_t)p->pSchema->nCol);
-  rc = updateWrite(p, iRowid, 0, abKeep, &old, 1, 0);
+  /* The index entries stay: their keys do not depend on _deleted, and a
+  ** deleted row holds its values until another row takes one. */
+  rc = updateEncode(p, iRowid, 0, abKeep, &old, 1, 0);
+  if( rc==SQLITE_OK ) updatePutRow(p, iRowid);
 
 done:
   sqlite3_free(abKeep);
@@ -565,7 +770,8 @@ int kalamTableUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   UpdateCtx ctx;
   int rc;
 
-  memset(&ctx, 0, sizeof(ctx));
+  /* Not the holder slots: nHolder says how many are in use. */
+  memset(&ctx, 0, offsetof(UpdateCtx, aHolder));
   ctx.pTab = pTab;
   ctx.pSchema = pTab->pSchema;
 
@@ -601,6 +807,7 @@ int kalamTableUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   }
 
 done:
+  updateHoldersFree(&ctx);
   if( ctx.zErr ) kalamTableError(pTab, ctx.zErr);
   return rc;
 }

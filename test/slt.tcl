@@ -8,9 +8,13 @@
 # ../shared/sqllogictest/README.md) against SQLite with kalam loaded.  Unless
 # --native is given, every `CREATE TABLE tN(...)` is rewritten to
 # `CREATE VIRTUAL TABLE tN USING kalam_shared(...)` with the column list kept
-# verbatim, and `CREATE [UNIQUE] INDEX`, `DROP INDEX` and `REINDEX` are skipped
-# (virtual tables cannot be indexed).  With --native the tables stay native:
-# that run is the baseline, and SQLite itself must pass every record of it.
+# verbatim, and `CREATE [UNIQUE] INDEX name ON tN(cols)` becomes kalam's own
+# index: SQLite cannot index a virtual table, and kalam takes its indexes as
+# `INDEX(cols)` and `UNIQUE(cols)` items of the CREATE arguments, so the
+# runner makes the table again with the item added and copies its rows
+# over (slt::add_index).  `DROP INDEX` and `REINDEX` are skipped.  With
+# --native the tables stay native: that run is the baseline, and SQLite
+# itself must pass every record of it.
 #
 # Each file runs in a fresh database file test/tmp/slt.<pid>/<file>.db (its
 # -kalam store directory beside it), deleted before the run.  Per file the
@@ -202,9 +206,16 @@ proc slt::conv_text {v} {
 
 # Decides what to do with the SQL of a `statement` record.  Returns a pair
 # {action sql}: action is "run" (with the SQL to run, rewritten unless
-# $native) or "skip" (an index statement, which virtual tables cannot have).
+# $native), "create" (a rewritten CREATE TABLE; sql is then the list {sql
+# name columns}), "index" (a CREATE INDEX; sql is the list {unique table
+# columns}) or "skip" (DROP INDEX or REINDEX).
 proc slt::rewrite {sql native} {
   if {$native} { return [list run $sql] }
+  set id {(?:"(?:[^"]|"")*"|\[[^\]]*\]|`(?:[^`]|``)*`|[A-Za-z_][A-Za-z0-9_$]*)}
+  if {[regexp -nocase "^\\s*CREATE\\s+(UNIQUE\\s+)?INDEX\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?${id}\\s+ON\\s+(${id})\\s*\\((.*)\\)\\s*;?\\s*\$" \
+          $sql -> unique table cols]} {
+    return [list index [list [expr {$unique ne ""}] $table $cols]]
+  }
   if {[regexp -nocase {^\s*(CREATE\s+(UNIQUE\s+)?INDEX|DROP\s+INDEX|REINDEX)\y} $sql]} {
     return [list skip {}]
   }
@@ -229,7 +240,44 @@ proc slt::rewrite {sql native} {
     return [list run $sql]
   }
   set cols [string range $rest $open+1 $close-1]
-  return [list run "CREATE VIRTUAL TABLE $ine$name USING kalam_shared($cols)"]
+  return [list create [list \
+      "CREATE VIRTUAL TABLE $ine$name USING kalam_shared($cols)" $name $cols]]
+}
+
+# Gives kalam table $table of connection $db the index `INDEX($cols)` (or
+# UNIQUE): kalam reads its indexes from the CREATE arguments, so the table
+# is made again with the item added, under its own name, and the rows are
+# copied over with their row ids. If that fails (rows that break a new
+# UNIQUE, as CREATE UNIQUE INDEX would refuse them), the table is left as
+# it was and the error raised. $tablesVar names the caller's dict of the
+# tables the file created: lower-case name -> {name columns items}.
+proc slt::add_index {db tablesVar unique table cols} {
+  upvar 1 $tablesVar tables
+  set key [string tolower [string trim $table {"[]`}]]
+  if {![dict exists $tables $key]} {
+    error "no such table: $table"
+  }
+  lassign [dict get $tables $key] name coldefs items
+  lappend items "[expr {$unique ? {UNIQUE} : {INDEX}}]($cols)"
+  set names {}
+  foreach col [$db eval "SELECT name FROM
+                         pragma_table_info('[string map {' ''} $name]')"] {
+    lappend names "\"[string map {\" \"\"} $col]\""
+  }
+  set list [join $names ", "]
+  $db eval "ALTER TABLE $name RENAME TO slt_index_old"
+  if {[catch {
+    $db eval "CREATE VIRTUAL TABLE $name USING kalam_shared($coldefs,
+              [join $items {, }])"
+    $db eval "INSERT INTO ${name}(rowid, $list)
+              SELECT rowid, $list FROM slt_index_old ORDER BY rowid"
+  } msg]} {
+    catch {$db eval "DROP TABLE $name"}
+    $db eval "ALTER TABLE slt_index_old RENAME TO $name"
+    error $msg
+  }
+  $db eval "DROP TABLE slt_index_old"
+  dict set tables $key [list $name $coldefs $items]
 }
 
 # Returns the index of the parenthesis that closes the one at index $open of
@@ -318,6 +366,7 @@ proc slt::run_file {file args} {
   }
   $db nullvalue $null
 
+  set tables [dict create]
   set records 0
   set passed 0
   set failed 0
@@ -392,8 +441,22 @@ proc slt::run_file {file args} {
         }
         continue
       }
-      set sql $runsql
-      set rc [catch {$db eval $sql} res]
+      switch -- $action {
+        create {
+          lassign $runsql runsql name cols
+          set rc [catch {$db eval $runsql} res]
+          if {!$rc} {
+            dict set tables [string tolower [string trim $name {"[]`}]] \
+                [list $name $cols {}]
+          }
+        }
+        index {
+          set rc [catch {add_index $db tables {*}$runsql} res]
+        }
+        default {
+          set rc [catch {$db eval $runsql} res]
+        }
+      }
       switch -- [lindex $words 1] {
         ok {
           if {$rc} { set err "  expected: success\n  got error: $res" }

@@ -46,6 +46,14 @@
 **             with a user_id column and an index on it.
 **   mtread    every row of 500 random users. kalam: set the user, then
 **             SELECT a,b,c,d,e FROM mt; native: ... WHERE user_id = ?.
+**   ixinsert  the N rows of insert again, into a table with one index on
+**             a (kalam: INDEX(a); native: CREATE INDEX). Its time against
+**             insert's is the cost of one index (printed, no target).
+**   ixlookup  100,000 lookups of random rows by a (= ?), through the
+**             index, all five columns read, in one read transaction
+**   ixrange   5,000 ranges a BETWEEN ? AND ? of 100 rows each (at random
+**             places; a few more where values repeat), sum(e) of each,
+**             through the index, in one read transaction
 **
 ** Between the writes and the reads every connection (and the raw store) is
 ** closed and opened again, so reads see the data as it lies on disk (warm
@@ -98,16 +106,21 @@
 #define BENCH_LOOKUPS    100000
 #define BENCH_USER_ROWS  200     /* rows per user in the multi-tenant table */
 #define BENCH_USER_READS 500     /* users whose rows are read back */
+#define BENCH_RANGES     5000    /* indexed ranges read */
+#define BENCH_RANGE_ROWS 100     /* rows in each */
 
-/* The workloads, in the order they run and are printed. */
+/* The workloads, in the order they are printed. */
 #define W_INSERT   0
 #define W_SCAN     1
 #define W_LOOKUP   2
 #define W_AUTOLOOK 3     /* the lookups again, each its own transaction */
 #define W_MTINSERT 4
 #define W_MTREAD   5
-#define W_REOPEN   6     /* not a workload: the reopen between the phases */
-#define W_COUNT    7
+#define W_IXINSERT 6     /* bulk insert into a table with one index */
+#define W_IXLOOKUP 7
+#define W_IXRANGE  8
+#define W_REOPEN   9     /* not a workload: the reopen between the phases */
+#define W_COUNT    10
 
 /* The systems. */
 #define S_NATIVE 0
@@ -125,6 +138,9 @@ static const struct {
   { "  same, autocommit",         0.0 },
   { "multi-tenant insert",        1.0 },
   { "multi-tenant per-user read", 0.5 },
+  { "bulk insert, one index",     0.0 },
+  { "indexed lookups a = ?",      1.5 },
+  { "indexed ranges, 100 rows",   1.5 },
   { "(reopen after the writes)",  0.0 },
 };
 
@@ -150,6 +166,12 @@ struct Bench {
   sqlite3_int64 iSumLookup;      /* expected sum(a) over the lookups */
   sqlite3_int64 nMtReadRows;     /* expected rows read by mtread */
   sqlite3_int64 iMtReadSum;      /* expected sum(a) over them */
+  sqlite3_int64 *aRangeLo;       /* ixrange: the bounds of each range */
+  sqlite3_int64 *aRangeHi;
+  sqlite3_int64 nIxLookupRows;   /* expected rows found by ixlookup */
+  sqlite3_int64 iIxLookupSum;    /* expected sum(e) over them */
+  sqlite3_int64 nIxRangeRows;    /* expected rows read by ixrange */
+  sqlite3_int64 iIxRangeSum;     /* expected sum(e) over them */
 };
 
 /* ------------------------------------------------------------ utilities */
@@ -389,35 +411,45 @@ static void benchBindRow(sqlite3 *db, sqlite3_stmt *pStmt, int iFirst,
   benchSqlCheck(db, rc, "bind");
 }
 
-/* The tables of the SQL systems. */
+/* The tables of the SQL systems. ti is t with an index on a. */
 static void benchSqlCreate(sqlite3 *db, int bKalam){
   if( bKalam ){
     benchExec(db,
       "CREATE VIRTUAL TABLE t USING kalam_shared("
       "  a INTEGER, b REAL, c TEXT, d TEXT, e INTEGER);"
       "CREATE VIRTUAL TABLE mt USING kalam_user("
-      "  a INTEGER, b REAL, c TEXT, d TEXT, e INTEGER);");
+      "  a INTEGER, b REAL, c TEXT, d TEXT, e INTEGER);"
+      "CREATE VIRTUAL TABLE ti USING kalam_shared("
+      "  a INTEGER, b REAL, c TEXT, d TEXT, e INTEGER, INDEX(a));");
   }else{
     benchExec(db,
       "CREATE TABLE t(a INTEGER, b REAL, c TEXT, d TEXT, e INTEGER);"
       "CREATE TABLE mt(user_id TEXT, a INTEGER, b REAL, c TEXT, d TEXT,"
       "  e INTEGER);"
-      "CREATE INDEX mt_user ON mt(user_id);");
+      "CREATE INDEX mt_user ON mt(user_id);"
+      "CREATE TABLE ti(a INTEGER, b REAL, c TEXT, d TEXT, e INTEGER);"
+      "CREATE INDEX ti_a ON ti(a);");
   }
 }
 
-/* Workload insert: N rows in one transaction; records their row ids. */
-static BENCH_WORKLOAD void benchWorkSqlInsert(Bench *p, sqlite3 *db){
+/* Workload insert (and ixinsert, into ti): N rows in one transaction;
+** insert records their row ids. */
+static BENCH_WORKLOAD void benchWorkSqlInsert(Bench *p, sqlite3 *db,
+                                              const char *zTable){
   sqlite3_stmt *pIns;
   sqlite3_int64 i;
+  char zSql[128];
   BenchRow r;
+  int bRowids = strcmp(zTable, "t")==0;
+  snprintf(zSql, sizeof(zSql),
+           "INSERT INTO %s(a,b,c,d,e) VALUES(?1,?2,?3,?4,?5)", zTable);
   benchExec(db, "BEGIN");
-  pIns = benchPrepare(db, "INSERT INTO t(a,b,c,d,e) VALUES(?1,?2,?3,?4,?5)");
+  pIns = benchPrepare(db, zSql);
   for(i=0; i<p->nRow; i++){
     benchRowMake(i, &r);
     benchBindRow(db, pIns, 1, &r);
-    benchStepDone(db, pIns, "INSERT INTO t");
-    p->aRowid[i] = sqlite3_last_insert_rowid(db);
+    benchStepDone(db, pIns, zSql);
+    if( bRowids ) p->aRowid[i] = sqlite3_last_insert_rowid(db);
   }
   benchFinalize(db, pIns);
   benchExec(db, "COMMIT");
@@ -558,6 +590,80 @@ static BENCH_WORKLOAD sqlite3_int64 benchWorkSqlMtRead(Bench *p, sqlite3 *db,
   return nRow;
 }
 
+/* Workload ixlookup: the lookups' rows found by a through the index.
+** Returns the rows found (a value may repeat); *piSum gets sum(e). */
+static BENCH_WORKLOAD sqlite3_int64 benchWorkSqlIxLookup(Bench *p, sqlite3 *db,
+                                                         sqlite3_int64 *piSum){
+  sqlite3_stmt *pStmt = benchPrepare(db,
+      "SELECT a, b, c, d, e FROM ti WHERE a = ?1");
+  sqlite3_int64 nRow = 0, iSum = 0;
+  BenchRow r;
+  int i, rc;
+  for(i=0; i<BENCH_LOOKUPS; i++){
+    benchRowMake(p->aLookup[i], &r);
+    rc = sqlite3_bind_int64(pStmt, 1, r.a);
+    benchSqlCheck(db, rc, "bind");
+    while( (rc = sqlite3_step(pStmt))==SQLITE_ROW ){
+      nRow++;
+      iSum += sqlite3_column_int64(pStmt, 4);
+      if( sqlite3_column_int64(pStmt, 0)!=r.a
+       || sqlite3_column_bytes(pStmt, 2)==0
+       || sqlite3_column_bytes(pStmt, 3)==0 ){
+        benchDie("ixlookup: wrong values for a = %lld", (long long)r.a);
+      }
+    }
+    benchSqlCheck(db, rc, "ixlookup");
+    rc = sqlite3_reset(pStmt);
+    benchSqlCheck(db, rc, "ixlookup");
+  }
+  benchFinalize(db, pStmt);
+  *piSum = iSum;
+  return nRow;
+}
+
+/* Workload ixrange: the ranges' rows through the index. Returns the rows
+** read; *piSum gets sum(e) over them. */
+static BENCH_WORKLOAD sqlite3_int64 benchWorkSqlIxRange(Bench *p, sqlite3 *db,
+                                                        sqlite3_int64 *piSum){
+  sqlite3_stmt *pStmt = benchPrepare(db,
+      "SELECT count(*), sum(e) FROM ti WHERE a BETWEEN ?1 AND ?2");
+  sqlite3_int64 nRow = 0, iSum = 0;
+  int i, rc;
+  for(i=0; i<BENCH_RANGES; i++){
+    rc = sqlite3_bind_int64(pStmt, 1, p->aRangeLo[i]);
+    if( rc==SQLITE_OK ) rc = sqlite3_bind_int64(pStmt, 2, p->aRangeHi[i]);
+    benchSqlCheck(db, rc, "bind");
+    rc = sqlite3_step(pStmt);
+    if( rc!=SQLITE_ROW ) benchSqlCheck(db, rc==SQLITE_DONE?SQLITE_ERROR:rc,
+                                       "ixrange");
+    nRow += sqlite3_column_int64(pStmt, 0);
+    iSum += sqlite3_column_int64(pStmt, 1);
+    rc = sqlite3_reset(pStmt);
+    benchSqlCheck(db, rc, "ixrange");
+  }
+  benchFinalize(db, pStmt);
+  *piSum = iSum;
+  return nRow;
+}
+
+/* The plan of an SQL statement, as EXPLAIN QUERY PLAN words it, into zOut:
+** the benchmark says which access each system used. */
+static void benchPlanOf(sqlite3 *db, const char *zSql, char *zOut, int nOut){
+  char *zExplain = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", zSql);
+  sqlite3_stmt *pStmt;
+  int rc;
+  if( zExplain==0 ) benchDie("out of memory");
+  pStmt = benchPrepare(db, zExplain);
+  sqlite3_free(zExplain);
+  zOut[0] = 0;
+  while( (rc = sqlite3_step(pStmt))==SQLITE_ROW ){
+    const char *z = (const char*)sqlite3_column_text(pStmt, 3);
+    snprintf(zOut, (size_t)nOut, "%s", z ? z : "");
+  }
+  benchSqlCheck(db, rc==SQLITE_DONE ? SQLITE_OK : rc, "EXPLAIN QUERY PLAN");
+  benchFinalize(db, pStmt);
+}
+
 /* Checks a result against the one every system must produce. */
 static void benchExpect(const char *zSys, const char *zWhat,
                         sqlite3_int64 iGot, sqlite3_int64 iWant){
@@ -578,12 +684,16 @@ static void benchSqlRun(Bench *p, int iSys){
 
   benchSqlCreate(db, bKalam);
   benchClockStart(&clk);
-  benchWorkSqlInsert(p, db);
+  benchWorkSqlInsert(p, db, "t");
   benchClockStop(p, W_INSERT, iSys, &clk);
 
   benchClockStart(&clk);
   benchWorkSqlMtInsert(p, db, bKalam);
   benchClockStop(p, W_MTINSERT, iSys, &clk);
+
+  benchClockStart(&clk);
+  benchWorkSqlInsert(p, db, "ti");
+  benchClockStop(p, W_IXINSERT, iSys, &clk);
 
   /* Reads start from what is on disk. */
   benchSqlClose(db);
@@ -593,6 +703,7 @@ static void benchSqlRun(Bench *p, int iSys){
   ** the store, which replays its log. No row is read. */
   benchFinalize(db, benchPrepare(db, "SELECT a FROM t"));
   benchFinalize(db, benchPrepare(db, "SELECT a FROM mt"));
+  benchFinalize(db, benchPrepare(db, "SELECT a FROM ti"));
   benchClockStop(p, W_REOPEN, iSys, &clk);
 
   benchClockStart(&clk);
@@ -623,6 +734,30 @@ static void benchSqlRun(Bench *p, int iSys){
   benchClockStop(p, W_MTREAD, iSys, &clk);
   benchExpect(zSys, "mtread rows", iGot, p->nMtReadRows);
   benchExpect(zSys, "mtread sum(a)", iSum, p->iMtReadSum);
+
+  benchClockStart(&clk);
+  benchExec(db, "BEGIN");
+  iGot = benchWorkSqlIxLookup(p, db, &iSum);
+  benchExec(db, "COMMIT");
+  benchClockStop(p, W_IXLOOKUP, iSys, &clk);
+  benchExpect(zSys, "ixlookup rows", iGot, p->nIxLookupRows);
+  benchExpect(zSys, "ixlookup sum(e)", iSum, p->iIxLookupSum);
+
+  benchClockStart(&clk);
+  benchExec(db, "BEGIN");
+  iGot = benchWorkSqlIxRange(p, db, &iSum);
+  benchExec(db, "COMMIT");
+  benchClockStop(p, W_IXRANGE, iSys, &clk);
+  benchExpect(zSys, "ixrange rows", iGot, p->nIxRangeRows);
+  benchExpect(zSys, "ixrange sum(e)", iSum, p->iIxRangeSum);
+
+  /* Both must read through the index: say so, in SQLite's words. */
+  {
+    char zPlan[256];
+    benchPlanOf(db, "SELECT a FROM ti WHERE a BETWEEN ?1 AND ?2", zPlan,
+                (int)sizeof(zPlan));
+    fprintf(stderr, "bench: %s ixrange plan: %s\n", zSys, zPlan);
+  }
 
   benchSqlClose(db);
 }
@@ -1013,6 +1148,64 @@ static void benchRssMeasure(Bench *p, const char *zSys, long *pnBefore,
 
 /* ------------------------------------------------------------ main */
 
+/* A row's (a, e), for the index workloads' answers. */
+typedef struct BenchAE BenchAE;
+struct BenchAE { sqlite3_int64 a, e; };
+static int benchAECmp(const void *x, const void *y){
+  sqlite3_int64 a = ((const BenchAE*)x)->a, b = ((const BenchAE*)y)->a;
+  return a<b ? -1 : (a>b);
+}
+
+/* The first place in the sorted aAE[0..n) whose a is not below v. */
+static sqlite3_int64 benchAEFirst(const BenchAE *aAE, sqlite3_int64 n,
+                                  sqlite3_int64 v){
+  sqlite3_int64 lo = 0, hi = n;
+  while( lo<hi ){
+    sqlite3_int64 mid = (lo + hi)/2;
+    if( aAE[mid].a < v ) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+/* The index workloads: each range starts at a random row of a's order
+** and ends 99 rows on (more rows where a value repeats), and every
+** answer is worked out from the rows sorted by a. */
+static void benchPlanIndex(Bench *p){
+  BenchAE *aAE = benchMalloc(sizeof(BenchAE) * (size_t)p->nRow);
+  sqlite3_int64 i, k;
+  int j;
+  BenchRow r;
+  for(i=0; i<p->nRow; i++){
+    benchRowMake(i, &r);
+    aAE[i].a = r.a;
+    aAE[i].e = r.e;
+  }
+  qsort(aAE, (size_t)p->nRow, sizeof(BenchAE), benchAECmp);
+  p->nIxLookupRows = p->iIxLookupSum = 0;
+  for(j=0; j<BENCH_LOOKUPS; j++){
+    benchRowMake(p->aLookup[j], &r);
+    for(k=benchAEFirst(aAE, p->nRow, r.a); k<p->nRow && aAE[k].a==r.a; k++){
+      p->nIxLookupRows++;
+      p->iIxLookupSum += aAE[k].e;
+    }
+  }
+  p->aRangeLo = benchMalloc(sizeof(sqlite3_int64) * BENCH_RANGES);
+  p->aRangeHi = benchMalloc(sizeof(sqlite3_int64) * BENCH_RANGES);
+  p->nIxRangeRows = p->iIxRangeSum = 0;
+  for(j=0; j<BENCH_RANGES; j++){
+    sqlite3_int64 iStart = (sqlite3_int64)(benchMix(0x30000000ULL
+        + (sqlite3_uint64)j) % (sqlite3_uint64)(p->nRow - BENCH_RANGE_ROWS));
+    p->aRangeLo[j] = aAE[iStart].a;
+    p->aRangeHi[j] = aAE[iStart + BENCH_RANGE_ROWS - 1].a;
+    for(k=benchAEFirst(aAE, p->nRow, p->aRangeLo[j]);
+        k<p->nRow && aAE[k].a<=p->aRangeHi[j]; k++){
+      p->nIxRangeRows++;
+      p->iIxRangeSum += aAE[k].e;
+    }
+  }
+  free(aAE);
+}
+
 /* Chooses the lookups and users and works out every expected answer. */
 static void benchPlan(Bench *p){
   sqlite3_int64 i;
@@ -1054,6 +1247,7 @@ static void benchPlan(Bench *p){
     }
   }
   free(aSeen);
+  benchPlanIndex(p);
 }
 
 /* Formats a time, or "-" for a system that did not run. */
@@ -1120,6 +1314,15 @@ static void benchReport(Bench *p, const char *zSettings){
   benchTable(p->aBest, "wall-clock seconds", 1);
   benchTable(p->aBestCpu, "CPU seconds of the benchmark's thread (no fsync "
              "waits, no RocksDB background threads)", 0);
+  if( p->aBest[W_INSERT][S_NATIVE]>0 || p->aBest[W_INSERT][S_KALAM]>0 ){
+    char z1[32], z2[32];
+    printf("\ncost of one index on bulk insert (insert into ti / insert into "
+           "t): native %s, kalam %s\n",
+           benchFmtRatio(p->aBest[W_IXINSERT][S_NATIVE],
+                         p->aBest[W_INSERT][S_NATIVE], z1, sizeof(z1)),
+           benchFmtRatio(p->aBest[W_IXINSERT][S_KALAM],
+                         p->aBest[W_INSERT][S_KALAM], z2, sizeof(z2)));
+  }
 }
 
 static void benchUsage(void){
@@ -1232,6 +1435,8 @@ int main(int argc, char **argv){
   free(b.aRowid);
   free(b.aLookup);
   free(b.aUserRead);
+  free(b.aRangeLo);
+  free(b.aRangeHi);
   if( fflush(stdout)!=0 ) return 1;
   return 0;
 }

@@ -12,7 +12,10 @@
 **   - success gives a schema and no message; failure a message and none;
 **   - the schema is sane: 1+ columns, names non-empty and not starting
 **     with _, at most one PRIMARY KEY and iPk pointing at it, streams have
-**     a TTL and no key;
+**     a TTL and no key; indexes (UNIQUE, INDEX(...)) are numbered 1, 2,
+**     ... in order, each has 1 to KALAM_MAX_INDEX_COLUMNS distinct
+**     columns of the table, no two are the same, streams have none, and
+**     the key's place among them is within their count;
 **   - the declared CREATE TABLE is SQL that SQLite accepts (a prepare of
 **     it on an in-memory database), since xCreate would otherwise fail;
 **   - the catalog JSON parses as JSON (cJSON), since reopens read it.
@@ -61,6 +64,36 @@ static void fuzzSchemaCheck(const KalamSchema *p){
   if( nPk==0 && p->iPk>=0 ) fuzzSchemaFail("iPk set with no key", 0);
   if( p->eKind==KALAM_KIND_STREAM && (p->nTtlSeconds<=0 || p->iPk>=0) ){
     fuzzSchemaFail("a stream without ttl_seconds, or with a key", 0);
+  }
+  if( p->nIndex<0 || p->nIndex>KALAM_MAX_INDEX
+   || (p->nIndex>0 && p->eKind==KALAM_KIND_STREAM)
+   || p->nIndexBeforePk<0 || p->nIndexBeforePk>p->nIndex ){
+    fuzzSchemaFail("a bad number of indexes", 0);
+  }
+  for(i=0; i<p->nIndex; i++){
+    const KalamIndex *pIdx = &p->aIndex[i];
+    int j, k;
+    if( pIdx->iNum!=i+1 ) fuzzSchemaFail("indexes out of number", 0);
+    if( pIdx->nCol<1 || pIdx->nCol>KALAM_MAX_INDEX_COLUMNS ){
+      fuzzSchemaFail("an index with a bad number of columns", 0);
+    }
+    for(j=0; j<pIdx->nCol; j++){
+      if( pIdx->aiCol[j]<0 || pIdx->aiCol[j]>=p->nCol ){
+        fuzzSchemaFail("an index names no column", 0);
+      }
+      for(k=0; k<j; k++){
+        if( pIdx->aiCol[k]==pIdx->aiCol[j] ){
+          fuzzSchemaFail("an index names a column twice", 0);
+        }
+      }
+    }
+    for(k=0; k<i; k++){
+      const KalamIndex *pOld = &p->aIndex[k];
+      if( pOld->bUnique==pIdx->bUnique && pOld->nCol==pIdx->nCol
+       && memcmp(pOld->aiCol, pIdx->aiCol, sizeof(int)*pIdx->nCol)==0 ){
+        fuzzSchemaFail("two identical indexes", 0);
+      }
+    }
   }
 }
 

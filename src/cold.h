@@ -1,0 +1,190 @@
+/*
+** cold.h — the interfaces of the cold tier's files, a continuation of
+** kalam_int.h (which includes it at its end, so every file sees both):
+** the Thrift compact protocol and kalam's own Parquet writer and reader.
+** Sections as in kalam_int.h, "Interface to X.c".
+*/
+#ifndef KALAM_COLD_H
+#define KALAM_COLD_H
+
+/************************************************************************
+** Interface to thrift.c: the Thrift compact protocol, in which a Parquet
+** file's footer and page headers are written. The encoder appends to a
+** KalamBuf (whose oom flag reports a failed allocation); the decoder reads
+** a byte range, latching the first error in zErr.
+*/
+#define KALAM_THRIFT_STOP    0
+#define KALAM_THRIFT_TRUE    1
+#define KALAM_THRIFT_FALSE   2
+#define KALAM_THRIFT_I8      3
+#define KALAM_THRIFT_I16     4
+#define KALAM_THRIFT_I32     5
+#define KALAM_THRIFT_I64     6
+#define KALAM_THRIFT_DOUBLE  7
+#define KALAM_THRIFT_BINARY  8
+#define KALAM_THRIFT_LIST    9
+#define KALAM_THRIFT_SET    10
+#define KALAM_THRIFT_MAP    11
+#define KALAM_THRIFT_STRUCT 12
+#define KALAM_THRIFT_MAX_DEPTH 16  /* structs (or lists) inside each other */
+
+typedef struct KalamThriftOut KalamThriftOut;
+struct KalamThriftOut {
+  KalamBuf *pBuf;            /* appended to; not owned */
+  int iDepth;                /* open structs below the outermost one */
+  short aLast[KALAM_THRIFT_MAX_DEPTH]; /* last field id of each open struct */
+};
+void kalamThriftOutInit(KalamThriftOut *p, KalamBuf *pBuf);
+void kalamThriftI16(KalamThriftOut *p, int iField, sqlite3_int64 v);
+void kalamThriftI32(KalamThriftOut *p, int iField, sqlite3_int64 v);
+void kalamThriftI64(KalamThriftOut *p, int iField, sqlite3_int64 v);
+void kalamThriftBool(KalamThriftOut *p, int iField, int b);
+void kalamThriftBinary(KalamThriftOut *p, int iField, const void *z,
+                       sqlite3_int64 n);
+void kalamThriftStructBegin(KalamThriftOut *p, int iField); /* 0: element */
+void kalamThriftStructEnd(KalamThriftOut *p);  /* also ends the outermost */
+void kalamThriftListBegin(KalamThriftOut *p, int iField, int eElem,
+                          sqlite3_int64 n);
+void kalamThriftElemInt(KalamThriftOut *p, sqlite3_int64 v);
+void kalamThriftElemBinary(KalamThriftOut *p, const void *z,
+                           sqlite3_int64 n);
+
+typedef struct KalamThriftIn KalamThriftIn;
+struct KalamThriftIn {
+  const unsigned char *a;    /* the input; not owned */
+  size_t n;                  /* its size */
+  size_t i;                  /* bytes read so far */
+  int iDepth;
+  short aLast[KALAM_THRIFT_MAX_DEPTH];
+  const char *zErr;          /* static text: the first error, or NULL */
+};
+void kalamThriftInInit(KalamThriftIn *p, const void *a, size_t n);
+int kalamThriftField(KalamThriftIn *p, int *piField); /* type; STOP at end */
+sqlite3_int64 kalamThriftReadInt(KalamThriftIn *p, int eType);
+int kalamThriftReadBool(KalamThriftIn *p, int eType);
+int kalamThriftReadBinary(KalamThriftIn *p, int eType,
+                          const unsigned char **pa, sqlite3_int64 *pn);
+int kalamThriftReadList(KalamThriftIn *p, int eType, int *peElem,
+                        sqlite3_int64 *pnElem);
+int kalamThriftReadStruct(KalamThriftIn *p, int eType);
+void kalamThriftSkip(KalamThriftIn *p, int eType);
+void kalamThriftSkipElem(KalamThriftIn *p, int eElem);
+
+/************************************************************************
+** Interface to parquet_write.c and parquet_footer.c: kalam's own
+** Parquet files, written (docs/cold.md has the format). Flat schemas
+** only: one leaf column per table column and per system column, PLAIN
+** values, RLE definition levels, zstd pages, min/max and null-count
+** statistics per column chunk.
+*/
+
+/* A column of a Parquet file. The writer is given an array of these; the
+** reader describes a file's columns with them (its strings then belong
+** to the KalamParquetFile). */
+typedef struct KalamParquetColumn KalamParquetColumn;
+struct KalamParquetColumn {
+  const char *zName;   /* UTF-8, as the schema element names it */
+  int eType;           /* KALAM_TYPE_*: INTEGER, REAL, TEXT, ... ANY */
+  int iFieldId;        /* the column's stable id, Parquet's field_id */
+  int bNotNull;        /* REQUIRED: no NULL, no definition levels */
+};
+
+/* Field ids of the system columns: out of the way of table columns,
+** which are numbered from 1. */
+#define KALAM_PARQUET_ID_ROWID   2147483001
+#define KALAM_PARQUET_ID_SEQ     2147483002
+#define KALAM_PARQUET_ID_DELETED 2147483003
+#define KALAM_PARQUET_ID_TS      2147483004
+
+/* Limits the reader enforces, and the writer's defaults. */
+#define KALAM_PARQUET_GROUP_ROWS     65536     /* default rows per group */
+#define KALAM_PARQUET_GROUP_BYTES    (64<<20)  /* default staged bytes */
+#define KALAM_PARQUET_MAX_GROUP_ROWS (1<<20)   /* the reader's limit */
+#define KALAM_PARQUET_PAGE_ROWS      20000     /* default values per page */
+#define KALAM_PARQUET_PAGE_BYTES     (1<<20)   /* default bytes per page */
+#define KALAM_PARQUET_MAX_PAGE       ((1<<30) + (1<<20)) /* decompressed */
+#define KALAM_PARQUET_STAT_MAX       256  /* longest min/max kept, bytes */
+
+/* Writer options; a zeroed struct (or NULL) means the defaults. */
+typedef struct KalamParquetOptions KalamParquetOptions;
+struct KalamParquetOptions {
+  sqlite3_int64 nGroupRows;  /* rows per row group at most */
+  sqlite3_int64 nGroupBytes; /* staged value bytes per row group at most */
+  int nPageRows;             /* values per data page at most */
+  int nPageBytes;            /* value bytes per data page, roughly */
+  int iZstdLevel;            /* 0: zstd's default level */
+  int bUncompressed;         /* write pages without compression */
+};
+
+/* parquet_write.c: rows in, one file out. Open creates "<zPath>.tmp";
+** Add buffers a row (nCol values, in column order, each of its column's
+** type or NULL) and writes a row group when one is full; Finish writes
+** the last group and the footer, syncs, renames the file to zPath and
+** syncs its directory. Free closes and, unless Finish succeeded, removes
+** the temporary file. Errors come as an SQLite code and a message in
+** *pzErr (sqlite3_free it); after one, every call returns it again. */
+typedef struct KalamParquetWriter KalamParquetWriter;
+int kalamParquetWriterOpen(const char *zPath, const KalamParquetColumn *aCol,
+                           int nCol, const KalamParquetOptions *pOpt,
+                           KalamParquetWriter **pp, char **pzErr);
+int kalamParquetWriterMeta(KalamParquetWriter *p, const char *zKey,
+                           const char *zValue);
+int kalamParquetWriterAdd(KalamParquetWriter *p, const KalamValue *aVal,
+                          char **pzErr);
+int kalamParquetWriterFinish(KalamParquetWriter *p, sqlite3_int64 *pnBytes,
+                             char **pzErr);
+void kalamParquetWriterFree(KalamParquetWriter *p);
+
+/* parquet_footer.c: the columns of a table's files. */
+int kalamParquetColumnsFromSchema(const KalamSchema *pSchema,
+                                  KalamParquetColumn **paCol, int *pnCol);
+
+/************************************************************************
+** Interface to parquet_read.c and parquet_chunk.c: kalam's Parquet files
+** read back. A function that can fail returns an SQLite code and sets
+** *pzErr to a message naming the file (sqlite3_free it): SQLITE_CORRUPT
+** for a damaged file or one kalam's writer would not make, SQLITE_IOERR,
+** SQLITE_CANTOPEN, SQLITE_NOMEM.
+*/
+
+/* parquet_read.c: a file's footer, checked whole at open against the
+** file's size; its columns, row groups and statistics. Open keeps the
+** file open (OpenMemory borrows a[], which must outlive the handle);
+** Close frees everything the handle owns. */
+typedef struct KalamParquetFile KalamParquetFile;
+typedef struct KalamParquetChunk KalamParquetChunk;
+typedef struct KalamParquetStats KalamParquetStats;
+struct KalamParquetStats {
+  int bNullCount;            /* nNull is known */
+  sqlite3_int64 nNull;
+  int bMinMax;               /* min and max are known (never for ANY) */
+  KalamValue min, max;       /* borrowed from the file: valid until Close */
+};
+int kalamParquetOpen(const char *zPath, KalamParquetFile **pp, char **pzErr);
+int kalamParquetOpenMemory(const char *zName, const void *a, size_t n,
+                           KalamParquetFile **pp, char **pzErr);
+void kalamParquetClose(KalamParquetFile *p);
+sqlite3_int64 kalamParquetRowCount(const KalamParquetFile *p);
+int kalamParquetColumnCount(const KalamParquetFile *p);
+const KalamParquetColumn *kalamParquetColumnInfo(const KalamParquetFile *p,
+                                                 int iCol);
+int kalamParquetColumnByFieldId(const KalamParquetFile *p, int iFieldId);
+const char *kalamParquetMetaValue(const KalamParquetFile *p,
+                                  const char *zKey);
+int kalamParquetGroupCount(const KalamParquetFile *p);
+sqlite3_int64 kalamParquetGroupRows(const KalamParquetFile *p, int iGroup);
+void kalamParquetGroupStats(const KalamParquetFile *p, int iGroup, int iCol,
+                            KalamParquetStats *pOut);
+
+/* parquet_chunk.c: one column of one row group decoded at a time (only
+** the columns a scan asks for are read). A chunk is freed with ChunkFree
+** before its file is closed; ChunkValue's TEXT and BLOB values borrow
+** from the chunk, and an ANY value may own memory (kalamValueClear). */
+int kalamParquetReadChunk(KalamParquetFile *p, int iGroup, int iCol,
+                          KalamParquetChunk **pp, char **pzErr);
+sqlite3_int64 kalamParquetChunkRows(const KalamParquetChunk *p);
+int kalamParquetChunkValue(const KalamParquetChunk *p, sqlite3_int64 iRow,
+                           KalamValue *pOut, char **pzErr);
+void kalamParquetChunkFree(KalamParquetChunk *p);
+
+#endif /* KALAM_COLD_H */
