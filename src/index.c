@@ -58,11 +58,14 @@
 
 SQLITE_EXTENSION_INIT3
 
+/* An empty set of entry keys, for kalamIndexKeys to fill. */
 void kalamIndexKeysInit(KalamIndexKeys *p){
   memset(p, 0, sizeof(*p));
   kalamBufInit(&p->buf);
 }
 
+/* Frees what kalamIndexKeys filled in (the struct itself is the
+** caller's). */
 void kalamIndexKeysFree(KalamIndexKeys *p){
   kalamBufFree(&p->buf);
   p->nKey = 0;

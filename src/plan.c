@@ -237,7 +237,9 @@ static int planIndex(const KalamSchema *pSchema, sqlite3_index_info *pInfo,
   }
 
   if( pIdx->bUnique && pPlan->nEq==pIdx->nCol ){
-    pPlan->bUnique = 1;
+    /* SQLite takes SCAN_UNIQUE at its word (one-pass UPDATE and DELETE
+    ** stop after one row), so only a key xFilter cannot widen says so. */
+    pPlan->bUnique = bCertain;
     pPlan->nRow = 1;
   }else{
     double n = pPlan->nEq ? 10.0 : nRowTable;
@@ -392,6 +394,18 @@ static void planUseIndex(sqlite3_index_info *pInfo, const PlanIndex *pPlan,
   *pIdxNum = idxNum;
 }
 
+/* Is PRIMARY KEY equality constraint i sure to find one row at most? For
+** a TEXT or JSON key only when its value is known now and is text or a
+** blob (index.c's rule, kalamIndexValueExact). */
+static int planKeyCertain(const KalamSchema *pSchema, sqlite3_index_info *pInfo,
+                          int i){
+  sqlite3_value *pVal = 0;
+  int eType = pSchema->aCol[pSchema->iPk].eType;
+  if( eType!=KALAM_TYPE_TEXT && eType!=KALAM_TYPE_JSON ) return 1;
+  if( sqlite3_vtab_rhs_value(pInfo, i, &pVal)!=SQLITE_OK || pVal==0 ) return 0;
+  return kalamIndexValueExact(pSchema, pSchema->iPk, sqlite3_value_type(pVal));
+}
+
 /* ------------------------------------------------------------ xBestIndex */
 
 /* xBestIndex (see THE PLAN ENCODING above). */
@@ -459,7 +473,14 @@ int kalamPlanBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
     }
     cost = (bPkEq ? 20.0 : 10.0) * nIn;
     pInfo->estimatedRows = nIn;
-    if( !(idxNum & KALAM_PLAN_IN) ) pInfo->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
+    /* One row at most, which SQLite takes at its word (a one-pass UPDATE
+    ** or DELETE stops after it): not for a TEXT key whose value may turn
+    ** out a number, which xFilter answers by a scan (cursorKeyNeedsScan)
+    ** that can find '7', '07' and '7.0' alike. */
+    if( !(idxNum & KALAM_PLAN_IN)
+     && (!bPkEq || planKeyCertain(pSchema, pInfo, iEq)) ){
+      pInfo->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
+    }
   }else{
     double nScan = nRow;
     if( iLo>=0 ){
