@@ -21,31 +21,15 @@
 #include "kalam_int.h"
 #include <string.h>
 #include <unistd.h>
-#include <dirent.h>
 
 SQLITE_EXTENSION_INIT3
 
 /* How long the copy waits for a writer to finish, as a writer would. */
 #define BACKUP_BUSY_MS 10000
 
-/* Removes what a failed backup left: the file and the store directory
-** (whose files a checkpoint puts directly in it). */
+/* Removes what a failed backup left: the file and the store directory. */
 static void backupRemove(const char *zDest, const char *zDestStore){
-  DIR *pDir = opendir(zDestStore);
-  struct dirent *pEnt;
-  if( pDir ){
-    while( (pEnt = readdir(pDir))!=0 ){
-      char *zFile;
-      if( strcmp(pEnt->d_name, ".")==0 || strcmp(pEnt->d_name, "..")==0 ){
-        continue;
-      }
-      zFile = sqlite3_mprintf("%s/%s", zDestStore, pEnt->d_name);
-      if( zFile ) (void)unlink(zFile);
-      sqlite3_free(zFile);
-    }
-    closedir(pDir);
-    (void)rmdir(zDestStore);
-  }
+  kalamStoreDirRemove(zDestStore);
   (void)unlink(zDest);
 }
 

@@ -418,6 +418,7 @@ int kalamStoreReadOnly(KalamStore *p, long *piOwner);
 int kalamStoreCatchUp(KalamStore *p, char **pzErr);
 int kalamStoreWriteRefused(KalamStore *p, char **pzErr);
 int kalamStoreCopy(KalamStore *p, const char *zDir, char **pzErr);
+void kalamStoreDirRemove(const char *zDir);
 KalamCf *kalamStoreCatalog(KalamStore *p);
 KalamCf *kalamStorePrepared(KalamStore *p);
 int kalamStoreShared(KalamStore *p);

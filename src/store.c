@@ -52,7 +52,6 @@ char *kalamStoreError(const char *zWhat, char *zRocksErr){
   return z;
 }
 
-static void storeSecondaryRemove(const char *zDir);
 
 /* Frees everything a store holds; the store must be unreferenced. */
 static void storeFree(KalamStore *p){
@@ -99,7 +98,7 @@ static void storeFree(KalamStore *p){
   if( p->pCache ) rocksdb_cache_destroy(p->pCache);
   if( p->pEnv ) rocksdb_env_destroy(p->pEnv);
   if( p->zSecondary ){
-    storeSecondaryRemove(p->zSecondary);
+    kalamStoreDirRemove(p->zSecondary);
     sqlite3_free(p->zSecondary);
   }
   sqlite3_mutex_free(p->mutex);
@@ -212,9 +211,10 @@ static long storeOwnerRead(const char *zPath){
   return atol(aBuf);
 }
 
-/* Removes the private directory of a secondary instance, files and all
-** (RocksDB keeps only its info log there). */
-static void storeSecondaryRemove(const char *zDir){
+/* Removes directory zDir and the files directly in it: a secondary
+** instance's private directory (RocksDB keeps only its info log there),
+** or what a failed kalam_backup left (a checkpoint's files lie flat). */
+void kalamStoreDirRemove(const char *zDir){
   DIR *pDir = opendir(zDir);
   struct dirent *pEnt;
   if( pDir ){
