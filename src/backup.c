@@ -155,7 +155,8 @@ void kalamBackupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     zErr = sqlite3_mprintf("kalam_backup: the destination must be a file "
                            "name (TEXT)");
     rc = SQLITE_MISUSE;
-  }else if( zFile==0 || zFile[0]==0 ){
+  }else if( zFile==0 || zFile[0]==0
+         || !kalamStoreHasFile(pConn->db, "main") ){
     zErr = sqlite3_mprintf("kalam_backup: the main database has no file to "
                            "copy (an in-memory database)");
     rc = SQLITE_MISUSE;

@@ -133,10 +133,17 @@ int kalamConnDb(KalamConn *p, const char *zSchema, int bCreate,
   int rc;
   *ppDb = 0;
   for(pDb=p->pDb; pDb; pDb=pDb->pNext){
-    if( sqlite3_stricmp(pDb->zSchema, zSchema)==0 ){
-      *ppDb = pDb;
-      return SQLITE_OK;
+    if( pDb->bRetired || sqlite3_stricmp(pDb->zSchema, zSchema)!=0 ) continue;
+    /* A database without a file that was detached, or replaced by
+    ** sqlite3_deserialize, leaves its name to another database: that one
+    ** has a store of its own. */
+    if( !kalamStoreIsFor(pDb->pStore, p->db, zSchema) ){
+      pDb->bRetired = 1;
+      kalamStoreForget(pDb->pStore);
+      continue;
     }
+    *ppDb = pDb;
+    return SQLITE_OK;
   }
   rc = kalamStoreAcquire(p->db, zSchema, bCreate, &pStore, pzErr);
   if( rc || pStore==0 ) return rc;

@@ -11,8 +11,10 @@
 **                in a mutex-guarded registry by real path and
 **                reference-counted, so every connection of the process
 **                that opens the same database file shares one store
-**                (RocksDB allows one opener per directory). In-memory
-**                stores are never registered.
+**                (RocksDB allows one opener per directory). Memory
+**                stores (databases without a file) are registered
+**                under a key naming their database, shared by exactly
+**                the connections that share that database.
 **   KalamConn    one per sqlite3* connection (conn.c): the current user,
 **                the lock flag and the list of KalamDb. It is the pAux of
 **                every kalam module and function, reference-counted by
@@ -412,6 +414,9 @@ int kalamIndexRange(const KalamSchema *pSchema, int iIndex,
 int kalamStoreAcquire(sqlite3 *db, const char *zSchema, int bCreate,
                       KalamStore **pp, char **pzErr);
 void kalamStoreRelease(KalamStore *p);
+int kalamStoreIsFor(KalamStore *p, sqlite3 *db, const char *zSchema);
+void kalamStoreForget(KalamStore *p);
+int kalamStoreHasFile(sqlite3 *db, const char *zSchema);
 const char *kalamStorePath(const KalamStore *p);
 int kalamStoreIsMemory(const KalamStore *p);
 int kalamStoreReadOnly(KalamStore *p, long *piOwner);
@@ -604,6 +609,9 @@ struct KalamDb {
   sqlite3_int64 iEpoch;
   int nCursor;               /* open cursors of its tables */
   KalamDb *pNext;
+  int bRetired;              /* its database is gone (DETACH, deserialize):
+                             ** kept for the tables that still point at
+                             ** it, found by no lookup (conn.c) */
 };
 
 struct KalamConn {

@@ -6,8 +6,11 @@
 ** per directory, so the process keeps a registry of open stores by real
 ** path, guarded by a static mutex and reference-counted: every connection
 ** of the process that opens F shares one rocksdb_t. Another process that
-** tries gets "store ... is locked by another process". In-memory and temp
-** databases get a private store in a RocksDB memory env, never registered.
+** opens it as a reader (storeOpenSecondary). Databases without a file
+** (in-memory, temp, memdb, deserialized) get a store in a RocksDB memory
+** env, registered under a key that names the database itself
+** (storeMemoryKey), so that exactly the connections sharing it share the
+** store; it goes when the last of them closes.
 **
 ** Column families: "default" (unused), "kalam_catalog" (catalog.c) and one
 ** per table, named when the table is created. Handles are listed on the
@@ -37,6 +40,8 @@ SQLITE_EXTENSION_INIT3
 #define KALAM_PREPARED_CF "kalam_prepared"
 /* The store of database file F is the directory F-kalam. */
 #define KALAM_STORE_SUFFIX "-kalam"
+/* Where a memory store lives inside its own RocksDB memory env. */
+#define STORE_MEMORY_DIR "/kalam-memory"
 
 static KalamStore *storeRegistry = 0;  /* guarded by SQLITE_MUTEX_STATIC_APP2 */
 
@@ -277,7 +282,9 @@ static int storeOpenSecondary(KalamStore *p, int nCf, const char **azName,
 
 /* Opens the RocksDB directory zPath with all its column families: for
 ** writing (bReadOnly 0) unless another process owns it, else as a
-** secondary instance (storeOpenSecondary). */
+** secondary instance (storeOpenSecondary). A memory store (bMem) lives in
+** an env of its own, where RocksDB wants an absolute directory name:
+** zPath is then only its label for messages and the registry. */
 static int storeOpen(const char *zPath, int bMem, int bReadOnly,
                      KalamStore **pp, char **pzErr){
   KalamStore *p;
@@ -289,6 +296,7 @@ static int storeOpen(const char *zPath, int bMem, int bReadOnly,
   rocksdb_column_family_handle_t **aHandle = 0;
   int nCf = 0, i, bHasCatalog = 0, bHasPrepared = 0;
   int rc = SQLITE_OK;
+  const char *zDir = bMem ? STORE_MEMORY_DIR : zPath;
 
   *pp = 0;
   p = sqlite3_malloc(sizeof(*p));
@@ -315,7 +323,7 @@ static int storeOpen(const char *zPath, int bMem, int bReadOnly,
   if( rc ) goto done;
 
   /* A new store has only "default"; listing fails and that is fine. */
-  azListed = rocksdb_list_column_families(p->pOpts, zPath, &nListed, &zErr);
+  azListed = rocksdb_list_column_families(p->pOpts, zDir, &nListed, &zErr);
   if( zErr ){
     /* RocksDB allocates the (empty) list even when listing fails. */
     if( azListed ) rocksdb_list_column_families_destroy(azListed, nListed);
@@ -339,7 +347,7 @@ static int storeOpen(const char *zPath, int bMem, int bReadOnly,
   for(i=0; i<nCf; i++) aCfOpts[i] = p->pOpts;
 
   if( !bReadOnly ){
-    p->db = rocksdb_open_column_families(p->pOpts, zPath, nCf, azName,
+    p->db = rocksdb_open_column_families(p->pOpts, zDir, nCf, azName,
                                          aCfOpts, aHandle, &zErr);
     if( zErr && !bMem && (strstr(zErr, "lock") || strstr(zErr, "LOCK"))
      && bHasCatalog ){
@@ -425,26 +433,115 @@ done:
   return rc;
 }
 
+/* Is schema zSchema of db a database without a file of its own, and if
+** so, which one? *pzKey names it among the databases of the process
+** (sqlite3_free), *pzKey NULL for a database with a file. Connections
+** that share one such database must share its store, and no others:
+**
+**   - ":memory:", "", temp, "file:x?mode=memory" (shared-cache or not):
+**     SQLite gives no name, but connections sharing a cache share its
+**     pager, so the pager's file object names the database;
+**   - the memdb VFS ("file:/x?vfs=memdb", and every sqlite3_deserialize,
+**     which SQLite opens as memdb "x"): a name that starts with '/' is
+**     shared by every connection of the process that opens it; any other
+**     memdb name is private to its connection, named by its file object.
+**
+** A database whose pager cannot be asked (temp before its first use) is
+** reported as a memory database with no key: it gets a store of its own. */
+static int storeMemoryKey(sqlite3 *db, const char *zSchema,
+                          const char *zFile, int *pbMem, char **pzKey){
+  sqlite3_vfs *pVfs = 0;
+  sqlite3_file *pFd = 0;
+  int bMemdb = 0;
+  *pbMem = 0;
+  *pzKey = 0;
+  if( zFile && zFile[0] ){
+    if( sqlite3_file_control(db, zSchema, SQLITE_FCNTL_VFS_POINTER,
+                             &pVfs)==SQLITE_OK && pVfs && pVfs->zName ){
+      bMemdb = strcmp(pVfs->zName, "memdb")==0;
+    }
+    if( !bMemdb ) return SQLITE_OK;
+    if( zFile[0]=='/' ){
+      *pbMem = 1;
+      *pzKey = sqlite3_mprintf("(in-memory database %s)", zFile);
+      return *pzKey ? SQLITE_OK : SQLITE_NOMEM;
+    }
+  }
+  *pbMem = 1;
+  if( sqlite3_file_control(db, zSchema, SQLITE_FCNTL_FILE_POINTER,
+                           &pFd)!=SQLITE_OK || pFd==0 ){
+    return SQLITE_OK;
+  }
+  *pzKey = sqlite3_mprintf("(in-memory database %p)", (void*)pFd);
+  return *pzKey ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+/* The registered store named zPath that this process opened, with a new
+** reference, or NULL. Caller holds the registry mutex. */
+static KalamStore *storeRegistryFind(const char *zPath){
+  KalamStore *p;
+  for(p=storeRegistry; p; p=p->pNext){
+    /* A store the parent process opened before fork() is the parent's:
+    ** a child that wrote through the inherited handle would write into a
+    ** copy of RocksDB's memory, lost or worse. The child opens on its own,
+    ** as another process would. */
+    if( p->pid==getpid() && strcmp(p->zPath, zPath)==0 ){
+      p->nRef++;
+      return p;
+    }
+  }
+  return 0;
+}
+
+/* The store of a database without a file (storeMemoryKey): the one its
+** other connections use, or a new one in a RocksDB memory env, registered
+** under zKey. With bCreate 0 only an existing one; *pp may be NULL. */
+static int storeAcquireMemory(const char *zKey, int bCreate,
+                              KalamStore **pp, char **pzErr){
+  KalamStore *p;
+  int rc = SQLITE_OK;
+  if( zKey==0 ){
+    if( !bCreate ) return SQLITE_OK;
+    return storeOpen("(in-memory database)", 1, 0, pp, pzErr);
+  }
+  sqlite3_mutex_enter(storeRegistryMutex());
+  p = storeRegistryFind(zKey);
+  if( p==0 && bCreate ){
+    rc = storeOpen(zKey, 1, 0, &p, pzErr);
+    if( rc==SQLITE_OK ){
+      p->pNext = storeRegistry;
+      storeRegistry = p;
+    }
+  }
+  sqlite3_mutex_leave(storeRegistryMutex());
+  *pp = p;
+  return rc;
+}
+
 /* Gets the store of schema zSchema of db, opening it if need be. The
 ** caller owns one reference and gives it back with kalamStoreRelease.
-** With bCreate 0 only a store that already exists on disk is opened, and
-** *pp is NULL when there is none: that is how kalam_tables and the SQL
+** With bCreate 0 only a store that already exists is opened, and *pp is
+** NULL when there is none: that is how kalam_tables and the SQL
 ** functions look at a database without creating empty stores. */
 int kalamStoreAcquire(sqlite3 *db, const char *zSchema, int bCreate,
                       KalamStore **pp, char **pzErr){
   const char *zFile = sqlite3_db_filename(db, zSchema);
-  char *zPath = 0;
+  char *zPath = 0, *zKey = 0;
   char zReal[PATH_MAX];
   KalamStore *p;
   /* A database the connection may only read (file permissions, a
   ** read-only open) gets a store opened for reading only. */
   int bReadOnly = sqlite3_db_readonly(db, zSchema)==1;
+  int bMem = 0;
   int rc;
 
   *pp = 0;
-  if( zFile==0 || zFile[0]==0 ){
-    if( !bCreate ) return SQLITE_OK;
-    return storeOpen("/kalam-memory", 1, 0, pp, pzErr);
+  rc = storeMemoryKey(db, zSchema, zFile, &bMem, &zKey);
+  if( rc ) return rc;
+  if( bMem ){
+    rc = storeAcquireMemory(zKey, bCreate, pp, pzErr);
+    sqlite3_free(zKey);
+    return rc;
   }
   if( !bCreate ){
     char *zCurrent = sqlite3_mprintf("%s" KALAM_STORE_SUFFIX "/CURRENT", zFile);
@@ -463,17 +560,8 @@ int kalamStoreAcquire(sqlite3 *db, const char *zSchema, int bCreate,
   if( zPath==0 ) return SQLITE_NOMEM;
 
   sqlite3_mutex_enter(storeRegistryMutex());
-  for(p=storeRegistry; p; p=p->pNext){
-    /* A store the parent process opened before fork() is the parent's:
-    ** a child that wrote through the inherited handle would write into a
-    ** copy of RocksDB's memory, lost or worse. The child opens on its own,
-    ** as another process would. */
-    if( p->pid==getpid() && strcmp(p->zPath, zPath)==0 ) break;
-  }
-  if( p ){
-    p->nRef++;
-    rc = SQLITE_OK;
-  }else{
+  p = storeRegistryFind(zPath);
+  if( p==0 ){
     rc = storeOpen(zPath, 0, bReadOnly, &p, pzErr);
     if( rc==SQLITE_OK ){
       p->pNext = storeRegistry;
@@ -484,6 +572,61 @@ int kalamStoreAcquire(sqlite3 *db, const char *zSchema, int bCreate,
   sqlite3_free(zPath);
   *pp = p;
   return rc;
+}
+
+/* Does schema zSchema of db have a database file (and so a store
+** directory beside it)? Not a database in memory of any kind. */
+int kalamStoreHasFile(sqlite3 *db, const char *zSchema){
+  char *zKey = 0;
+  int bMem = 0;
+  int rc = storeMemoryKey(db, zSchema, sqlite3_db_filename(db, zSchema),
+                          &bMem, &zKey);
+  sqlite3_free(zKey);
+  return rc==SQLITE_OK && !bMem;
+}
+
+/* Is p still the store of schema zSchema of db? Not when the database it
+** was acquired for is gone and another took its schema name (DETACH and
+** ATTACH, sqlite3_deserialize) with a store elsewhere: then the
+** connection acquires the new one's. A file whose real path cannot be
+** found now (moved or removed while open) keeps the store it has. */
+int kalamStoreIsFor(KalamStore *p, sqlite3 *db, const char *zSchema){
+  const char *zFile = sqlite3_db_filename(db, zSchema);
+  char *zKey = 0;
+  char zReal[PATH_MAX];
+  int bMem = 0, bSame = 1;
+  if( storeMemoryKey(db, zSchema, zFile, &bMem, &zKey)!=SQLITE_OK ){
+    return 1;                     /* out of memory: keep what works */
+  }
+  if( p->bMem!=bMem ){
+    bSame = 0;
+  }else if( bMem ){
+    bSame = zKey && strcmp(zKey, p->zPath)==0;
+  }else if( zFile && realpath(zFile, zReal) ){
+    size_t n = strlen(zReal);
+    bSame = strncmp(p->zPath, zReal, n)==0
+         && strcmp(&p->zPath[n], KALAM_STORE_SUFFIX)==0;
+  }
+  sqlite3_free(zKey);
+  return bSame;
+}
+
+/* A connection found that the database it used p for is gone (it holds
+** the reference the caller passes, kept for its tables until they are
+** disconnected). A memory store nobody else holds is taken out of the
+** registry now: no later database may be given it, even one SQLite puts
+** at the same place in memory. */
+void kalamStoreForget(KalamStore *p){
+  KalamStore **pp;
+  if( !p->bMem ) return;
+  sqlite3_mutex_enter(storeRegistryMutex());
+  if( p->nRef==1 ){
+    for(pp=&storeRegistry; *pp; pp=&(*pp)->pNext){
+      if( *pp==p ){ *pp = p->pNext; break; }
+    }
+    p->pNext = 0;
+  }
+  sqlite3_mutex_leave(storeRegistryMutex());
 }
 
 /* Gives back a reference from kalamStoreAcquire; the last one closes the

@@ -217,7 +217,7 @@ static int tableInit(sqlite3 *db, void *pAux, int argc,
     const char *zFile = sqlite3_db_filename(db, zSchemaName);
     rc = kalamConnDb(pConn, zSchemaName, 0, &pDb, &zErr);
     if( rc ) goto done;
-    if( pDb==0 && zFile && zFile[0] ){
+    if( pDb==0 && zFile && zFile[0] && kalamStoreHasFile(db, zSchemaName) ){
       zBroken = sqlite3_mprintf("kalam table %s: its store %s-kalam is "
           "missing: a copy of the database file alone has no kalam data "
           "(copy %s-kalam with the file, or make copies with "
