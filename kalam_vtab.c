@@ -39,6 +39,7 @@ int sqlite3_kalam_init(sqlite3 *db, char **pzErrMsg,
   if( pConn==0 ) return SQLITE_NOMEM;
   rc = kalamTableModulesRegister(db, pConn);
   if( rc==SQLITE_OK ) rc = kalamTablesRegister(db, pConn);
+  if( rc==SQLITE_OK ) rc = kalamCheckRegister(db, pConn);
   if( rc==SQLITE_OK ) rc = kalamUserFunctionsRegister(db, pConn);
   if( rc==SQLITE_OK ) rc = kalamSqlFunctionsRegister(db, pConn);
   /* The registrations hold their own references now. */

@@ -767,10 +767,16 @@ int kalamTableUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
                      sqlite3_int64 *pRowid);
 
 /************************************************************************
-** Interface to tables.c, functions.c and backup.c: kalam_tables and the
-** SQL functions that are not about users (conn.c has those).
+** Interface to tables.c, functions.c, backup.c and check.c: kalam_tables,
+** kalam_check and the SQL functions that are not about users (conn.c has
+** those).
 */
 int kalamTablesRegister(sqlite3 *db, KalamConn *pConn);
+
+/* check.c: kalam_check(), the integrity check of every kalam table against
+** its store (check_int.h has the interface to check.c and check_entry.c
+** that the two share). */
+int kalamCheckRegister(sqlite3 *db, KalamConn *pConn);
 
 /* backup.c: kalam_backup(dest), registered by functions.c. */
 void kalamBackupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv);

@@ -1,0 +1,403 @@
+/*
+** check_entry.c — kalam_check()'s checks of the entries of one table's
+** column family, one function per kind of entry (check.c has the whole
+** check and what each kind must satisfy):
+**
+**   'r' row          checkRow, with checkRowDerived for the entries its
+**                    values make (its key entry, one per index)
+**   'k' key entry    checkKeyEntry
+**   'x' index entry  checkIndexEntry
+**
+** A new kind adds one row to checkKinds; an entry every row must have
+** adds one step to checkRowDerived.
+*/
+#include "check_int.h"
+#include <string.h>
+
+SQLITE_EXTENSION_INIT3
+
+/* A key shown in a message: its first bytes in hex. */
+#define CHECK_KEY_SHOWN 48
+
+/* A key as a message shows it: hex, its start only if it is long.
+** Caller frees with sqlite3_free; NULL if out of memory. */
+static char *checkKeyText(const char *aKey, size_t nKey){
+  static const char aHex[] = "0123456789abcdef";
+  size_t n = nKey<CHECK_KEY_SHOWN ? nKey : CHECK_KEY_SHOWN, i;
+  char *z = sqlite3_malloc64(n*2 + 4);
+  if( z==0 ) return 0;
+  for(i=0; i<n; i++){
+    z[i*2] = aHex[((unsigned char)aKey[i]) >> 4];
+    z[i*2+1] = aHex[((unsigned char)aKey[i]) & 0x0f];
+  }
+  if( n<nKey ){
+    memcpy(&z[n*2], "...", 4);
+  }else{
+    z[n*2] = 0;
+  }
+  return z;
+}
+
+/* ------------------------------------------------------------ one entry
+** The checks of one entry of a table's column family, one per kind. Each
+** gets the whole key, the owner prefix's length and the value. */
+
+/* The owner of a key, for messages: "user alice: ", or "" for tables that
+** have no owners. Caller frees with sqlite3_free. */
+static char *checkOwnerText(const KalamCheck *p, const char *aKey, int nPrefix){
+  if( p->pSchema->eKind!=KALAM_KIND_USER || nPrefix<1 ){
+    return sqlite3_mprintf("");
+  }
+  return sqlite3_mprintf("user %.*s: ", nPrefix - 1, aKey + 1);
+}
+
+/* Reads row iRowid of the owner aKey[0..nPrefix) and parses it into pRow
+** (which the caller frees with kalamRowFree, and *pzVal with
+** kalamStoreFree). *pzVal is NULL when there is no such row; *pbDamaged
+** is set for a row that does not parse (its own check reports it). */
+static int checkReadRow(KalamCheck *p, const char *aKey, int nPrefix,
+                        sqlite3_int64 iRowid, KalamRow *pRow, char **pzVal,
+                        int *pbDamaged){
+  char aRowKey[KALAM_ROWKEY_MAX];
+  int nRowKey = kalamKeyRow(aRowKey, aKey, nPrefix, iRowid);
+  size_t nVal = 0;
+  char *zErr = 0;
+  int rc;
+  *pbDamaged = 0;
+  rc = kalamStoreGet(p->pStore, p->pView, p->pCf, aRowKey, (size_t)nRowKey,
+                     pzVal, &nVal, "kalam_check: cannot read a row", &zErr);
+  if( rc ){
+    int rc2 = kalamCheckProblem(p, "%s", zErr ? zErr : sqlite3_errstr(rc));
+    sqlite3_free(zErr);
+    return rc2;
+  }
+  if( *pzVal && kalamRowParse(pRow, p->pSchema, *pzVal, nVal)!=SQLITE_OK ){
+    *pbDamaged = 1;
+  }
+  pRow->iRowid = iRowid;
+  return SQLITE_OK;
+}
+
+/* Checks that derived entry aEntry (a key entry, or an index entry) of
+** row iRowid exists and points at the row; zWhat names it. */
+static int checkDerived(KalamCheck *p, const char *zOwner, sqlite3_int64 iRowid,
+                        const char *aEntry, size_t nEntry, const char *zWhat){
+  char *zVal = 0, *zErr = 0;
+  size_t nVal = 0;
+  sqlite3_int64 iTo = 0;
+  int rc = kalamStoreGet(p->pStore, p->pView, p->pCf, aEntry, nEntry, &zVal,
+                         &nVal, "kalam_check: cannot read an entry", &zErr);
+  if( rc ){
+    rc = kalamCheckProblem(p, "%s", zErr ? zErr : sqlite3_errstr(rc));
+  }else if( zVal==0 ){
+    rc = kalamCheckProblem(p, "%srow %lld has no %s", zOwner, iRowid, zWhat);
+  }else if( !kalamKeyRowDecode(zVal, nVal, 0, &iTo) ){
+    rc = kalamCheckProblem(p, "%srow %lld: its %s holds no row id", zOwner,
+                           iRowid, zWhat);
+  }else if( iTo!=iRowid ){
+    rc = kalamCheckProblem(p, "%srow %lld: its %s points at row %lld", zOwner,
+                           iRowid, zWhat, iTo);
+  }
+  if( zVal ) kalamStoreFree(zVal);
+  sqlite3_free(zErr);
+  return rc;
+}
+
+/* The entries every row must have, derived from its values: the key
+** entry of its PRIMARY KEY (a key that is not the row id), and one entry
+** per index. pRow is parsed. */
+static int checkRowDerived(KalamCheck *p, const char *aPrefix, int nPrefix,
+                           const char *zOwner, KalamRow *pRow){
+  const KalamSchema *pSchema = p->pSchema;
+  sqlite3_int64 iRowid = pRow->iRowid;
+  char *zErr = 0;
+  int rc = SQLITE_OK, i;
+  if( pSchema->iPk>=0 && !pSchema->bIntPk ){
+    KalamValue v;
+    rc = kalamRowColumn(pRow, pSchema, pSchema->iPk, &v, &zErr);
+    if( rc==SQLITE_OK && v.eType!=SQLITE_NULL ){
+      KalamBuf key;
+      char *zWhat = sqlite3_mprintf("key entry for its PRIMARY KEY (%s)",
+                                    pSchema->aCol[pSchema->iPk].zName);
+      kalamBufInit(&key);
+      kalamKeyIndex(&key, aPrefix, nPrefix, &v);
+      if( key.oom || zWhat==0 ){
+        rc = SQLITE_NOMEM;
+      }else{
+        rc = checkDerived(p, zOwner, iRowid, key.z, (size_t)key.n, zWhat);
+      }
+      kalamBufFree(&key);
+      sqlite3_free(zWhat);
+    }
+    kalamValueClear(&v);
+    if( rc==SQLITE_CORRUPT ) rc = SQLITE_OK;  /* reported by checkRow */
+    sqlite3_free(zErr);
+    zErr = 0;
+    if( rc ) return rc;
+  }
+  if( pSchema->nIndex ){
+    KalamIndexKeys keys;
+    kalamIndexKeysInit(&keys);
+    rc = kalamIndexKeys(pSchema, aPrefix, nPrefix, pRow, iRowid, &keys, &zErr);
+    if( rc==SQLITE_CORRUPT ) rc = SQLITE_OK;  /* reported by checkRow */
+    else for(i=0; rc==SQLITE_OK && i<keys.nKey; i++){
+      int n;
+      const char *z = kalamIndexKey(&keys, i, &n);
+      char *zCols = kalamIndexColumnList(pSchema, i);
+      char *zWhat = zCols ? sqlite3_mprintf("entry in index %d (%s)",
+                                            pSchema->aIndex[i].iNum, zCols)
+                          : 0;
+      rc = zWhat ? checkDerived(p, zOwner, iRowid, z, (size_t)n, zWhat)
+                 : SQLITE_NOMEM;
+      sqlite3_free(zWhat);
+      sqlite3_free(zCols);
+    }
+    kalamIndexKeysFree(&keys);
+    sqlite3_free(zErr);
+  }
+  return rc;
+}
+
+/* 'r': a row. */
+static int checkRow(KalamCheck *p, const char *aKey, size_t nKey, int nPrefix,
+                    const char *aVal, size_t nVal){
+  const KalamSchema *pSchema = p->pSchema;
+  sqlite3_int64 iRowid = 0;
+  char *zOwner = checkOwnerText(p, aKey, nPrefix);
+  KalamRow row;
+  int rc = SQLITE_OK, iCol;
+
+  memset(&row, 0, sizeof(row));
+  if( zOwner==0 ) return SQLITE_NOMEM;
+  if( !kalamKeyRowDecode(aKey, nKey, nPrefix, &iRowid) ){
+    char *zKey = checkKeyText(aKey, nKey);
+    rc = zKey ? kalamCheckProblem(p, "%skey %s is not a row key (its length "
+                                  "is %lld)", zOwner, zKey,
+                                  (sqlite3_int64)nKey)
+              : SQLITE_NOMEM;
+    sqlite3_free(zKey);
+    goto done;
+  }
+  row.iRowid = iRowid;
+  if( kalamRowParse(&row, pSchema, aVal, nVal)!=SQLITE_OK ){
+    rc = kalamCheckProblem(p, "%srow %lld is not the JSON object kalam wrote",
+                           zOwner, iRowid);
+    goto done;
+  }
+  for(iCol=0; rc==SQLITE_OK && iCol<pSchema->nCol; iCol++){
+    const KalamColumn *pCol = &pSchema->aCol[iCol];
+    KalamValue v;
+    char *zErr = 0;
+    int rcCol = kalamRowColumn(&row, pSchema, iCol, &v, &zErr);
+    if( rcCol==SQLITE_NOMEM ){
+      rc = SQLITE_NOMEM;
+    }else if( rcCol ){
+      rc = kalamCheckProblem(p, "%srow %lld: column %s holds no value of "
+                             "its type %s", zOwner, iRowid, pCol->zName,
+                             kalamTypeName(pCol->eType));
+    }else if( v.eType==SQLITE_NULL && pCol->bNotNull
+           && !(pSchema->bIntPk && iCol==pSchema->iPk) ){
+      rc = kalamCheckProblem(p, "%srow %lld: column %s is NULL, but it is "
+                             "declared NOT NULL", zOwner, iRowid, pCol->zName);
+    }
+    kalamValueClear(&v);
+    sqlite3_free(zErr);
+  }
+  if( rc==SQLITE_OK ) rc = checkRowDerived(p, aKey, nPrefix, zOwner, &row);
+
+done:
+  kalamRowFree(&row);
+  sqlite3_free(zOwner);
+  return rc;
+}
+
+/* The row id a key or index entry points at; a problem when its value is
+** not one. */
+static int checkEntryTarget(KalamCheck *p, const char *zOwner,
+                            const char *zWhat, const char *zKey,
+                            const char *aVal, size_t nVal,
+                            sqlite3_int64 *piRowid, int *pbOk){
+  *pbOk = kalamKeyRowDecode(aVal, nVal, 0, piRowid);
+  if( *pbOk ) return SQLITE_OK;
+  return kalamCheckProblem(p, "%s%s %s holds no row id", zOwner, zWhat, zKey);
+}
+
+/* 'k': the key entry of a PRIMARY KEY that is not the row id. */
+static int checkKeyEntry(KalamCheck *p, const char *aKey, size_t nKey,
+                         int nPrefix, const char *aVal, size_t nVal){
+  const KalamSchema *pSchema = p->pSchema;
+  char *zOwner = checkOwnerText(p, aKey, nPrefix);
+  char *zKey = checkKeyText(aKey, nKey);
+  char *zRow = 0;
+  sqlite3_int64 iRowid = 0;
+  KalamRow row;
+  int rc = SQLITE_NOMEM, bOk = 0, bDamaged = 0;
+
+  memset(&row, 0, sizeof(row));
+  if( zOwner==0 || zKey==0 ) goto done;
+  if( pSchema->iPk<0 || pSchema->bIntPk ){
+    rc = kalamCheckProblem(p, "%skey entry %s in a table whose rows have no "
+                           "key but their row id", zOwner, zKey);
+    goto done;
+  }
+  rc = checkEntryTarget(p, zOwner, "key entry", zKey, aVal, nVal, &iRowid,
+                        &bOk);
+  if( rc || !bOk ) goto done;
+  rc = checkReadRow(p, aKey, nPrefix, iRowid, &row, &zRow, &bDamaged);
+  if( rc || bDamaged ) goto done;
+  if( zRow==0 ){
+    rc = kalamCheckProblem(p, "%skey entry %s points at row %lld, which "
+                           "does not exist", zOwner, zKey, iRowid);
+  }else{
+    KalamValue v;
+    KalamBuf key;
+    char *zErr = 0;
+    kalamBufInit(&key);
+    rc = kalamRowColumn(&row, pSchema, pSchema->iPk, &v, &zErr);
+    if( rc==SQLITE_OK ){
+      if( v.eType!=SQLITE_NULL ) kalamKeyIndex(&key, aKey, nPrefix, &v);
+      if( key.oom ){
+        rc = SQLITE_NOMEM;
+      }else if( key.n!=(sqlite3_int64)nKey || memcmp(key.z, aKey, nKey) ){
+        rc = kalamCheckProblem(p, "%skey entry %s points at row %lld, whose "
+                               "PRIMARY KEY (%s) is another value", zOwner,
+                               zKey, iRowid,
+                               pSchema->aCol[pSchema->iPk].zName);
+      }
+    }
+    if( rc==SQLITE_CORRUPT ) rc = SQLITE_OK;  /* the row's own problem */
+    kalamValueClear(&v);
+    kalamBufFree(&key);
+    sqlite3_free(zErr);
+  }
+
+done:
+  kalamRowFree(&row);
+  if( zRow ) kalamStoreFree(zRow);
+  sqlite3_free(zOwner);
+  sqlite3_free(zKey);
+  return rc;
+}
+
+/* 'x': an entry of a UNIQUE constraint or an index. */
+static int checkIndexEntry(KalamCheck *p, const char *aKey, size_t nKey,
+                           int nPrefix, const char *aVal, size_t nVal){
+  const KalamSchema *pSchema = p->pSchema;
+  char *zOwner = checkOwnerText(p, aKey, nPrefix);
+  char *zKey = checkKeyText(aKey, nKey);
+  char *zRow = 0, *zErr = 0;
+  sqlite3_int64 iRowid = 0;
+  KalamRow row;
+  KalamIndexKeys keys;
+  int rc = SQLITE_NOMEM, bOk = 0, bDamaged = 0, iNum = -1, i, iIdx = -1;
+
+  memset(&row, 0, sizeof(row));
+  kalamIndexKeysInit(&keys);
+  if( zOwner==0 || zKey==0 ) goto done;
+  if( nKey >= (size_t)nPrefix + 3 ){
+    const unsigned char *a = (const unsigned char*)aKey + nPrefix + 1;
+    iNum = (a[0]<<8) | a[1];
+  }
+  for(i=0; i<pSchema->nIndex; i++){
+    if( pSchema->aIndex[i].iNum==iNum ) iIdx = i;
+  }
+  if( iIdx<0 ){
+    rc = kalamCheckProblem(p, "%sindex entry %s is of no index of the table",
+                           zOwner, zKey);
+    goto done;
+  }
+  rc = checkEntryTarget(p, zOwner, "index entry", zKey, aVal, nVal, &iRowid,
+                        &bOk);
+  if( rc || !bOk ) goto done;
+  rc = checkReadRow(p, aKey, nPrefix, iRowid, &row, &zRow, &bDamaged);
+  if( rc || bDamaged ) goto done;
+  if( zRow==0 ){
+    rc = kalamCheckProblem(p, "%sindex entry %s points at row %lld, which does "
+                           "not exist", zOwner, zKey, iRowid);
+    goto done;
+  }
+  rc = kalamIndexKeys(pSchema, aKey, nPrefix, &row, iRowid, &keys, &zErr);
+  if( rc==SQLITE_OK ){
+    int n;
+    const char *z = kalamIndexKey(&keys, iIdx, &n);
+    if( (size_t)n!=nKey || memcmp(z, aKey, nKey) ){
+      char *zCols = kalamIndexColumnList(pSchema, iIdx);
+      rc = zCols ? kalamCheckProblem(p, "%sindex entry %s points at row "
+                                     "%lld, whose values in index %d (%s) "
+                                     "make another entry", zOwner, zKey,
+                                     iRowid, iNum, zCols)
+                 : SQLITE_NOMEM;
+      sqlite3_free(zCols);
+    }
+  }else if( rc==SQLITE_CORRUPT ){
+    rc = SQLITE_OK;                           /* the row's own problem */
+  }
+
+done:
+  kalamIndexKeysFree(&keys);
+  kalamRowFree(&row);
+  if( zRow ) kalamStoreFree(zRow);
+  sqlite3_free(zErr);
+  sqlite3_free(zOwner);
+  sqlite3_free(zKey);
+  return rc;
+}
+
+/* The kinds of entry in a table's column family, by tag. */
+typedef struct CheckKind CheckKind;
+struct CheckKind {
+  char cTag;
+  int (*xCheck)(KalamCheck*, const char *aKey, size_t nKey, int nPrefix,
+                const char *aVal, size_t nVal);
+};
+static const CheckKind checkKinds[] = {
+  { KALAM_TAG_ROW,   checkRow },
+  { KALAM_TAG_KEY,   checkKeyEntry },
+  { KALAM_TAG_INDEX, checkIndexEntry },
+};
+
+/* ------------------------------------------------------------ one table */
+
+/* Every entry of the table's column family, each by its kind's check. */
+int kalamCheckEntries(KalamCheck *p){
+  KalamStoreIter *pIt = kalamStoreIterNew(p->pStore, p->pView, p->pCf,
+                                          0, 0, 0, 0, KALAM_ITER_BULK);
+  char *zErr = 0;
+  int rc = SQLITE_OK;
+  if( pIt==0 ) return SQLITE_NOMEM;
+  for(kalamStoreIterFirst(pIt); rc==SQLITE_OK && kalamStoreIterValid(pIt);
+      kalamStoreIterNext(pIt)){
+    size_t nKey = 0, nVal = 0;
+    const char *aKey = kalamStoreIterKey(pIt, &nKey);
+    const char *aVal = kalamStoreIterValue(pIt, &nVal);
+    int nPrefix = 0, i;
+    const CheckKind *pKind = 0;
+    if( p->pSchema->eKind==KALAM_KIND_USER ){
+      nPrefix = kalamKeyOwnerLength(aKey, nKey);
+    }else if( nKey==0 ){
+      nPrefix = -1;
+    }
+    if( nPrefix>=0 ){
+      for(i=0; i<(int)(sizeof(checkKinds)/sizeof(checkKinds[0])); i++){
+        if( checkKinds[i].cTag==aKey[nPrefix] ) pKind = &checkKinds[i];
+      }
+    }
+    if( pKind ){
+      rc = pKind->xCheck(p, aKey, nKey, nPrefix, aVal, nVal);
+    }else{
+      char *zKey = checkKeyText(aKey, nKey);
+      rc = zKey ? kalamCheckProblem(p, "key %s is of no kind of entry kalam "
+                                    "writes", zKey) : SQLITE_NOMEM;
+      sqlite3_free(zKey);
+    }
+  }
+  if( rc==SQLITE_OK ){
+    rc = kalamStoreIterError(pIt, "kalam_check: cannot read the table",
+                             &zErr);
+    if( rc ) rc = kalamCheckProblem(p, "%s", zErr ? zErr : sqlite3_errstr(rc));
+  }
+  kalamStoreIterFree(pIt);
+  sqlite3_free(zErr);
+  return rc;
+}
+
