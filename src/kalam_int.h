@@ -405,12 +405,13 @@ int kalamIndexRange(const KalamSchema *pSchema, int iIndex,
                     int *pbEmpty, int *pbWhole);
 
 /************************************************************************
-** Interface to store.c and store_io.c: the storage layer, the only code
-** that calls RocksDB. Handles are opaque here (store_int.h has the
-** structs).
+** Interface to store.c, store_path.c and store_io.c: the storage layer,
+** the only code that calls RocksDB (store_path.c names stores and calls
+** none). Handles are opaque here (store_int.h has the structs).
 */
 
-/* store.c: stores, their registry and column families. */
+/* store.c: stores, their registry and column families (store_path.c: which
+** store a database has). */
 int kalamStoreAcquire(sqlite3 *db, const char *zSchema, int bCreate,
                       KalamStore **pp, char **pzErr);
 void kalamStoreRelease(KalamStore *p);

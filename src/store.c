@@ -9,7 +9,7 @@
 ** opens it as a reader (storeOpenSecondary). Databases without a file
 ** (in-memory, temp, memdb, deserialized) get a store in a RocksDB memory
 ** env, registered under a key that names the database itself
-** (storeMemoryKey), so that exactly the connections sharing it share the
+** (kalamStoreMemoryKey, store_path.c), so that exactly the connections sharing it share the
 ** store; it goes when the last of them closes.
 **
 ** Column families: "default" (unused), "kalam_catalog" (catalog.c) and one
@@ -38,8 +38,6 @@ SQLITE_EXTENSION_INIT3
 /* Prepared transactions (commit.c): written at xSync, removed once the
 ** transaction is applied or discarded. */
 #define KALAM_PREPARED_CF "kalam_prepared"
-/* The store of database file F is the directory F-kalam. */
-#define KALAM_STORE_SUFFIX "-kalam"
 /* Where a memory store lives inside its own RocksDB memory env. */
 #define STORE_MEMORY_DIR "/kalam-memory"
 
@@ -58,10 +56,38 @@ char *kalamStoreError(const char *zWhat, char *zRocksErr){
 }
 
 
+/* Does column family pCf hold no key at all? */
+static int storeCfIsEmpty(KalamStore *p, KalamCf *pCf){
+  rocksdb_iterator_t *pIt = rocksdb_create_iterator_cf(p->db, p->pRo, pCf->h);
+  int bEmpty;
+  if( pIt==0 ) return 0;
+  rocksdb_iter_seek_to_first(pIt);
+  bEmpty = !rocksdb_iter_valid(pIt);
+  rocksdb_iter_destroy(pIt);
+  return bEmpty;
+}
+
+/* Is the store a directory this open made that never got a table: no
+** table's column family, nothing in the catalog, nothing prepared? Such
+** a store is what a first CREATE that failed leaves (the directory is
+** made when the table's store is opened, before the CREATE can fail);
+** it goes at close, as if the statement had never run. */
+static int storeUnused(KalamStore *p){
+  KalamCf *pCf;
+  if( !p->bCreated || p->bMem || p->bSecondary || p->db==0 ) return 0;
+  if( p->catalog.h==0 || p->prepared.h==0 ) return 0;
+  for(pCf=p->pCf; pCf; pCf=pCf->pNext){
+    if( !pCf->bDropped ) return 0;
+  }
+  return storeCfIsEmpty(p, &p->catalog) && storeCfIsEmpty(p, &p->prepared);
+}
+
 /* Frees everything a store holds; the store must be unreferenced. */
 static void storeFree(KalamStore *p){
   KalamCf *pCf, *pNext;
+  int bRemove;
   if( p==0 ) return;
+  bRemove = storeUnused(p);
   if( p->db && !p->bMem && !p->bSecondary ){
     /* Flush at close, so that the next open has no log to replay. A
     ** failure only means a slower next open: the log still holds it all. */
@@ -106,6 +132,7 @@ static void storeFree(KalamStore *p){
     kalamStoreDirRemove(p->zSecondary);
     sqlite3_free(p->zSecondary);
   }
+  if( bRemove ) kalamStoreDirRemove(p->zPath);
   sqlite3_mutex_free(p->mutex);
   if( p->bViewSync ){
     (void)pthread_cond_destroy(&p->viewCond);
@@ -159,82 +186,6 @@ static int storeOptions(KalamStore *p){
     rocksdb_options_set_env(p->pOpts, p->pEnv);
   }
   return SQLITE_OK;
-}
-
-/* Removes ingestion files that a crash between writing and ingesting left
-** in the store directory. Called once the store is open, i.e. once this
-** process holds RocksDB's lock, so no other process is writing them. They
-** were never part of a commit. */
-static void storeSweepIngestFiles(const char *zPath){
-  DIR *pDir = opendir(zPath);
-  struct dirent *pEnt;
-  size_t nPrefix = strlen(KALAM_INGEST_PREFIX);
-  if( pDir==0 ) return;    /* nothing to sweep is not an error */
-  while( (pEnt = readdir(pDir))!=0 ){
-    if( strncmp(pEnt->d_name, KALAM_INGEST_PREFIX, nPrefix)==0 ){
-      char *zFile = sqlite3_mprintf("%s/%s", zPath, pEnt->d_name);
-      if( zFile ) kalamIngestFileRemove(zFile);
-      sqlite3_free(zFile);
-    }
-  }
-  closedir(pDir);
-}
-
-/* The store's owner, for the message another process gets: the pid of
-** the process that opened it for writing, in the file OWNER of the
-** store directory. Written after the open, so under RocksDB's lock; a
-** failure only costs the pid in that message. */
-#define STORE_OWNER_FILE "OWNER"
-static void storeOwnerWrite(const char *zPath){
-  char *zFile = sqlite3_mprintf("%s/" STORE_OWNER_FILE, zPath);
-  char zPid[32];
-  int fd;
-  if( zFile==0 ) return;
-  fd = open(zFile, O_WRONLY|O_CREAT|O_TRUNC, 0644);
-  sqlite3_free(zFile);
-  if( fd<0 ) return;
-  sqlite3_snprintf(sizeof(zPid), zPid, "%ld\n", (long)getpid());
-  if( write(fd, zPid, strlen(zPid))<0 ){ /* only a message's detail */ }
-  close(fd);
-}
-
-/* The pid in the store's OWNER file, or 0. */
-static long storeOwnerRead(const char *zPath){
-  char *zFile = sqlite3_mprintf("%s/" STORE_OWNER_FILE, zPath);
-  char aBuf[32];
-  ssize_t n = -1;
-  int fd;
-  if( zFile==0 ) return 0;
-  fd = open(zFile, O_RDONLY);
-  sqlite3_free(zFile);
-  if( fd>=0 ){
-    n = read(fd, aBuf, sizeof(aBuf)-1);
-    close(fd);
-  }
-  if( n<=0 ) return 0;
-  aBuf[n] = 0;
-  return atol(aBuf);
-}
-
-/* Removes directory zDir and the files directly in it: a secondary
-** instance's private directory (RocksDB keeps only its info log there),
-** or what a failed kalam_backup left (a checkpoint's files lie flat). */
-void kalamStoreDirRemove(const char *zDir){
-  DIR *pDir = opendir(zDir);
-  struct dirent *pEnt;
-  if( pDir ){
-    while( (pEnt = readdir(pDir))!=0 ){
-      char *zFile;
-      if( strcmp(pEnt->d_name, ".")==0 || strcmp(pEnt->d_name, "..")==0 ){
-        continue;
-      }
-      zFile = sqlite3_mprintf("%s/%s", zDir, pEnt->d_name);
-      if( zFile ) (void)unlink(zFile);
-      sqlite3_free(zFile);
-    }
-    closedir(pDir);
-  }
-  (void)rmdir(zDir);
 }
 
 /* Opens p->zPath as a RocksDB secondary instance: the reader of a store
@@ -347,6 +298,12 @@ static int storeOpen(const char *zPath, int bMem, int bReadOnly,
   for(i=0; i<nCf; i++) aCfOpts[i] = p->pOpts;
 
   if( !bReadOnly ){
+    if( !bMem ){
+      char *zCurrent = sqlite3_mprintf("%s/CURRENT", zPath);
+      if( zCurrent==0 ){ rc = SQLITE_NOMEM; goto done; }
+      p->bCreated = access(zCurrent, F_OK)!=0;
+      sqlite3_free(zCurrent);
+    }
     p->db = rocksdb_open_column_families(p->pOpts, zDir, nCf, azName,
                                          aCfOpts, aHandle, &zErr);
     if( zErr && !bMem && (strstr(zErr, "lock") || strstr(zErr, "LOCK"))
@@ -356,7 +313,7 @@ static int storeOpen(const char *zPath, int bMem, int bReadOnly,
       zErr = 0;
       p->db = 0;
       bReadOnly = 1;
-      p->iOwner = storeOwnerRead(zPath);
+      p->iOwner = kalamStoreOwnerRead(zPath);
     }
   }
   if( bReadOnly ){
@@ -370,7 +327,7 @@ static int storeOpen(const char *zPath, int bMem, int bReadOnly,
   if( zErr ){
     p->db = 0;
     if( strstr(zErr, "lock") || strstr(zErr, "LOCK") ){
-      long iOwner = storeOwnerRead(zPath);
+      long iOwner = kalamStoreOwnerRead(zPath);
       char zOwner[40];
       zOwner[0] = 0;
       if( iOwner>0 ){
@@ -415,8 +372,8 @@ static int storeOpen(const char *zPath, int bMem, int bReadOnly,
     }
   }
   if( !bMem && !p->bSecondary ){
-    storeSweepIngestFiles(zPath);
-    storeOwnerWrite(zPath);
+    kalamStoreSweepIngestFiles(zPath);
+    kalamStoreOwnerWrite(zPath);
   }
   p->pid = getpid();
 
@@ -431,49 +388,6 @@ done:
     *pp = p;
   }
   return rc;
-}
-
-/* Is schema zSchema of db a database without a file of its own, and if
-** so, which one? *pzKey names it among the databases of the process
-** (sqlite3_free), *pzKey NULL for a database with a file. Connections
-** that share one such database must share its store, and no others:
-**
-**   - ":memory:", "", temp, "file:x?mode=memory" (shared-cache or not):
-**     SQLite gives no name, but connections sharing a cache share its
-**     pager, so the pager's file object names the database;
-**   - the memdb VFS ("file:/x?vfs=memdb", and every sqlite3_deserialize,
-**     which SQLite opens as memdb "x"): a name that starts with '/' is
-**     shared by every connection of the process that opens it; any other
-**     memdb name is private to its connection, named by its file object.
-**
-** A database whose pager cannot be asked (temp before its first use) is
-** reported as a memory database with no key: it gets a store of its own. */
-static int storeMemoryKey(sqlite3 *db, const char *zSchema,
-                          const char *zFile, int *pbMem, char **pzKey){
-  sqlite3_vfs *pVfs = 0;
-  sqlite3_file *pFd = 0;
-  int bMemdb = 0;
-  *pbMem = 0;
-  *pzKey = 0;
-  if( zFile && zFile[0] ){
-    if( sqlite3_file_control(db, zSchema, SQLITE_FCNTL_VFS_POINTER,
-                             &pVfs)==SQLITE_OK && pVfs && pVfs->zName ){
-      bMemdb = strcmp(pVfs->zName, "memdb")==0;
-    }
-    if( !bMemdb ) return SQLITE_OK;
-    if( zFile[0]=='/' ){
-      *pbMem = 1;
-      *pzKey = sqlite3_mprintf("(in-memory database %s)", zFile);
-      return *pzKey ? SQLITE_OK : SQLITE_NOMEM;
-    }
-  }
-  *pbMem = 1;
-  if( sqlite3_file_control(db, zSchema, SQLITE_FCNTL_FILE_POINTER,
-                           &pFd)!=SQLITE_OK || pFd==0 ){
-    return SQLITE_OK;
-  }
-  *pzKey = sqlite3_mprintf("(in-memory database %p)", (void*)pFd);
-  return *pzKey ? SQLITE_OK : SQLITE_NOMEM;
 }
 
 /* The registered store named zPath that this process opened, with a new
@@ -493,7 +407,7 @@ static KalamStore *storeRegistryFind(const char *zPath){
   return 0;
 }
 
-/* The store of a database without a file (storeMemoryKey): the one its
+/* The store of a database without a file (kalamStoreMemoryKey, store_path.c): the one its
 ** other connections use, or a new one in a RocksDB memory env, registered
 ** under zKey. With bCreate 0 only an existing one; *pp may be NULL. */
 static int storeAcquireMemory(const char *zKey, int bCreate,
@@ -527,7 +441,6 @@ int kalamStoreAcquire(sqlite3 *db, const char *zSchema, int bCreate,
                       KalamStore **pp, char **pzErr){
   const char *zFile = sqlite3_db_filename(db, zSchema);
   char *zPath = 0, *zKey = 0;
-  char zReal[PATH_MAX];
   KalamStore *p;
   /* A database the connection may only read (file permissions, a
   ** read-only open) gets a store opened for reading only. */
@@ -536,27 +449,15 @@ int kalamStoreAcquire(sqlite3 *db, const char *zSchema, int bCreate,
   int rc;
 
   *pp = 0;
-  rc = storeMemoryKey(db, zSchema, zFile, &bMem, &zKey);
+  rc = kalamStoreMemoryKey(db, zSchema, zFile, &bMem, &zKey);
   if( rc ) return rc;
   if( bMem ){
     rc = storeAcquireMemory(zKey, bCreate, pp, pzErr);
     sqlite3_free(zKey);
     return rc;
   }
-  if( !bCreate ){
-    char *zCurrent = sqlite3_mprintf("%s" KALAM_STORE_SUFFIX "/CURRENT", zFile);
-    int bExists;
-    if( zCurrent==0 ) return SQLITE_NOMEM;
-    bExists = access(zCurrent, F_OK)==0;
-    sqlite3_free(zCurrent);
-    if( !bExists ) return SQLITE_OK;
-  }
-  /* Share by real path so that two spellings of one file share a store. */
-  if( realpath(zFile, zReal) ){
-    zPath = sqlite3_mprintf("%s" KALAM_STORE_SUFFIX, zReal);
-  }else{
-    zPath = sqlite3_mprintf("%s" KALAM_STORE_SUFFIX, zFile);
-  }
+  if( !bCreate && !kalamStoreDirExists(zFile) ) return SQLITE_OK;
+  zPath = kalamStoreDirOf(zFile);
   if( zPath==0 ) return SQLITE_NOMEM;
 
   sqlite3_mutex_enter(storeRegistryMutex());
@@ -572,43 +473,6 @@ int kalamStoreAcquire(sqlite3 *db, const char *zSchema, int bCreate,
   sqlite3_free(zPath);
   *pp = p;
   return rc;
-}
-
-/* Does schema zSchema of db have a database file (and so a store
-** directory beside it)? Not a database in memory of any kind. */
-int kalamStoreHasFile(sqlite3 *db, const char *zSchema){
-  char *zKey = 0;
-  int bMem = 0;
-  int rc = storeMemoryKey(db, zSchema, sqlite3_db_filename(db, zSchema),
-                          &bMem, &zKey);
-  sqlite3_free(zKey);
-  return rc==SQLITE_OK && !bMem;
-}
-
-/* Is p still the store of schema zSchema of db? Not when the database it
-** was acquired for is gone and another took its schema name (DETACH and
-** ATTACH, sqlite3_deserialize) with a store elsewhere: then the
-** connection acquires the new one's. A file whose real path cannot be
-** found now (moved or removed while open) keeps the store it has. */
-int kalamStoreIsFor(KalamStore *p, sqlite3 *db, const char *zSchema){
-  const char *zFile = sqlite3_db_filename(db, zSchema);
-  char *zKey = 0;
-  char zReal[PATH_MAX];
-  int bMem = 0, bSame = 1;
-  if( storeMemoryKey(db, zSchema, zFile, &bMem, &zKey)!=SQLITE_OK ){
-    return 1;                     /* out of memory: keep what works */
-  }
-  if( p->bMem!=bMem ){
-    bSame = 0;
-  }else if( bMem ){
-    bSame = zKey && strcmp(zKey, p->zPath)==0;
-  }else if( zFile && realpath(zFile, zReal) ){
-    size_t n = strlen(zReal);
-    bSame = strncmp(p->zPath, zReal, n)==0
-         && strcmp(&p->zPath[n], KALAM_STORE_SUFFIX)==0;
-  }
-  sqlite3_free(zKey);
-  return bSame;
 }
 
 /* A connection found that the database it used p for is gone (it holds

@@ -77,11 +77,24 @@ struct KalamStore {
   int bMaybePending;         /* the catalog may hold pending DDL entries */
   KalamCf *pCf;
   KalamStore *pNext;         /* the registry's list */
+  int bCreated;              /* this open made the directory (store.c):
+                             ** removed at close if no table came of it */
 };
 
 #define STORE_SETTLE_NONE  0  /* nobody has settled the store yet */
 #define STORE_SETTLE_BUSY  1  /* a connection is settling it */
 #define STORE_SETTLE_DONE  2
+
+/* store_path.c: where stores are, and kalam's files in a store directory.
+** "Interface to store_path.c" (kalam_int.h has the functions others
+** call). */
+char *kalamStoreDirOf(const char *zFile);
+int kalamStoreDirExists(const char *zFile);
+int kalamStoreMemoryKey(sqlite3 *db, const char *zSchema, const char *zFile,
+                        int *pbMem, char **pzKey);
+void kalamStoreOwnerWrite(const char *zPath);
+long kalamStoreOwnerRead(const char *zPath);
+void kalamStoreSweepIngestFiles(const char *zPath);
 
 /* store_io.c: frees every view (the store is closing). */
 void kalamStoreViewsFree(KalamStore *p);
