@@ -123,6 +123,39 @@ void kalamConnUnref(void *pArg){
   sqlite3_free(p);
 }
 
+/* A store this process reads because another process owned it when it
+** was opened is opened again where that helps (kalamStoreRefresh): as the
+** owner, once the owner has closed it and this connection may write; or
+** as a reader that sees the tables made since. Reads under way go on at
+** the old instance, closed once the connection has no cursor on the
+** store. A store that became this process's is settled and read afresh
+** (commit.c). */
+static int connStoreRefresh(KalamDb *pDb, char **pzErr){
+  KalamStore *pStore = pDb->pStore;
+  int rc = SQLITE_OK;
+  if( !kalamStoreReadOnly(pStore, 0) ) return SQLITE_OK;
+  rc = kalamStoreRefresh(pStore,
+      (sqlite3_db_readonly(pDb->pConn->db, pDb->zSchema)==0
+         ? KALAM_REFRESH_OWN : 0)
+      | (pDb->nCursor==0 ? KALAM_REFRESH_IDLE : 0), pzErr);
+  if( rc==SQLITE_OK && !kalamStoreReadOnly(pStore, 0) ){
+    kalamCommitViewForget(pDb);
+    return SQLITE_OK;
+  }
+  /* Still a reader: what the caller reads next (a table's catalog entry,
+  ** to connect it) is read as of the owner's newest commit. */
+  if( rc==SQLITE_OK ) rc = kalamStoreCatchUp(pStore, pzErr);
+  return rc;
+}
+
+/* The refusal of a write to pDb's store (kalamStoreWriteRefused), after
+** the store was opened again as its owner if its owner has gone. */
+int kalamConnWriteRefused(KalamDb *pDb, char **pzErr){
+  int rc = connStoreRefresh(pDb, pzErr);
+  if( rc ) return rc;
+  return kalamStoreWriteRefused(pDb->pStore, pzErr);
+}
+
 /* Finds or makes the KalamDb of schema zSchema. With bCreate 0 it only
 ** opens a store that already exists and *ppDb may be NULL: that is how
 ** kalam_tables looks without creating empty stores. */
@@ -143,7 +176,7 @@ int kalamConnDb(KalamConn *p, const char *zSchema, int bCreate,
       continue;
     }
     *ppDb = pDb;
-    return SQLITE_OK;
+    return connStoreRefresh(pDb, pzErr);
   }
   rc = kalamStoreAcquire(p->db, zSchema, bCreate, &pStore, pzErr);
   if( rc || pStore==0 ) return rc;

@@ -7,7 +7,8 @@
 **
 ** Object lifetimes, from the longest lived:
 **
-**   KalamStore   one open RocksDB directory (store.c). Process-wide, kept
+**   KalamStore   one open RocksDB directory (store.c, store_path.c).
+**                Process-wide, kept
 **                in a mutex-guarded registry by real path and
 **                reference-counted, so every connection of the process
 **                that opens the same database file shares one store
@@ -423,6 +424,9 @@ int kalamStoreIsMemory(const KalamStore *p);
 int kalamStoreReadOnly(KalamStore *p, long *piOwner);
 int kalamStoreCatchUp(KalamStore *p, char **pzErr);
 int kalamStoreWriteRefused(KalamStore *p, char **pzErr);
+#define KALAM_REFRESH_OWN   0x01  /* may become the owner: it may write */
+#define KALAM_REFRESH_IDLE  0x02  /* nothing of the caller reads the store */
+int kalamStoreRefresh(KalamStore *p, int flags, char **pzErr);
 int kalamStoreCopy(KalamStore *p, const char *zDir, char **pzErr);
 void kalamStoreDirRemove(const char *zDir);
 KalamCf *kalamStoreCatalog(KalamStore *p);
@@ -635,6 +639,7 @@ int kalamConnSetUser(KalamConn *p, const char *zUser, int nUser,
                      char **pzErr);
 int kalamConnIsLive(sqlite3_int64 iToken);
 int kalamConnLoaded(sqlite3 *db);
+int kalamConnWriteRefused(KalamDb *pDb, char **pzErr);
 int kalamUserFunctionsRegister(sqlite3 *db, KalamConn *pConn);
 
 /* An SQL function of kalam's, registered with the KalamConn as user data. */

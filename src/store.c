@@ -2,21 +2,23 @@
 ** store.c — opening RocksDB stores and keeping their column families.
 **
 ** A SQLite database file F keeps its kalam tables in the RocksDB directory
-** F-kalam (as F-wal and F-journal sit beside F). RocksDB lets one opener
-** per directory, so the process keeps a registry of open stores by real
-** path, guarded by a static mutex and reference-counted: every connection
-** of the process that opens F shares one rocksdb_t. Another process that
-** opens it as a reader (storeOpenSecondary). Databases without a file
-** (in-memory, temp, memdb, deserialized) get a store in a RocksDB memory
-** env, registered under a key that names the database itself
-** (kalamStoreMemoryKey, store_path.c), so that exactly the connections sharing it share the
-** store; it goes when the last of them closes.
+** F-kalam (as F-wal and F-journal sit beside F); a database without a file
+** keeps them in a RocksDB memory env. store_path.c says which store a
+** database has and keeps the process-wide registry that shares one open
+** store among the connections of the process; this file opens and closes
+** them (kalamStoreOpen, kalamStoreClose).
 **
-** Column families: "default" (unused), "kalam_catalog" (catalog.c) and one
-** per table, named when the table is created. Handles are listed on the
-** store and reference-counted, because a table dropped by one connection
-** may still be open in another until that one notices the schema change:
-** the handle must outlive the drop.
+** RocksDB lets one process open a directory for writing. The first owns
+** the store; another process opens it as a secondary instance and reads
+** (storeOpenSecondary, kalamStoreCatchUp). A reader opens the store again
+** when its owner has gone or has made tables since (kalamStoreRefresh).
+**
+** Column families: "default" (unused), "kalam_catalog" (catalog.c),
+** "kalam_prepared" (commit.c) and one per table, named when the table is
+** created. Handles are listed on the store and reference-counted,
+** because a table dropped by one connection may still be open in another
+** until that one notices the schema change: the handle must outlive the
+** drop.
 **
 ** This file and store_io.c (reads, writes, iterators, table files) are the
 ** only ones that call RocksDB; store_int.h holds what they share.
@@ -41,7 +43,9 @@ SQLITE_EXTENSION_INIT3
 /* Where a memory store lives inside its own RocksDB memory env. */
 #define STORE_MEMORY_DIR "/kalam-memory"
 
-static KalamStore *storeRegistry = 0;  /* guarded by SQLITE_MUTEX_STATIC_APP2 */
+/* Reopening is wanted even with no new table: the old instance cannot
+** follow the owner any more (kalamStoreCatchUp). */
+#define STORE_REFRESH_FORCE 0x100
 
 static sqlite3_mutex *storeRegistryMutex(void){
   return sqlite3_mutex_alloc(SQLITE_MUTEX_STATIC_APP2);
@@ -55,6 +59,25 @@ char *kalamStoreError(const char *zWhat, char *zRocksErr){
   return z;
 }
 
+
+/* A column family's entry named zName, with no handle yet and not
+** listed; NULL if out of memory. Freed with storeCfFree. */
+static KalamCf *storeCfNew(const char *zName, int nRef){
+  KalamCf *pCf = sqlite3_malloc(sizeof(*pCf));
+  if( pCf==0 ) return 0;
+  memset(pCf, 0, sizeof(*pCf));
+  pCf->nRef = nRef;
+  pCf->zName = sqlite3_mprintf("%s", zName);
+  if( pCf->zName==0 ){
+    sqlite3_free(pCf);
+    return 0;
+  }
+  return pCf;
+}
+static void storeCfFree(KalamCf *pCf){
+  sqlite3_free(pCf->zName);
+  sqlite3_free(pCf);
+}
 
 /* Does column family pCf hold no key at all? */
 static int storeCfIsEmpty(KalamStore *p, KalamCf *pCf){
@@ -82,8 +105,20 @@ static int storeUnused(KalamStore *p){
   return storeCfIsEmpty(p, &p->catalog) && storeCfIsEmpty(p, &p->prepared);
 }
 
+/* Closes the instances kalamStoreRefresh replaced: nothing reads them. */
+static void storeRetiredClose(KalamStore *p){
+  while( p->pRetired ){
+    KalamRetired *pNext = p->pRetired->pNext;
+    rocksdb_close(p->pRetired->db);
+    if( p->pRetired->zDir ) kalamStoreDirRemove(p->pRetired->zDir);
+    sqlite3_free(p->pRetired->zDir);
+    sqlite3_free(p->pRetired);
+    p->pRetired = pNext;
+  }
+}
+
 /* Frees everything a store holds; the store must be unreferenced. */
-static void storeFree(KalamStore *p){
+void kalamStoreClose(KalamStore *p){
   KalamCf *pCf, *pNext;
   int bRemove;
   if( p==0 ) return;
@@ -114,10 +149,10 @@ static void storeFree(KalamStore *p){
   for(pCf=p->pCf; pCf; pCf=pNext){
     pNext = pCf->pNext;
     rocksdb_column_family_handle_destroy(pCf->h);
-    sqlite3_free(pCf->zName);
-    sqlite3_free(pCf);
+    storeCfFree(pCf);
   }
   kalamStoreViewsFree(p);
+  storeRetiredClose(p);
   if( p->catalog.h ) rocksdb_column_family_handle_destroy(p->catalog.h);
   if( p->prepared.h ) rocksdb_column_family_handle_destroy(p->prepared.h);
   if( p->db ) rocksdb_close(p->db);
@@ -188,46 +223,49 @@ static int storeOptions(KalamStore *p){
   return SQLITE_OK;
 }
 
-/* Opens p->zPath as a RocksDB secondary instance: the reader of a store
-** another process owns, or of one this process may only read (a read-only
-** database file). It needs no write access to the store: what RocksDB
-** writes of its own (an info log) goes to a private directory under
-** TMPDIR, removed at close. Secondary instances keep every table file
-** they use open (max_open_files -1), so the owner's compactions cannot
-** take files from under them. kalamStoreCatchUp moves it to the owner's
-** newest commit. */
+/* Opens p->zPath as a RocksDB secondary instance, into *pDb: the reader of
+** a store another process owns, or of one this process may only read (a
+** read-only database file). It needs no write access to the store: what
+** RocksDB writes of its own (an info log) goes to a private directory
+** under TMPDIR, *pzDir (sqlite3_free), removed at close. Secondary
+** instances keep every table file they use open (max_open_files -1), so
+** the owner's compactions cannot take files from under them.
+** kalamStoreCatchUp moves it to the owner's newest commit. */
 static int storeOpenSecondary(KalamStore *p, int nCf, const char **azName,
                               const rocksdb_options_t **aCfOpts,
                               rocksdb_column_family_handle_t **aHandle,
-                              char **pzErr){
+                              rocksdb_t **pDb, char **pzDir, char **pzErr){
   const char *zTmp = getenv("TMPDIR");
-  char *zErr = 0;
+  char *zErr = 0, *zDir;
   int i;
+  *pDb = 0;
+  *pzDir = 0;
   if( zTmp==0 || zTmp[0]==0 ) zTmp = "/tmp";
-  p->zSecondary = sqlite3_mprintf("%s/kalam-reader-XXXXXX", zTmp);
-  if( p->zSecondary==0 ) return SQLITE_NOMEM;
-  if( mkdtemp(p->zSecondary)==0 ){
+  zDir = sqlite3_mprintf("%s/kalam-reader-XXXXXX", zTmp);
+  if( zDir==0 ) return SQLITE_NOMEM;
+  if( mkdtemp(zDir)==0 ){
     *pzErr = sqlite3_mprintf("cannot open kalam store %s for reading: cannot "
         "make a private directory in %s: %s", p->zPath, zTmp,
         strerror(errno));
-    sqlite3_free(p->zSecondary);
-    p->zSecondary = 0;
+    sqlite3_free(zDir);
     return SQLITE_CANTOPEN;
   }
   rocksdb_options_set_max_open_files(p->pOpts, -1);
   rocksdb_options_set_create_if_missing(p->pOpts, 0);
   for(i=0; i<nCf; i++) aCfOpts[i] = p->pOpts;
-  p->db = rocksdb_open_as_secondary_column_families(p->pOpts, p->zPath,
-      p->zSecondary, nCf, azName, aCfOpts, aHandle, &zErr);
+  *pDb = rocksdb_open_as_secondary_column_families(p->pOpts, p->zPath, zDir,
+      nCf, azName, aCfOpts, aHandle, &zErr);
   if( zErr ){
     char *zWhat = sqlite3_mprintf("cannot open kalam store %s for reading",
                                   p->zPath);
     *pzErr = kalamStoreError(zWhat ? zWhat : p->zPath, zErr);
     sqlite3_free(zWhat);
-    p->db = 0;
+    *pDb = 0;
+    kalamStoreDirRemove(zDir);
+    sqlite3_free(zDir);
     return SQLITE_CANTOPEN;
   }
-  p->bSecondary = 1;
+  *pzDir = zDir;
   return SQLITE_OK;
 }
 
@@ -236,8 +274,8 @@ static int storeOpenSecondary(KalamStore *p, int nCf, const char **azName,
 ** secondary instance (storeOpenSecondary). A memory store (bMem) lives in
 ** an env of its own, where RocksDB wants an absolute directory name:
 ** zPath is then only its label for messages and the registry. */
-static int storeOpen(const char *zPath, int bMem, int bReadOnly,
-                     KalamStore **pp, char **pzErr){
+int kalamStoreOpen(const char *zPath, int bMem, int bReadOnly,
+                   KalamStore **pp, char **pzErr){
   KalamStore *p;
   char *zErr = 0;
   char **azListed = 0;
@@ -318,8 +356,9 @@ static int storeOpen(const char *zPath, int bMem, int bReadOnly,
   }
   if( bReadOnly ){
     rc = storeOpenSecondary(p, (int)nListed, (const char**)azListed,
-                            aCfOpts, aHandle, &zErr);
+                            aCfOpts, aHandle, &p->db, &p->zSecondary, pzErr);
     if( rc ) goto done;
+    p->bSecondary = 1;
     /* Only the listed column families are open. */
     nCf = (int)nListed;
     for(i=0; i<nCf; i++) azName[i] = azListed[i];
@@ -354,19 +393,13 @@ static int storeOpen(const char *zPath, int bMem, int bReadOnly,
     }else if( strcmp(azName[i], "default")==0 ){
       rocksdb_column_family_handle_destroy(aHandle[i]);
     }else{
-      KalamCf *pCf = sqlite3_malloc(sizeof(*pCf));
-      char *zName = sqlite3_mprintf("%s", azName[i]);
-      if( pCf==0 || zName==0 ){
-        sqlite3_free(pCf);
-        sqlite3_free(zName);
+      KalamCf *pCf = storeCfNew(azName[i], 1);
+      if( pCf==0 ){
         rocksdb_column_family_handle_destroy(aHandle[i]);
         rc = SQLITE_NOMEM;
         continue;
       }
-      memset(pCf, 0, sizeof(*pCf));
-      pCf->zName = zName;
       pCf->h = aHandle[i];
-      pCf->nRef = 1;
       pCf->pNext = p->pCf;
       p->pCf = pCf;
     }
@@ -383,132 +416,11 @@ done:
   sqlite3_free(aCfOpts);
   sqlite3_free(aHandle);
   if( rc ){
-    storeFree(p);
+    kalamStoreClose(p);
   }else{
     *pp = p;
   }
   return rc;
-}
-
-/* The registered store named zPath that this process opened, with a new
-** reference, or NULL. Caller holds the registry mutex. */
-static KalamStore *storeRegistryFind(const char *zPath){
-  KalamStore *p;
-  for(p=storeRegistry; p; p=p->pNext){
-    /* A store the parent process opened before fork() is the parent's:
-    ** a child that wrote through the inherited handle would write into a
-    ** copy of RocksDB's memory, lost or worse. The child opens on its own,
-    ** as another process would. */
-    if( p->pid==getpid() && strcmp(p->zPath, zPath)==0 ){
-      p->nRef++;
-      return p;
-    }
-  }
-  return 0;
-}
-
-/* The store of a database without a file (kalamStoreMemoryKey, store_path.c): the one its
-** other connections use, or a new one in a RocksDB memory env, registered
-** under zKey. With bCreate 0 only an existing one; *pp may be NULL. */
-static int storeAcquireMemory(const char *zKey, int bCreate,
-                              KalamStore **pp, char **pzErr){
-  KalamStore *p;
-  int rc = SQLITE_OK;
-  if( zKey==0 ){
-    if( !bCreate ) return SQLITE_OK;
-    return storeOpen("(in-memory database)", 1, 0, pp, pzErr);
-  }
-  sqlite3_mutex_enter(storeRegistryMutex());
-  p = storeRegistryFind(zKey);
-  if( p==0 && bCreate ){
-    rc = storeOpen(zKey, 1, 0, &p, pzErr);
-    if( rc==SQLITE_OK ){
-      p->pNext = storeRegistry;
-      storeRegistry = p;
-    }
-  }
-  sqlite3_mutex_leave(storeRegistryMutex());
-  *pp = p;
-  return rc;
-}
-
-/* Gets the store of schema zSchema of db, opening it if need be. The
-** caller owns one reference and gives it back with kalamStoreRelease.
-** With bCreate 0 only a store that already exists is opened, and *pp is
-** NULL when there is none: that is how kalam_tables and the SQL
-** functions look at a database without creating empty stores. */
-int kalamStoreAcquire(sqlite3 *db, const char *zSchema, int bCreate,
-                      KalamStore **pp, char **pzErr){
-  const char *zFile = sqlite3_db_filename(db, zSchema);
-  char *zPath = 0, *zKey = 0;
-  KalamStore *p;
-  /* A database the connection may only read (file permissions, a
-  ** read-only open) gets a store opened for reading only. */
-  int bReadOnly = sqlite3_db_readonly(db, zSchema)==1;
-  int bMem = 0;
-  int rc;
-
-  *pp = 0;
-  rc = kalamStoreMemoryKey(db, zSchema, zFile, &bMem, &zKey);
-  if( rc ) return rc;
-  if( bMem ){
-    rc = storeAcquireMemory(zKey, bCreate, pp, pzErr);
-    sqlite3_free(zKey);
-    return rc;
-  }
-  if( !bCreate && !kalamStoreDirExists(zFile) ) return SQLITE_OK;
-  zPath = kalamStoreDirOf(zFile);
-  if( zPath==0 ) return SQLITE_NOMEM;
-
-  sqlite3_mutex_enter(storeRegistryMutex());
-  p = storeRegistryFind(zPath);
-  if( p==0 ){
-    rc = storeOpen(zPath, 0, bReadOnly, &p, pzErr);
-    if( rc==SQLITE_OK ){
-      p->pNext = storeRegistry;
-      storeRegistry = p;
-    }
-  }
-  sqlite3_mutex_leave(storeRegistryMutex());
-  sqlite3_free(zPath);
-  *pp = p;
-  return rc;
-}
-
-/* A connection found that the database it used p for is gone (it holds
-** the reference the caller passes, kept for its tables until they are
-** disconnected). A memory store nobody else holds is taken out of the
-** registry now: no later database may be given it, even one SQLite puts
-** at the same place in memory. */
-void kalamStoreForget(KalamStore *p){
-  KalamStore **pp;
-  if( !p->bMem ) return;
-  sqlite3_mutex_enter(storeRegistryMutex());
-  if( p->nRef==1 ){
-    for(pp=&storeRegistry; *pp; pp=&(*pp)->pNext){
-      if( *pp==p ){ *pp = p->pNext; break; }
-    }
-    p->pNext = 0;
-  }
-  sqlite3_mutex_leave(storeRegistryMutex());
-}
-
-/* Gives back a reference from kalamStoreAcquire; the last one closes the
-** store. */
-void kalamStoreRelease(KalamStore *p){
-  int bFree = 0;
-  if( p==0 ) return;
-  sqlite3_mutex_enter(storeRegistryMutex());
-  assert( p->nRef>0 );
-  if( --p->nRef==0 ){
-    KalamStore **pp;
-    for(pp=&storeRegistry; *pp; pp=&(*pp)->pNext){
-      if( *pp==p ){ *pp = p->pNext; break; }
-    }
-    bFree = 1;
-  }
-  sqlite3_mutex_leave(storeRegistryMutex());
-  if( bFree ) storeFree(p);
 }
 
 /* Finds a listed column family by name and takes a reference on it. */
@@ -532,22 +444,14 @@ int kalamStoreCfCreate(KalamStore *p, const char *zName, KalamCf **pp,
   KalamCf *pCf;
   char *zErr = 0;
   *pp = 0;
-  pCf = sqlite3_malloc(sizeof(*pCf));
+  pCf = storeCfNew(zName, 2);        /* the list's and the caller's */
   if( pCf==0 ) return SQLITE_NOMEM;
-  memset(pCf, 0, sizeof(*pCf));
-  pCf->zName = sqlite3_mprintf("%s", zName);
-  if( pCf->zName==0 ){
-    sqlite3_free(pCf);
-    return SQLITE_NOMEM;
-  }
   pCf->h = rocksdb_create_column_family(p->db, p->pOpts, zName, &zErr);
   if( zErr ){
     *pzErr = kalamStoreError("cannot create the table's column family", zErr);
-    sqlite3_free(pCf->zName);
-    sqlite3_free(pCf);
+    storeCfFree(pCf);
     return SQLITE_ERROR;
   }
-  pCf->nRef = 2; /* the list's and the caller's */
   sqlite3_mutex_enter(p->mutex);
   pCf->pNext = p->pCf;
   p->pCf = pCf;
@@ -567,8 +471,7 @@ static void storeCfUnref(KalamStore *p, KalamCf *pCf){
     if( *pp==pCf ){ *pp = pCf->pNext; break; }
   }
   rocksdb_column_family_handle_destroy(pCf->h);
-  sqlite3_free(pCf->zName);
-  sqlite3_free(pCf);
+  storeCfFree(pCf);
 }
 
 /* Gives back a reference from kalamStoreCfFind or kalamStoreCfCreate. */
@@ -671,6 +574,24 @@ int kalamStoreCatchUp(KalamStore *p, char **pzErr){
   char *zErr = 0;
   if( !p->bSecondary ) return SQLITE_OK;
   rocksdb_try_catch_up_with_primary(p->db, &zErr);
+  if( zErr && strstr(zErr, "column family") ){
+    /* The owner made a table since this instance was opened: only a new
+    ** instance can follow it. */
+    int rc;
+    rocksdb_free(zErr);
+    zErr = 0;
+    rc = kalamStoreRefresh(p, STORE_REFRESH_FORCE, pzErr);
+    if( rc ) return rc;
+    rocksdb_try_catch_up_with_primary(p->db, &zErr);
+    if( zErr && strstr(zErr, "column family") ){
+      rocksdb_free(zErr);
+      *pzErr = sqlite3_mprintf("kalam store %s: its owner has made tables "
+          "since this process opened it for reading, and other connections "
+          "of this process to the store keep it from being opened again: "
+          "close them", p->zPath);
+      return SQLITE_BUSY;
+    }
+  }
   if( zErr ){
     *pzErr = kalamStoreError("kalam: cannot read the owner's newest "
                              "commits", zErr);
@@ -679,19 +600,191 @@ int kalamStoreCatchUp(KalamStore *p, char **pzErr){
   return SQLITE_OK;
 }
 
-/* The refusal of a write to a store opened for reading only: SQLITE_READONLY
-** and a message naming the store and, when another process owns it, that
-** process. SQLITE_OK for a store this process may write. */
-int kalamStoreWriteRefused(KalamStore *p, char **pzErr){
-  if( !p->bSecondary ) return SQLITE_OK;
-  if( p->iOwner>0 ){
-    *pzErr = sqlite3_mprintf("kalam store %s is owned by process %ld: this "
-        "process may read its tables, not write them", p->zPath, p->iOwner);
-  }else{
-    *pzErr = sqlite3_mprintf("attempt to write a readonly database: kalam "
-        "store %s is open for reading only", p->zPath);
+/* Is zName one of azName[0..n)? */
+static int storeNameListed(const char *zName, char **azName, size_t n){
+  size_t i;
+  for(i=0; i<n; i++){
+    if( strcmp(azName[i], zName)==0 ) return 1;
   }
-  return SQLITE_READONLY;
+  return 0;
+}
+
+/* Puts the handles aHandle (of azName[0..n), opened on pNew) in place of
+** those p has on its old instance, adds the column families p did not
+** have and lets go of those the owner dropped (held by nobody but the
+** list). The old instance goes to pRetired (given, filled here): reads
+** begun on it may go on. Caller holds the registry mutex, and p has no
+** other holder: no other thread uses it meanwhile. */
+static int storeSwap(KalamStore *p, rocksdb_t *pNew, char **azName,
+                     size_t n, rocksdb_column_family_handle_t **aHandle,
+                     KalamRetired *pRetired){
+  KalamCf *pCf, *pNext, *pAdded = 0;
+  size_t i;
+  int rc = SQLITE_OK;
+  /* Whatever can fail first, so that a failure leaves p as it was. */
+  for(i=0; rc==SQLITE_OK && i<n; i++){
+    KalamCf *pNewCf;
+    if( strcmp(azName[i], "default")==0
+     || strcmp(azName[i], KALAM_CATALOG_CF)==0
+     || strcmp(azName[i], KALAM_PREPARED_CF)==0 ) continue;
+    for(pCf=p->pCf; pCf && strcmp(pCf->zName, azName[i]); pCf=pCf->pNext){}
+    if( pCf ) continue;
+    pNewCf = storeCfNew(azName[i], 1);
+    if( pNewCf==0 ){
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    pNewCf->pNext = pAdded;
+    pAdded = pNewCf;
+  }
+  if( rc ){
+    while( pAdded ){
+      pCf = pAdded->pNext;
+      storeCfFree(pAdded);
+      pAdded = pCf;
+    }
+    return rc;
+  }
+  sqlite3_mutex_enter(p->mutex);
+  for(pCf=p->pCf; pCf; pCf=pNext){
+    pNext = pCf->pNext;
+    if( !storeNameListed(pCf->zName, azName, n) ){
+      assert( pCf->nRef==1 );
+      storeCfUnref(p, pCf);
+    }
+  }
+  while( pAdded ){
+    pCf = pAdded->pNext;
+    pAdded->pNext = p->pCf;
+    p->pCf = pAdded;
+    pAdded = pCf;
+  }
+  for(i=0; i<n; i++){
+    rocksdb_column_family_handle_t **ph = 0;
+    if( strcmp(azName[i], KALAM_CATALOG_CF)==0 ){
+      ph = &p->catalog.h;
+    }else if( strcmp(azName[i], KALAM_PREPARED_CF)==0 ){
+      ph = &p->prepared.h;
+    }else{
+      for(pCf=p->pCf; pCf; pCf=pCf->pNext){
+        if( strcmp(pCf->zName, azName[i])==0 ){ ph = &pCf->h; break; }
+      }
+    }
+    if( ph && *ph ) rocksdb_column_family_handle_destroy(*ph);
+    if( ph ){
+      *ph = aHandle[i];
+    }else{
+      rocksdb_column_family_handle_destroy(aHandle[i]);   /* "default" */
+    }
+    aHandle[i] = 0;
+  }
+  sqlite3_mutex_leave(p->mutex);
+  pRetired->db = p->db;
+  pRetired->zDir = p->zSecondary;
+  pRetired->pNext = p->pRetired;
+  p->pRetired = pRetired;
+  p->db = pNew;
+  return SQLITE_OK;
+}
+
+/* A store this process reads (owned by another process) opened again when
+** that helps: as its owner, if the owner has closed it since
+** (KALAM_REFRESH_OWN: the caller may write), or else as a reader again,
+** if the owner has made tables since (RocksDB cannot add a column family
+** to an open secondary instance, nor follow a MANIFEST that names one it
+** lacks). Only while the caller's connection is the store's only holder
+** in the process: then no other thread reads it, and reads of the
+** caller's own that are under way go on at the old instance, which is
+** closed when the caller says nothing of it reads the store any more
+** (KALAM_REFRESH_IDLE). A store whose tables were dropped since, while
+** one of them is still open here, is left as it is: that table's handle
+** belongs to the old instance. Not being able to reopen is no error: the
+** store reads as before. */
+int kalamStoreRefresh(KalamStore *p, int flags, char **pzErr){
+  char **azListed = 0;
+  size_t nListed = 0, i;
+  const rocksdb_options_t **aOpts = 0;
+  rocksdb_column_family_handle_t **aHandle = 0;
+  rocksdb_t *pNew = 0;
+  KalamRetired *pRetired = 0;
+  char *zErr = 0, *zDir = 0;
+  int rc = SQLITE_OK, bOwn, bNew = (flags & STORE_REFRESH_FORCE)!=0;
+  KalamCf *pCf;
+
+  sqlite3_mutex_enter(storeRegistryMutex());
+  if( p->nRef!=1 ) goto done;
+  if( flags & KALAM_REFRESH_IDLE ) storeRetiredClose(p);
+  if( !p->bSecondary ) goto done;
+  azListed = rocksdb_list_column_families(p->pOpts, p->zPath, &nListed,
+                                          &zErr);
+  if( zErr ) goto done;
+  for(pCf=p->pCf; pCf; pCf=pCf->pNext){
+    /* A table the owner dropped that is still open here (its handle held
+    ** beyond the list's own reference) keeps the old instance. */
+    if( pCf->nRef>1 && !storeNameListed(pCf->zName, azListed, nListed) ){
+      goto done;
+    }
+  }
+  for(i=0; i<nListed; i++){
+    const char *z = azListed[i];
+    if( strcmp(z, "default") && strcmp(z, KALAM_CATALOG_CF)
+     && strcmp(z, KALAM_PREPARED_CF) ){
+      for(pCf=p->pCf; pCf && strcmp(pCf->zName, z); pCf=pCf->pNext){}
+      if( pCf==0 ) bNew = 1;
+    }
+  }
+  bOwn = (flags & KALAM_REFRESH_OWN) && kalamStoreOwnerGone(p->iOwner);
+  if( !bOwn && !bNew ) goto done;
+  aOpts = sqlite3_malloc64(sizeof(void*) * nListed);
+  aHandle = sqlite3_malloc64(sizeof(void*) * nListed);
+  pRetired = sqlite3_malloc(sizeof(*pRetired));
+  if( aOpts==0 || aHandle==0 || pRetired==0 ){ rc = SQLITE_NOMEM; goto done; }
+  for(i=0; i<nListed; i++) aOpts[i] = p->pOpts;
+  if( bOwn ){
+    pNew = rocksdb_open_column_families(p->pOpts, p->zPath, (int)nListed,
+        (const char**)azListed, aOpts, aHandle, &zErr);
+    if( zErr ){
+      /* Another process was quicker, or the store is not ours to write
+      ** (the lock says): read on. */
+      rocksdb_free(zErr);
+      zErr = 0;
+      pNew = 0;
+      bOwn = 0;
+      if( !bNew ) goto done;
+    }
+  }
+  if( pNew==0 ){
+    rc = storeOpenSecondary(p, (int)nListed, (const char**)azListed, aOpts,
+                            aHandle, &pNew, &zDir, pzErr);
+    if( rc ) goto done;
+  }
+  rc = storeSwap(p, pNew, azListed, nListed, aHandle, pRetired);
+  if( rc==SQLITE_OK ) pRetired = 0;     /* p's now */
+  if( rc ){
+    for(i=0; i<nListed; i++){
+      if( aHandle[i] ) rocksdb_column_family_handle_destroy(aHandle[i]);
+    }
+    rocksdb_close(pNew);
+    if( zDir ) kalamStoreDirRemove(zDir);
+    sqlite3_free(zDir);
+    goto done;
+  }
+  p->zSecondary = zDir;               /* the old one went with pRetired */
+  if( bOwn ){
+    p->bSecondary = 0;
+    p->iOwner = 0;
+    kalamStoreSweepIngestFiles(p->zPath);
+    kalamStoreOwnerWrite(p->zPath);
+  }
+
+done:
+  sqlite3_mutex_leave(storeRegistryMutex());
+  if( zErr ) rocksdb_free(zErr);
+  if( azListed ) rocksdb_list_column_families_destroy(azListed, nListed);
+  sqlite3_free(aOpts);
+  sqlite3_free(aHandle);
+  sqlite3_free(pRetired);
+  return rc;
 }
 
 /* Writes a copy of the store, as it is now, to the new directory zDir

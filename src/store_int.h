@@ -40,6 +40,8 @@ struct KalamView {
   KalamView *pNext;
 };
 
+typedef struct KalamRetired KalamRetired;
+
 /* One open RocksDB directory (or memory store). */
 struct KalamStore {
   char *zPath;               /* directory, or a label for memory stores */
@@ -79,6 +81,16 @@ struct KalamStore {
   KalamStore *pNext;         /* the registry's list */
   int bCreated;              /* this open made the directory (store.c):
                              ** removed at close if no table came of it */
+  KalamRetired *pRetired;    /* a reader's earlier instances (store.c) */
+};
+
+/* An instance of a store that a reader opened again (kalamStoreRefresh)
+** while iterators or pinned values of the old one may be alive: closed,
+** and its private directory removed, once nothing reads it. */
+struct KalamRetired {
+  rocksdb_t *db;
+  char *zDir;                /* its private directory, or NULL */
+  KalamRetired *pNext;
 };
 
 #define STORE_SETTLE_NONE  0  /* nobody has settled the store yet */
@@ -94,7 +106,15 @@ int kalamStoreMemoryKey(sqlite3 *db, const char *zSchema, const char *zFile,
                         int *pbMem, char **pzKey);
 void kalamStoreOwnerWrite(const char *zPath);
 long kalamStoreOwnerRead(const char *zPath);
+int kalamStoreOwnerGone(long iPid);
 void kalamStoreSweepIngestFiles(const char *zPath);
+
+/* store.c: opens a store (a directory, or a memory store labelled zPath)
+** with one reference, and closes one nobody holds any more. store_path.c
+** keeps them in the registry. */
+int kalamStoreOpen(const char *zPath, int bMem, int bReadOnly,
+                   KalamStore **pp, char **pzErr);
+void kalamStoreClose(KalamStore *p);
 
 /* store_io.c: frees every view (the store is closing). */
 void kalamStoreViewsFree(KalamStore *p);

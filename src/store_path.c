@@ -1,18 +1,24 @@
 /*
-** store_path.c — where a database's store is, and the files kalam keeps
-** beside RocksDB's in a store directory.
+** store_path.c — which store a database has, and the registry of the
+** stores the process has open.
 **
 ** A database file F has the store directory F-kalam, named by F's real
 ** path so that two spellings of one file share one store
 ** (kalamStoreDirOf). A database without a file has no directory: its
 ** store is in memory, named by what the connections that share the
-** database share (kalamStoreMemoryKey). In a store directory kalam keeps
-** OWNER (the pid of the process that writes it) and, for a moment,
-** table files written for ingestion; kalamStoreDirRemove removes a
-** directory kalam made.
+** database share (kalamStoreMemoryKey). The registry, a list guarded by
+** a static mutex, holds every open store by that name with a reference
+** count: every connection of the process that opens a database shares
+** its one store (kalamStoreAcquire), and the last to let go closes it
+** (kalamStoreRelease). A process never shares a store its parent opened
+** before fork().
 **
-** Part of the storage layer (store.c opens what this names), but it calls
-** no RocksDB function.
+** In a store directory kalam keeps OWNER (the pid of the process that
+** writes it) and, for a moment, table files written for ingestion;
+** kalamStoreDirRemove removes a directory kalam made.
+**
+** Part of the storage layer (store.c opens the stores), but it calls no
+** RocksDB function.
 */
 #include "store_int.h"
 #include <string.h>
@@ -21,8 +27,18 @@
 #include <dirent.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <errno.h>
+#include <signal.h>
 
 SQLITE_EXTENSION_INIT3
+
+/* The open stores of the process: every connection that opens a database
+** gets the one store of that database from here (kalamStoreAcquire). */
+static KalamStore *storeRegistry = 0;  /* guarded by SQLITE_MUTEX_STATIC_APP2 */
+
+static sqlite3_mutex *storeRegistryMutex(void){
+  return sqlite3_mutex_alloc(SQLITE_MUTEX_STATIC_APP2);
+}
 
 /* The store of database file F is the directory F-kalam. */
 #define KALAM_STORE_SUFFIX "-kalam"
@@ -99,6 +115,36 @@ long kalamStoreOwnerRead(const char *zPath){
   if( n<=0 ) return 0;
   aBuf[n] = 0;
   return atol(aBuf);
+}
+
+/* Has process iPid, the owner a reader found, closed the store since?
+** Only a process that is gone for sure counts: one that still runs may
+** still own it. */
+int kalamStoreOwnerGone(long iPid){
+  return iPid>0 && kill((pid_t)iPid, 0)!=0 && errno==ESRCH;
+}
+
+/* The refusal of a write to a store opened for reading only:
+** SQLITE_READONLY and a message naming the store and, when another
+** process owns it, that process (or that it has closed the store since
+** this process opened it: kalamStoreRefresh makes this process the owner
+** when only one connection of it holds the store). SQLITE_OK for a store
+** this process may write. */
+int kalamStoreWriteRefused(KalamStore *p, char **pzErr){
+  if( !p->bSecondary ) return SQLITE_OK;
+  if( p->iOwner>0 && kalamStoreOwnerGone(p->iOwner) ){
+    *pzErr = sqlite3_mprintf("kalam store %s was owned by process %ld when "
+        "this process opened it, and that process has closed it since: this "
+        "process writes once only one of its connections has the store open "
+        "(close the others)", p->zPath, p->iOwner);
+  }else if( p->iOwner>0 ){
+    *pzErr = sqlite3_mprintf("kalam store %s is owned by process %ld: this "
+        "process may read its tables, not write them", p->zPath, p->iOwner);
+  }else{
+    *pzErr = sqlite3_mprintf("attempt to write a readonly database: kalam "
+        "store %s is open for reading only", p->zPath);
+  }
+  return SQLITE_READONLY;
 }
 
 /* Removes directory zDir and the files directly in it: a secondary
@@ -200,4 +246,125 @@ int kalamStoreIsFor(KalamStore *p, sqlite3 *db, const char *zSchema){
   }
   sqlite3_free(zKey);
   return bSame;
+}
+
+/* The registered store named zPath that this process opened, with a new
+** reference, or NULL. Caller holds the registry mutex. */
+static KalamStore *storeRegistryFind(const char *zPath){
+  KalamStore *p;
+  for(p=storeRegistry; p; p=p->pNext){
+    /* A store the parent process opened before fork() is the parent's:
+    ** a child that wrote through the inherited handle would write into a
+    ** copy of RocksDB's memory, lost or worse. The child opens on its own,
+    ** as another process would. */
+    if( p->pid==getpid() && strcmp(p->zPath, zPath)==0 ){
+      p->nRef++;
+      return p;
+    }
+  }
+  return 0;
+}
+
+/* The store of a database without a file (kalamStoreMemoryKey, store_path.c): the one its
+** other connections use, or a new one in a RocksDB memory env, registered
+** under zKey. With bCreate 0 only an existing one; *pp may be NULL. */
+static int storeAcquireMemory(const char *zKey, int bCreate,
+                              KalamStore **pp, char **pzErr){
+  KalamStore *p;
+  int rc = SQLITE_OK;
+  if( zKey==0 ){
+    if( !bCreate ) return SQLITE_OK;
+    return kalamStoreOpen("(in-memory database)", 1, 0, pp, pzErr);
+  }
+  sqlite3_mutex_enter(storeRegistryMutex());
+  p = storeRegistryFind(zKey);
+  if( p==0 && bCreate ){
+    rc = kalamStoreOpen(zKey, 1, 0, &p, pzErr);
+    if( rc==SQLITE_OK ){
+      p->pNext = storeRegistry;
+      storeRegistry = p;
+    }
+  }
+  sqlite3_mutex_leave(storeRegistryMutex());
+  *pp = p;
+  return rc;
+}
+
+/* Gets the store of schema zSchema of db, opening it if need be. The
+** caller owns one reference and gives it back with kalamStoreRelease.
+** With bCreate 0 only a store that already exists is opened, and *pp is
+** NULL when there is none: that is how kalam_tables and the SQL
+** functions look at a database without creating empty stores. */
+int kalamStoreAcquire(sqlite3 *db, const char *zSchema, int bCreate,
+                      KalamStore **pp, char **pzErr){
+  const char *zFile = sqlite3_db_filename(db, zSchema);
+  char *zPath = 0, *zKey = 0;
+  KalamStore *p;
+  /* A database the connection may only read (file permissions, a
+  ** read-only open) gets a store opened for reading only. */
+  int bReadOnly = sqlite3_db_readonly(db, zSchema)==1;
+  int bMem = 0;
+  int rc;
+
+  *pp = 0;
+  rc = kalamStoreMemoryKey(db, zSchema, zFile, &bMem, &zKey);
+  if( rc ) return rc;
+  if( bMem ){
+    rc = storeAcquireMemory(zKey, bCreate, pp, pzErr);
+    sqlite3_free(zKey);
+    return rc;
+  }
+  if( !bCreate && !kalamStoreDirExists(zFile) ) return SQLITE_OK;
+  zPath = kalamStoreDirOf(zFile);
+  if( zPath==0 ) return SQLITE_NOMEM;
+
+  sqlite3_mutex_enter(storeRegistryMutex());
+  p = storeRegistryFind(zPath);
+  if( p==0 ){
+    rc = kalamStoreOpen(zPath, 0, bReadOnly, &p, pzErr);
+    if( rc==SQLITE_OK ){
+      p->pNext = storeRegistry;
+      storeRegistry = p;
+    }
+  }
+  sqlite3_mutex_leave(storeRegistryMutex());
+  sqlite3_free(zPath);
+  *pp = p;
+  return rc;
+}
+
+/* A connection found that the database it used p for is gone (it holds
+** the reference the caller passes, kept for its tables until they are
+** disconnected). A memory store nobody else holds is taken out of the
+** registry now: no later database may be given it, even one SQLite puts
+** at the same place in memory. */
+void kalamStoreForget(KalamStore *p){
+  KalamStore **pp;
+  if( !p->bMem ) return;
+  sqlite3_mutex_enter(storeRegistryMutex());
+  if( p->nRef==1 ){
+    for(pp=&storeRegistry; *pp; pp=&(*pp)->pNext){
+      if( *pp==p ){ *pp = p->pNext; break; }
+    }
+    p->pNext = 0;
+  }
+  sqlite3_mutex_leave(storeRegistryMutex());
+}
+
+/* Gives back a reference from kalamStoreAcquire; the last one closes the
+** store. */
+void kalamStoreRelease(KalamStore *p){
+  int bFree = 0;
+  if( p==0 ) return;
+  sqlite3_mutex_enter(storeRegistryMutex());
+  assert( p->nRef>0 );
+  if( --p->nRef==0 ){
+    KalamStore **pp;
+    for(pp=&storeRegistry; *pp; pp=&(*pp)->pNext){
+      if( *pp==p ){ *pp = p->pNext; break; }
+    }
+    bFree = 1;
+  }
+  sqlite3_mutex_leave(storeRegistryMutex());
+  if( bFree ) kalamStoreClose(p);
 }

@@ -176,7 +176,15 @@ static int tableConnectStorage(KalamDb *pDb, const char *zTable,
                                 "damaged and cannot be read", zTable);
   }else{
     *ppCf = kalamStoreCfFind(pDb->pStore, pEntry->zCf);
-    if( *ppCf==0 ){
+    if( *ppCf==0 && kalamStoreReadOnly(pDb->pStore, 0) ){
+      /* A reader sees a table made after it opened the store when the
+      ** store can be opened again (conn.c, docs/processes.md). */
+      *pzBroken = sqlite3_mprintf("kalam table %s was created after this "
+          "process opened kalam store %s for reading, and other statements "
+          "or connections of this process were reading the store when the "
+          "table was opened: open this connection again once they are "
+          "done", zTable, kalamStorePath(pDb->pStore));
+    }else if( *ppCf==0 ){
       *pzBroken = sqlite3_mprintf("the data of kalam table %s (column family "
           "%s) is missing from its store", zTable, pEntry->zCf);
     }
@@ -453,7 +461,7 @@ static int tableBegin(sqlite3_vtab *pVtab){
   int bSync = 1;
   int rc;
   if( pTab->zBroken ) return tableBroken(pTab);
-  rc = kalamStoreWriteRefused(pDb->pStore, &zErr);
+  rc = kalamConnWriteRefused(pDb, &zErr);
   if( rc==SQLITE_OK ) rc = kalamHousekeep(pTab, KALAM_HOUSEKEEP_BEGIN, &zErr);
   if( rc ){
     kalamTableError(pTab, zErr);
