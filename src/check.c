@@ -18,7 +18,8 @@
 **   the catalog   each declared kalam table has an entry, the entry parses
 **                 (kind, column family, columns, options) and says what
 **                 the declaration says; its column family is in the store;
-**                 every entry names a table the database declares
+**                 every entry names a table the database declares, and
+**                 every column family of the store is some entry's
 **   the entries   every key of the table's column family, by the kind of
 **                 entry its tag (the byte after the owner prefix) says, each
 **                 kind by its own function (checkKinds):
@@ -374,11 +375,14 @@ static int checkDeclRead(sqlite3 *db, const char *zSchema, CheckDecl *p){
   return rc;
 }
 
-/* What checkOrphan needs: the checks' context and the declared tables. */
+/* What checkOrphan needs: the checks' context and the declared tables;
+** it collects the column families the catalog names. */
 typedef struct CheckOrphans CheckOrphans;
 struct CheckOrphans {
   KalamCheck *pCtx;
   const CheckDecl *pDecl;
+  char **azCf;              /* sqlite3_free each, then the array */
+  int nCf;
 };
 
 /* A catalog entry must name a declared table (pending entries are those
@@ -388,6 +392,14 @@ static int checkOrphan(void *pArg, const KalamCatalogEntry *pEntry,
   CheckOrphans *p = (CheckOrphans*)pArg;
   int i, rc;
   (void)pzErr;
+  if( pEntry->zCf ){
+    char **azNew = sqlite3_realloc64(p->azCf, sizeof(char*)*(size_t)(p->nCf+1));
+    if( azNew==0 ) return SQLITE_NOMEM;
+    p->azCf = azNew;
+    p->azCf[p->nCf] = sqlite3_mprintf("%s", pEntry->zCf);
+    if( p->azCf[p->nCf]==0 ) return SQLITE_NOMEM;
+    p->nCf++;
+  }
   if( pEntry->iPending ) return SQLITE_OK;
   for(i=0; pEntry->zName && i<p->pDecl->n; i++){
     if( sqlite3_stricmp(pEntry->zName, p->pDecl->azName[i])==0 ){
@@ -402,6 +414,32 @@ static int checkOrphan(void *pArg, const KalamCatalogEntry *pEntry,
       : "a catalog entry (column family %s) names no table",
       pEntry->zCf ? pEntry->zCf : "none");
   p->pCtx->zTable = 0;
+  return rc;
+}
+
+/* The catalog's entries of no table, and the store's column families of
+** no entry (what a failed CREATE or DROP could leave). */
+static int checkStoreOrphans(KalamCheck *pCtx, const CheckDecl *pDecl,
+                             char **pzErr){
+  CheckOrphans orphans;
+  char **azCf = 0;
+  int nCf = 0, i, j, rc;
+  memset(&orphans, 0, sizeof(orphans));
+  orphans.pCtx = pCtx;
+  orphans.pDecl = pDecl;
+  rc = kalamCatalogForEach(pCtx->pStore, checkOrphan, &orphans, pzErr);
+  if( rc==SQLITE_OK ) rc = kalamStoreCfNames(pCtx->pStore, &azCf, &nCf);
+  for(i=0; rc==SQLITE_OK && i<nCf; i++){
+    for(j=0; j<orphans.nCf && strcmp(orphans.azCf[j], azCf[i]); j++){}
+    if( j==orphans.nCf ){
+      pCtx->nListed = 0;
+      rc = kalamCheckProblem(pCtx, "column family %s belongs to no table of "
+                             "the catalog", azCf[i]);
+    }
+  }
+  for(j=0; j<orphans.nCf; j++) sqlite3_free(orphans.azCf[j]);
+  sqlite3_free(orphans.azCf);
+  sqlite3_free(azCf);
   return rc;
 }
 
@@ -440,12 +478,7 @@ static int checkDatabase(KalamCheckCursor *pCur, KalamConn *pConn,
   for(i=0; rc==SQLITE_OK && i<decl.n; i++){
     rc = checkTable(&ctx, decl.azName[i], decl.azSql[i]);
   }
-  if( rc==SQLITE_OK ){
-    CheckOrphans orphans;
-    orphans.pCtx = &ctx;
-    orphans.pDecl = &decl;
-    rc = kalamCatalogForEach(pDb->pStore, checkOrphan, &orphans, pzErr);
-  }
+  if( rc==SQLITE_OK ) rc = checkStoreOrphans(&ctx, &decl, pzErr);
   /* An idle connection pins no snapshot (as cursor.c does). */
   if( pDb->nCursor==0 && sqlite3_get_autocommit(pConn->db) ){
     kalamCommitViewRelease(pDb);

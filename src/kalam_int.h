@@ -437,6 +437,7 @@ int kalamStorePendingTake(KalamStore *p);
 int kalamStoreCfCreate(KalamStore *p, const char *zName, KalamCf **pp,
                        char **pzErr);
 KalamCf *kalamStoreCfFind(KalamStore *p, const char *zName);
+int kalamStoreCfNames(KalamStore *p, char ***pazName, int *pn);
 const char *kalamStoreCfName(const KalamCf *pCf);
 void kalamStoreCfRelease(KalamStore *p, KalamCf *pCf);
 int kalamStoreCfDrop(KalamStore *p, KalamCf *pCf, char **pzErr);

@@ -438,6 +438,42 @@ KalamCf *kalamStoreCfFind(KalamStore *p, const char *zName){
   return pCf;
 }
 
+/* The names of the store's tables' column families, dropped ones left
+** out: *pn of them, in one allocation the caller frees with sqlite3_free
+** (NULL when there are none). For kalam_check (check.c). */
+int kalamStoreCfNames(KalamStore *p, char ***pazName, int *pn){
+  KalamCf *pCf;
+  sqlite3_int64 nByte = 0;
+  char **az = 0;
+  char *z;
+  int n = 0;
+  *pazName = 0;
+  *pn = 0;
+  sqlite3_mutex_enter(p->mutex);
+  for(pCf=p->pCf; pCf; pCf=pCf->pNext){
+    if( pCf->bDropped ) continue;
+    n++;
+    nByte += (sqlite3_int64)(sizeof(char*) + strlen(pCf->zName) + 1);
+  }
+  if( n ) az = sqlite3_malloc64((sqlite3_uint64)nByte);
+  if( az ){
+    z = (char*)&az[n];
+    n = 0;
+    for(pCf=p->pCf; pCf; pCf=pCf->pNext){
+      size_t nName = strlen(pCf->zName) + 1;
+      if( pCf->bDropped ) continue;
+      memcpy(z, pCf->zName, nName);
+      az[n++] = z;
+      z += nName;
+    }
+  }
+  sqlite3_mutex_leave(p->mutex);
+  if( n && az==0 ) return SQLITE_NOMEM;
+  *pazName = az;
+  *pn = n;
+  return SQLITE_OK;
+}
+
 /* Creates column family zName; the caller owns one reference. */
 int kalamStoreCfCreate(KalamStore *p, const char *zName, KalamCf **pp,
                        char **pzErr){
