@@ -230,6 +230,12 @@ build/capi_test: test/capi_test.c libkalam.a include/kalam.h
 	@mkdir -p build
 	$(CC) $(CFLAGS) -Wall -Wextra -Iinclude $(CPPFLAGS) $(DEPCFLAGS) $(LDFLAGS) -o $@ $< libkalam.a $(DEPLIBS) $(SQLITE_LIBS) -lm
 
+# Subscriptions and kalam_wait across connections and threads
+# (test/kalam_changes.test).
+build/changes_test: test/changes_test.c libkalam.a include/kalam.h
+	@mkdir -p build
+	$(CC) $(CFLAGS) -Wall -Wextra -Iinclude $(CPPFLAGS) $(DEPCFLAGS) $(LDFLAGS) -o $@ $< libkalam.a $(DEPLIBS) $(SQLITE_LIBS) -lm
+
 # The Parquet writer and reader on their own (test/kalam_parquet.test),
 # linked with libkalam.a; under `make asan` the test builds the second,
 # from the sources with the sanitizers.

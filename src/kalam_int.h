@@ -310,6 +310,8 @@ void kalamRowEncodeEnd(KalamBuf *p, int eKind, sqlite3_int64 iSeq,
 **   row:   <owner prefix> 'r' <8-byte big-endian rowid, sign bit flipped>
 **   key:   <owner prefix> 'k' <type byte> <primary key value>
 **   index: <owner prefix> 'x' <2-byte index number> <values> [<rowid>]
+**   change: <owner prefix> 's' <8-byte _seq>  ->  rowid (shared, user)
+**   horizon: <owner prefix> 'h' <8-byte _seq> (the feed's resync point)
 **
 ** The owner prefix is empty for shared and stream tables and
 ** <1 byte length><user id> for kalam_user tables. keys.c's header has the
@@ -318,6 +320,8 @@ void kalamRowEncodeEnd(KalamBuf *p, int eKind, sqlite3_int64 iSeq,
 #define KALAM_TAG_ROW 'r'
 #define KALAM_TAG_KEY 'k'
 #define KALAM_TAG_INDEX 'x'
+#define KALAM_TAG_SEQ 's'
+#define KALAM_TAG_HORIZON 'h'
 #define KALAM_MAX_USER 128
 #define KALAM_MAX_PREFIX (1 + KALAM_MAX_USER)
 #define KALAM_ROWKEY_MAX (KALAM_MAX_PREFIX + 1 + 8)
@@ -334,6 +338,10 @@ static inline int kalamKeyCmp(const char *a, size_t na,
   if( c ) return c;
   return na<nb ? -1 : (na>nb);
 }
+int kalamKeyNumbered(char *aOut, const char *aPrefix, int nPrefix, char cTag,
+                     sqlite3_int64 i);
+int kalamKeyNumberedDecode(const char *aKey, size_t nKey, int nPrefix,
+                           char cTag, sqlite3_int64 *pi);
 int kalamKeyRow(char *aOut, const char *aPrefix, int nPrefix,
                 sqlite3_int64 iRowid);
 int kalamKeyRowDecode(const char *aKey, size_t nKey, int nPrefix,
@@ -452,6 +460,9 @@ void kalamBatchPut(KalamBatch *pBatch, KalamCf *pCf, const char *k,
                    size_t nk, const char *v, size_t nv);
 void kalamBatchDelete(KalamBatch *pBatch, KalamCf *pCf, const char *k,
                       size_t nk);
+void kalamBatchDeleteRange(KalamBatch *pBatch, KalamCf *pCf,
+                           const char *aLo, int nLo,
+                           const char *aHi, int nHi);
 int kalamBatchWrite(KalamStore *p, KalamBatch *pBatch, int bSync,
                     const char *zWhat, char **pzErr);
 const char *kalamBatchData(KalamBatch *pBatch, size_t *pn);
@@ -569,6 +580,10 @@ void kalamTxnPut(KalamTxn *p, KalamCf *pCf, const char *k, size_t nk,
 void kalamTxnDelete(KalamTxn *p, KalamCf *pCf, const char *k, size_t nk);
 int kalamTxnGet(KalamTxn *p, KalamCf *pCf, const char *k, size_t nk,
                 char **pzVal, size_t *pnVal, char **pzErr);
+int kalamTxnEachWrite(KalamTxn *p,
+                      int (*xWrite)(void*, KalamCf*, const char*, size_t,
+                                    const char*, int),
+                      void *pArg);
 int kalamTxnGetPinned(KalamTxn *p, KalamCf *pCf, const char *k, size_t nk,
                       const char **pzVal, size_t *pnVal, KalamPin **ppPin,
                       char **pzCopy, char **pzErr);
@@ -587,6 +602,27 @@ const char *kalamIterValue(KalamIter *p, size_t *pn);
 int kalamIterError(KalamIter *p, char **pzErr);
 
 /************************************************************************
+** Interface to feed.c: the change entries (the _seq index) and horizons
+** that kalam_changes reads, written beside the rows.
+*/
+void kalamFeedPut(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
+                  int nPrefix, sqlite3_int64 iSeq, sqlite3_int64 iRowid);
+void kalamFeedDelete(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
+                     int nPrefix, sqlite3_int64 iSeq);
+void kalamFeedHorizonAdd(KalamTxn *pTxn, KalamBatch *pBatch, KalamCf *pCf,
+                         const char *aPrefix, int nPrefix,
+                         sqlite3_int64 iSeq);
+int kalamFeedHorizon(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
+                     int nPrefix, sqlite3_int64 *piHorizon, char **pzErr);
+int kalamFeedNewest(KalamTxn *pTxn, KalamCf *pCf, int eKind,
+                    const char *aPrefix, int nPrefix,
+                    sqlite3_int64 *piNewest, char **pzErr);
+struct timespec;
+void kalamFeedNotify(void);
+sqlite3_int64 kalamFeedGeneration(void);
+int kalamFeedWait(sqlite3_int64 iGen, const struct timespec *pDeadline);
+
+/************************************************************************
 ** Interface to conn.c: per-connection state.
 */
 struct KalamDb {
@@ -603,6 +639,7 @@ struct KalamDb {
   unsigned int iDataVersion;
   sqlite3_int64 iEpoch;
   int nCursor;               /* open cursors of its tables */
+  KalamTable *pTables;       /* its connected tables (KalamTable.pNextInDb) */
   KalamDb *pNext;
 };
 
@@ -638,6 +675,25 @@ struct KalamFunc {
 };
 int kalamFunctionsRegister(sqlite3 *db, KalamConn *pConn,
                            const KalamFunc *aFunc, int nFunc);
+
+/************************************************************************
+** Interface to subscribe.c: the subscriptions of the C API, and the
+** changes delivered to them after each commit.
+*/
+typedef struct KalamSubBatch KalamSubBatch;
+int kalamSubscribe(sqlite3 *db, KalamConn *pConn, KalamTable *pTab,
+                   kalam_change_fn xChange, void *pArg, sqlite3_int64 *piId,
+                   char **pzErr);
+int kalamUnsubscribe(sqlite3 *db, sqlite3_int64 iId);
+int kalamSubscribeAny(void);
+int kalamSubscribeWanted(KalamStore *pStore, KalamCf *pCf);
+KalamSubBatch *kalamSubscribeCollect(KalamDb *pDb);
+int kalamSubscribeHardDelete(KalamSubBatch **ppB, KalamStore *pStore,
+                             KalamCf *pCf, const KalamSchema *pSchema,
+                             const char *zKey, size_t nKey, int nPrefix,
+                             const char *zOld, size_t nOld);
+void kalamSubscribeDeliver(KalamSubBatch *pB, KalamStore *pStore,
+                           int bApplied);
 
 /************************************************************************
 ** Interface to commit.c: one commit and one snapshot with SQLite's file
@@ -715,6 +771,7 @@ struct KalamTable {
   sqlite3_int64 nNextPurge; /* deleted_retention_hours: next purge run, ms */
   KalamBuf rowBuf;          /* xUpdate encodes rows here, reused */
   KalamCursor *pSpare;      /* a closed cursor kept for the next xOpen */
+  KalamTable *pNextInDb;    /* the next of KalamDb.pTables */
 };
 
 /* table.c */
@@ -767,6 +824,11 @@ int kalamTablesRegister(sqlite3 *db, KalamConn *pConn);
 /* backup.c: kalam_backup(dest), registered by functions.c. */
 void kalamBackupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 int kalamSqlFunctionsRegister(sqlite3 *db, KalamConn *pConn);
+
+/************************************************************************
+** Interface to changes.c: kalam_changes and kalam_wait.
+*/
+int kalamChangesRegister(sqlite3 *db, KalamConn *pConn);
 
 /* The cold tier's interfaces (thrift.c, parquet*.c) are in cold.h, kept
 ** apart so that each header stays readable in one sitting. */

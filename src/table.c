@@ -275,6 +275,11 @@ static int tableInit(sqlite3 *db, void *pAux, int argc,
   pSchema = 0;
   zBroken = 0;
   *ppVtab = &pTab->base;
+  if( pDb ){
+    /* Found by name by kalam_changes and kalam_wait (changes.c). */
+    pTab->pNextInDb = pDb->pTables;
+    pDb->pTables = pTab;
+  }
   if( !bCreate && pTab->pCf ){
     rc = kalamHousekeep(pTab, KALAM_HOUSEKEEP_OPEN, &zErr);
     if( rc ){
@@ -321,6 +326,11 @@ static int tableConnect(sqlite3 *db, void *pAux, int argc,
 
 static int tableDisconnect(sqlite3_vtab *pVtab){
   KalamTable *pTab = (KalamTable*)pVtab;
+  if( pTab->pDb ){
+    KalamTable **pp = &pTab->pDb->pTables;
+    while( *pp && *pp!=pTab ) pp = &(*pp)->pNextInDb;
+    if( *pp ) *pp = pTab->pNextInDb;
+  }
   kalamCursorFree(pTab->pSpare);
   if( pTab->pDb ) kalamStoreCfRelease(pTab->pDb->pStore, pTab->pCf);
   sqlite3_free(pTab->zBroken);
