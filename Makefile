@@ -236,6 +236,11 @@ build/changes_test: test/changes_test.c libkalam.a include/kalam.h
 	@mkdir -p build
 	$(CC) $(CFLAGS) -Wall -Wextra -Iinclude $(CPPFLAGS) $(DEPCFLAGS) $(LDFLAGS) -o $@ $< libkalam.a $(DEPLIBS) $(SQLITE_LIBS) -lm
 
+# The subscription API's example (docs/changes.md).
+build/kalam_follow: tool/kalam_follow.c libkalam.a include/kalam.h
+	@mkdir -p build
+	$(CC) $(CFLAGS) -Wall -Wextra -Iinclude $(CPPFLAGS) $(DEPCFLAGS) $(LDFLAGS) -o $@ $< libkalam.a $(DEPLIBS) $(SQLITE_LIBS) -lm
+
 # The Parquet writer and reader on their own (test/kalam_parquet.test),
 # linked with libkalam.a; under `make asan` the test builds the second,
 # from the sources with the sanitizers.
