@@ -330,7 +330,7 @@ int kalamExpire(KalamStore *pStore, KalamCf *pCf, sqlite3_int64 nTtlSeconds,
     return SQLITE_NOMEM;
   }
   kalamBatchDeleteRange(pBatch, pCf, aLo, nLo, aHi, nHi);
-  hkHorizonSet(pCf, 0, 0, iLast, pBatch);
+  hkHorizonSet(pCf, "", 0, iLast, pBatch);
   rc = kalamBatchWrite(pStore, pBatch, 0, "kalam_expire failed", pzErr);
   kalamBatchFree(pBatch);
   kalamStoreRowsChanged(pStore);
