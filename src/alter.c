@@ -73,12 +73,12 @@
 
 SQLITE_EXTENSION_INIT3
 
-/* The kinds of change. */
-#define ALTER_ADD_COLUMN    1
-#define ALTER_DROP_COLUMN   2
-#define ALTER_RENAME_COLUMN 3
-#define ALTER_ADD_INDEX     4
-#define ALTER_DROP_INDEX    5
+/* The kinds of change: KALAM_ALTER_* (kalam_int.h). */
+#define ALTER_ADD_COLUMN    KALAM_ALTER_ADD_COLUMN
+#define ALTER_DROP_COLUMN   KALAM_ALTER_DROP_COLUMN
+#define ALTER_RENAME_COLUMN KALAM_ALTER_RENAME_COLUMN
+#define ALTER_ADD_INDEX     KALAM_ALTER_ADD_INDEX
+#define ALTER_DROP_INDEX    KALAM_ALTER_DROP_INDEX
 
 /* A kalam table found in sqlite_schema, and its CREATE text split. */
 typedef struct AlterTable AlterTable;
@@ -369,6 +369,11 @@ static char *alterIndexName(const KalamSchema *p, const KalamIndex *pIdx){
   return b.z;
 }
 
+/* "a, b" of an index, for messages (sqlite3_free). */
+char *kalamAlterIndexName(const KalamSchema *p, const KalamIndex *pIdx){
+  return alterIndexName(p, pIdx);
+}
+
 /* Applies a column change to schema p in place: the schema kalam_alter
 ** then renders and parses again. */
 static int alterColumns(KalamSchema *p, const AlterChange *pCh, char **pzErr){
@@ -541,199 +546,6 @@ static int alterIndexes(KalamSchema *p, const AlterChange *pCh, int *piNum,
   p->nIndex--;
   if( i<p->nIndexBeforePk ) p->nIndexBeforePk--;
   return SQLITE_OK;
-}
-
-/* ------------------------------------------------------------ the rows */
-
-/* What the pass over the stored keys needs. */
-typedef struct AlterPass AlterPass;
-struct AlterPass {
-  const AlterChange *pCh;
-  KalamSchema *pOld, *pNew;
-  KalamTxn *pTxn;
-  KalamCf *pCf;
-  int iNum;               /* ADD or DROP INDEX: its number */
-  int iNewIndex;          /* ADD INDEX: its place in pNew->aIndex */
-  int bRewrite;           /* rows are written again */
-  int *aiOld;             /* per new column: the old column, or -1 */
-  KalamBuf row;
-  KalamRow parsed;
-  KalamIndexKeys keys;
-};
-
-/* Writes row (key k, JSON z) again in the new schema's columns. */
-static int alterRewriteRow(AlterPass *p, const char *k, size_t nk,
-                           const char *z, size_t n, sqlite3_int64 iRowid,
-                           char **pzErr){
-  KalamSchema *pNew = p->pNew;
-  KalamRow *pRow = &p->parsed;
-  int i, nOut = 0, rc;
-  pRow->iRowid = iRowid;
-  rc = kalamRowParse(pRow, p->pOld, z, n);
-  if( rc ){
-    if( rc==SQLITE_CORRUPT ) *pzErr = kalamRowCorruptMessage(p->pOld, iRowid);
-    return rc;
-  }
-  kalamRowEncodeBegin(&p->row);
-  for(i=0; i<pNew->nCol; i++){
-    const KalamColumn *pCol = &pNew->aCol[i];
-    int iOld = p->aiOld[i];
-    if( iOld>=0 ){
-      if( pRow->aOff[iOld]<0 ) continue;    /* never written: stays NULL */
-      kalamRowEncodeRaw(&p->row, pCol, pRow->z + pRow->aOff[iOld],
-                        pRow->aLen[iOld], nOut++==0);
-    }else if( pCol->zDefault && pCol->dflt.eType!=SQLITE_NULL ){
-      KalamValue v;
-      memset(&v, 0, sizeof(v));
-      rc = kalamValueDefault(pNew, i, &v, pzErr);
-      if( rc==SQLITE_OK ) kalamRowEncodeValue(&p->row, pCol, &v, nOut++==0);
-      kalamValueClear(&v);
-      if( rc ) return rc;
-    }
-  }
-  kalamRowEncodeEnd(&p->row, pNew->eKind, pRow->aSys[KALAM_SYS_SEQ],
-                    pRow->aSys[KALAM_SYS_UPDATED],
-                    (int)pRow->aSys[KALAM_SYS_DELETED]);
-  if( p->row.oom ) return SQLITE_NOMEM;
-  kalamTxnPut(p->pTxn, p->pCf, k, nk, p->row.z, (size_t)p->row.n);
-  return SQLITE_OK;
-}
-
-/* Writes the new index's entry for one row; a UNIQUE key another row
-** holds already fails, naming both rows. */
-static int alterIndexRow(AlterPass *p, const char *aPrefix, int nPrefix,
-                         const char *z, size_t n, sqlite3_int64 iRowid,
-                         char **pzErr){
-  KalamSchema *pNew = p->pNew;
-  char aVal[KALAM_ROWKEY_MAX];
-  const char *zKey;
-  int nKey, nVal, rc;
-  p->parsed.iRowid = iRowid;
-  rc = kalamRowParse(&p->parsed, pNew, z, n);
-  if( rc ){
-    if( rc==SQLITE_CORRUPT ) *pzErr = kalamRowCorruptMessage(pNew, iRowid);
-    return rc;
-  }
-  rc = kalamIndexKeys(pNew, aPrefix, nPrefix, &p->parsed, iRowid, &p->keys,
-                      pzErr);
-  if( rc ) return rc;
-  zKey = kalamIndexKey(&p->keys, p->iNewIndex, &nKey);
-  if( p->keys.abSingle[p->iNewIndex] ){
-    char *zHave = 0;
-    size_t nHave = 0;
-    rc = kalamTxnGet(p->pTxn, p->pCf, zKey, (size_t)nKey, &zHave, &nHave,
-                     pzErr);
-    if( rc ) return rc;
-    if( zHave ){
-      sqlite3_int64 iOther = 0;
-      char *zIdx = alterIndexName(pNew, &pNew->aIndex[p->iNewIndex]);
-      kalamKeyRowDecode(zHave, nHave, 0, &iOther);
-      kalamStoreFree(zHave);
-      *pzErr = sqlite3_mprintf("cannot add %s to table %s: rows %lld and "
-          "%lld%s%.*s hold the same value (UNIQUE constraint failed; rows in "
-          "the trash count too: kalam_purge removes them)",
-          zIdx ? zIdx : "UNIQUE", pNew->zTable, iOther, iRowid,
-          nPrefix ? " of user " : "", nPrefix ? nPrefix - 1 : 0, aPrefix + 1);
-      sqlite3_free(zIdx);
-      return SQLITE_CONSTRAINT;
-    }
-  }
-  nVal = kalamKeyRow(aVal, 0, 0, iRowid);
-  kalamTxnPut(p->pTxn, p->pCf, zKey, (size_t)nKey, aVal, (size_t)nVal);
-  return SQLITE_OK;
-}
-
-/* One pass over every key of the table, every user's: rows are written
-** again or indexed, a dropped index's entries deleted. */
-static int alterPassRun(AlterPass *p, char **pzErr){
-  static const char aHi[1] = { (char)0xff };
-  KalamIter *pIter;
-  int rc = SQLITE_OK;
-  pIter = kalamTxnIterator(p->pTxn, p->pCf, "", 0, aHi, 1, KALAM_ITER_BULK);
-  if( pIter==0 ) return SQLITE_NOMEM;
-  for(kalamIterSeek(pIter, "", 0); rc==SQLITE_OK && kalamIterValid(pIter);
-      kalamIterNext(pIter)){
-    size_t nk, nv;
-    const char *k = kalamIterKey(pIter, &nk);
-    const char *v;
-    int nPrefix = 0;
-    sqlite3_int64 iRowid;
-    if( p->pNew->eKind==KALAM_KIND_USER ){
-      nPrefix = kalamKeyOwnerLength(k, nk);
-      if( nPrefix<0 ) continue;   /* not a key of a user's */
-    }
-    if( p->pCh->eOp==ALTER_DROP_INDEX ){
-      if( nk>=(size_t)nPrefix + 3 && k[nPrefix]==KALAM_TAG_INDEX
-       && (unsigned char)k[nPrefix+1]==(p->iNum>>8)
-       && (unsigned char)k[nPrefix+2]==(p->iNum & 0xff) ){
-        kalamTxnDelete(p->pTxn, p->pCf, k, nk);
-      }
-      continue;
-    }
-    if( !kalamKeyRowDecode(k, nk, nPrefix, &iRowid) ) continue;
-    v = kalamIterValue(pIter, &nv);
-    if( p->bRewrite ){
-      rc = alterRewriteRow(p, k, nk, v, nv, iRowid, pzErr);
-    }else if( p->pCh->eOp==ALTER_ADD_INDEX ){
-      rc = alterIndexRow(p, k, nPrefix, v, nv, iRowid, pzErr);
-    }
-  }
-  if( rc==SQLITE_OK ) rc = kalamIterError(pIter, pzErr);
-  kalamIterDestroy(pIter);
-  return rc;
-}
-
-/* Changes the stored rows and entries from schema pOld to pNew. */
-static int alterRows(KalamDb *pDb, KalamCf *pCf, const AlterChange *pCh,
-                     KalamSchema *pOld, KalamSchema *pNew, int iNum,
-                     char **pzErr){
-  AlterPass pass;
-  int i, j, rc;
-  memset(&pass, 0, sizeof(pass));
-  pass.pCh = pCh;
-  pass.pOld = pOld;
-  pass.pNew = pNew;
-  pass.pTxn = pDb->pTxn;
-  pass.pCf = pCf;
-  pass.iNum = iNum;
-  kalamBufInit(&pass.row);
-  kalamIndexKeysInit(&pass.keys);
-  switch( pCh->eOp ){
-    case ALTER_ADD_COLUMN: {
-      const KalamColumn *pAdded = &pNew->aCol[pNew->nCol-1];
-      pass.bRewrite = pAdded->zDefault && pAdded->dflt.eType!=SQLITE_NULL;
-      break;
-    }
-    case ALTER_DROP_COLUMN:
-    case ALTER_RENAME_COLUMN:
-      pass.bRewrite = 1;
-      break;
-    case ALTER_ADD_INDEX:
-      for(i=0; i<pNew->nIndex && pNew->aIndex[i].iNum!=iNum; i++){}
-      assert( i<pNew->nIndex );
-      pass.iNewIndex = i;
-      break;
-  }
-  if( pass.bRewrite ){
-    pass.aiOld = sqlite3_malloc64(sizeof(int)*(size_t)pNew->nCol);
-    if( pass.aiOld==0 ) return SQLITE_NOMEM;
-    for(i=0; i<pNew->nCol; i++){
-      pass.aiOld[i] = -1;
-      for(j=0; j<pOld->nCol; j++){
-        if( pOld->aCol[j].iId==pNew->aCol[i].iId ) pass.aiOld[i] = j;
-      }
-    }
-  }
-  rc = SQLITE_OK;
-  if( pass.bRewrite || pCh->eOp==ALTER_ADD_INDEX
-   || pCh->eOp==ALTER_DROP_INDEX ){
-    rc = alterPassRun(&pass, pzErr);
-  }
-  sqlite3_free(pass.aiOld);
-  kalamBufFree(&pass.row);
-  kalamRowFree(&pass.parsed);
-  kalamIndexKeysFree(&pass.keys);
-  return rc;
 }
 
 /* ------------------------------------------------------------ SQL */
@@ -913,7 +725,8 @@ static void alterFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     goto done;
   }
   rc = alterCf(pDb, tab.zName, &pCf, &zErr);
-  if( rc==SQLITE_OK ) rc = alterRows(pDb, pCf, &ch, pOld, pFinal, iNum, &zErr);
+  if( rc==SQLITE_OK ) rc = kalamAlterRows(pDb->pTxn, pCf, ch.eOp, pOld, pFinal, iNum,
+                                        &zErr);
   if( rc==SQLITE_OK ) rc = alterWriteSchema(db, &tab, zSql, &zErr);
   if( rc==SQLITE_OK ) rc = kalamCatalogAlter(pDb, tab.zName, pFinal, zSql,
                                              &zErr);

@@ -785,8 +785,24 @@ int kalamTablesRegister(sqlite3 *db, KalamConn *pConn);
 void kalamBackupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 int kalamSqlFunctionsRegister(sqlite3 *db, KalamConn *pConn);
 
-/* alter.c: kalam_alter(t, change). */
+/************************************************************************
+** Interface to alter.c and alter_rows.c: kalam_alter(t, change), and the
+** pass over a table's rows and entries that a change needs.
+*/
+#define KALAM_ALTER_ADD_COLUMN    1
+#define KALAM_ALTER_DROP_COLUMN   2
+#define KALAM_ALTER_RENAME_COLUMN 3
+#define KALAM_ALTER_ADD_INDEX     4
+#define KALAM_ALTER_DROP_INDEX    5
 int kalamAlterRegister(sqlite3 *db, KalamConn *pConn);
+char *kalamAlterIndexName(const KalamSchema *p, const KalamIndex *pIdx);
+int kalamAlterRows(KalamTxn *pTxn, KalamCf *pCf, int eOp, KalamSchema *pOld,
+                   KalamSchema *pNew, int iNum, char **pzErr);
+
+/************************************************************************
+** Interface to admin.c: kalam_users('t') and kalam_restore(t, rowid).
+*/
+int kalamAdminRegister(sqlite3 *db, KalamConn *pConn);
 
 /* The cold tier's interfaces (thrift.c, parquet*.c) are in cold.h, kept
 ** apart so that each header stays readable in one sitting. */
