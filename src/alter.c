@@ -711,7 +711,13 @@ static void alterFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
 
   /* Into the caller's transaction (see the header comment). */
   rc = alterExec(db, "SAVEPOINT kalam_alter", &zErr);
-  if( rc ) goto done;
+  if( rc ){
+    char *z = sqlite3_mprintf("kalam_alter cannot change table %s here: %s "
+        "(call it in a SELECT of its own)", tab.zName, zErr);
+    sqlite3_free(zErr);
+    zErr = z;
+    goto done;
+  }
   bSavepoint = 1;
   zQ = sqlite3_mprintf("DELETE FROM \"%w\".\"%w\" WHERE 0",
                        tab.zSchema, tab.zName);

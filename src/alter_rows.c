@@ -104,15 +104,27 @@ static int alterIndexRow(AlterPass *p, const char *aPrefix, int nPrefix,
     if( rc ) return rc;
     if( zHave ){
       sqlite3_int64 iOther = 0;
-      char *zIdx = kalamAlterIndexName(pNew, &pNew->aIndex[p->iNewIndex]);
+      const KalamIndex *pIdx = &pNew->aIndex[p->iNewIndex];
+      char *zIdx = kalamAlterIndexName(pNew, pIdx);
+      KalamBuf cols;
+      int j;
+      kalamBufInit(&cols);
+      for(j=0; j<pIdx->nCol; j++){
+        if( j ) kalamBufAppendStr(&cols, ", ");
+        kalamBufAppendStr(&cols, pNew->zTable);
+        kalamBufAppendChar(&cols, '.');
+        kalamBufAppendStr(&cols, pNew->aCol[pIdx->aiCol[j]].zName);
+      }
       kalamKeyRowDecode(zHave, nHave, 0, &iOther);
       kalamStoreFree(zHave);
-      *pzErr = sqlite3_mprintf("cannot add %s to table %s: rows %lld and "
-          "%lld%s%.*s hold the same value (UNIQUE constraint failed; rows in "
-          "the trash count too: kalam_purge removes them)",
-          zIdx ? zIdx : "UNIQUE", pNew->zTable, iOther, iRowid,
-          nPrefix ? " of user " : "", nPrefix ? nPrefix - 1 : 0, aPrefix + 1);
+      *pzErr = sqlite3_mprintf("UNIQUE constraint failed: %s: cannot add %s "
+          "to table %s: rows %lld and %lld%s%.*s hold the same value (rows "
+          "in the trash count too: kalam_purge removes them)",
+          cols.oom ? "?" : cols.z, zIdx ? zIdx : "UNIQUE", pNew->zTable,
+          iOther, iRowid, nPrefix ? " of user " : "",
+          nPrefix ? nPrefix - 1 : 0, aPrefix + 1);
       sqlite3_free(zIdx);
+      kalamBufFree(&cols);
       return SQLITE_CONSTRAINT;
     }
   }
