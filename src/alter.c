@@ -740,7 +740,13 @@ static void alterFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   rc = alterExec(db, "RELEASE kalam_alter", &zErr);
   if( rc ){
     if( bAuto && !sqlite3_get_autocommit(db) ){
-      alterExec(db, "ROLLBACK", &zErr);
+      /* The commit failed (SQLITE_BUSY): nothing of it stays. */
+      char *zIgnore = 0;
+      alterExec(db, "ROLLBACK", &zIgnore);
+      sqlite3_free(zIgnore);
+      zIgnore = 0;
+      kalamCatalogResolvePending(pDb, &zIgnore);
+      sqlite3_free(zIgnore);
       bSavepoint = 0;
     }
     goto done;

@@ -284,6 +284,15 @@ int kalamCatalogForEach(KalamStore *p,
   return rc;
 }
 
+/* Do two CREATE VIRTUAL TABLE texts have the same module and arguments?
+** The names before USING may differ: ALTER TABLE ... RENAME TO in the
+** same transaction as kalam_alter rewrites only the name. */
+static int catalogSameArguments(const char *zA, const char *zB){
+  const char *a = zA ? strstr(zA, " USING ") : 0;
+  const char *b = zB ? strstr(zB, " USING ") : 0;
+  return a && b && strcmp(a, b)==0;
+}
+
 /* Is table zName in sqlite_master of schema zSchema? If so and pbSame is
 ** not NULL, *pbSame says whether its CREATE text is zAlterSql. */
 static int catalogInSqlite(sqlite3 *db, const char *zSchema,
@@ -303,7 +312,7 @@ static int catalogInSqlite(sqlite3 *db, const char *zSchema,
   if( rc==SQLITE_ROW ){
     const char *zHave = (const char*)sqlite3_column_text(pStmt, 0);
     *pbFound = 1;
-    if( pbSame ) *pbSame = zHave && zAlterSql && strcmp(zHave, zAlterSql)==0;
+    if( pbSame ) *pbSame = catalogSameArguments(zHave, zAlterSql);
     rc = SQLITE_OK;
   }else if( rc==SQLITE_DONE ){
     rc = SQLITE_OK;
