@@ -32,7 +32,8 @@
 ** writable_schema: kalam lifts it for its own two statements and sets it
 ** back.
 **
-** Rows. Rows are JSON objects keyed by column name, so:
+** Rows (alter_rows.c does the pass). Rows are JSON objects keyed by
+** column name, so:
 **   ADD COLUMN without a DEFAULT  changes no row: a missing key reads NULL.
 **   ADD COLUMN with a DEFAULT     writes the default into every row.
 **   DROP COLUMN                   removes the key from every row, so that a
@@ -60,6 +61,10 @@
 ** that RELEASE commits; inside BEGIN ... COMMIT it leaves everything to
 ** the caller's COMMIT or ROLLBACK. A failure rolls back to the savepoint:
 ** nothing of the change remains.
+**
+** The catalog entry gets the new columns at once, marked pending until
+** the transaction ends, and is settled against sqlite_schema then
+** (kalamCatalogAlter, catalog.c).
 **
 ** Ids. Each column has an id that RENAME keeps and DROP retires for good
 ** (the next ADD gets a new one), recorded in the catalog's columns as
@@ -793,7 +798,7 @@ done:
 /* Registers kalam_alter on db (kalam_vtab.c calls it). */
 int kalamAlterRegister(sqlite3 *db, KalamConn *pConn){
   static const KalamFunc aFunc[] = {
-    {"kalam_alter", 2, SQLITE_UTF8|SQLITE_DIRECTONLY, alterFunc},
+    {"kalam_alter", 2, SQLITE_DIRECTONLY, alterFunc},
   };
   return kalamFunctionsRegister(db, pConn, aFunc,
                                 (int)(sizeof(aFunc)/sizeof(aFunc[0])));
