@@ -594,7 +594,11 @@ static const char *schemaDeclaredType(const KalamColumn *pCol){
 
 /* Appends one column's definition: `"name" TYPE [NOT NULL] [DEFAULT v]
 ** [PRIMARY KEY]`, with the type as declared (bAsWritten, for a CREATE
-** argument) or as schemaDeclaredType says (for sqlite3_declare_vtab). */
+** argument) or as schemaDeclaredType says (for sqlite3_declare_vtab).
+** To SQLite, only an INTEGER PRIMARY KEY is declared PRIMARY KEY: for any
+** other, sqlite3_declare_vtab keeps the automatic index SQLite makes for
+** it on the virtual table, an index with no b-tree behind it, which
+** PRAGMA integrity_check then reports as an invalid page. */
 static void schemaColumnSql(KalamBuf *pB, const KalamColumn *pCol,
                             int bAsWritten){
   char *z = sqlite3_mprintf("\"%w\"", pCol->zName);
@@ -611,12 +615,15 @@ static void schemaColumnSql(KalamBuf *pB, const KalamColumn *pCol,
     kalamBufAppendStr(pB, " DEFAULT ");
     kalamBufAppendStr(pB, pCol->zDefault);
   }
-  if( pCol->bPk ) kalamBufAppendStr(pB, " PRIMARY KEY");
+  if( pCol->bPk && (bAsWritten || sqlite3_stricmp(zType, "INTEGER")==0) ){
+    kalamBufAppendStr(pB, " PRIMARY KEY");
+  }
 }
 
 /* The CREATE TABLE declared to SQLite: the user columns with their type,
-** NOT NULL, DEFAULT and PRIMARY KEY, so that PRAGMA table_info and the
-** tools that read it see them; then the HIDDEN system columns. SQLite
+** NOT NULL, DEFAULT and an INTEGER PRIMARY KEY, so that PRAGMA
+** table_info and the tools that read it see them; then the HIDDEN system
+** columns. SQLite
 ** enforces none of these on a virtual table (kalam does), and since 3.37
 ** it keeps no DEFAULT of a virtual table's column: table_info shows none,
 ** and an INSERT passes NULL for a column it leaves out, which update.c
