@@ -169,6 +169,8 @@ struct KalamColumn {
   int nJsonKey;
   int bDefaultNow;    /* DEFAULT CURRENT_TIMESTAMP */
   int bUnique;        /* declared UNIQUE (the index is in aIndex) */
+  int iId;            /* stable id: kept across RENAME, never reused after
+                      ** DROP (kalam_alter); the cold tier's field_id */
 };
 
 /* A UNIQUE constraint or an INDEX(...) item: its entries are kept by
@@ -207,6 +209,8 @@ struct KalamSchema {
   int nIndexBeforePk; /* how many of them the CREATE declares before the
                       ** PRIMARY KEY: SQLite checks unique keys newest
                       ** first, the key in its place among them */
+  int iNextColumnId;  /* the id the next added column gets (column_ids=) */
+  int iNextIndexId;   /* the number the next added index gets (index_ids=) */
 };
 
 /* The system columns. Each kind declares its list after the user columns,
@@ -240,6 +244,11 @@ int kalamSchemaColumnIndex(const KalamSchema *p, const char *zName, int n);
 int kalamColumnParse(KalamSchema *p, KalamColumn *pCol, const char *zArg,
                      char **pzErr);
 int kalamColumnIsIndexItem(const char *zArg);
+int kalamSchemaIsOption(const char *zArg);
+int kalamSchemaIsIdOption(const char *zArg);
+char *kalamSchemaArguments(const KalamSchema *p, int nOpt,
+                           const char *const *azOpt);
+void kalamSchemaColumnClear(KalamColumn *pCol);
 int kalamColumnIndexItem(const KalamSchema *p, const char *zArg,
                          KalamIndex *pIdx, char **pzErr);
 
@@ -723,6 +732,11 @@ struct KalamCatalogEntry {
   sqlite3_int64 iCreated;    /* ms */
   sqlite3_int64 iPending;    /* token of the connection whose open
                              ** transaction made or dropped it, or 0 */
+  /* A kalam_alter not yet settled (catalog.c): the CREATE it wrote into
+  ** sqlite_schema, and the columns and options from before it. */
+  char *zAlterSql;
+  char *zPrevColumns;
+  char *zPrevOptions;
 };
 int kalamCatalogEntryNew(const KalamSchema *pSchema, const char *zCf,
                          sqlite3_int64 iPending, KalamCatalogEntry **pp);
@@ -736,6 +750,9 @@ int kalamCatalogForEach(KalamStore *p,
                         int (*xEntry)(void*, const KalamCatalogEntry*, char**),
                         void *pArg, char **pzErr);
 int kalamCatalogResolvePending(KalamDb *pDb, char **pzErr);
+int kalamCatalogAlter(KalamDb *pDb, const char *zTable,
+                      const KalamSchema *pNew, const char *zSql,
+                      char **pzErr);
 
 /************************************************************************
 ** Interface to housekeeping.c: removing rows for good (purge, expiry,
@@ -829,6 +846,25 @@ int kalamSqlFunctionsRegister(sqlite3 *db, KalamConn *pConn);
 ** Interface to changes.c: kalam_changes and kalam_wait.
 */
 int kalamChangesRegister(sqlite3 *db, KalamConn *pConn);
+
+/************************************************************************
+** Interface to alter.c and alter_rows.c: kalam_alter(t, change), and the
+** pass over a table's rows and entries that a change needs.
+*/
+#define KALAM_ALTER_ADD_COLUMN    1
+#define KALAM_ALTER_DROP_COLUMN   2
+#define KALAM_ALTER_RENAME_COLUMN 3
+#define KALAM_ALTER_ADD_INDEX     4
+#define KALAM_ALTER_DROP_INDEX    5
+int kalamAlterRegister(sqlite3 *db, KalamConn *pConn);
+char *kalamAlterIndexName(const KalamSchema *p, const KalamIndex *pIdx);
+int kalamAlterRows(KalamTxn *pTxn, KalamCf *pCf, int eOp, KalamSchema *pOld,
+                   KalamSchema *pNew, int iNum, char **pzErr);
+
+/************************************************************************
+** Interface to admin.c: kalam_users('t') and kalam_restore(t, rowid).
+*/
+int kalamAdminRegister(sqlite3 *db, KalamConn *pConn);
 
 /* The cold tier's interfaces (thrift.c, parquet*.c) are in cold.h, kept
 ** apart so that each header stays readable in one sitting. */
