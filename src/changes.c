@@ -141,11 +141,12 @@ static int changesTableFind(sqlite3 *db, KalamConn *pConn, const char *zName,
 static int changesOwner(KalamTable *pTab, const char *zFunc, char *aPrefix,
                         int *pnPrefix, char **pzErr){
   *pnPrefix = 0;
-  if( pTab->pSchema->eKind!=KALAM_KIND_USER ) return SQLITE_OK;
+  if( !kalamSchemaOwned(pTab->pSchema) ) return SQLITE_OK;
   if( pTab->pConn->zUser==0 ){
-    *pzErr = sqlite3_mprintf("%s: kalam_user table %s has no current user: "
+    *pzErr = sqlite3_mprintf("%s: %s table %s%s has no current user: "
         "call kalam_set_user('<user id>') first", zFunc,
-        pTab->pSchema->zTable);
+        kalamKindName(pTab->pSchema->eKind), pTab->pSchema->zTable,
+        pTab->pSchema->bPerUser ? " (per_user=1)" : "");
     return SQLITE_AUTH;
   }
   *pnPrefix = kalamKeyPrefix(aPrefix, pTab->pConn->zUser);

@@ -92,8 +92,17 @@ static int feedLast(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
 ** none), as the connection sees the table. */
 int kalamFeedHorizon(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
                      int nPrefix, sqlite3_int64 *piHorizon, char **pzErr){
-  return feedLast(pTxn, pCf, aPrefix, nPrefix, KALAM_TAG_HORIZON, piHorizon,
-                  pzErr);
+  sqlite3_int64 iTable = 0;
+  int rc = feedLast(pTxn, pCf, aPrefix, nPrefix, KALAM_TAG_HORIZON, piHorizon,
+                    pzErr);
+  /* A per-user stream's expiry records one horizon for the whole table,
+  ** under the table's own prefix (housekeeping.c). */
+  if( rc==SQLITE_OK && nPrefix>0 ){
+    rc = feedLast(pTxn, pCf, KALAM_TABLE_PREFIX, 1, KALAM_TAG_HORIZON,
+                  &iTable, pzErr);
+    if( iTable > *piHorizon ) *piHorizon = iTable;
+  }
+  return rc;
 }
 
 /* The newest _seq of the owner's part of a table, as the connection sees

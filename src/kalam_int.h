@@ -206,6 +206,7 @@ struct KalamSchema {
                       ** text in an index sorts as SQLite sorts it */
   int nIndex;         /* UNIQUE constraints and INDEX items */
   KalamIndex *aIndex;
+  int bPerUser;       /* a stream with per_user=1: its rows belong to users */
   int nIndexBeforePk; /* how many of them the CREATE declares before the
                       ** PRIMARY KEY: SQLite checks unique keys newest
                       ** first, the key in its place among them */
@@ -228,6 +229,10 @@ struct KalamSysColumn {
   const char *zKey;   /* how a row writes it: ,"_seq": */
   int iSlot;          /* KALAM_SYS_* */
 };
+/* Whether a table's rows belong to users, each under the owner prefix of
+** its user (keys.c): kalam_user tables and per_user=1 streams. */
+#define kalamSchemaOwned(p) \
+  ((p)->eKind==KALAM_KIND_USER || (p)->bPerUser)
 int kalamSysColumns(int eKind, const KalamSysColumn **paCol);
 int kalamSysColumnFind(int eKind, const char *zName);   /* index, or -1 */
 const KalamSysColumn *kalamSysColumnByKey(const char *z, size_t n);
@@ -331,6 +336,10 @@ void kalamRowEncodeEnd(KalamBuf *p, int eKind, sqlite3_int64 iSeq,
 #define KALAM_TAG_INDEX 'x'
 #define KALAM_TAG_SEQ 's'
 #define KALAM_TAG_HORIZON 'h'
+#define KALAM_TAG_EXPIRY 't'
+/* The owner prefix of keys that belong to the table rather than to one
+** user of it: a length byte of 0, which no user's prefix has. */
+#define KALAM_TABLE_PREFIX "\x00"
 #define KALAM_MAX_USER 128
 #define KALAM_MAX_PREFIX (1 + KALAM_MAX_USER)
 #define KALAM_ROWKEY_MAX (KALAM_MAX_PREFIX + 1 + 8)
@@ -353,6 +362,11 @@ int kalamKeyNumberedDecode(const char *aKey, size_t nKey, int nPrefix,
                            char cTag, sqlite3_int64 *pi);
 int kalamKeyRow(char *aOut, const char *aPrefix, int nPrefix,
                 sqlite3_int64 iRowid);
+#define KALAM_EXPIRYKEY_MAX (10 + KALAM_MAX_PREFIX)
+int kalamKeyExpiry(char *aOut, sqlite3_int64 iRowid, const char *aPrefix,
+                   int nPrefix);
+int kalamKeyExpiryDecode(const char *aKey, size_t nKey, sqlite3_int64 *piRowid,
+                         const char **paPrefix, int *pnPrefix);
 int kalamKeyRowDecode(const char *aKey, size_t nKey, int nPrefix,
                       sqlite3_int64 *piRowid);
 void kalamKeyIndex(KalamBuf *p, const char *aPrefix, int nPrefix,
@@ -729,6 +743,7 @@ struct KalamCatalogEntry {
   char *zOptions;            /* JSON object text, or NULL */
   sqlite3_int64 nTtlSeconds;      /* from the options; 0 if none */
   sqlite3_int64 nRetentionHours;  /* likewise */
+  int bPerUser;              /* a stream's per_user=1 */
   sqlite3_int64 iCreated;    /* ms */
   sqlite3_int64 iPending;    /* token of the connection whose open
                              ** transaction made or dropped it, or 0 */
@@ -762,9 +777,9 @@ int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
                int nPrefix, sqlite3_int64 iBeforeMs, sqlite3_int64 *pn,
                char **pzErr);
 int kalamExpire(KalamStore *pStore, KalamCf *pCf, sqlite3_int64 nTtlSeconds,
-                int bCompact, sqlite3_int64 *pn, char **pzErr);
+                int bPerUser, int bCompact, sqlite3_int64 *pn, char **pzErr);
 int kalamEraseUser(KalamStore *pStore, KalamCf *pCf, const char *zUser,
-                   sqlite3_int64 *pn, char **pzErr);
+                   int bPerUser, sqlite3_int64 *pn, char **pzErr);
 #define KALAM_HOUSEKEEP_OPEN  1  /* the table was connected */
 #define KALAM_HOUSEKEEP_BEGIN 2  /* a write transaction includes it */
 #define KALAM_HOUSEKEEP_WRITE 3  /* a row is about to be written */

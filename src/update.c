@@ -382,12 +382,17 @@ static int updateEncode(UpdateCtx *p, sqlite3_int64 iRowid,
 /* Puts the row updateEncode made as row iRowid, and its change entry. */
 static void updatePutRow(UpdateCtx *p, sqlite3_int64 iRowid){
   KalamBuf *pB = &p->pTab->rowBuf;
-  char aKey[KALAM_ROWKEY_MAX];
+  char aKey[KALAM_EXPIRYKEY_MAX];
   int nKey = kalamKeyRow(aKey, p->aPrefix, p->nPrefix, iRowid);
   kalamTxnPut(p->pTxn, p->pTab->pCf, aKey, (size_t)nKey, pB->z, (size_t)pB->n);
   if( p->pSchema->eKind!=KALAM_KIND_STREAM ){
     kalamFeedPut(p->pTxn, p->pTab->pCf, p->aPrefix, p->nPrefix, p->iSeq,
                  iRowid);
+  }else if( p->pSchema->bPerUser ){
+    /* Each user's rows are in time order under the user; expiry needs
+    ** all users' in one order (keys.c, kalamKeyExpiry). */
+    nKey = kalamKeyExpiry(aKey, iRowid, p->aPrefix, p->nPrefix);
+    kalamTxnPut(p->pTxn, p->pTab->pCf, aKey, (size_t)nKey, "", 0);
   }
 }
 
