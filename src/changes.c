@@ -78,8 +78,8 @@ struct ChangesCursor {
 /* Finds kalam table zName ("t" or "schema.t") among the connection's
 ** connected tables, connecting it by preparing a statement on it if need
 ** be. *ppTab stays valid while the calling statement runs. */
-static int changesTableFind(sqlite3 *db, KalamConn *pConn, const char *zName,
-                            KalamTable **ppTab, char **pzErr){
+int kalamChangesTableFind(sqlite3 *db, KalamConn *pConn, const char *zName,
+                          KalamTable **ppTab, char **pzErr){
   const char *zDot = strchr(zName, '.');
   int bTried = 0;
   *ppTab = 0;
@@ -138,8 +138,8 @@ static int changesTableFind(sqlite3 *db, KalamConn *pConn, const char *zName,
 
 /* The owner prefix a reader of pTab sees: the current user's on a
 ** kalam_user table. */
-static int changesOwner(KalamTable *pTab, const char *zFunc, char *aPrefix,
-                        int *pnPrefix, char **pzErr){
+int kalamChangesOwner(KalamTable *pTab, const char *zFunc, char *aPrefix,
+                      int *pnPrefix, char **pzErr){
   *pnPrefix = 0;
   if( !kalamSchemaOwned(pTab->pSchema) ) return SQLITE_OK;
   if( pTab->pConn->zUser==0 ){
@@ -206,37 +206,6 @@ static int changesCheckHorizon(KalamTable *pTab, const char *aPrefix,
   return SQLITE_OK;
 }
 
-/* The user columns of a stored row as a JSON object, into pOut->zRow. */
-static int changesRowJson(const KalamSchema *pSchema, KalamRow *pRow,
-                          ChangesRow *pOut, char **pzErr){
-  KalamBuf b;
-  int i, rc = SQLITE_OK;
-  kalamBufInit(&b);
-  kalamBufAppendChar(&b, '{');
-  for(i=0; rc==SQLITE_OK && i<pSchema->nCol; i++){
-    KalamValue v;
-    rc = kalamRowColumn(pRow, pSchema, i, &v, pzErr);
-    if( rc==SQLITE_OK ){
-      kalamRowEncodeValue(&b, &pSchema->aCol[i], &v, i==0);
-      kalamValueClear(&v);
-    }
-  }
-  kalamBufAppendChar(&b, '}');
-  if( rc==SQLITE_OK && b.oom ) rc = SQLITE_NOMEM;
-  if( rc==SQLITE_OK ){
-    pOut->zRow = sqlite3_malloc64((sqlite3_uint64)b.n + 1);
-    if( pOut->zRow==0 ){
-      rc = SQLITE_NOMEM;
-    }else{
-      memcpy(pOut->zRow, b.z, (size_t)b.n);
-      pOut->zRow[b.n] = 0;
-      pOut->nRow = (int)b.n;
-    }
-  }
-  kalamBufFree(&b);
-  return rc;
-}
-
 /* Takes the stored row zVal of iRowid into the page, if it is the state
 ** the change entry of iSeq names (iSeq 0: a stream row, always). */
 static int changesTake(ChangesCursor *pCur, KalamTable *pTab,
@@ -261,7 +230,7 @@ static int changesTake(ChangesCursor *pCur, KalamTable *pTab,
   pOut->iRowid = iRowid;
   pOut->bDeleted = pSchema->eKind!=KALAM_KIND_STREAM
                 && row.aSys[KALAM_SYS_DELETED]!=0;
-  rc = changesRowJson(pSchema, &row, pOut, pzErr);
+  rc = kalamRowUserJson(pSchema, &row, &pOut->zRow, &pOut->nRow, pzErr);
   if( rc==SQLITE_OK ) pCur->nRow++;
 done:
   kalamRowFree(&row);
@@ -289,9 +258,9 @@ static int changesPage(ChangesCursor *pCur, char **pzErr){
   nWant = CHANGES_PAGE;
   if( pCur->nLeft>=0 && pCur->nLeft<nWant ) nWant = (int)pCur->nLeft;
   if( nWant==0 ){ pCur->bLast = 1; return SQLITE_OK; }
-  rc = changesTableFind(pVtab->db, pVtab->pConn, pCur->zTable, &pTab, pzErr);
+  rc = kalamChangesTableFind(pVtab->db, pVtab->pConn, pCur->zTable, &pTab, pzErr);
   if( rc==SQLITE_OK ){
-    rc = changesOwner(pTab, "kalam_changes", aPrefix, &nPrefix, pzErr);
+    rc = kalamChangesOwner(pTab, "kalam_changes", aPrefix, &nPrefix, pzErr);
   }
   if( rc ) return rc;
   bStream = pTab->pSchema->eKind==KALAM_KIND_STREAM;
@@ -494,9 +463,9 @@ static int changesFilter(sqlite3_vtab_cursor *cur, int idxNum,
   }
   pCur->zTable = sqlite3_mprintf("%s", zName);
   if( pCur->zTable==0 ){ rc = SQLITE_NOMEM; goto done; }
-  rc = changesTableFind(pVtab->db, pVtab->pConn, zName, &pTab, &zErr);
+  rc = kalamChangesTableFind(pVtab->db, pVtab->pConn, zName, &pTab, &zErr);
   if( rc ) goto done;
-  rc = changesOwner(pTab, "kalam_changes", aPrefix, &nPrefix, &zErr);
+  rc = kalamChangesOwner(pTab, "kalam_changes", aPrefix, &nPrefix, &zErr);
   if( rc ) goto done;
   /* Hold the connection's view for as long as the cursor is open. */
   pCur->pDb = pTab->pDb;
@@ -540,10 +509,6 @@ static int changesEof(sqlite3_vtab_cursor *cur){
   return pCur->iRow>=pCur->nRow;
 }
 
-/* The JSON subtype SQLite's JSON functions recognize ('J'), so that
-** row -> 'x' and json_extract(row, ...) read row as JSON, not as text. */
-#define CHANGES_JSON_SUBTYPE 74
-
 static int changesColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
                          int iCol){
   ChangesCursor *pCur = (ChangesCursor*)cur;
@@ -554,7 +519,7 @@ static int changesColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
     case CHANGES_DELETED: sqlite3_result_int(ctx, p->bDeleted); break;
     case CHANGES_ROW:
       sqlite3_result_text(ctx, p->zRow, p->nRow, SQLITE_TRANSIENT);
-      sqlite3_result_subtype(ctx, CHANGES_JSON_SUBTYPE);
+      sqlite3_result_subtype(ctx, KALAM_JSON_SUBTYPE);
       break;
     default:
       break;   /* the hidden arguments read as NULL */
@@ -586,7 +551,7 @@ static sqlite3_module changesModule = {
 };
 
 /* Reports an error of one of the SQL functions below, freeing zErr. */
-static void changesError(sqlite3_context *ctx, int rc, char *zErr){
+void kalamChangesError(sqlite3_context *ctx, int rc, char *zErr){
   if( rc==SQLITE_NOMEM ){
     sqlite3_result_error_nomem(ctx);
   }else{
@@ -629,9 +594,9 @@ static void changesWaitFunc(sqlite3_context *ctx, int argc,
   }
   iSince = sqlite3_value_int64(argv[1]);
   nTimeout = sqlite3_value_int64(argv[2]);
-  rc = changesTableFind(db, pConn, zName, &pTab, &zErr);
+  rc = kalamChangesTableFind(db, pConn, zName, &pTab, &zErr);
   if( rc==SQLITE_OK ){
-    rc = changesOwner(pTab, "kalam_wait", aPrefix, &nPrefix, &zErr);
+    rc = kalamChangesOwner(pTab, "kalam_wait", aPrefix, &nPrefix, &zErr);
   }
   if( rc ) goto done;
   clock_gettime(CLOCK_REALTIME, &deadline);
@@ -660,7 +625,7 @@ static void changesWaitFunc(sqlite3_context *ctx, int argc,
   return;
 
 done:
-  changesError(ctx, rc, zErr);
+  kalamChangesError(ctx, rc, zErr);
 }
 
 /* What kalam_subscribe passes to its SQL function, as a pointer of type
@@ -685,17 +650,17 @@ static void changesSubscribeFunc(sqlite3_context *ctx, int argc,
   int rc;
   (void)argc;
   if( p==0 ){
-    changesError(ctx, SQLITE_MISUSE, sqlite3_mprintf("kalam_subscribe is "
+    kalamChangesError(ctx, SQLITE_MISUSE, sqlite3_mprintf("kalam_subscribe is "
         "called from C (include/kalam.h); from SQL, follow a table with "
         "kalam_changes and kalam_wait"));
     return;
   }
-  rc = changesTableFind(db, pConn, p->zTable, &pTab, &zErr);
+  rc = kalamChangesTableFind(db, pConn, p->zTable, &pTab, &zErr);
   if( rc==SQLITE_OK ){
     rc = kalamSubscribe(db, pConn, pTab, p->xChange, p->pArg, &p->iId, &zErr);
   }
   if( rc ){
-    changesError(ctx, rc, zErr);
+    kalamChangesError(ctx, rc, zErr);
     return;
   }
   sqlite3_result_int64(ctx, p->iId);

@@ -444,6 +444,17 @@ int kalamEraseUser(KalamStore *pStore, KalamCf *pCf, const char *zUser,
   }
   kalamKeyOwnerRange(aPrefix, nPrefix, aLo, &nLo, aHi, &nHi);
   kalamBatchDeleteRange(pBatch, pCf, aLo, nLo, aHi, nHi);
+  if( bPerUser ){
+    /* The user's consumer positions (consume.c): under the table's own
+    ** prefix, then the user's. */
+    char aCLo[KALAM_ROWKEY_MAX], aCHi[KALAM_ROWKEY_MAX];
+    aCLo[0] = aCHi[0] = KALAM_TABLE_PREFIX[0];
+    aCLo[1] = aCHi[1] = KALAM_TAG_CONSUMER;
+    memcpy(aCLo + 2, aPrefix, (size_t)nPrefix);
+    memcpy(aCHi + 2, aPrefix, (size_t)nPrefix);
+    aCHi[2 + nPrefix] = (char)0xff;
+    kalamBatchDeleteRange(pBatch, pCf, aCLo, 2 + nPrefix, aCHi, 3 + nPrefix);
+  }
   if( *pn ){
     kalamFeedHorizonAdd(0, pBatch, pCf, aPrefix, nPrefix,
                         kalamSnowflakeNext());

@@ -308,6 +308,11 @@ int kalamRowColumn(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
 int kalamRowResult(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
                    sqlite3_context *ctx);
 int kalamRowIsDeleted(const char *z, size_t n);
+int kalamRowUserJson(const KalamSchema *pSchema, const KalamRow *pRow,
+                     char **pz, int *pn, char **pzErr);
+/* The subtype SQLite's JSON functions know JSON text by ('J'), so that
+** row -> 'x' reads a row column as JSON, not as a string. */
+#define KALAM_JSON_SUBTYPE 74
 char *kalamRowCorruptMessage(const KalamSchema *pSchema, sqlite3_int64 iRowid);
 void kalamRowEncodeBegin(KalamBuf *p);
 void kalamRowEncodeValue(KalamBuf *p, const KalamColumn *pCol,
@@ -337,6 +342,7 @@ void kalamRowEncodeEnd(KalamBuf *p, int eKind, sqlite3_int64 iSeq,
 #define KALAM_TAG_SEQ 's'
 #define KALAM_TAG_HORIZON 'h'
 #define KALAM_TAG_EXPIRY 't'
+#define KALAM_TAG_CONSUMER 'c'
 /* The owner prefix of keys that belong to the table rather than to one
 ** user of it: a length byte of 0, which no user's prefix has. */
 #define KALAM_TABLE_PREFIX "\x00"
@@ -684,6 +690,7 @@ int kalamConnDb(KalamConn *p, const char *zSchema, int bCreate,
                 KalamDb **ppDb, char **pzErr);
 int kalamConnSetUser(KalamConn *p, const char *zUser, int nUser,
                      char **pzErr);
+int kalamConnIdValid(const char *z, int n);
 int kalamConnIsLive(sqlite3_int64 iToken);
 int kalamConnLoaded(sqlite3 *db);
 int kalamUserFunctionsRegister(sqlite3 *db, KalamConn *pConn);
@@ -861,6 +868,16 @@ int kalamSqlFunctionsRegister(sqlite3 *db, KalamConn *pConn);
 ** Interface to changes.c: kalam_changes and kalam_wait.
 */
 int kalamChangesRegister(sqlite3 *db, KalamConn *pConn);
+int kalamChangesTableFind(sqlite3 *db, KalamConn *pConn, const char *zName,
+                          KalamTable **ppTab, char **pzErr);
+int kalamChangesOwner(KalamTable *pTab, const char *zFunc, char *aPrefix,
+                      int *pnPrefix, char **pzErr);
+void kalamChangesError(sqlite3_context *ctx, int rc, char *zErr);
+
+/************************************************************************
+** Interface to consume.c: kalam_consume, kalam_ack and kalam_consumers.
+*/
+int kalamConsumeRegister(sqlite3 *db, KalamConn *pConn);
 
 /************************************************************************
 ** Interface to alter.c and alter_rows.c: kalam_alter(t, change), and the

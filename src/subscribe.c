@@ -160,30 +160,19 @@ struct KalamSubBatch {
 static char *subRowJson(const KalamSchema *pSchema, const char *z, size_t n){
   KalamBuf b;
   char *zOut = 0;
-  kalamBufInit(&b);
   if( pSchema ){
     KalamRow row;
-    int i, rc;
     char *zErr = 0;
+    int nOut = 0, rc;
     memset(&row, 0, sizeof(row));
     rc = kalamRowParse(&row, pSchema, z, n);
-    kalamBufAppendChar(&b, '{');
-    for(i=0; rc==SQLITE_OK && i<pSchema->nCol; i++){
-      KalamValue v;
-      rc = kalamRowColumn(&row, pSchema, i, &v, &zErr);
-      if( rc==SQLITE_OK ){
-        kalamRowEncodeValue(&b, &pSchema->aCol[i], &v, i==0);
-        kalamValueClear(&v);
-      }
-    }
-    kalamBufAppendChar(&b, '}');
+    if( rc==SQLITE_OK ) rc = kalamRowUserJson(pSchema, &row, &zOut, &nOut, &zErr);
     sqlite3_free(zErr);
     kalamRowFree(&row);
-    if( rc ){
-      kalamBufFree(&b);
-      return subRowJson(0, z, n);
-    }
-  }else{
+    if( rc==SQLITE_OK || rc==SQLITE_NOMEM ) return zOut;
+  }
+  kalamBufInit(&b);
+  {
     /* A quote inside a JSON string is escaped, so the last ,"_seq": (or
     ** {"_seq": for a row of no user columns) is where they begin. */
     size_t i = n;
