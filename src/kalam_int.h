@@ -631,27 +631,6 @@ const char *kalamIterValue(KalamIter *p, size_t *pn);
 int kalamIterError(KalamIter *p, char **pzErr);
 
 /************************************************************************
-** Interface to feed.c: the change entries (the _seq index) and horizons
-** that kalam_changes reads, written beside the rows.
-*/
-void kalamFeedPut(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
-                  int nPrefix, sqlite3_int64 iSeq, sqlite3_int64 iRowid);
-void kalamFeedDelete(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
-                     int nPrefix, sqlite3_int64 iSeq);
-void kalamFeedHorizonAdd(KalamTxn *pTxn, KalamBatch *pBatch, KalamCf *pCf,
-                         const char *aPrefix, int nPrefix,
-                         sqlite3_int64 iSeq);
-int kalamFeedHorizon(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
-                     int nPrefix, sqlite3_int64 *piHorizon, char **pzErr);
-int kalamFeedNewest(KalamTxn *pTxn, KalamCf *pCf, int eKind,
-                    const char *aPrefix, int nPrefix,
-                    sqlite3_int64 *piNewest, char **pzErr);
-struct timespec;
-void kalamFeedNotify(void);
-sqlite3_int64 kalamFeedGeneration(void);
-int kalamFeedWait(sqlite3_int64 iGen, const struct timespec *pDeadline);
-
-/************************************************************************
 ** Interface to conn.c: per-connection state.
 */
 struct KalamDb {
@@ -705,25 +684,6 @@ struct KalamFunc {
 };
 int kalamFunctionsRegister(sqlite3 *db, KalamConn *pConn,
                            const KalamFunc *aFunc, int nFunc);
-
-/************************************************************************
-** Interface to subscribe.c: the subscriptions of the C API, and the
-** changes delivered to them after each commit.
-*/
-typedef struct KalamSubBatch KalamSubBatch;
-int kalamSubscribe(sqlite3 *db, KalamConn *pConn, KalamTable *pTab,
-                   kalam_change_fn xChange, void *pArg, sqlite3_int64 *piId,
-                   char **pzErr);
-int kalamUnsubscribe(sqlite3 *db, sqlite3_int64 iId);
-int kalamSubscribeAny(void);
-int kalamSubscribeWanted(KalamStore *pStore, KalamCf *pCf);
-KalamSubBatch *kalamSubscribeCollect(KalamDb *pDb);
-int kalamSubscribeHardDelete(KalamSubBatch **ppB, KalamStore *pStore,
-                             KalamCf *pCf, const KalamSchema *pSchema,
-                             const char *zKey, size_t nKey, int nPrefix,
-                             const char *zOld, size_t nOld);
-void kalamSubscribeDeliver(KalamSubBatch *pB, KalamStore *pStore,
-                           int bApplied);
 
 /************************************************************************
 ** Interface to commit.c: one commit and one snapshot with SQLite's file
@@ -865,21 +825,6 @@ void kalamBackupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 int kalamSqlFunctionsRegister(sqlite3 *db, KalamConn *pConn);
 
 /************************************************************************
-** Interface to changes.c: kalam_changes and kalam_wait.
-*/
-int kalamChangesRegister(sqlite3 *db, KalamConn *pConn);
-int kalamChangesTableFind(sqlite3 *db, KalamConn *pConn, const char *zName,
-                          KalamTable **ppTab, char **pzErr);
-int kalamChangesOwner(KalamTable *pTab, const char *zFunc, char *aPrefix,
-                      int *pnPrefix, char **pzErr);
-void kalamChangesError(sqlite3_context *ctx, int rc, char *zErr);
-
-/************************************************************************
-** Interface to consume.c: kalam_consume, kalam_ack and kalam_consumers.
-*/
-int kalamConsumeRegister(sqlite3 *db, KalamConn *pConn);
-
-/************************************************************************
 ** Interface to alter.c and alter_rows.c: kalam_alter(t, change), and the
 ** pass over a table's rows and entries that a change needs.
 */
@@ -901,5 +846,9 @@ int kalamAdminRegister(sqlite3 *db, KalamConn *pConn);
 /* The cold tier's interfaces (thrift.c, parquet*.c) are in cold.h, kept
 ** apart so that each header stays readable in one sitting. */
 #include "cold.h"
+
+/* Following changes (feed.c, subscribe.c, changes.c, consume.c) have their
+** interfaces in changes.h, for the same reason. */
+#include "changes.h"
 
 #endif /* KALAM_INT_H */
