@@ -42,6 +42,10 @@ int sqlite3_kalam_init(sqlite3 *db, char **pzErrMsg,
   if( rc==SQLITE_OK ) rc = kalamCheckRegister(db, pConn);
   if( rc==SQLITE_OK ) rc = kalamUserFunctionsRegister(db, pConn);
   if( rc==SQLITE_OK ) rc = kalamSqlFunctionsRegister(db, pConn);
+  if( rc==SQLITE_OK ) rc = kalamChangesRegister(db, pConn);
+  if( rc==SQLITE_OK ) rc = kalamConsumeRegister(db, pConn);
+  if( rc==SQLITE_OK ) rc = kalamAlterRegister(db, pConn);
+  if( rc==SQLITE_OK ) rc = kalamAdminRegister(db, pConn);
   /* The registrations hold their own references now. */
   kalamConnUnref(pConn);
   if( rc ){

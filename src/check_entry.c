@@ -45,7 +45,7 @@ static char *checkKeyText(const char *aKey, size_t nKey){
 /* The owner of a key, for messages: "user alice: ", or "" for tables that
 ** have no owners. Caller frees with sqlite3_free. */
 static char *checkOwnerText(const KalamCheck *p, const char *aKey, int nPrefix){
-  if( p->pSchema->eKind!=KALAM_KIND_USER || nPrefix<1 ){
+  if( !kalamSchemaOwned(p->pSchema) || nPrefix<2 ){
     return sqlite3_mprintf("");
   }
   return sqlite3_mprintf("user %.*s: ", nPrefix - 1, aKey + 1);
@@ -78,10 +78,12 @@ static int checkReadRow(KalamCheck *p, const char *aKey, int nPrefix,
   return SQLITE_OK;
 }
 
-/* Checks that derived entry aEntry (a key entry, or an index entry) of
-** row iRowid exists and points at the row; zWhat names it. */
+/* Checks that derived entry aEntry (a key, index, change or expiry entry)
+** of row iRowid exists and, unless it holds nothing (bEmpty), points at
+** the row; zWhat names it. */
 static int checkDerived(KalamCheck *p, const char *zOwner, sqlite3_int64 iRowid,
-                        const char *aEntry, size_t nEntry, const char *zWhat){
+                        const char *aEntry, size_t nEntry, const char *zWhat,
+                        int bEmpty){
   char *zVal = 0, *zErr = 0;
   size_t nVal = 0;
   sqlite3_int64 iTo = 0;
@@ -91,6 +93,8 @@ static int checkDerived(KalamCheck *p, const char *zOwner, sqlite3_int64 iRowid,
     rc = kalamCheckProblem(p, "%s", zErr ? zErr : sqlite3_errstr(rc));
   }else if( zVal==0 ){
     rc = kalamCheckProblem(p, "%srow %lld has no %s", zOwner, iRowid, zWhat);
+  }else if( bEmpty ){
+    /* Its key says it all. */
   }else if( !kalamKeyRowDecode(zVal, nVal, 0, &iTo) ){
     rc = kalamCheckProblem(p, "%srow %lld: its %s holds no row id", zOwner,
                            iRowid, zWhat);
@@ -100,6 +104,32 @@ static int checkDerived(KalamCheck *p, const char *zOwner, sqlite3_int64 iRowid,
   }
   if( zVal ) kalamStoreFree(zVal);
   sqlite3_free(zErr);
+  return rc;
+}
+
+/* The entries of the change feed and of expiry every row must have: a
+** shared or user table's change entry of the row's _seq (feed.c), a
+** per-user stream's expiry entry (keys.c). */
+static int checkRowFeed(KalamCheck *p, const char *aPrefix, int nPrefix,
+                        const char *zOwner, KalamRow *pRow){
+  char aKey[KALAM_ROWKEY_MAX + KALAM_MAX_PREFIX];
+  sqlite3_int64 iSeq = 0;
+  int nKey, rc = SQLITE_OK;
+  if( p->pSchema->eKind!=KALAM_KIND_STREAM ){
+    char *zWhat;
+    if( kalamRowSystem(pRow, p->pSchema, KALAM_SYS_SEQ, &iSeq) ){
+      return SQLITE_OK;                       /* reported by checkRow */
+    }
+    nKey = kalamKeyNumbered(aKey, aPrefix, nPrefix, KALAM_TAG_SEQ, iSeq);
+    zWhat = sqlite3_mprintf("change entry (_seq %lld)", iSeq);
+    if( zWhat==0 ) return SQLITE_NOMEM;
+    rc = checkDerived(p, zOwner, pRow->iRowid, aKey, (size_t)nKey, zWhat, 0);
+    sqlite3_free(zWhat);
+  }else if( p->pSchema->bPerUser ){
+    nKey = kalamKeyExpiry(aKey, pRow->iRowid, aPrefix, nPrefix);
+    rc = checkDerived(p, zOwner, pRow->iRowid, aKey, (size_t)nKey,
+                      "expiry entry", 1);
+  }
   return rc;
 }
 
@@ -124,7 +154,7 @@ static int checkRowDerived(KalamCheck *p, const char *aPrefix, int nPrefix,
       if( key.oom || zWhat==0 ){
         rc = SQLITE_NOMEM;
       }else{
-        rc = checkDerived(p, zOwner, iRowid, key.z, (size_t)key.n, zWhat);
+        rc = checkDerived(p, zOwner, iRowid, key.z, (size_t)key.n, zWhat, 0);
       }
       kalamBufFree(&key);
       sqlite3_free(zWhat);
@@ -147,7 +177,7 @@ static int checkRowDerived(KalamCheck *p, const char *aPrefix, int nPrefix,
       char *zWhat = zCols ? sqlite3_mprintf("entry in index %d (%s)",
                                             pSchema->aIndex[i].iNum, zCols)
                           : 0;
-      rc = zWhat ? checkDerived(p, zOwner, iRowid, z, (size_t)n, zWhat)
+      rc = zWhat ? checkDerived(p, zOwner, iRowid, z, (size_t)n, zWhat, 0)
                  : SQLITE_NOMEM;
       sqlite3_free(zWhat);
       sqlite3_free(zCols);
@@ -155,6 +185,7 @@ static int checkRowDerived(KalamCheck *p, const char *aPrefix, int nPrefix,
     kalamIndexKeysFree(&keys);
     sqlite3_free(zErr);
   }
+  if( rc==SQLITE_OK ) rc = checkRowFeed(p, aPrefix, nPrefix, zOwner, pRow);
   return rc;
 }
 
@@ -343,6 +374,133 @@ done:
   return rc;
 }
 
+/* 's': the change entry of a _seq, pointing at the row that has it. */
+static int checkChangeEntry(KalamCheck *p, const char *aKey, size_t nKey,
+                            int nPrefix, const char *aVal, size_t nVal){
+  char *zOwner = checkOwnerText(p, aKey, nPrefix);
+  char *zKey = checkKeyText(aKey, nKey);
+  char *zRow = 0;
+  sqlite3_int64 iSeq = 0, iRowid = 0, iRowSeq = 0;
+  KalamRow row;
+  int rc = SQLITE_NOMEM, bOk = 0, bDamaged = 0;
+
+  memset(&row, 0, sizeof(row));
+  if( zOwner==0 || zKey==0 ) goto done;
+  if( p->pSchema->eKind==KALAM_KIND_STREAM
+   || !kalamKeyNumberedDecode(aKey, nKey, nPrefix, KALAM_TAG_SEQ, &iSeq) ){
+    rc = kalamCheckProblem(p, "%schange entry %s is not one kalam writes in "
+                           "a %s table", zOwner, zKey,
+                           kalamKindName(p->pSchema->eKind));
+    goto done;
+  }
+  rc = checkEntryTarget(p, zOwner, "change entry", zKey, aVal, nVal, &iRowid,
+                        &bOk);
+  if( rc || !bOk ) goto done;
+  rc = checkReadRow(p, aKey, nPrefix, iRowid, &row, &zRow, &bDamaged);
+  if( rc || bDamaged ) goto done;
+  if( zRow==0 ){
+    rc = kalamCheckProblem(p, "%schange entry %s (_seq %lld) points at row "
+                           "%lld, which does not exist", zOwner, zKey, iSeq,
+                           iRowid);
+  }else if( kalamRowSystem(&row, p->pSchema, KALAM_SYS_SEQ, &iRowSeq)==0
+         && iRowSeq!=iSeq ){
+    rc = kalamCheckProblem(p, "%schange entry %s (_seq %lld) points at row "
+                           "%lld, whose _seq is %lld", zOwner, zKey, iSeq,
+                           iRowid, iRowSeq);
+  }
+
+done:
+  kalamRowFree(&row);
+  if( zRow ) kalamStoreFree(zRow);
+  sqlite3_free(zOwner);
+  sqlite3_free(zKey);
+  return rc;
+}
+
+/* 'h': a horizon of the change feed, a _seq in its key and nothing else. */
+static int checkHorizon(KalamCheck *p, const char *aKey, size_t nKey,
+                        int nPrefix, const char *aVal, size_t nVal){
+  sqlite3_int64 iSeq;
+  char *zKey, *zOwner;
+  int rc;
+  (void)aVal;
+  if( kalamKeyNumberedDecode(aKey, nKey, nPrefix, KALAM_TAG_HORIZON, &iSeq)
+   && nVal==0 ){
+    return SQLITE_OK;
+  }
+  zKey = checkKeyText(aKey, nKey);
+  zOwner = checkOwnerText(p, aKey, nPrefix);
+  rc = zKey && zOwner ? kalamCheckProblem(p, "%shorizon %s is damaged",
+                                          zOwner, zKey)
+                      : SQLITE_NOMEM;
+  sqlite3_free(zKey);
+  sqlite3_free(zOwner);
+  return rc;
+}
+
+/* 't': the expiry entry of a per-user stream's row, under the table's own
+** prefix, naming the row's owner: the row must exist. */
+static int checkExpiryEntry(KalamCheck *p, const char *aKey, size_t nKey,
+                            int nPrefix, const char *aVal, size_t nVal){
+  const char *aOwner = 0;
+  char *zKey = checkKeyText(aKey, nKey);
+  char *zOwner = 0, *zRow = 0;
+  sqlite3_int64 iRowid = 0;
+  KalamRow row;
+  int rc = SQLITE_NOMEM, nOwner = 0, bDamaged = 0;
+  (void)nPrefix; (void)aVal; (void)nVal;
+
+  memset(&row, 0, sizeof(row));
+  if( zKey==0 ) goto done;
+  if( !p->pSchema->bPerUser
+   || !kalamKeyExpiryDecode(aKey, nKey, &iRowid, &aOwner, &nOwner) ){
+    rc = kalamCheckProblem(p, "expiry entry %s is not one kalam writes in "
+                           "this table", zKey);
+    goto done;
+  }
+  zOwner = checkOwnerText(p, aOwner, nOwner);
+  if( zOwner==0 ){ rc = SQLITE_NOMEM; goto done; }
+  rc = checkReadRow(p, aOwner, nOwner, iRowid, &row, &zRow, &bDamaged);
+  if( rc==SQLITE_OK && !bDamaged && zRow==0 ){
+    rc = kalamCheckProblem(p, "%sexpiry entry %s points at row %lld, which "
+                           "does not exist", zOwner, zKey, iRowid);
+  }
+
+done:
+  kalamRowFree(&row);
+  if( zRow ) kalamStoreFree(zRow);
+  sqlite3_free(zOwner);
+  sqlite3_free(zKey);
+  return rc;
+}
+
+/* 'c': a consumer group's position in a stream, under the table's own
+** prefix: [<the user's prefix>] <1-byte length> <group>, holding a row id
+** (a row that may have expired since, so only its form is checked). */
+static int checkConsumerPosition(KalamCheck *p, const char *aKey,
+                                 size_t nKey, int nPrefix, const char *aVal,
+                                 size_t nVal){
+  size_t i = (size_t)nPrefix + 1;
+  sqlite3_int64 iPos;
+  int bOk = p->pSchema->eKind==KALAM_KIND_STREAM;
+  char *zKey;
+  int rc;
+  if( bOk && p->pSchema->bPerUser ){
+    if( i>=nKey || aKey[i]==0 ) bOk = 0;
+    else i += 1 + (unsigned char)aKey[i];
+  }
+  if( bOk ){
+    bOk = i<nKey && aKey[i]!=0 && i + 1 + (unsigned char)aKey[i]==nKey
+       && kalamKeyRowDecode(aVal, nVal, 0, &iPos);
+  }
+  if( bOk ) return SQLITE_OK;
+  zKey = checkKeyText(aKey, nKey);
+  rc = zKey ? kalamCheckProblem(p, "consumer position %s is damaged", zKey)
+            : SQLITE_NOMEM;
+  sqlite3_free(zKey);
+  return rc;
+}
+
 /* The kinds of entry in a table's column family, by tag. */
 typedef struct CheckKind CheckKind;
 struct CheckKind {
@@ -351,9 +509,13 @@ struct CheckKind {
                 const char *aVal, size_t nVal);
 };
 static const CheckKind checkKinds[] = {
-  { KALAM_TAG_ROW,   checkRow },
-  { KALAM_TAG_KEY,   checkKeyEntry },
-  { KALAM_TAG_INDEX, checkIndexEntry },
+  { KALAM_TAG_ROW,      checkRow },
+  { KALAM_TAG_KEY,      checkKeyEntry },
+  { KALAM_TAG_INDEX,    checkIndexEntry },
+  { KALAM_TAG_SEQ,      checkChangeEntry },
+  { KALAM_TAG_HORIZON,  checkHorizon },
+  { KALAM_TAG_EXPIRY,   checkExpiryEntry },
+  { KALAM_TAG_CONSUMER, checkConsumerPosition },
 };
 
 /* ------------------------------------------------------------ one table */
@@ -372,7 +534,9 @@ int kalamCheckEntries(KalamCheck *p){
     const char *aVal = kalamStoreIterValue(pIt, &nVal);
     int nPrefix = 0, i;
     const CheckKind *pKind = 0;
-    if( p->pSchema->eKind==KALAM_KIND_USER ){
+    if( nKey>1 && aKey[0]==KALAM_TABLE_PREFIX[0] ){
+      nPrefix = 1;                  /* the table's own keys, in any table */
+    }else if( kalamSchemaOwned(p->pSchema) ){
       nPrefix = kalamKeyOwnerLength(aKey, nKey);
     }else if( nKey==0 ){
       nPrefix = -1;

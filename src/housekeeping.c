@@ -23,20 +23,40 @@ SQLITE_EXTENSION_INIT3
 /* A schema with no user columns: enough to read a row's system columns. */
 static const KalamSchema hkNoColumns = {0};
 
-/* Counts the keys in [aLo, aHi) of a column family, reading keys only. */
+/* Counts the row keys in [aLo, aHi) of a column family under an owner
+** prefix of nPrefix bytes, reading keys only; *piLast is the row id of the
+** last one (0 if none). Each row goes into *ppSub too when a
+** subscription wants the table's hard deletes (subscribe.c), and with
+** pExpiry (a per-user stream's rows) its expiry entry is deleted there. */
 static int hkCount(KalamStore *pStore, KalamCf *pCf, const char *aLo, int nLo,
-                   const char *aHi, int nHi, sqlite3_int64 *pn,
-                   char **pzErr){
+                   const char *aHi, int nHi, int nPrefix, sqlite3_int64 *pn,
+                   sqlite3_int64 *piLast, KalamSubBatch **ppSub,
+                   KalamBatch *pExpiry, char **pzErr){
   KalamStoreIter *pIt;
   sqlite3_int64 n = 0;
-  int rc;
+  int bSub = kalamSubscribeWanted(pStore, pCf);
+  int rc = SQLITE_OK;
+  *piLast = 0;
   pIt = kalamStoreIterNew(pStore, 0, pCf, 0, 0, aHi, nHi, KALAM_ITER_NOCACHE);
   if( pIt==0 ) return SQLITE_NOMEM;
   for(kalamStoreIterSeek(pIt, aLo, (size_t)nLo); kalamStoreIterValid(pIt);
       kalamStoreIterNext(pIt)){
+    size_t nKey;
+    const char *zKey = kalamStoreIterKey(pIt, &nKey);
+    if( kalamKeyRowDecode(zKey, nKey, nPrefix, piLast) && pExpiry ){
+      char aEntry[KALAM_EXPIRYKEY_MAX];
+      int nEntry = kalamKeyExpiry(aEntry, *piLast, zKey, nPrefix);
+      kalamBatchDelete(pExpiry, pCf, aEntry, (size_t)nEntry);
+    }
     n++;
+    if( bSub && rc==SQLITE_OK ){
+      size_t nVal;
+      const char *zVal = kalamStoreIterValue(pIt, &nVal);
+      rc = kalamSubscribeHardDelete(ppSub, pStore, pCf, 0, zKey, nKey,
+                                    nPrefix, zVal, nVal);
+    }
   }
-  rc = kalamStoreIterError(pIt, "kalam read failed", pzErr);
+  if( rc==SQLITE_OK ) rc = kalamStoreIterError(pIt, "kalam read failed", pzErr);
   kalamStoreIterFree(pIt);
   if( rc==SQLITE_OK ) *pn = n;
   return rc;
@@ -50,6 +70,87 @@ static int hkKeyPrefix(const char *zKey, size_t nKey, int nPrefix){
   return (size_t)nPrefix < nKey ? nPrefix : -1;
 }
 
+/* One owner's horizon keys (feed.c) while a purge goes through its keys:
+** every horizon key but the newest is removed, and the newest _seq of a
+** purged row becomes the horizon if it is newer. */
+typedef struct HkHorizon HkHorizon;
+struct HkHorizon {
+  char aPrefix[KALAM_MAX_PREFIX];
+  int nPrefix;
+  int bOwner;               /* aPrefix holds an owner being gone through */
+  sqlite3_int64 iNewest;    /* its newest horizon key met, 0 if none */
+  sqlite3_int64 iGone;      /* the newest _seq of its rows purged */
+};
+
+/* Ends the owner being gone through: its horizon into pBatch. */
+static void hkHorizonEnd(HkHorizon *h, KalamBatch *pBatch, KalamCf *pCf){
+  if( h->bOwner && h->iGone > h->iNewest ){
+    if( h->iNewest ){
+      char aKey[KALAM_ROWKEY_MAX];
+      int nKey = kalamKeyNumbered(aKey, h->aPrefix, h->nPrefix,
+                                  KALAM_TAG_HORIZON, h->iNewest);
+      kalamBatchDelete(pBatch, pCf, aKey, (size_t)nKey);
+    }
+    kalamFeedHorizonAdd(0, pBatch, pCf, h->aPrefix, h->nPrefix, h->iGone);
+  }
+  h->bOwner = 0;
+}
+
+/* Makes zKey's owner (np bytes) the one gone through. */
+static void hkHorizonOwner(HkHorizon *h, const char *zKey, int np,
+                           KalamBatch *pBatch, KalamCf *pCf){
+  if( h->bOwner && h->nPrefix==np && memcmp(h->aPrefix, zKey, (size_t)np)==0 ){
+    return;
+  }
+  hkHorizonEnd(h, pBatch, pCf);
+  memcpy(h->aPrefix, zKey, (size_t)np);
+  h->nPrefix = np;
+  h->bOwner = 1;
+  h->iNewest = h->iGone = 0;
+}
+
+/* A horizon key of the owner, met in key order: the one met before it is
+** older, and goes. */
+static void hkHorizonKey(HkHorizon *h, const char *zKey, size_t nKey,
+                         KalamBatch *pBatch, KalamCf *pCf){
+  sqlite3_int64 iSeq;
+  if( !kalamKeyNumberedDecode(zKey, nKey, h->nPrefix, KALAM_TAG_HORIZON,
+                              &iSeq) ){
+    return;
+  }
+  if( h->iNewest ){
+    char aKey[KALAM_ROWKEY_MAX];
+    int nOld = kalamKeyNumbered(aKey, h->aPrefix, h->nPrefix,
+                                KALAM_TAG_HORIZON, h->iNewest);
+    kalamBatchDelete(pBatch, pCf, aKey, (size_t)nOld);
+  }
+  h->iNewest = iSeq;
+}
+
+/* Reads one owner's horizon keys into h (a purge of one owner reads only
+** its rows' range, so it meets them here instead). */
+static int hkHorizonRead(HkHorizon *h, KalamStore *pStore, KalamCf *pCf,
+                         const char *aPrefix, int nPrefix,
+                         KalamBatch *pBatch, char **pzErr){
+  char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
+  int nLo, nHi, rc;
+  KalamStoreIter *pIt;
+  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_HORIZON, aLo, &nLo, aHi, &nHi);
+  hkHorizonOwner(h, aLo, nPrefix, pBatch, pCf);
+  pIt = kalamStoreIterNew(pStore, 0, pCf, aLo, nLo, aHi, nHi,
+                          KALAM_ITER_NOCACHE);
+  if( pIt==0 ) return SQLITE_NOMEM;
+  for(kalamStoreIterSeek(pIt, aLo, (size_t)nLo); kalamStoreIterValid(pIt);
+      kalamStoreIterNext(pIt)){
+    size_t nKey;
+    const char *zKey = kalamStoreIterKey(pIt, &nKey);
+    hkHorizonKey(h, zKey, nKey, pBatch, pCf);
+  }
+  rc = kalamStoreIterError(pIt, "kalam_purge failed", pzErr);
+  kalamStoreIterFree(pIt);
+  return rc;
+}
+
 /* Hard-deletes soft-deleted rows deleted before iBeforeMs (INT64_MAX: all
 ** of them), with their key-index and index entries, in one write.
 ** aPrefix/nPrefix is the owner (empty for shared tables, one user for
@@ -57,8 +158,9 @@ static int hkKeyPrefix(const char *zKey, size_t nKey, int nPrefix){
 ** (deleted_retention_hours). Pass 1 collects the row keys to purge, in
 ** key order; passes 2 and 3 remove the key-index and index entries (each
 ** holds its row's id as its value) that point at one of them (one pass
-** for both when it reads every owner anyway). *pn is the number of rows
-** removed. */
+** for both when it reads every owner anyway). Each purged row's change
+** entry goes too, and its owner's horizon moves to the newest of their
+** _seq (feed.c). *pn is the number of rows removed. */
 int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
                int nPrefix, sqlite3_int64 iBeforeMs, sqlite3_int64 *pn,
                char **pzErr){
@@ -69,6 +171,9 @@ int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
                     ** slots compare as the keys do), then its length */
   sqlite3_int64 nGone = 0;
   KalamRow row;
+  HkHorizon horizon;
+  KalamSubBatch *pSub = 0;
+  int bSub = kalamSubscribeWanted(pStore, pCf);
   char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
   const int nSlot = KALAM_ROWKEY_MAX + 1;
   int bAll = nPrefix<0;
@@ -77,10 +182,16 @@ int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
 
   assert( nPrefix<=KALAM_MAX_PREFIX );
   memset(&row, 0, sizeof(row));
+  memset(&horizon, 0, sizeof(horizon));
   kalamBufInit(&gone);
   *pn = 0;
   pBatch = kalamBatchNew();
   if( pBatch==0 ){ rc = SQLITE_NOMEM; goto done; }
+  if( !bAll ){
+    rc = hkHorizonRead(&horizon, pStore, pCf, aPrefix, nPrefix, pBatch,
+                       pzErr);
+    if( rc ) goto done;
+  }
 
   for(pass=0; pass<3 && rc==SQLITE_OK; pass++){
     char cTag = pass==0 ? KALAM_TAG_ROW : pass==1 ? KALAM_TAG_KEY
@@ -106,16 +217,34 @@ int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
       sqlite3_int64 iRowid;
       char aRow[KALAM_ROWKEY_MAX + 1];
       if( np<0 ) continue;
+      if( bAll && pass==0 && zKey[np]==KALAM_TAG_HORIZON ){
+        hkHorizonOwner(&horizon, zKey, np, pBatch, pCf);
+        hkHorizonKey(&horizon, zKey, nKey, pBatch, pCf);
+        continue;
+      }
       if( zKey[np]!=cTag
        && !(bAll && pass==1 && zKey[np]==KALAM_TAG_INDEX) ) continue;
       if( pass==0 ){
+        sqlite3_int64 iSeq;
         if( !kalamRowIsDeleted(zVal, nVal) ) continue;
         if( !kalamKeyRowDecode(zKey, nKey, np, &iRowid) ) continue;
-        if( iBeforeMs!=INT64_MAX ){
-          if( kalamRowParse(&row, &hkNoColumns, zVal, nVal) ) continue;
-          if( row.aSys[KALAM_SYS_UPDATED] >= iBeforeMs ) continue;
-        }
+        if( kalamRowParse(&row, &hkNoColumns, zVal, nVal) ) continue;
+        if( iBeforeMs!=INT64_MAX
+         && row.aSys[KALAM_SYS_UPDATED] >= iBeforeMs ) continue;
         if( nKey > KALAM_ROWKEY_MAX ) continue;
+        iSeq = row.aSys[KALAM_SYS_SEQ];
+        if( bSub ){
+          rc = kalamSubscribeHardDelete(&pSub, pStore, pCf, 0, zKey, nKey, np,
+                                        zVal, nVal);
+          if( rc ) break;
+        }
+        hkHorizonOwner(&horizon, zKey, np, pBatch, pCf);
+        if( iSeq > horizon.iGone ) horizon.iGone = iSeq;
+        {
+          char aSeq[KALAM_ROWKEY_MAX];
+          int nSeq = kalamKeyNumbered(aSeq, zKey, np, KALAM_TAG_SEQ, iSeq);
+          kalamBatchDelete(pBatch, pCf, aSeq, (size_t)nSeq);
+        }
         memset(aRow, 0, sizeof(aRow));
         memcpy(aRow, zKey, nKey);
         aRow[nSlot-1] = (char)nKey;
@@ -148,12 +277,17 @@ int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
     pIt = 0;
   }
   if( rc==SQLITE_OK && nGone ){
+    hkHorizonEnd(&horizon, pBatch, pCf);
     rc = kalamBatchWrite(pStore, pBatch, 0, "kalam_purge failed", pzErr);
     kalamStoreRowsChanged(pStore);
+    if( rc==SQLITE_OK ) kalamFeedNotify();
+    kalamSubscribeDeliver(pSub, pStore, rc==SQLITE_OK);
+    pSub = 0;
   }
   if( rc==SQLITE_OK ) *pn = nGone;
 
 done:
+  kalamSubscribeDeliver(pSub, pStore, 0);
   kalamRowFree(&row);
   kalamBufFree(&gone);
   kalamStoreIterFree(pIt);
@@ -161,52 +295,175 @@ done:
   return rc;
 }
 
-/* Removes a stream's rows older than its ttl: one range delete of the keys
-** below the cutoff (keys are time ordered, so nothing is read but the
-** expired keys, to count them). Then disk space: on the write path only a
-** compaction hint for that range, so a write never waits; with bCompact
-** (kalam_expire) the range is compacted now, and the catalog flushed, so
-** that the log files holding the expired rows can go too. *pn is the
-** number of rows removed. */
+/* Replaces the owner's horizon keys with one of iSeq, in pBatch: a hard
+** delete that every reader of the feed must learn of (feed.c). */
+static void hkHorizonSet(KalamCf *pCf, const char *aPrefix, int nPrefix,
+                         sqlite3_int64 iSeq, KalamBatch *pBatch){
+  char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
+  int nLo, nHi;
+  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_HORIZON, aLo, &nLo, aHi, &nHi);
+  kalamBatchDeleteRange(pBatch, pCf, aLo, nLo, aHi, nHi);
+  kalamFeedHorizonAdd(0, pBatch, pCf, aPrefix, nPrefix, iSeq);
+}
+
+/* The rows of a per-user stream whose expiry entries lie in [aLo, aHi)
+** (keys.c, kalamKeyExpiry): each row's key deleted in pBatch, counted in
+** *pn, and handed to subscriptions. Reads only the expired entries, so it
+** costs the rows expired, however many users there are. */
+static int hkExpireEntries(KalamStore *pStore, KalamCf *pCf,
+                           const char *aLo, int nLo, const char *aHi, int nHi,
+                           KalamBatch *pBatch, sqlite3_int64 *pn,
+                           sqlite3_int64 *piLast, KalamSubBatch **ppSub,
+                           char **pzErr){
+  KalamStoreIter *pIt;
+  int bSub = kalamSubscribeWanted(pStore, pCf);
+  int rc = SQLITE_OK;
+  *pn = 0;
+  *piLast = 0;
+  pIt = kalamStoreIterNew(pStore, 0, pCf, aLo, nLo, aHi, nHi,
+                          KALAM_ITER_NOCACHE);
+  if( pIt==0 ) return SQLITE_NOMEM;
+  for(kalamStoreIterSeek(pIt, aLo, (size_t)nLo);
+      rc==SQLITE_OK && kalamStoreIterValid(pIt); kalamStoreIterNext(pIt)){
+    size_t nKey;
+    const char *zKey = kalamStoreIterKey(pIt, &nKey);
+    const char *aPrefix;
+    char aRow[KALAM_ROWKEY_MAX];
+    int nPrefix, nRow;
+    sqlite3_int64 iRowid;
+    if( !kalamKeyExpiryDecode(zKey, nKey, &iRowid, &aPrefix, &nPrefix) ){
+      continue;
+    }
+    nRow = kalamKeyRow(aRow, aPrefix, nPrefix, iRowid);
+    kalamBatchDelete(pBatch, pCf, aRow, (size_t)nRow);
+    (*pn)++;
+    *piLast = iRowid;
+    if( bSub ){
+      char *zOld = 0, *zErr = 0;
+      size_t nOld = 0;
+      rc = kalamStoreGet(pStore, 0, pCf, aRow, (size_t)nRow, &zOld, &nOld,
+                         "kalam_expire failed", &zErr);
+      sqlite3_free(zErr);
+      if( rc==SQLITE_OK && zOld ){
+        rc = kalamSubscribeHardDelete(ppSub, pStore, pCf, 0, aRow,
+                                      (size_t)nRow, nPrefix, zOld, nOld);
+      }
+      if( zOld ) kalamStoreFree(zOld);
+    }
+  }
+  if( rc==SQLITE_OK ) rc = kalamStoreIterError(pIt, "kalam_expire failed",
+                                               pzErr);
+  kalamStoreIterFree(pIt);
+  return rc;
+}
+
+/* Removes a stream's rows older than its ttl, written in one batch with
+** the stream's horizon, the newest row id removed. A shared stream's rows
+** are in time order: one range delete of the keys below the cutoff
+** (nothing is read but the expired keys, to count them). A per-user
+** stream (bPerUser) goes through its expiry entries instead, deleting
+** each expired row, and the entries' range. Then disk space: on the write
+** path only a compaction hint for that range, so a write never waits;
+** with bCompact (kalam_expire) the range is compacted now, and the
+** catalog flushed, so that the log files holding the expired rows can go
+** too. *pn is the number of rows removed. */
 int kalamExpire(KalamStore *pStore, KalamCf *pCf, sqlite3_int64 nTtlSeconds,
-                int bCompact, sqlite3_int64 *pn, char **pzErr){
+                int bPerUser, int bCompact, sqlite3_int64 *pn, char **pzErr){
   char aLo[KALAM_ROWKEY_MAX], aHi[KALAM_ROWKEY_MAX];
   int nLo, nHi, rc;
+  sqlite3_int64 iLast = 0;
   sqlite3_int64 iCut = kalamSnowflakeMin(kalamNowMs() - nTtlSeconds*1000);
-  nLo = kalamKeyRow(aLo, 0, 0, INT64_MIN);
-  nHi = kalamKeyRow(aHi, 0, 0, iCut);
-  rc = hkCount(pStore, pCf, aLo, nLo, aHi, nHi, pn, pzErr);
-  if( rc || *pn==0 ) return rc;
-  rc = kalamStoreDeleteRange(pStore, pCf, aLo, nLo, aHi, nHi, 0,
-                             "kalam_expire failed", pzErr);
-  kalamStoreRowsChanged(pStore);
-  if( rc ) return rc;
-  if( !bCompact ){
-    kalamStoreCompactHint(pStore, pCf, aLo, nLo, aHi, nHi);
-    return SQLITE_OK;
+  KalamBatch *pBatch = kalamBatchNew();
+  KalamSubBatch *pSub = 0;
+  if( pBatch==0 ) return SQLITE_NOMEM;
+  if( bPerUser ){
+    nLo = kalamKeyNumbered(aLo, KALAM_TABLE_PREFIX, 1, KALAM_TAG_EXPIRY,
+                           INT64_MIN);
+    nHi = kalamKeyNumbered(aHi, KALAM_TABLE_PREFIX, 1, KALAM_TAG_EXPIRY,
+                           iCut);
+    rc = hkExpireEntries(pStore, pCf, aLo, nLo, aHi, nHi, pBatch, pn, &iLast,
+                         &pSub, pzErr);
+  }else{
+    nLo = kalamKeyRow(aLo, 0, 0, INT64_MIN);
+    nHi = kalamKeyRow(aHi, 0, 0, iCut);
+    rc = hkCount(pStore, pCf, aLo, nLo, aHi, nHi, 0, pn, &iLast, &pSub, 0,
+                 pzErr);
   }
-  kalamStoreCompact(pStore, pCf, aLo, nLo, aHi, nHi);
-  return kalamStoreFlush(pStore, kalamStoreCatalog(pStore),
-                         "kalam_expire: flush failed", pzErr);
+  if( rc==SQLITE_OK && *pn>0 ){
+    kalamBatchDeleteRange(pBatch, pCf, aLo, nLo, aHi, nHi);
+    if( bPerUser ){
+      hkHorizonSet(pCf, KALAM_TABLE_PREFIX, 1, iLast, pBatch);
+    }else{
+      hkHorizonSet(pCf, "", 0, iLast, pBatch);
+    }
+    rc = kalamBatchWrite(pStore, pBatch, 0, "kalam_expire failed", pzErr);
+    kalamStoreRowsChanged(pStore);
+    if( rc==SQLITE_OK ) kalamFeedNotify();
+    kalamSubscribeDeliver(pSub, pStore, rc==SQLITE_OK);
+    pSub = 0;
+    if( rc==SQLITE_OK ){
+      if( !bCompact ){
+        kalamStoreCompactHint(pStore, pCf, aLo, nLo, aHi, nHi);
+      }else{
+        kalamStoreCompact(pStore, pCf, aLo, nLo, aHi, nHi);
+        rc = kalamStoreFlush(pStore, kalamStoreCatalog(pStore),
+                             "kalam_expire: flush failed", pzErr);
+      }
+    }
+  }
+  kalamSubscribeDeliver(pSub, pStore, 0);
+  kalamBatchFree(pBatch);
+  return rc;
 }
 
 /* Erases user zUser from one kalam_user table: counts the user's rows
 ** (not the key-index entries), then removes the user's whole range, rows
-** and keys, with one synced range delete. *pn is the number of rows. */
+** and keys, with one synced range delete, written with a horizon newer
+** than any _seq, since readers of the user's feed hold rows now gone. On a
+** per-user stream (bPerUser) the rows' expiry entries, which lie outside
+** the user's range, go too. *pn is the number of rows. */
 int kalamEraseUser(KalamStore *pStore, KalamCf *pCf, const char *zUser,
-                   sqlite3_int64 *pn, char **pzErr){
+                   int bPerUser, sqlite3_int64 *pn, char **pzErr){
   char aPrefix[KALAM_MAX_PREFIX];
   char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
   int nPrefix = kalamKeyPrefix(aPrefix, zUser);
   int nLo, nHi, rc;
+  sqlite3_int64 iLast = 0;
+  KalamBatch *pBatch;
+  KalamSubBatch *pSub = 0;
   *pn = 0;
   kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aLo, &nLo, aHi, &nHi);
-  rc = hkCount(pStore, pCf, aLo, nLo, aHi, nHi, pn, pzErr);
-  if( rc ) return rc;
+  pBatch = kalamBatchNew();
+  if( pBatch==0 ) return SQLITE_NOMEM;
+  rc = hkCount(pStore, pCf, aLo, nLo, aHi, nHi, nPrefix, pn, &iLast, &pSub,
+               bPerUser ? pBatch : 0, pzErr);
+  if( rc ){
+    kalamSubscribeDeliver(pSub, pStore, 0);
+    kalamBatchFree(pBatch);
+    return rc;
+  }
   kalamKeyOwnerRange(aPrefix, nPrefix, aLo, &nLo, aHi, &nHi);
-  rc = kalamStoreDeleteRange(pStore, pCf, aLo, nLo, aHi, nHi, 1,
-                             "kalam_erase_user failed", pzErr);
+  kalamBatchDeleteRange(pBatch, pCf, aLo, nLo, aHi, nHi);
+  if( bPerUser ){
+    /* The user's consumer positions (consume.c): under the table's own
+    ** prefix, then the user's. */
+    char aCLo[KALAM_ROWKEY_MAX], aCHi[KALAM_ROWKEY_MAX];
+    aCLo[0] = aCHi[0] = KALAM_TABLE_PREFIX[0];
+    aCLo[1] = aCHi[1] = KALAM_TAG_CONSUMER;
+    memcpy(aCLo + 2, aPrefix, (size_t)nPrefix);
+    memcpy(aCHi + 2, aPrefix, (size_t)nPrefix);
+    aCHi[2 + nPrefix] = (char)0xff;
+    kalamBatchDeleteRange(pBatch, pCf, aCLo, 2 + nPrefix, aCHi, 3 + nPrefix);
+  }
+  if( *pn ){
+    kalamFeedHorizonAdd(0, pBatch, pCf, aPrefix, nPrefix,
+                        kalamSnowflakeNext());
+  }
+  rc = kalamBatchWrite(pStore, pBatch, 1, "kalam_erase_user failed", pzErr);
+  kalamBatchFree(pBatch);
   kalamStoreRowsChanged(pStore);
+  if( rc==SQLITE_OK ) kalamFeedNotify();
+  kalamSubscribeDeliver(pSub, pStore, rc==SQLITE_OK);
   return rc;
 }
 
@@ -249,7 +506,8 @@ int kalamHousekeep(KalamTable *pTab, int eEvent, char **pzErr){
   switch( eEvent ){
     case KALAM_HOUSEKEEP_OPEN:
       if( pSchema->eKind==KALAM_KIND_STREAM ){
-        rc = kalamExpire(pStore, pTab->pCf, pSchema->nTtlSeconds, 0, &nGone,
+        rc = kalamExpire(pStore, pTab->pCf, pSchema->nTtlSeconds,
+                         pSchema->bPerUser, 0, &nGone,
                          pzErr);
       }
       break;
@@ -265,7 +523,8 @@ int kalamHousekeep(KalamTable *pTab, int eEvent, char **pzErr){
       if( pSchema->eKind!=KALAM_KIND_STREAM ) break;
       now = kalamNowMs();
       if( now < pTab->nNextExpire ) break;
-      rc = kalamExpire(pStore, pTab->pCf, pSchema->nTtlSeconds, 0, &nGone,
+      rc = kalamExpire(pStore, pTab->pCf, pSchema->nTtlSeconds,
+                         pSchema->bPerUser, 0, &nGone,
                        pzErr);
       if( rc==SQLITE_OK ) pTab->nNextExpire = now + hkExpireInterval(pSchema);
       break;

@@ -172,6 +172,8 @@ struct KalamColumn {
   int nJsonKey;
   int bDefaultNow;    /* DEFAULT CURRENT_TIMESTAMP */
   int bUnique;        /* declared UNIQUE (the index is in aIndex) */
+  int iId;            /* stable id: kept across RENAME, never reused after
+                      ** DROP (kalam_alter); the cold tier's field_id */
 };
 
 /* A UNIQUE constraint or an INDEX(...) item: its entries are kept by
@@ -207,9 +209,12 @@ struct KalamSchema {
                       ** text in an index sorts as SQLite sorts it */
   int nIndex;         /* UNIQUE constraints and INDEX items */
   KalamIndex *aIndex;
+  int bPerUser;       /* a stream with per_user=1: its rows belong to users */
   int nIndexBeforePk; /* how many of them the CREATE declares before the
                       ** PRIMARY KEY: SQLite checks unique keys newest
                       ** first, the key in its place among them */
+  int iNextColumnId;  /* the id the next added column gets (column_ids=) */
+  int iNextIndexId;   /* the number the next added index gets (index_ids=) */
 };
 
 /* The system columns. Each kind declares its list after the user columns,
@@ -227,6 +232,10 @@ struct KalamSysColumn {
   const char *zKey;   /* how a row writes it: ,"_seq": */
   int iSlot;          /* KALAM_SYS_* */
 };
+/* Whether a table's rows belong to users, each under the owner prefix of
+** its user (keys.c): kalam_user tables and per_user=1 streams. */
+#define kalamSchemaOwned(p) \
+  ((p)->eKind==KALAM_KIND_USER || (p)->bPerUser)
 int kalamSysColumns(int eKind, const KalamSysColumn **paCol);
 int kalamSysColumnFind(int eKind, const char *zName);   /* index, or -1 */
 const KalamSysColumn *kalamSysColumnByKey(const char *z, size_t n);
@@ -243,6 +252,11 @@ int kalamSchemaColumnIndex(const KalamSchema *p, const char *zName, int n);
 int kalamColumnParse(KalamSchema *p, KalamColumn *pCol, const char *zArg,
                      char **pzErr);
 int kalamColumnIsIndexItem(const char *zArg);
+int kalamSchemaIsOption(const char *zArg);
+int kalamSchemaIsIdOption(const char *zArg);
+char *kalamSchemaArguments(const KalamSchema *p, int nOpt,
+                           const char *const *azOpt);
+void kalamSchemaColumnClear(KalamColumn *pCol);
 int kalamColumnIndexItem(const KalamSchema *p, const char *zArg,
                          KalamIndex *pIdx, char **pzErr);
 
@@ -297,6 +311,11 @@ int kalamRowColumn(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
 int kalamRowResult(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
                    sqlite3_context *ctx);
 int kalamRowIsDeleted(const char *z, size_t n);
+int kalamRowUserJson(const KalamSchema *pSchema, const KalamRow *pRow,
+                     char **pz, int *pn, char **pzErr);
+/* The subtype SQLite's JSON functions know JSON text by ('J'), so that
+** row -> 'x' reads a row column as JSON, not as a string. */
+#define KALAM_JSON_SUBTYPE 74
 char *kalamRowCorruptMessage(const KalamSchema *pSchema, sqlite3_int64 iRowid);
 void kalamRowEncodeBegin(KalamBuf *p);
 void kalamRowEncodeValue(KalamBuf *p, const KalamColumn *pCol,
@@ -313,6 +332,8 @@ void kalamRowEncodeEnd(KalamBuf *p, int eKind, sqlite3_int64 iSeq,
 **   row:   <owner prefix> 'r' <8-byte big-endian rowid, sign bit flipped>
 **   key:   <owner prefix> 'k' <type byte> <primary key value>
 **   index: <owner prefix> 'x' <2-byte index number> <values> [<rowid>]
+**   change: <owner prefix> 's' <8-byte _seq>  ->  rowid (shared, user)
+**   horizon: <owner prefix> 'h' <8-byte _seq> (the feed's resync point)
 **
 ** The owner prefix is empty for shared and stream tables and
 ** <1 byte length><user id> for kalam_user tables. keys.c's header has the
@@ -321,6 +342,13 @@ void kalamRowEncodeEnd(KalamBuf *p, int eKind, sqlite3_int64 iSeq,
 #define KALAM_TAG_ROW 'r'
 #define KALAM_TAG_KEY 'k'
 #define KALAM_TAG_INDEX 'x'
+#define KALAM_TAG_SEQ 's'
+#define KALAM_TAG_HORIZON 'h'
+#define KALAM_TAG_EXPIRY 't'
+#define KALAM_TAG_CONSUMER 'c'
+/* The owner prefix of keys that belong to the table rather than to one
+** user of it: a length byte of 0, which no user's prefix has. */
+#define KALAM_TABLE_PREFIX "\x00"
 #define KALAM_MAX_USER 128
 #define KALAM_MAX_PREFIX (1 + KALAM_MAX_USER)
 #define KALAM_ROWKEY_MAX (KALAM_MAX_PREFIX + 1 + 8)
@@ -337,8 +365,17 @@ static inline int kalamKeyCmp(const char *a, size_t na,
   if( c ) return c;
   return na<nb ? -1 : (na>nb);
 }
+int kalamKeyNumbered(char *aOut, const char *aPrefix, int nPrefix, char cTag,
+                     sqlite3_int64 i);
+int kalamKeyNumberedDecode(const char *aKey, size_t nKey, int nPrefix,
+                           char cTag, sqlite3_int64 *pi);
 int kalamKeyRow(char *aOut, const char *aPrefix, int nPrefix,
                 sqlite3_int64 iRowid);
+#define KALAM_EXPIRYKEY_MAX (10 + KALAM_MAX_PREFIX)
+int kalamKeyExpiry(char *aOut, sqlite3_int64 iRowid, const char *aPrefix,
+                   int nPrefix);
+int kalamKeyExpiryDecode(const char *aKey, size_t nKey, sqlite3_int64 *piRowid,
+                         const char **paPrefix, int *pnPrefix);
 int kalamKeyRowDecode(const char *aKey, size_t nKey, int nPrefix,
                       sqlite3_int64 *piRowid);
 void kalamKeyIndex(KalamBuf *p, const char *aPrefix, int nPrefix,
@@ -463,6 +500,9 @@ void kalamBatchPut(KalamBatch *pBatch, KalamCf *pCf, const char *k,
                    size_t nk, const char *v, size_t nv);
 void kalamBatchDelete(KalamBatch *pBatch, KalamCf *pCf, const char *k,
                       size_t nk);
+void kalamBatchDeleteRange(KalamBatch *pBatch, KalamCf *pCf,
+                           const char *aLo, int nLo,
+                           const char *aHi, int nHi);
 int kalamBatchWrite(KalamStore *p, KalamBatch *pBatch, int bSync,
                     const char *zWhat, char **pzErr);
 const char *kalamBatchData(KalamBatch *pBatch, size_t *pn);
@@ -580,6 +620,10 @@ void kalamTxnPut(KalamTxn *p, KalamCf *pCf, const char *k, size_t nk,
 void kalamTxnDelete(KalamTxn *p, KalamCf *pCf, const char *k, size_t nk);
 int kalamTxnGet(KalamTxn *p, KalamCf *pCf, const char *k, size_t nk,
                 char **pzVal, size_t *pnVal, char **pzErr);
+int kalamTxnEachWrite(KalamTxn *p,
+                      int (*xWrite)(void*, KalamCf*, const char*, size_t,
+                                    const char*, int),
+                      void *pArg);
 int kalamTxnGetPinned(KalamTxn *p, KalamCf *pCf, const char *k, size_t nk,
                       const char **pzVal, size_t *pnVal, KalamPin **ppPin,
                       char **pzCopy, char **pzErr);
@@ -614,6 +658,7 @@ struct KalamDb {
   unsigned int iDataVersion;
   sqlite3_int64 iEpoch;
   int nCursor;               /* open cursors of its tables */
+  KalamTable *pTables;       /* its connected tables (KalamTable.pNextInDb) */
   KalamDb *pNext;
   int bRetired;              /* its database is gone (DETACH, deserialize):
                              ** kept for the tables that still point at
@@ -638,6 +683,7 @@ int kalamConnDb(KalamConn *p, const char *zSchema, int bCreate,
                 KalamDb **ppDb, char **pzErr);
 int kalamConnSetUser(KalamConn *p, const char *zUser, int nUser,
                      char **pzErr);
+int kalamConnIdValid(const char *z, int n);
 int kalamConnIsLive(sqlite3_int64 iToken);
 int kalamConnLoaded(sqlite3 *db);
 int kalamConnWriteRefused(KalamDb *pDb, char **pzErr);
@@ -679,9 +725,15 @@ struct KalamCatalogEntry {
   char *zOptions;            /* JSON object text, or NULL */
   sqlite3_int64 nTtlSeconds;      /* from the options; 0 if none */
   sqlite3_int64 nRetentionHours;  /* likewise */
+  int bPerUser;              /* a stream's per_user=1 */
   sqlite3_int64 iCreated;    /* ms */
   sqlite3_int64 iPending;    /* token of the connection whose open
                              ** transaction made or dropped it, or 0 */
+  /* A kalam_alter not yet settled (catalog.c): the CREATE it wrote into
+  ** sqlite_schema, and the columns and options from before it. */
+  char *zAlterSql;
+  char *zPrevColumns;
+  char *zPrevOptions;
 };
 int kalamCatalogEntryNew(const KalamSchema *pSchema, const char *zCf,
                          sqlite3_int64 iPending, KalamCatalogEntry **pp);
@@ -695,6 +747,9 @@ int kalamCatalogForEach(KalamStore *p,
                         int (*xEntry)(void*, const KalamCatalogEntry*, char**),
                         void *pArg, char **pzErr);
 int kalamCatalogResolvePending(KalamDb *pDb, char **pzErr);
+int kalamCatalogAlter(KalamDb *pDb, const char *zTable,
+                      const KalamSchema *pNew, const char *zSql,
+                      char **pzErr);
 
 /************************************************************************
 ** Interface to housekeeping.c: removing rows for good (purge, expiry,
@@ -704,9 +759,9 @@ int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
                int nPrefix, sqlite3_int64 iBeforeMs, sqlite3_int64 *pn,
                char **pzErr);
 int kalamExpire(KalamStore *pStore, KalamCf *pCf, sqlite3_int64 nTtlSeconds,
-                int bCompact, sqlite3_int64 *pn, char **pzErr);
+                int bPerUser, int bCompact, sqlite3_int64 *pn, char **pzErr);
 int kalamEraseUser(KalamStore *pStore, KalamCf *pCf, const char *zUser,
-                   sqlite3_int64 *pn, char **pzErr);
+                   int bPerUser, sqlite3_int64 *pn, char **pzErr);
 #define KALAM_HOUSEKEEP_OPEN  1  /* the table was connected */
 #define KALAM_HOUSEKEEP_BEGIN 2  /* a write transaction includes it */
 #define KALAM_HOUSEKEEP_WRITE 3  /* a row is about to be written */
@@ -730,6 +785,7 @@ struct KalamTable {
   sqlite3_int64 nNextPurge; /* deleted_retention_hours: next purge run, ms */
   KalamBuf rowBuf;          /* xUpdate encodes rows here, reused */
   KalamCursor *pSpare;      /* a closed cursor kept for the next xOpen */
+  KalamTable *pNextInDb;    /* the next of KalamDb.pTables */
 };
 
 /* table.c */
@@ -789,8 +845,31 @@ int kalamCheckRegister(sqlite3 *db, KalamConn *pConn);
 void kalamBackupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 int kalamSqlFunctionsRegister(sqlite3 *db, KalamConn *pConn);
 
+/************************************************************************
+** Interface to alter.c and alter_rows.c: kalam_alter(t, change), and the
+** pass over a table's rows and entries that a change needs.
+*/
+#define KALAM_ALTER_ADD_COLUMN    1
+#define KALAM_ALTER_DROP_COLUMN   2
+#define KALAM_ALTER_RENAME_COLUMN 3
+#define KALAM_ALTER_ADD_INDEX     4
+#define KALAM_ALTER_DROP_INDEX    5
+int kalamAlterRegister(sqlite3 *db, KalamConn *pConn);
+char *kalamAlterIndexName(const KalamSchema *p, const KalamIndex *pIdx);
+int kalamAlterRows(KalamTxn *pTxn, KalamCf *pCf, int eOp, KalamSchema *pOld,
+                   KalamSchema *pNew, int iNum, char **pzErr);
+
+/************************************************************************
+** Interface to admin.c: kalam_users('t') and kalam_restore(t, rowid).
+*/
+int kalamAdminRegister(sqlite3 *db, KalamConn *pConn);
+
 /* The cold tier's interfaces (thrift.c, parquet*.c) are in cold.h, kept
 ** apart so that each header stays readable in one sitting. */
 #include "cold.h"
+
+/* Following changes (feed.c, subscribe.c, changes.c, consume.c) have their
+** interfaces in changes.h, for the same reason. */
+#include "changes.h"
 
 #endif /* KALAM_INT_H */

@@ -43,11 +43,12 @@ void kalamTableError(KalamTable *pTab, char *zErr){
 ** current user. */
 int kalamTableOwnerPrefix(KalamTable *pTab, char *aPrefix, int *pnPrefix){
   *pnPrefix = 0;
-  if( pTab->pSchema->eKind!=KALAM_KIND_USER ) return SQLITE_OK;
+  if( !kalamSchemaOwned(pTab->pSchema) ) return SQLITE_OK;
   if( pTab->pConn->zUser==0 ){
-    kalamTableError(pTab, sqlite3_mprintf("kalam_user table %s has no "
+    kalamTableError(pTab, sqlite3_mprintf("%s table %s%s has no "
         "current user: call kalam_set_user('<user id>') first",
-        pTab->pSchema->zTable));
+        kalamKindName(pTab->pSchema->eKind), pTab->pSchema->zTable,
+        pTab->pSchema->bPerUser ? " (per_user=1)" : ""));
     return SQLITE_AUTH;
   }
   *pnPrefix = kalamKeyPrefix(aPrefix, pTab->pConn->zUser);
@@ -283,6 +284,11 @@ static int tableInit(sqlite3 *db, void *pAux, int argc,
   pSchema = 0;
   zBroken = 0;
   *ppVtab = &pTab->base;
+  if( pDb ){
+    /* Found by name by kalam_changes and kalam_wait (changes.c). */
+    pTab->pNextInDb = pDb->pTables;
+    pDb->pTables = pTab;
+  }
   if( !bCreate && pTab->pCf ){
     rc = kalamHousekeep(pTab, KALAM_HOUSEKEEP_OPEN, &zErr);
     if( rc ){
@@ -329,6 +335,11 @@ static int tableConnect(sqlite3 *db, void *pAux, int argc,
 
 static int tableDisconnect(sqlite3_vtab *pVtab){
   KalamTable *pTab = (KalamTable*)pVtab;
+  if( pTab->pDb ){
+    KalamTable **pp = &pTab->pDb->pTables;
+    while( *pp && *pp!=pTab ) pp = &(*pp)->pNextInDb;
+    if( *pp ) *pp = pTab->pNextInDb;
+  }
   kalamCursorFree(pTab->pSpare);
   if( pTab->pDb ) kalamStoreCfRelease(pTab->pDb->pStore, pTab->pCf);
   sqlite3_free(pTab->zBroken);
