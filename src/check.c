@@ -32,6 +32,15 @@
 **                   'k' key entry    points at a row that holds that key
 **                   'x' index entry  is of one of the table's indexes and
 **                                    points at a row whose values make it
+**                   's' change entry points at the row whose _seq it is
+**                   'h' horizon      is a _seq, and nothing else
+**                   't' expiry entry (per-user streams) names a row that is
+**                                    there
+**                   'c' consumer     (streams) names a group and holds a
+**                                    row id
+**                 The last two are under the table's own prefix (0x00).
+**                 Every row of a shared or user table has its change
+**                 entry, and of a per-user stream its expiry entry.
 **                 A key of no known kind is a problem.
 **
 ** Growing it: a new kind of entry adds one row to checkKinds (the function

@@ -4,9 +4,14 @@
 ** check and what each kind must satisfy):
 **
 **   'r' row          checkRow, with checkRowDerived for the entries its
-**                    values make (its key entry, one per index)
+**                    values make (its key entry, one per index, its change
+**                    or expiry entry)
 **   'k' key entry    checkKeyEntry
 **   'x' index entry  checkIndexEntry
+**   's' change entry checkChangeEntry
+**   'h' horizon      checkHorizon
+**   't' expiry entry checkExpiryEntry
+**   'c' consumer     checkConsumerPosition
 **
 ** A new kind adds one row to checkKinds; an entry every row must have
 ** adds one step to checkRowDerived.
