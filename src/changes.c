@@ -88,7 +88,8 @@ int kalamChangesTableFind(sqlite3 *db, KalamConn *pConn, const char *zName,
     int i, rc;
     sqlite3_stmt *pStmt = 0;
     char *zSql;
-    for(i=0; (zSchema = sqlite3_db_name(db, i))!=0; i++){
+    /* In SQLite's order of search: temp (1), main (0), then attached. */
+    for(i=0; (zSchema = sqlite3_db_name(db, i<2 ? 1-i : i))!=0; i++){
       KalamDb *pDb = 0;
       KalamTable *pTab;
       const char *zTable = zName;
@@ -244,42 +245,19 @@ static void changesPageFree(ChangesCursor *pCur){
   pCur->iRow = 0;
 }
 
-/* Reads the next page: up to CHANGES_PAGE changes after pCur->iAfter. */
-static int changesPage(ChangesCursor *pCur, char **pzErr){
-  ChangesVtab *pVtab = (ChangesVtab*)pCur->base.pVtab;
-  KalamTable *pTab = 0;
-  KalamIter *pIt = 0;
-  char aPrefix[KALAM_MAX_PREFIX];
+/* A stream's page: its live rows after pCur->iAfter, in row id order. */
+static int changesPageStream(ChangesCursor *pCur, KalamTable *pTab,
+                             const char *aPrefix, int nPrefix, int nWant,
+                             char **pzErr){
   char aLo[KALAM_ROWKEY_MAX], aHi[KALAM_BOUND_MAX];
-  int nPrefix, nLo, nHi, nWant, bStream;
-  int rc;
-
-  changesPageFree(pCur);
-  nWant = CHANGES_PAGE;
-  if( pCur->nLeft>=0 && pCur->nLeft<nWant ) nWant = (int)pCur->nLeft;
-  if( nWant==0 ){ pCur->bLast = 1; return SQLITE_OK; }
-  rc = kalamChangesTableFind(pVtab->db, pVtab->pConn, pCur->zTable, &pTab, pzErr);
-  if( rc==SQLITE_OK ){
-    rc = kalamChangesOwner(pTab, "kalam_changes", aPrefix, &nPrefix, pzErr);
-  }
-  if( rc ) return rc;
-  bStream = pTab->pSchema->eKind==KALAM_KIND_STREAM;
-  if( pCur->aRow==0 ){
-    pCur->aRow = sqlite3_malloc64(sizeof(ChangesRow)*CHANGES_PAGE);
-    if( pCur->aRow==0 ) return SQLITE_NOMEM;
-  }
-  if( bStream ){
-    sqlite3_int64 iFrom = pCur->iAfter + 1;
-    sqlite3_int64 iCut = kalamSnowflakeMin(kalamNowMs()
-                                           - pTab->pSchema->nTtlSeconds*1000);
-    if( iFrom < iCut ) iFrom = iCut;
-    nLo = kalamKeyRow(aLo, aPrefix, nPrefix, iFrom);
-    kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aHi, &nHi, aHi, &nHi);
-  }else{
-    nLo = kalamKeyNumbered(aLo, aPrefix, nPrefix, KALAM_TAG_SEQ,
-                           pCur->iAfter + 1);
-    kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_SEQ, aHi, &nHi, aHi, &nHi);
-  }
+  sqlite3_int64 iFrom = pCur->iAfter + 1;
+  sqlite3_int64 iCut = kalamSnowflakeMin(kalamNowMs()
+                                         - pTab->pSchema->nTtlSeconds*1000);
+  int nLo, nHi, rc = SQLITE_OK;
+  KalamIter *pIt;
+  if( iFrom < iCut ) iFrom = iCut;
+  nLo = kalamKeyRow(aLo, aPrefix, nPrefix, iFrom);
+  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aHi, &nHi, aHi, &nHi);
   pIt = kalamTxnIterator(pCur->pDb->pTxn, pTab->pCf, aLo, nLo, aHi, nHi, 0);
   if( pIt==0 ) return SQLITE_NOMEM;
   for(kalamIterSeek(pIt, aLo, (size_t)nLo);
@@ -288,37 +266,150 @@ static int changesPage(ChangesCursor *pCur, char **pzErr){
     size_t nKey, nVal;
     const char *zKey = kalamIterKey(pIt, &nKey);
     const char *zVal = kalamIterValue(pIt, &nVal);
-    sqlite3_int64 iSeq = 0, iRowid;
-    if( bStream ){
-      if( !kalamKeyRowDecode(zKey, nKey, nPrefix, &iRowid) ) continue;
-      pCur->iAfter = iRowid;
-      pTab->pConn->nRowsRead++;
-      rc = changesTake(pCur, pTab, 0, iRowid, zVal, nVal, pzErr);
-    }else{
-      char aRow[KALAM_ROWKEY_MAX];
-      char *zRow = 0;
-      size_t nRow = 0;
-      int nRowKey;
-      if( !kalamKeyNumberedDecode(zKey, nKey, nPrefix, KALAM_TAG_SEQ, &iSeq)
-       || !kalamKeyRowDecode(zVal, nVal, 0, &iRowid) ){
-        continue;
-      }
-      pCur->iAfter = iSeq;
-      nRowKey = kalamKeyRow(aRow, aPrefix, nPrefix, iRowid);
-      rc = kalamTxnGet(pCur->pDb->pTxn, pTab->pCf, aRow, (size_t)nRowKey,
-                       &zRow, &nRow, pzErr);
-      if( rc==SQLITE_OK && zRow ){
-        pTab->pConn->nRowsRead++;
-        rc = changesTake(pCur, pTab, iSeq, iRowid, zRow, nRow, pzErr);
-      }
-      if( zRow ) kalamStoreFree(zRow);
-    }
+    sqlite3_int64 iRowid;
+    if( !kalamKeyRowDecode(zKey, nKey, nPrefix, &iRowid) ) continue;
+    pCur->iAfter = iRowid;
+    pTab->pConn->nRowsRead++;
+    rc = changesTake(pCur, pTab, 0, iRowid, zVal, nVal, pzErr);
   }
   if( rc==SQLITE_OK ){
     pCur->bLast = !kalamIterValid(pIt);
     rc = kalamIterError(pIt, pzErr);
   }
   kalamIterDestroy(pIt);
+  return rc;
+}
+
+/* The _seq of a stored row, or -1 if it cannot be read. */
+static sqlite3_int64 changesRowSeq(const char *z, size_t n){
+  static const KalamSchema noColumns = {0};
+  KalamRow row;
+  sqlite3_int64 iSeq = -1;
+  memset(&row, 0, sizeof(row));
+  if( kalamRowParse(&row, &noColumns, z, n)==SQLITE_OK ){
+    iSeq = row.aSys[KALAM_SYS_SEQ];
+  }
+  kalamRowFree(&row);
+  return iSeq;
+}
+
+/* A shared or user table's page: the changes after pCur->iAfter, merged
+** from its two ranges in _seq order (feed.c): the rows whose _seq is
+** their row id, read in row id order, and the change entries of all
+** others, each row read by its id. */
+static int changesPageRows(ChangesCursor *pCur, KalamTable *pTab,
+                           const char *aPrefix, int nPrefix, int nWant,
+                           char **pzErr){
+  KalamTxn *pTxn = pCur->pDb->pTxn;
+  char aLo[KALAM_ROWKEY_MAX], aHi[KALAM_BOUND_MAX];
+  int nLo, nHi, rc = SQLITE_OK;
+  KalamIter *pRows = 0, *pSeqs = 0;
+  sqlite3_int64 iSeqB = 0, iRowidB = 0, iRowidA = 0;
+  char *zB = 0;             /* the row of the entry pSeqs is on */
+  size_t nB = 0;
+  int bA = 0, bB = 0;       /* each range has a row ready */
+
+  nLo = kalamKeyRow(aLo, aPrefix, nPrefix, pCur->iAfter + 1);
+  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aHi, &nHi, aHi, &nHi);
+  pRows = kalamTxnIterator(pTxn, pTab->pCf, aLo, nLo, aHi, nHi, 0);
+  if( pRows ) kalamIterSeek(pRows, aLo, (size_t)nLo);
+  nLo = kalamKeyNumbered(aLo, aPrefix, nPrefix, KALAM_TAG_SEQ,
+                         pCur->iAfter + 1);
+  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_SEQ, aHi, &nHi, aHi, &nHi);
+  pSeqs = kalamTxnIterator(pTxn, pTab->pCf, aLo, nLo, aHi, nHi, 0);
+  if( pSeqs ) kalamIterSeek(pSeqs, aLo, (size_t)nLo);
+  if( pRows==0 || pSeqs==0 ){ rc = SQLITE_NOMEM; goto done; }
+
+  while( rc==SQLITE_OK && pCur->nRow<nWant ){
+    /* The next row whose _seq is its row id. */
+    while( !bA && kalamIterValid(pRows) ){
+      size_t nKey, nVal;
+      const char *zKey = kalamIterKey(pRows, &nKey);
+      const char *zVal = kalamIterValue(pRows, &nVal);
+      if( kalamKeyRowDecode(zKey, nKey, nPrefix, &iRowidA) ){
+        pTab->pConn->nRowsRead++;
+        if( changesRowSeq(zVal, nVal)==iRowidA ){ bA = 1; break; }
+      }
+      kalamIterNext(pRows);
+    }
+    /* The next change entry whose row is there in that state. */
+    while( !bB && rc==SQLITE_OK && kalamIterValid(pSeqs) ){
+      size_t nKey, nVal;
+      const char *zKey = kalamIterKey(pSeqs, &nKey);
+      const char *zVal = kalamIterValue(pSeqs, &nVal);
+      if( kalamKeyNumberedDecode(zKey, nKey, nPrefix, KALAM_TAG_SEQ, &iSeqB)
+       && kalamKeyRowDecode(zVal, nVal, 0, &iRowidB) ){
+        char aRow[KALAM_ROWKEY_MAX];
+        int nRow = kalamKeyRow(aRow, aPrefix, nPrefix, iRowidB);
+        rc = kalamTxnGet(pTxn, pTab->pCf, aRow, (size_t)nRow, &zB, &nB,
+                         pzErr);
+        if( rc==SQLITE_OK && zB ){
+          pTab->pConn->nRowsRead++;
+          if( changesRowSeq(zB, nB)==iSeqB ){ bB = 1; break; }
+          kalamStoreFree(zB);
+          zB = 0;
+        }
+      }
+      kalamIterNext(pSeqs);
+    }
+    if( rc || (!bA && !bB) ) break;
+    if( bA && (!bB || iRowidA < iSeqB) ){
+      size_t nVal;
+      const char *zVal = kalamIterValue(pRows, &nVal);
+      pCur->iAfter = iRowidA;
+      rc = changesTake(pCur, pTab, iRowidA, iRowidA, zVal, nVal, pzErr);
+      bA = 0;
+      kalamIterNext(pRows);
+    }else{
+      pCur->iAfter = iSeqB;
+      rc = changesTake(pCur, pTab, iSeqB, iRowidB, zB, nB, pzErr);
+      kalamStoreFree(zB);
+      zB = 0;
+      bB = 0;
+      kalamIterNext(pSeqs);
+    }
+  }
+  if( rc==SQLITE_OK ){
+    pCur->bLast = !bA && !bB && !kalamIterValid(pRows)
+               && !kalamIterValid(pSeqs);
+    rc = kalamIterError(pRows, pzErr);
+    if( rc==SQLITE_OK ) rc = kalamIterError(pSeqs, pzErr);
+  }
+
+done:
+  if( zB ) kalamStoreFree(zB);
+  kalamIterDestroy(pRows);
+  kalamIterDestroy(pSeqs);
+  return rc;
+}
+
+/* Reads the next page: up to CHANGES_PAGE changes after pCur->iAfter. */
+static int changesPage(ChangesCursor *pCur, char **pzErr){
+  ChangesVtab *pVtab = (ChangesVtab*)pCur->base.pVtab;
+  KalamTable *pTab = 0;
+  char aPrefix[KALAM_MAX_PREFIX];
+  int nPrefix, nWant;
+  int rc;
+
+  changesPageFree(pCur);
+  nWant = CHANGES_PAGE;
+  if( pCur->nLeft>=0 && pCur->nLeft<nWant ) nWant = (int)pCur->nLeft;
+  if( nWant==0 ){ pCur->bLast = 1; return SQLITE_OK; }
+  rc = kalamChangesTableFind(pVtab->db, pVtab->pConn, pCur->zTable, &pTab,
+                             pzErr);
+  if( rc==SQLITE_OK ){
+    rc = kalamChangesOwner(pTab, "kalam_changes", aPrefix, &nPrefix, pzErr);
+  }
+  if( rc ) return rc;
+  if( pCur->aRow==0 ){
+    pCur->aRow = sqlite3_malloc64(sizeof(ChangesRow)*CHANGES_PAGE);
+    if( pCur->aRow==0 ) return SQLITE_NOMEM;
+  }
+  if( pTab->pSchema->eKind==KALAM_KIND_STREAM ){
+    rc = changesPageStream(pCur, pTab, aPrefix, nPrefix, nWant, pzErr);
+  }else{
+    rc = changesPageRows(pCur, pTab, aPrefix, nPrefix, nWant, pzErr);
+  }
   if( pCur->nLeft>=0 ) pCur->nLeft -= pCur->nRow;
   return rc;
 }
