@@ -39,17 +39,11 @@ SQLITE_EXTENSION_INIT3
 #define CHANGES_SINCE   5
 #define CHANGES_LIMIT   6
 
-/* idxNum bits: which arguments xFilter gets, in this order. */
+/* idxNum bits (tvf.c): which arguments xFilter gets, in this order. */
 #define CHANGES_HAS_TABLE 0x01
 #define CHANGES_HAS_SINCE 0x02
 #define CHANGES_HAS_LIMIT 0x04
 
-typedef struct ChangesVtab ChangesVtab;
-struct ChangesVtab {
-  sqlite3_vtab base;        /* must be first */
-  sqlite3 *db;
-  KalamConn *pConn;
-};
 
 /* One change, materialized. */
 typedef struct ChangesRow ChangesRow;
@@ -385,7 +379,7 @@ done:
 
 /* Reads the next page: up to CHANGES_PAGE changes after pCur->iAfter. */
 static int changesPage(ChangesCursor *pCur, char **pzErr){
-  ChangesVtab *pVtab = (ChangesVtab*)pCur->base.pVtab;
+  KalamTvf *pVtab = (KalamTvf*)pCur->base.pVtab;
   KalamTable *pTab = 0;
   char aPrefix[KALAM_MAX_PREFIX];
   int nPrefix, nWant;
@@ -417,59 +411,18 @@ static int changesPage(ChangesCursor *pCur, char **pzErr){
 static int changesConnect(sqlite3 *db, void *pAux, int argc,
                           const char *const *argv, sqlite3_vtab **ppVtab,
                           char **pzErr){
-  ChangesVtab *pVtab;
-  int rc;
   (void)argc; (void)argv; (void)pzErr;
-  rc = sqlite3_declare_vtab(db, "CREATE TABLE x(_seq INTEGER, rowid INTEGER, "
-      "_deleted INTEGER, row TEXT, \"table\" HIDDEN, since_seq HIDDEN, "
-      "\"limit\" HIDDEN)");
-  if( rc ) return rc;
-  pVtab = sqlite3_malloc(sizeof(*pVtab));
-  if( pVtab==0 ) return SQLITE_NOMEM;
-  memset(pVtab, 0, sizeof(*pVtab));
-  pVtab->db = db;
-  pVtab->pConn = (KalamConn*)pAux;
-  *ppVtab = &pVtab->base;
-  return SQLITE_OK;
-}
-
-static int changesDisconnect(sqlite3_vtab *pVtab){
-  sqlite3_free(pVtab);
-  return SQLITE_OK;
+  return kalamTvfConnect(db, pAux, "CREATE TABLE x(_seq INTEGER, "
+      "rowid INTEGER, _deleted INTEGER, row TEXT, \"table\" HIDDEN, "
+      "since_seq HIDDEN, \"limit\" HIDDEN)", ppVtab);
 }
 
 /* The arguments are equality constraints on the hidden columns; the table
 ** is required. Rows come in _seq order. */
 static int changesBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
-  int aiArg[3] = {-1, -1, -1};
-  int i, n = 0, idxNum = 0;
-  for(i=0; i<pInfo->nConstraint; i++){
-    const struct sqlite3_index_constraint *p = &pInfo->aConstraint[i];
-    if( p->iColumn<CHANGES_TABLE ) continue;
-    if( p->op!=SQLITE_INDEX_CONSTRAINT_EQ || !p->usable ) return SQLITE_CONSTRAINT;
-    aiArg[p->iColumn - CHANGES_TABLE] = i;
-  }
-  if( aiArg[0]<0 ){
-    sqlite3_free(pVtab->zErrMsg);
-    pVtab->zErrMsg = sqlite3_mprintf("kalam_changes: the table name is "
-                                     "required: kalam_changes('t' [, since_seq "
-                                     "[, limit]])");
-    return SQLITE_ERROR;
-  }
-  for(i=0; i<3; i++){
-    if( aiArg[i]<0 ) continue;
-    idxNum |= 1<<i;
-    pInfo->aConstraintUsage[aiArg[i]].argvIndex = ++n;
-    pInfo->aConstraintUsage[aiArg[i]].omit = 1;
-  }
-  pInfo->idxNum = idxNum;
-  if( pInfo->nOrderBy==1 && pInfo->aOrderBy[0].iColumn==CHANGES_SEQ
-   && !pInfo->aOrderBy[0].desc ){
-    pInfo->orderByConsumed = 1;
-  }
-  pInfo->estimatedCost = 1000;
-  pInfo->estimatedRows = 1000;
-  return SQLITE_OK;
+  return kalamTvfBestIndex(pVtab, pInfo, CHANGES_TABLE, 3, 1,
+      "kalam_changes: the table name is required: kalam_changes('t' "
+      "[, since_seq [, limit]])", CHANGES_SEQ);
 }
 
 static int changesOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
@@ -483,7 +436,7 @@ static int changesOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
 
 /* Lets go of the connection's view as a table cursor does (cursor.c). */
 static void changesRelease(ChangesCursor *pCur){
-  ChangesVtab *pVtab = (ChangesVtab*)pCur->base.pVtab;
+  KalamTvf *pVtab = (KalamTvf*)pCur->base.pVtab;
   if( pCur->pDb==0 ) return;
   if( --pCur->pDb->nCursor==0 && sqlite3_get_autocommit(pVtab->db) ){
     kalamCommitViewRelease(pCur->pDb);
@@ -522,7 +475,7 @@ static int changesIntArg(sqlite3_value *pVal, const char *zWhat,
 static int changesFilter(sqlite3_vtab_cursor *cur, int idxNum,
                          const char *idxStr, int argc, sqlite3_value **argv){
   ChangesCursor *pCur = (ChangesCursor*)cur;
-  ChangesVtab *pVtab = (ChangesVtab*)cur->pVtab;
+  KalamTvf *pVtab = (KalamTvf*)cur->pVtab;
   KalamTable *pTab = 0;
   const char *zName;
   char aPrefix[KALAM_MAX_PREFIX];
@@ -571,16 +524,13 @@ static int changesFilter(sqlite3_vtab_cursor *cur, int idxNum,
   rc = changesPage(pCur, &zErr);
 
 done:
-  if( zErr ){
-    sqlite3_free(pVtab->base.zErrMsg);
-    pVtab->base.zErrMsg = zErr;
-  }
+  kalamTvfError(&pVtab->base, zErr);
   return rc;
 }
 
 static int changesNext(sqlite3_vtab_cursor *cur){
   ChangesCursor *pCur = (ChangesCursor*)cur;
-  ChangesVtab *pVtab = (ChangesVtab*)cur->pVtab;
+  KalamTvf *pVtab = (KalamTvf*)cur->pVtab;
   char *zErr = 0;
   int rc = SQLITE_OK;
   pCur->iRow++;
@@ -588,10 +538,7 @@ static int changesNext(sqlite3_vtab_cursor *cur){
   while( pCur->iRow>=pCur->nRow && !pCur->bLast && rc==SQLITE_OK ){
     rc = changesPage(pCur, &zErr);
   }
-  if( zErr ){
-    sqlite3_free(pVtab->base.zErrMsg);
-    pVtab->base.zErrMsg = zErr;
-  }
+  kalamTvfError(&pVtab->base, zErr);
   return rc;
 }
 
@@ -628,7 +575,7 @@ static sqlite3_module changesModule = {
   0,                  /* xCreate: none, an eponymous-only table */
   changesConnect,     /* xConnect */
   changesBestIndex,   /* xBestIndex */
-  changesDisconnect,  /* xDisconnect */
+  kalamTvfDisconnect, /* xDisconnect */
   0,                  /* xDestroy */
   changesOpen,        /* xOpen */
   changesClose,       /* xClose */
