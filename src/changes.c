@@ -39,17 +39,11 @@ SQLITE_EXTENSION_INIT3
 #define CHANGES_SINCE   5
 #define CHANGES_LIMIT   6
 
-/* idxNum bits: which arguments xFilter gets, in this order. */
+/* idxNum bits (tvf.c): which arguments xFilter gets, in this order. */
 #define CHANGES_HAS_TABLE 0x01
 #define CHANGES_HAS_SINCE 0x02
 #define CHANGES_HAS_LIMIT 0x04
 
-typedef struct ChangesVtab ChangesVtab;
-struct ChangesVtab {
-  sqlite3_vtab base;        /* must be first */
-  sqlite3 *db;
-  KalamConn *pConn;
-};
 
 /* One change, materialized. */
 typedef struct ChangesRow ChangesRow;
@@ -88,7 +82,8 @@ int kalamChangesTableFind(sqlite3 *db, KalamConn *pConn, const char *zName,
     int i, rc;
     sqlite3_stmt *pStmt = 0;
     char *zSql;
-    for(i=0; (zSchema = sqlite3_db_name(db, i))!=0; i++){
+    /* In SQLite's order of search: temp (1), main (0), then attached. */
+    for(i=0; (zSchema = sqlite3_db_name(db, i<2 ? 1-i : i))!=0; i++){
       KalamDb *pDb = 0;
       KalamTable *pTab;
       const char *zTable = zName;
@@ -244,42 +239,19 @@ static void changesPageFree(ChangesCursor *pCur){
   pCur->iRow = 0;
 }
 
-/* Reads the next page: up to CHANGES_PAGE changes after pCur->iAfter. */
-static int changesPage(ChangesCursor *pCur, char **pzErr){
-  ChangesVtab *pVtab = (ChangesVtab*)pCur->base.pVtab;
-  KalamTable *pTab = 0;
-  KalamIter *pIt = 0;
-  char aPrefix[KALAM_MAX_PREFIX];
+/* A stream's page: its live rows after pCur->iAfter, in row id order. */
+static int changesPageStream(ChangesCursor *pCur, KalamTable *pTab,
+                             const char *aPrefix, int nPrefix, int nWant,
+                             char **pzErr){
   char aLo[KALAM_ROWKEY_MAX], aHi[KALAM_BOUND_MAX];
-  int nPrefix, nLo, nHi, nWant, bStream;
-  int rc;
-
-  changesPageFree(pCur);
-  nWant = CHANGES_PAGE;
-  if( pCur->nLeft>=0 && pCur->nLeft<nWant ) nWant = (int)pCur->nLeft;
-  if( nWant==0 ){ pCur->bLast = 1; return SQLITE_OK; }
-  rc = kalamChangesTableFind(pVtab->db, pVtab->pConn, pCur->zTable, &pTab, pzErr);
-  if( rc==SQLITE_OK ){
-    rc = kalamChangesOwner(pTab, "kalam_changes", aPrefix, &nPrefix, pzErr);
-  }
-  if( rc ) return rc;
-  bStream = pTab->pSchema->eKind==KALAM_KIND_STREAM;
-  if( pCur->aRow==0 ){
-    pCur->aRow = sqlite3_malloc64(sizeof(ChangesRow)*CHANGES_PAGE);
-    if( pCur->aRow==0 ) return SQLITE_NOMEM;
-  }
-  if( bStream ){
-    sqlite3_int64 iFrom = pCur->iAfter + 1;
-    sqlite3_int64 iCut = kalamSnowflakeMin(kalamNowMs()
-                                           - pTab->pSchema->nTtlSeconds*1000);
-    if( iFrom < iCut ) iFrom = iCut;
-    nLo = kalamKeyRow(aLo, aPrefix, nPrefix, iFrom);
-    kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aHi, &nHi, aHi, &nHi);
-  }else{
-    nLo = kalamKeyNumbered(aLo, aPrefix, nPrefix, KALAM_TAG_SEQ,
-                           pCur->iAfter + 1);
-    kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_SEQ, aHi, &nHi, aHi, &nHi);
-  }
+  sqlite3_int64 iFrom = pCur->iAfter + 1;
+  sqlite3_int64 iCut = kalamSnowflakeMin(kalamNowMs()
+                                         - pTab->pSchema->nTtlSeconds*1000);
+  int nLo, nHi, rc = SQLITE_OK;
+  KalamIter *pIt;
+  if( iFrom < iCut ) iFrom = iCut;
+  nLo = kalamKeyRow(aLo, aPrefix, nPrefix, iFrom);
+  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aHi, &nHi, aHi, &nHi);
   pIt = kalamTxnIterator(pCur->pDb->pTxn, pTab->pCf, aLo, nLo, aHi, nHi, 0);
   if( pIt==0 ) return SQLITE_NOMEM;
   for(kalamIterSeek(pIt, aLo, (size_t)nLo);
@@ -288,37 +260,137 @@ static int changesPage(ChangesCursor *pCur, char **pzErr){
     size_t nKey, nVal;
     const char *zKey = kalamIterKey(pIt, &nKey);
     const char *zVal = kalamIterValue(pIt, &nVal);
-    sqlite3_int64 iSeq = 0, iRowid;
-    if( bStream ){
-      if( !kalamKeyRowDecode(zKey, nKey, nPrefix, &iRowid) ) continue;
-      pCur->iAfter = iRowid;
-      pTab->pConn->nRowsRead++;
-      rc = changesTake(pCur, pTab, 0, iRowid, zVal, nVal, pzErr);
-    }else{
-      char aRow[KALAM_ROWKEY_MAX];
-      char *zRow = 0;
-      size_t nRow = 0;
-      int nRowKey;
-      if( !kalamKeyNumberedDecode(zKey, nKey, nPrefix, KALAM_TAG_SEQ, &iSeq)
-       || !kalamKeyRowDecode(zVal, nVal, 0, &iRowid) ){
-        continue;
-      }
-      pCur->iAfter = iSeq;
-      nRowKey = kalamKeyRow(aRow, aPrefix, nPrefix, iRowid);
-      rc = kalamTxnGet(pCur->pDb->pTxn, pTab->pCf, aRow, (size_t)nRowKey,
-                       &zRow, &nRow, pzErr);
-      if( rc==SQLITE_OK && zRow ){
-        pTab->pConn->nRowsRead++;
-        rc = changesTake(pCur, pTab, iSeq, iRowid, zRow, nRow, pzErr);
-      }
-      if( zRow ) kalamStoreFree(zRow);
-    }
+    sqlite3_int64 iRowid;
+    if( !kalamKeyRowDecode(zKey, nKey, nPrefix, &iRowid) ) continue;
+    pCur->iAfter = iRowid;
+    pTab->pConn->nRowsRead++;
+    rc = changesTake(pCur, pTab, 0, iRowid, zVal, nVal, pzErr);
   }
   if( rc==SQLITE_OK ){
     pCur->bLast = !kalamIterValid(pIt);
     rc = kalamIterError(pIt, pzErr);
   }
   kalamIterDestroy(pIt);
+  return rc;
+}
+
+/* A shared or user table's page: the changes after pCur->iAfter, merged
+** from its two ranges in _seq order (feed.c): the rows whose _seq is
+** their row id, read in row id order, and the change entries of all
+** others, each row read by its id. */
+static int changesPageRows(ChangesCursor *pCur, KalamTable *pTab,
+                           const char *aPrefix, int nPrefix, int nWant,
+                           char **pzErr){
+  KalamTxn *pTxn = pCur->pDb->pTxn;
+  char aLo[KALAM_ROWKEY_MAX], aHi[KALAM_BOUND_MAX];
+  int nLo, nHi, rc = SQLITE_OK;
+  KalamIter *pRows = 0, *pSeqs = 0;
+  sqlite3_int64 iSeqB = 0, iRowidB = 0, iRowidA = 0;
+  char *zB = 0;             /* the row of the entry pSeqs is on */
+  size_t nB = 0;
+  int bA = 0, bB = 0;       /* each range has a row ready */
+
+  nLo = kalamKeyRow(aLo, aPrefix, nPrefix, pCur->iAfter + 1);
+  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aHi, &nHi, aHi, &nHi);
+  pRows = kalamTxnIterator(pTxn, pTab->pCf, aLo, nLo, aHi, nHi, 0);
+  if( pRows ) kalamIterSeek(pRows, aLo, (size_t)nLo);
+  nLo = kalamKeyNumbered(aLo, aPrefix, nPrefix, KALAM_TAG_SEQ,
+                         pCur->iAfter + 1);
+  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_SEQ, aHi, &nHi, aHi, &nHi);
+  pSeqs = kalamTxnIterator(pTxn, pTab->pCf, aLo, nLo, aHi, nHi, 0);
+  if( pSeqs ) kalamIterSeek(pSeqs, aLo, (size_t)nLo);
+  if( pRows==0 || pSeqs==0 ){ rc = SQLITE_NOMEM; goto done; }
+
+  while( rc==SQLITE_OK && pCur->nRow<nWant ){
+    /* The next row whose _seq is its row id. */
+    while( !bA && kalamIterValid(pRows) ){
+      size_t nKey, nVal;
+      const char *zKey = kalamIterKey(pRows, &nKey);
+      const char *zVal = kalamIterValue(pRows, &nVal);
+      if( kalamKeyRowDecode(zKey, nKey, nPrefix, &iRowidA) ){
+        pTab->pConn->nRowsRead++;
+        if( kalamRowSeq(zVal, nVal)==iRowidA ){ bA = 1; break; }
+      }
+      kalamIterNext(pRows);
+    }
+    /* The next change entry whose row is there in that state. */
+    while( !bB && rc==SQLITE_OK && kalamIterValid(pSeqs) ){
+      size_t nKey, nVal;
+      const char *zKey = kalamIterKey(pSeqs, &nKey);
+      const char *zVal = kalamIterValue(pSeqs, &nVal);
+      if( kalamKeyNumberedDecode(zKey, nKey, nPrefix, KALAM_TAG_SEQ, &iSeqB)
+       && kalamKeyRowDecode(zVal, nVal, 0, &iRowidB) ){
+        char aRow[KALAM_ROWKEY_MAX];
+        int nRow = kalamKeyRow(aRow, aPrefix, nPrefix, iRowidB);
+        rc = kalamTxnGet(pTxn, pTab->pCf, aRow, (size_t)nRow, &zB, &nB,
+                         pzErr);
+        if( rc==SQLITE_OK && zB ){
+          pTab->pConn->nRowsRead++;
+          if( kalamRowSeq(zB, nB)==iSeqB ){ bB = 1; break; }
+          kalamStoreFree(zB);
+          zB = 0;
+        }
+      }
+      kalamIterNext(pSeqs);
+    }
+    if( rc || (!bA && !bB) ) break;
+    if( bA && (!bB || iRowidA < iSeqB) ){
+      size_t nVal;
+      const char *zVal = kalamIterValue(pRows, &nVal);
+      pCur->iAfter = iRowidA;
+      rc = changesTake(pCur, pTab, iRowidA, iRowidA, zVal, nVal, pzErr);
+      bA = 0;
+      kalamIterNext(pRows);
+    }else{
+      pCur->iAfter = iSeqB;
+      rc = changesTake(pCur, pTab, iSeqB, iRowidB, zB, nB, pzErr);
+      kalamStoreFree(zB);
+      zB = 0;
+      bB = 0;
+      kalamIterNext(pSeqs);
+    }
+  }
+  if( rc==SQLITE_OK ){
+    pCur->bLast = !bA && !bB && !kalamIterValid(pRows)
+               && !kalamIterValid(pSeqs);
+    rc = kalamIterError(pRows, pzErr);
+    if( rc==SQLITE_OK ) rc = kalamIterError(pSeqs, pzErr);
+  }
+
+done:
+  if( zB ) kalamStoreFree(zB);
+  kalamIterDestroy(pRows);
+  kalamIterDestroy(pSeqs);
+  return rc;
+}
+
+/* Reads the next page: up to CHANGES_PAGE changes after pCur->iAfter. */
+static int changesPage(ChangesCursor *pCur, char **pzErr){
+  KalamTvf *pVtab = (KalamTvf*)pCur->base.pVtab;
+  KalamTable *pTab = 0;
+  char aPrefix[KALAM_MAX_PREFIX];
+  int nPrefix, nWant;
+  int rc;
+
+  changesPageFree(pCur);
+  nWant = CHANGES_PAGE;
+  if( pCur->nLeft>=0 && pCur->nLeft<nWant ) nWant = (int)pCur->nLeft;
+  if( nWant==0 ){ pCur->bLast = 1; return SQLITE_OK; }
+  rc = kalamChangesTableFind(pVtab->db, pVtab->pConn, pCur->zTable, &pTab,
+                             pzErr);
+  if( rc==SQLITE_OK ){
+    rc = kalamChangesOwner(pTab, "kalam_changes", aPrefix, &nPrefix, pzErr);
+  }
+  if( rc ) return rc;
+  if( pCur->aRow==0 ){
+    pCur->aRow = sqlite3_malloc64(sizeof(ChangesRow)*CHANGES_PAGE);
+    if( pCur->aRow==0 ) return SQLITE_NOMEM;
+  }
+  if( pTab->pSchema->eKind==KALAM_KIND_STREAM ){
+    rc = changesPageStream(pCur, pTab, aPrefix, nPrefix, nWant, pzErr);
+  }else{
+    rc = changesPageRows(pCur, pTab, aPrefix, nPrefix, nWant, pzErr);
+  }
   if( pCur->nLeft>=0 ) pCur->nLeft -= pCur->nRow;
   return rc;
 }
@@ -326,59 +398,18 @@ static int changesPage(ChangesCursor *pCur, char **pzErr){
 static int changesConnect(sqlite3 *db, void *pAux, int argc,
                           const char *const *argv, sqlite3_vtab **ppVtab,
                           char **pzErr){
-  ChangesVtab *pVtab;
-  int rc;
   (void)argc; (void)argv; (void)pzErr;
-  rc = sqlite3_declare_vtab(db, "CREATE TABLE x(_seq INTEGER, rowid INTEGER, "
-      "_deleted INTEGER, row TEXT, \"table\" HIDDEN, since_seq HIDDEN, "
-      "\"limit\" HIDDEN)");
-  if( rc ) return rc;
-  pVtab = sqlite3_malloc(sizeof(*pVtab));
-  if( pVtab==0 ) return SQLITE_NOMEM;
-  memset(pVtab, 0, sizeof(*pVtab));
-  pVtab->db = db;
-  pVtab->pConn = (KalamConn*)pAux;
-  *ppVtab = &pVtab->base;
-  return SQLITE_OK;
-}
-
-static int changesDisconnect(sqlite3_vtab *pVtab){
-  sqlite3_free(pVtab);
-  return SQLITE_OK;
+  return kalamTvfConnect(db, pAux, "CREATE TABLE x(_seq INTEGER, "
+      "rowid INTEGER, _deleted INTEGER, row TEXT, \"table\" HIDDEN, "
+      "since_seq HIDDEN, \"limit\" HIDDEN)", ppVtab);
 }
 
 /* The arguments are equality constraints on the hidden columns; the table
 ** is required. Rows come in _seq order. */
 static int changesBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
-  int aiArg[3] = {-1, -1, -1};
-  int i, n = 0, idxNum = 0;
-  for(i=0; i<pInfo->nConstraint; i++){
-    const struct sqlite3_index_constraint *p = &pInfo->aConstraint[i];
-    if( p->iColumn<CHANGES_TABLE ) continue;
-    if( p->op!=SQLITE_INDEX_CONSTRAINT_EQ || !p->usable ) return SQLITE_CONSTRAINT;
-    aiArg[p->iColumn - CHANGES_TABLE] = i;
-  }
-  if( aiArg[0]<0 ){
-    sqlite3_free(pVtab->zErrMsg);
-    pVtab->zErrMsg = sqlite3_mprintf("kalam_changes: the table name is "
-                                     "required: kalam_changes('t' [, since_seq "
-                                     "[, limit]])");
-    return SQLITE_ERROR;
-  }
-  for(i=0; i<3; i++){
-    if( aiArg[i]<0 ) continue;
-    idxNum |= 1<<i;
-    pInfo->aConstraintUsage[aiArg[i]].argvIndex = ++n;
-    pInfo->aConstraintUsage[aiArg[i]].omit = 1;
-  }
-  pInfo->idxNum = idxNum;
-  if( pInfo->nOrderBy==1 && pInfo->aOrderBy[0].iColumn==CHANGES_SEQ
-   && !pInfo->aOrderBy[0].desc ){
-    pInfo->orderByConsumed = 1;
-  }
-  pInfo->estimatedCost = 1000;
-  pInfo->estimatedRows = 1000;
-  return SQLITE_OK;
+  return kalamTvfBestIndex(pVtab, pInfo, CHANGES_TABLE, 3, 1,
+      "kalam_changes: the table name is required: kalam_changes('t' "
+      "[, since_seq [, limit]])", CHANGES_SEQ);
 }
 
 static int changesOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
@@ -392,7 +423,7 @@ static int changesOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
 
 /* Lets go of the connection's view as a table cursor does (cursor.c). */
 static void changesRelease(ChangesCursor *pCur){
-  ChangesVtab *pVtab = (ChangesVtab*)pCur->base.pVtab;
+  KalamTvf *pVtab = (KalamTvf*)pCur->base.pVtab;
   if( pCur->pDb==0 ) return;
   if( --pCur->pDb->nCursor==0 && sqlite3_get_autocommit(pVtab->db) ){
     kalamCommitViewRelease(pCur->pDb);
@@ -431,7 +462,7 @@ static int changesIntArg(sqlite3_value *pVal, const char *zWhat,
 static int changesFilter(sqlite3_vtab_cursor *cur, int idxNum,
                          const char *idxStr, int argc, sqlite3_value **argv){
   ChangesCursor *pCur = (ChangesCursor*)cur;
-  ChangesVtab *pVtab = (ChangesVtab*)cur->pVtab;
+  KalamTvf *pVtab = (KalamTvf*)cur->pVtab;
   KalamTable *pTab = 0;
   const char *zName;
   char aPrefix[KALAM_MAX_PREFIX];
@@ -480,16 +511,13 @@ static int changesFilter(sqlite3_vtab_cursor *cur, int idxNum,
   rc = changesPage(pCur, &zErr);
 
 done:
-  if( zErr ){
-    sqlite3_free(pVtab->base.zErrMsg);
-    pVtab->base.zErrMsg = zErr;
-  }
+  kalamTvfError(&pVtab->base, zErr);
   return rc;
 }
 
 static int changesNext(sqlite3_vtab_cursor *cur){
   ChangesCursor *pCur = (ChangesCursor*)cur;
-  ChangesVtab *pVtab = (ChangesVtab*)cur->pVtab;
+  KalamTvf *pVtab = (KalamTvf*)cur->pVtab;
   char *zErr = 0;
   int rc = SQLITE_OK;
   pCur->iRow++;
@@ -497,10 +525,7 @@ static int changesNext(sqlite3_vtab_cursor *cur){
   while( pCur->iRow>=pCur->nRow && !pCur->bLast && rc==SQLITE_OK ){
     rc = changesPage(pCur, &zErr);
   }
-  if( zErr ){
-    sqlite3_free(pVtab->base.zErrMsg);
-    pVtab->base.zErrMsg = zErr;
-  }
+  kalamTvfError(&pVtab->base, zErr);
   return rc;
 }
 
@@ -537,7 +562,7 @@ static sqlite3_module changesModule = {
   0,                  /* xCreate: none, an eponymous-only table */
   changesConnect,     /* xConnect */
   changesBestIndex,   /* xBestIndex */
-  changesDisconnect,  /* xDisconnect */
+  kalamTvfDisconnect, /* xDisconnect */
   0,                  /* xDestroy */
   changesOpen,        /* xOpen */
   changesClose,       /* xClose */

@@ -1,7 +1,8 @@
 /*
 ** changes.h — the interfaces of following changes: the change entries and
 ** horizons (feed.c), subscriptions (subscribe.c), kalam_changes and
-** kalam_wait (changes.c), and stream consumers (consume.c). Included at
+** kalam_wait (changes.c), stream consumers (consume.c), and what their
+** table-valued functions share (tvf.c). Included at
 ** the end of kalam_int.h; docs/changes.md and docs/streams.md describe
 ** what they do.
 */
@@ -62,5 +63,23 @@ void kalamChangesError(sqlite3_context *ctx, int rc, char *zErr);
 ** Interface to consume.c: kalam_consume, kalam_ack and kalam_consumers.
 */
 int kalamConsumeRegister(sqlite3 *db, KalamConn *pConn);
+
+/************************************************************************
+** Interface to tvf.c: what the table-valued functions share.
+*/
+typedef struct KalamTvf KalamTvf;
+struct KalamTvf {
+  sqlite3_vtab base;        /* must be first: SQLite sees only this part */
+  sqlite3 *db;
+  KalamConn *pConn;
+};
+#define KALAM_TVF_MAX_ARG 8
+int kalamTvfConnect(sqlite3 *db, void *pAux, const char *zDecl,
+                    sqlite3_vtab **ppVtab);
+int kalamTvfDisconnect(sqlite3_vtab *pVtab);
+int kalamTvfBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo,
+                      int iFirst, int nArg, int nRequired,
+                      const char *zUsage, int iOrder);
+void kalamTvfError(sqlite3_vtab *pVtab, char *zErr);
 
 #endif /* KALAM_CHANGES_H */

@@ -39,8 +39,9 @@
 **                   'c' consumer     (streams) names a group and holds a
 **                                    row id
 **                 The last two are under the table's own prefix (0x00).
-**                 Every row of a shared or user table has its change
-**                 entry, and of a per-user stream its expiry entry.
+**                 A row of a shared or user table whose _seq is not its
+**                 row id has its change entry, and a row of a per-user
+**                 stream its expiry entry.
 **                 A key of no known kind is a problem.
 **
 ** Growing it: a new kind of entry adds one row to checkKinds (the function

@@ -113,8 +113,8 @@ static int checkDerived(KalamCheck *p, const char *zOwner, sqlite3_int64 iRowid,
 }
 
 /* The entries of the change feed and of expiry every row must have: a
-** shared or user table's change entry of the row's _seq (feed.c), a
-** per-user stream's expiry entry (keys.c). */
+** shared or user table's change entry of the row's _seq unless that is
+** its row id (feed.c), a per-user stream's expiry entry (keys.c). */
 static int checkRowFeed(KalamCheck *p, const char *aPrefix, int nPrefix,
                         const char *zOwner, KalamRow *pRow){
   char aKey[KALAM_ROWKEY_MAX + KALAM_MAX_PREFIX];
@@ -125,6 +125,9 @@ static int checkRowFeed(KalamCheck *p, const char *aPrefix, int nPrefix,
     if( kalamRowSystem(pRow, p->pSchema, KALAM_SYS_SEQ, &iSeq) ){
       return SQLITE_OK;                       /* reported by checkRow */
     }
+    /* A row whose _seq is its row id (an insert's) is its own entry: the
+    ** feed reads row keys and change entries together. */
+    if( iSeq==pRow->iRowid ) return SQLITE_OK;
     nKey = kalamKeyNumbered(aKey, aPrefix, nPrefix, KALAM_TAG_SEQ, iSeq);
     zWhat = sqlite3_mprintf("change entry (_seq %lld)", iSeq);
     if( zWhat==0 ) return SQLITE_NOMEM;

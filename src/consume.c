@@ -112,12 +112,6 @@ static sqlite3_int64 consumeStart(const KalamSchema *pSchema,
 #define CONSUME_GROUP 4
 #define CONSUME_N     5
 
-typedef struct ConsumeVtab ConsumeVtab;
-struct ConsumeVtab {
-  sqlite3_vtab base;        /* must be first */
-  sqlite3 *db;
-  KalamConn *pConn;
-};
 
 typedef struct ConsumeRow ConsumeRow;
 struct ConsumeRow {
@@ -137,58 +131,21 @@ struct ConsumeCursor {
 static int consumeConnect(sqlite3 *db, void *pAux, int argc,
                           const char *const *argv, sqlite3_vtab **ppVtab,
                           char **pzErr){
-  ConsumeVtab *pVtab;
-  int rc;
   (void)argc; (void)argv; (void)pzErr;
-  rc = sqlite3_declare_vtab(db, "CREATE TABLE x(rowid INTEGER, _ts INTEGER, "
-      "row TEXT, \"table\" HIDDEN, \"group\" HIDDEN, n HIDDEN)");
-  if( rc ) return rc;
-  pVtab = sqlite3_malloc(sizeof(*pVtab));
-  if( pVtab==0 ) return SQLITE_NOMEM;
-  memset(pVtab, 0, sizeof(*pVtab));
-  pVtab->db = db;
-  pVtab->pConn = (KalamConn*)pAux;
-  *ppVtab = &pVtab->base;
-  return SQLITE_OK;
-}
-
-static int consumeDisconnect(sqlite3_vtab *pVtab){
-  sqlite3_free(pVtab);
-  return SQLITE_OK;
+  return kalamTvfConnect(db, pAux, "CREATE TABLE x(rowid INTEGER, "
+      "_ts INTEGER, row TEXT, \"table\" HIDDEN, \"group\" HIDDEN, n HIDDEN)",
+      ppVtab);
 }
 
 /* The table and the group are required, n is optional; rows come in row
 ** id order. */
 static int consumeBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
-  int aiArg[3] = {-1, -1, -1};
-  int i, n = 0;
-  for(i=0; i<pInfo->nConstraint; i++){
-    const struct sqlite3_index_constraint *p = &pInfo->aConstraint[i];
-    if( p->iColumn<CONSUME_TABLE ) continue;
-    if( p->op!=SQLITE_INDEX_CONSTRAINT_EQ || !p->usable ){
-      return SQLITE_CONSTRAINT;
-    }
-    aiArg[p->iColumn - CONSUME_TABLE] = i;
-  }
-  if( aiArg[0]<0 || aiArg[1]<0 ){
-    sqlite3_free(pVtab->zErrMsg);
-    pVtab->zErrMsg = sqlite3_mprintf("kalam_consume: the table and the "
-        "group are required: kalam_consume('t', 'group' [, n])");
-    return SQLITE_ERROR;
-  }
-  for(i=0; i<3; i++){
-    if( aiArg[i]<0 ) continue;
-    pInfo->aConstraintUsage[aiArg[i]].argvIndex = ++n;
-    pInfo->aConstraintUsage[aiArg[i]].omit = 1;
-  }
-  pInfo->idxNum = aiArg[2]>=0;
-  if( pInfo->nOrderBy==1 && pInfo->aOrderBy[0].iColumn==CONSUME_ROWID
-   && !pInfo->aOrderBy[0].desc ){
-    pInfo->orderByConsumed = 1;
-  }
+  int rc = kalamTvfBestIndex(pVtab, pInfo, CONSUME_TABLE, 3, 2,
+      "kalam_consume: the table and the group are required: "
+      "kalam_consume('t', 'group' [, n])", CONSUME_ROWID);
   pInfo->estimatedCost = 100;
   pInfo->estimatedRows = CONSUME_DEFAULT_N;
-  return SQLITE_OK;
+  return rc;
 }
 
 static int consumeOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
@@ -269,7 +226,7 @@ static int consumeRead(ConsumeCursor *pCur, KalamTable *pTab,
 static int consumeFilter(sqlite3_vtab_cursor *cur, int idxNum,
                          const char *idxStr, int argc, sqlite3_value **argv){
   ConsumeCursor *pCur = (ConsumeCursor*)cur;
-  ConsumeVtab *pVtab = (ConsumeVtab*)cur->pVtab;
+  KalamTvf *pVtab = (KalamTvf*)cur->pVtab;
   KalamTable *pTab = 0;
   char aPrefix[KALAM_MAX_PREFIX], aKey[CONSUME_KEY_MAX];
   const char *zGroup;
@@ -285,7 +242,7 @@ static int consumeFilter(sqlite3_vtab_cursor *cur, int idxNum,
   if( rc==SQLITE_OK ){
     rc = consumeGroupCheck(argv[1], "kalam_consume", &zGroup, &nGroup, &zErr);
   }
-  if( rc==SQLITE_OK && idxNum ){
+  if( rc==SQLITE_OK && (idxNum & 4) ){
     if( sqlite3_value_numeric_type(argv[2])!=SQLITE_INTEGER
      || sqlite3_value_int64(argv[2])<0 ){
       zErr = sqlite3_mprintf("kalam_consume: n must be an integer of 0 or "
@@ -303,10 +260,7 @@ static int consumeFilter(sqlite3_vtab_cursor *cur, int idxNum,
   if( rc==SQLITE_OK ){
     rc = consumeRead(pCur, pTab, aPrefix, nPrefix, iPos, nWant, &zErr);
   }
-  if( zErr ){
-    sqlite3_free(pVtab->base.zErrMsg);
-    pVtab->base.zErrMsg = zErr;
-  }
+  kalamTvfError(&pVtab->base, zErr);
   return rc;
 }
 
@@ -350,7 +304,7 @@ static sqlite3_module consumeModule = {
   0,                  /* xCreate: none, an eponymous-only table */
   consumeConnect,     /* xConnect */
   consumeBestIndex,   /* xBestIndex */
-  consumeDisconnect,  /* xDisconnect */
+  kalamTvfDisconnect, /* xDisconnect */
   0,                  /* xDestroy */
   consumeOpen,        /* xOpen */
   consumeClose,       /* xClose */
@@ -481,26 +435,13 @@ struct ConsumersScan {
 static int consumersConnect(sqlite3 *db, void *pAux, int argc,
                             const char *const *argv, sqlite3_vtab **ppVtab,
                             char **pzErr){
-  ConsumeVtab *pVtab;
-  int rc;
   (void)argc; (void)argv; (void)pzErr;
-  rc = sqlite3_declare_vtab(db, "CREATE TABLE x(name TEXT, \"group\" TEXT, "
-      "user TEXT, position INTEGER, pending INTEGER)");
-  if( rc ) return rc;
-  pVtab = sqlite3_malloc(sizeof(*pVtab));
-  if( pVtab==0 ) return SQLITE_NOMEM;
-  memset(pVtab, 0, sizeof(*pVtab));
-  pVtab->db = db;
-  pVtab->pConn = (KalamConn*)pAux;
-  *ppVtab = &pVtab->base;
-  return SQLITE_OK;
+  return kalamTvfConnect(db, pAux, "CREATE TABLE x(name TEXT, "
+      "\"group\" TEXT, user TEXT, position INTEGER, pending INTEGER)", ppVtab);
 }
 
 static int consumersBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
-  (void)pVtab;
-  pInfo->estimatedCost = 1000;
-  pInfo->estimatedRows = 100;
-  return SQLITE_OK;
+  return kalamTvfBestIndex(pVtab, pInfo, 0, 0, 0, 0, -1);
 }
 
 static int consumersOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
@@ -632,7 +573,7 @@ static int consumersEntry(void *pArg, const KalamCatalogEntry *pEntry,
 static int consumersFilter(sqlite3_vtab_cursor *cur, int idxNum,
                            const char *idxStr, int argc, sqlite3_value **argv){
   ConsumersCursor *pCur = (ConsumersCursor*)cur;
-  ConsumeVtab *pVtab = (ConsumeVtab*)cur->pVtab;
+  KalamTvf *pVtab = (KalamTvf*)cur->pVtab;
   const char *zSchema;
   char *zErr = 0;
   int i, rc = SQLITE_OK;
@@ -651,10 +592,7 @@ static int consumersFilter(sqlite3_vtab_cursor *cur, int idxNum,
       rc = kalamCatalogForEach(pDb->pStore, consumersEntry, &scan, &zErr);
     }
   }
-  if( zErr ){
-    sqlite3_free(pVtab->base.zErrMsg);
-    pVtab->base.zErrMsg = zErr;
-  }
+  kalamTvfError(&pVtab->base, zErr);
   return rc;
 }
 
@@ -694,7 +632,7 @@ static sqlite3_module consumersModule = {
   0,                  /* xCreate: none, an eponymous-only table */
   consumersConnect,   /* xConnect */
   consumersBestIndex, /* xBestIndex */
-  consumeDisconnect,  /* xDisconnect */
+  kalamTvfDisconnect, /* xDisconnect */
   0,                  /* xDestroy */
   consumersOpen,      /* xOpen */
   consumersClose,     /* xClose */

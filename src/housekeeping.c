@@ -240,7 +240,7 @@ int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
         }
         hkHorizonOwner(&horizon, zKey, np, pBatch, pCf);
         if( iSeq > horizon.iGone ) horizon.iGone = iSeq;
-        {
+        if( iSeq!=iRowid ){   /* it has a change entry (feed.c) */
           char aSeq[KALAM_ROWKEY_MAX];
           int nSeq = kalamKeyNumbered(aSeq, zKey, np, KALAM_TAG_SEQ, iSeq);
           kalamBatchDelete(pBatch, pCf, aSeq, (size_t)nSeq);

@@ -98,10 +98,11 @@ static int updateUnindexOwned(UpdateCtx *p, const char *zKey, size_t nKey,
   return rc;
 }
 
-/* Removes the change entry of a row whose _seq was iSeq (streams keep
-** none). */
-static void updateFeedDelete(UpdateCtx *p, sqlite3_int64 iSeq){
-  if( p->pSchema->eKind==KALAM_KIND_STREAM ) return;
+/* Removes the change entry of row iRowid whose _seq was iSeq, if it has
+** one (feed.c: streams, and rows whose _seq is their row id, have none). */
+static void updateFeedDelete(UpdateCtx *p, sqlite3_int64 iSeq,
+                             sqlite3_int64 iRowid){
+  if( p->pSchema->eKind==KALAM_KIND_STREAM || iSeq==iRowid ) return;
   kalamFeedDelete(p->pTxn, p->pTab->pCf, p->aPrefix, p->nPrefix, iSeq);
 }
 
@@ -136,7 +137,7 @@ static int updateHardDelete(UpdateCtx *p, sqlite3_int64 iRowid,
     goto done;
   }
   if( rc==SQLITE_OK ){
-    updateFeedDelete(p, row.aSys[KALAM_SYS_SEQ]);
+    updateFeedDelete(p, row.aSys[KALAM_SYS_SEQ], iRowid);
     updateHorizon(p, row.aSys[KALAM_SYS_DELETED] ? row.aSys[KALAM_SYS_SEQ] : 0);
   }
   if( rc==SQLITE_OK && bHasPk ){
@@ -386,8 +387,12 @@ static void updatePutRow(UpdateCtx *p, sqlite3_int64 iRowid){
   int nKey = kalamKeyRow(aKey, p->aPrefix, p->nPrefix, iRowid);
   kalamTxnPut(p->pTxn, p->pTab->pCf, aKey, (size_t)nKey, pB->z, (size_t)pB->n);
   if( p->pSchema->eKind!=KALAM_KIND_STREAM ){
-    kalamFeedPut(p->pTxn, p->pTab->pCf, p->aPrefix, p->nPrefix, p->iSeq,
-                 iRowid);
+    /* A new row whose snowflake id is its _seq too needs no entry: the
+    ** feed finds it by its row key (feed.c). */
+    if( p->iSeq!=iRowid ){
+      kalamFeedPut(p->pTxn, p->pTab->pCf, p->aPrefix, p->nPrefix, p->iSeq,
+                   iRowid);
+    }
   }else if( p->pSchema->bPerUser ){
     /* Each user's rows are in time order under the user; expiry needs
     ** all users' in one order (keys.c, kalamKeyExpiry). */
@@ -730,7 +735,7 @@ static int updateUpdate(UpdateCtx *p, sqlite3_value **argv, int argc){
 
   rc = updateRemoveHolders(p);
   if( rc ) goto done;
-  updateFeedDelete(p, old.aSys[KALAM_SYS_SEQ]);
+  updateFeedDelete(p, old.aSys[KALAM_SYS_SEQ], iOld);
   if( iNew!=iOld ){
     char aKey[KALAM_ROWKEY_MAX];
     int nKey = kalamKeyRow(aKey, p->aPrefix, p->nPrefix, iOld);
@@ -791,7 +796,7 @@ static int updateDelete(UpdateCtx *p, sqlite3_value *pRowid){
   ** deleted row holds its values until another row takes one. */
   rc = updateEncode(p, iRowid, 0, abKeep, &old, 1, 0);
   if( rc==SQLITE_OK ){
-    updateFeedDelete(p, old.aSys[KALAM_SYS_SEQ]);
+    updateFeedDelete(p, old.aSys[KALAM_SYS_SEQ], iRowid);
     updatePutRow(p, iRowid);
   }
 
