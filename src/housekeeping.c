@@ -251,6 +251,9 @@ int kalamHousekeep(KalamTable *pTab, int eEvent, char **pzErr){
       if( pSchema->eKind==KALAM_KIND_STREAM ){
         rc = kalamExpire(pStore, pTab->pCf, pSchema->nTtlSeconds, 0, &nGone,
                          pzErr);
+      }else{
+        /* Cold files a crash left unpublished (flush.c). */
+        rc = kalamColdSweep(pTab, pzErr);
       }
       break;
     case KALAM_HOUSEKEEP_BEGIN:

@@ -434,6 +434,7 @@ int kalamStoreCfDrop(KalamStore *p, KalamCf *pCf, char **pzErr);
 /* store_io.c: point reads and single writes. A read takes the view
 ** (below) to read at, or NULL for the newest commit. */
 void kalamStoreFree(void *p);
+char *kalamStoreDup(const char *z, size_t n);
 int kalamStoreGet(KalamStore *p, KalamView *pView, KalamCf *pCf,
                   const char *k, size_t nk, char **pzVal, size_t *pnVal,
                   const char *zWhat, char **pzErr);
@@ -603,6 +604,8 @@ struct KalamDb {
   unsigned int iDataVersion;
   sqlite3_int64 iEpoch;
   int nCursor;               /* open cursors of its tables */
+  KalamTable *pTabList;      /* its connected tables (kalam_flush finds
+                             ** them here), linked by pNextTab */
   KalamDb *pNext;
 };
 
@@ -715,6 +718,8 @@ struct KalamTable {
   sqlite3_int64 nNextPurge; /* deleted_retention_hours: next purge run, ms */
   KalamBuf rowBuf;          /* xUpdate encodes rows here, reused */
   KalamCursor *pSpare;      /* a closed cursor kept for the next xOpen */
+  KalamTable *pNextTab;     /* the next of pDb->pTabList */
+  sqlite3_int64 nNextFlush; /* flush_policy: earliest ms of the next check */
 };
 
 /* table.c */

@@ -275,6 +275,10 @@ static int tableInit(sqlite3 *db, void *pAux, int argc,
   pSchema = 0;
   zBroken = 0;
   *ppVtab = &pTab->base;
+  if( pDb ){
+    pTab->pNextTab = pDb->pTabList;   /* kalam_flush finds it (flush.c) */
+    pDb->pTabList = pTab;
+  }
   if( !bCreate && pTab->pCf ){
     rc = kalamHousekeep(pTab, KALAM_HOUSEKEEP_OPEN, &zErr);
     if( rc ){
@@ -321,6 +325,11 @@ static int tableConnect(sqlite3 *db, void *pAux, int argc,
 
 static int tableDisconnect(sqlite3_vtab *pVtab){
   KalamTable *pTab = (KalamTable*)pVtab;
+  if( pTab->pDb ){
+    KalamTable **pp = &pTab->pDb->pTabList;
+    while( *pp && *pp!=pTab ) pp = &(*pp)->pNextTab;
+    if( *pp ) *pp = pTab->pNextTab;
+  }
   kalamCursorFree(pTab->pSpare);
   if( pTab->pDb ) kalamStoreCfRelease(pTab->pDb->pStore, pTab->pCf);
   sqlite3_free(pTab->zBroken);

@@ -67,10 +67,22 @@ struct UpdateCtx {
 ** caller frees it with kalamStoreFree. */
 static int updateRead(UpdateCtx *p, sqlite3_int64 iRowid, char **pzVal,
                       size_t *pnVal){
-  char aKey[KALAM_ROWKEY_MAX];
-  int nKey = kalamKeyRow(aKey, p->aPrefix, p->nPrefix, iRowid);
-  return kalamTxnGet(p->pTxn, p->pTab->pCf, aKey, (size_t)nKey, pzVal, pnVal,
-                     &p->zErr);
+  const char *zVal = 0;
+  KalamPin *pPin = 0;
+  char *zCopy = 0;
+  int rc;
+  *pzVal = 0;
+  /* Hot or cold (cold_read.c): a flushed row is read like a hot one. */
+  rc = kalamRowRead(p->pTab, p->aPrefix, p->nPrefix, iRowid, &zVal, pnVal,
+                    &pPin, &zCopy, &p->zErr);
+  if( rc==SQLITE_OK && zVal ){
+    *pzVal = zCopy ? zCopy : kalamStoreDup(zVal, *pnVal);
+    if( *pzVal==0 ) rc = SQLITE_NOMEM;
+    zCopy = 0;
+  }
+  kalamStorePinFree(pPin);
+  if( zCopy ) kalamStoreFree(zCopy);
+  return rc;
 }
 
 /* The key-index key of a converted PK value. */

@@ -1,0 +1,509 @@
+/*
+** cold_read.c — a table's rows as a connection sees them: the hot rows of
+** the store merged with the rows of its cold files (segment.c, flush.c).
+**
+** A flush removes row keys only; key-index and index entries stay hot and
+** keep naming row ids. So every read of a row by its id (the cursor's
+** lookups and index scans, and every read update.c makes) goes through
+** kalamRowRead: the hot row if there is one, else the row in the owner's
+** newest segment whose _rowid range holds the id (its row groups are
+** skipped by their _rowid statistics, and the row found by a binary
+** search of the group's _rowid column, which a flush writes in order).
+**
+** Scans (kalamRowIter) merge the hot iterator with one stream per segment
+** that overlaps the row id range, in row id order either way. Where more
+** than one holds a row id, the newest state wins: the hot row (any hot row
+** was written after the flush that made the cold one, which removed its
+** key), else the newest file's (files are numbered in flush order). A
+** cold row reaches the caller as the row codec's JSON text, rebuilt from
+** its columns, so everything that reads rows reads cold ones alike.
+**
+** Segments are read through the connection's view (the flush publishes
+** them in the write that removes the hot rows), so a reader sees each row
+** hot or cold, as of one commit.
+*/
+#include "kalam_int.h"
+#include <string.h>
+
+SQLITE_EXTENSION_INIT3
+
+/* One open cold file, its columns mapped to the table's by field id. */
+typedef struct ColdFile ColdFile;
+struct ColdFile {
+  KalamParquetFile *pFile;
+  int *aiCol;          /* per table column: the file's column, or -1 */
+  int iRowid, iSeq, iDel;
+  KalamParquetChunk **apChunk;  /* the current group: one per file column */
+  int nChunk;
+  int iGroup;          /* the group apChunk holds, or -1 */
+  sqlite3_int64 nRow;  /* its rows */
+};
+
+static void coldGroupDrop(ColdFile *f){
+  int i;
+  for(i=0; i<f->nChunk; i++){
+    kalamParquetChunkFree(f->apChunk[i]);
+    f->apChunk[i] = 0;
+  }
+  f->iGroup = -1;
+  f->nRow = 0;
+}
+
+static void coldFileClose(ColdFile *f){
+  if( f->apChunk ) coldGroupDrop(f);
+  sqlite3_free(f->apChunk);
+  sqlite3_free(f->aiCol);
+  kalamParquetClose(f->pFile);
+  memset(f, 0, sizeof(*f));
+}
+
+/* Opens segment pSeg's file for table pSchema. */
+static int coldFileOpen(const KalamSchema *pSchema, const KalamSegment *pSeg,
+                        ColdFile *f, char **pzErr){
+  int i, rc;
+  memset(f, 0, sizeof(*f));
+  f->iGroup = -1;
+  rc = kalamParquetOpen(pSeg->zPath, &f->pFile, pzErr);
+  if( rc ) return rc;
+  f->nChunk = kalamParquetColumnCount(f->pFile);
+  f->aiCol = sqlite3_malloc64(sizeof(int)*(size_t)(pSchema->nCol + 1));
+  f->apChunk = sqlite3_malloc64(sizeof(KalamParquetChunk*)*(size_t)f->nChunk);
+  if( f->aiCol==0 || f->apChunk==0 ){
+    coldFileClose(f);
+    return SQLITE_NOMEM;
+  }
+  memset(f->apChunk, 0, sizeof(KalamParquetChunk*)*(size_t)f->nChunk);
+  for(i=0; i<pSchema->nCol; i++){
+    f->aiCol[i] = kalamParquetColumnByFieldId(f->pFile, i + 1);
+  }
+  f->iRowid = kalamParquetColumnByFieldId(f->pFile, KALAM_PARQUET_ID_ROWID);
+  f->iSeq = kalamParquetColumnByFieldId(f->pFile, KALAM_PARQUET_ID_SEQ);
+  f->iDel = kalamParquetColumnByFieldId(f->pFile, KALAM_PARQUET_ID_DELETED);
+  if( f->iRowid<0 || f->iSeq<0 || f->iDel<0 ){
+    *pzErr = sqlite3_mprintf("cold file %s of kalam table %s has no _rowid, "
+                             "_seq or _deleted column", pSeg->zPath,
+                             pSchema->zTable);
+    coldFileClose(f);
+    return SQLITE_CORRUPT;
+  }
+  return SQLITE_OK;
+}
+
+/* Decodes group iGroup's _rowid column (and with bAll every other). */
+static int coldGroupRead(ColdFile *f, int iGroup, int bAll, char **pzErr){
+  int i, rc = SQLITE_OK;
+  if( f->iGroup!=iGroup ){
+    coldGroupDrop(f);
+    f->iGroup = iGroup;
+    f->nRow = kalamParquetGroupRows(f->pFile, iGroup);
+  }
+  for(i=0; i<f->nChunk && rc==SQLITE_OK; i++){
+    if( f->apChunk[i] ) continue;
+    if( !bAll && i!=f->iRowid ) continue;
+    rc = kalamParquetReadChunk(f->pFile, iGroup, i, &f->apChunk[i], pzErr);
+    if( rc==SQLITE_OK && kalamParquetChunkRows(f->apChunk[i])!=f->nRow ){
+      *pzErr = sqlite3_mprintf("corrupt cold file: a column of row group %d "
+                               "has the wrong number of rows", iGroup);
+      rc = SQLITE_CORRUPT;
+    }
+  }
+  return rc;
+}
+
+/* An integer of the current group: column iCol, row iRow. */
+static sqlite3_int64 coldInt(ColdFile *f, int iCol, sqlite3_int64 iRow){
+  KalamValue v;
+  char *zErr = 0;
+  if( kalamParquetChunkValue(f->apChunk[iCol], iRow, &v, &zErr) ){
+    sqlite3_free(zErr);
+    return 0;
+  }
+  return v.eType==SQLITE_INTEGER ? v.i : 0;
+}
+
+/* Does group iGroup's _rowid range hold [iLo, iHi]? (Unknown: yes.) */
+static int coldGroupOverlaps(ColdFile *f, int iGroup, sqlite3_int64 iLo,
+                             sqlite3_int64 iHi){
+  KalamParquetStats st;
+  kalamParquetGroupStats(f->pFile, iGroup, f->iRowid, &st);
+  if( !st.bMinMax ) return 1;
+  return !(st.max.i < iLo || st.min.i > iHi);
+}
+
+/* The first row of the current group whose row id is >= iRowid (bAfter
+** 0) or > iRowid (bAfter 1); nRow if none. Row ids are in order. */
+static sqlite3_int64 coldSearch(ColdFile *f, sqlite3_int64 iRowid,
+                                int bAfter){
+  sqlite3_int64 lo = 0, hi = f->nRow;
+  while( lo<hi ){
+    sqlite3_int64 mid = lo + (hi - lo)/2;
+    sqlite3_int64 v = coldInt(f, f->iRowid, mid);
+    if( v<iRowid || (bAfter && v==iRowid) ) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+/* Row iRow of the current group as the row codec's JSON, into p. */
+static int coldEncode(const KalamSchema *pSchema, ColdFile *f,
+                      sqlite3_int64 iRow, KalamBuf *p, char **pzErr){
+  sqlite3_int64 iRowid, iSeq;
+  int i, rc = SQLITE_OK;
+  rc = coldGroupRead(f, f->iGroup, 1, pzErr);
+  if( rc ) return rc;
+  iRowid = coldInt(f, f->iRowid, iRow);
+  iSeq = coldInt(f, f->iSeq, iRow);
+  kalamRowEncodeBegin(p);
+  for(i=0; i<pSchema->nCol && rc==SQLITE_OK; i++){
+    KalamValue v;
+    memset(&v, 0, sizeof(v));
+    v.eType = SQLITE_NULL;
+    if( pSchema->bIntPk && i==pSchema->iPk ){
+      v.eType = SQLITE_INTEGER;
+      v.i = iRowid;
+    }else if( f->aiCol[i]>=0 ){
+      rc = kalamParquetChunkValue(f->apChunk[f->aiCol[i]], iRow, &v, pzErr);
+      if( rc ) break;
+    }
+    kalamRowEncodeValue(p, &pSchema->aCol[i], &v, i==0);
+    kalamValueClear(&v);
+  }
+  if( rc ) return rc;
+  kalamRowEncodeEnd(p, pSchema->eKind, iSeq, kalamSnowflakeMs(iSeq),
+                    coldInt(f, f->iDel, iRow)!=0);
+  return p->oom ? SQLITE_NOMEM : SQLITE_OK;
+}
+
+/* Finds row iRowid in segment pSeg's file; *pbFound says whether it is
+** there, and its JSON is then in p. */
+static int coldFind(const KalamSchema *pSchema, const KalamSegment *pSeg,
+                    sqlite3_int64 iRowid, KalamBuf *p, int *pbFound,
+                    char **pzErr){
+  ColdFile f;
+  int iGroup, nGroup, rc;
+  *pbFound = 0;
+  rc = coldFileOpen(pSchema, pSeg, &f, pzErr);
+  if( rc ) return rc;
+  nGroup = kalamParquetGroupCount(f.pFile);
+  for(iGroup=0; iGroup<nGroup && rc==SQLITE_OK && !*pbFound; iGroup++){
+    sqlite3_int64 iRow;
+    if( !coldGroupOverlaps(&f, iGroup, iRowid, iRowid) ) continue;
+    rc = coldGroupRead(&f, iGroup, 0, pzErr);
+    if( rc ) break;
+    iRow = coldSearch(&f, iRowid, 0);
+    if( iRow<f.nRow && coldInt(&f, f.iRowid, iRow)==iRowid ){
+      rc = coldEncode(pSchema, &f, iRow, p, pzErr);
+      if( rc==SQLITE_OK ) *pbFound = 1;
+    }
+  }
+  coldFileClose(&f);
+  return rc;
+}
+
+/* Reads row iRowid of the owner aPrefix/nPrefix as the connection sees
+** it: hot (*pzVal points into *ppPin or *pzCopy, as kalamTxnGetPinned
+** gives it) or cold (*pzVal is *pzCopy, which kalamStoreFree frees).
+** *pzVal is NULL if there is no such row. */
+int kalamRowRead(KalamTable *pTab, const char *aPrefix, int nPrefix,
+                 sqlite3_int64 iRowid, const char **pzVal, size_t *pnVal,
+                 KalamPin **ppPin, char **pzCopy, char **pzErr){
+  char aKey[KALAM_ROWKEY_MAX];
+  int nKey = kalamKeyRow(aKey, aPrefix, nPrefix, iRowid);
+  KalamSegment *aSeg = 0;
+  int nSeg = 0, i, rc, bFound = 0;
+  KalamBuf b;
+
+  rc = kalamTxnGetPinned(pTab->pDb->pTxn, pTab->pCf, aKey, (size_t)nKey,
+                         pzVal, pnVal, ppPin, pzCopy, pzErr);
+  if( rc || *pzVal ) return rc;
+  if( kalamStoreIsMemory(pTab->pDb->pStore) ) return SQLITE_OK;
+  rc = kalamSegmentList(pTab->pDb->pView, pTab->pDb->pStore, pTab->pCf,
+                        aPrefix, nPrefix, pTab->pSchema->zTable, &aSeg, &nSeg,
+                        pzErr);
+  if( rc || nSeg==0 ) return rc;
+  kalamBufInit(&b);
+  for(i=nSeg-1; i>=0 && rc==SQLITE_OK && !bFound; i--){
+    if( iRowid<aSeg[i].iMinRowid || iRowid>aSeg[i].iMaxRowid ) continue;
+    rc = coldFind(pTab->pSchema, &aSeg[i], iRowid, &b, &bFound, pzErr);
+  }
+  if( rc==SQLITE_OK && bFound ){
+    *pzCopy = kalamStoreDup(b.z, (size_t)b.n);
+    if( *pzCopy==0 ){
+      rc = SQLITE_NOMEM;
+    }else{
+      *pzVal = *pzCopy;
+      *pnVal = (size_t)b.n;
+    }
+  }
+  kalamBufFree(&b);
+  kalamSegmentListFree(aSeg, nSeg);
+  return rc;
+}
+
+/* ------------------------------------------------------------ scans */
+
+/* One segment's rows in a scan: the current row of the current group. */
+typedef struct ColdSrc ColdSrc;
+struct ColdSrc {
+  ColdFile f;
+  int bEof;
+  sqlite3_int64 iRow;        /* current row of f's current group */
+  sqlite3_int64 iRowid;      /* its row id */
+};
+
+struct KalamRowIter {
+  KalamTable *pTab;
+  KalamIter *pHot;           /* the hot rows */
+  char aPrefix[KALAM_MAX_PREFIX];
+  int nPrefix;
+  int bDesc;
+  sqlite3_int64 iLo, iHi;    /* the row id range, both included */
+  KalamSegment *aSeg;        /* the segments that overlap it, oldest first */
+  int nSeg;
+  ColdSrc *aSrc;             /* one per segment */
+  int eCur;                  /* ROWITER_* */
+  int iCurSrc;               /* the source of a cold current row */
+  sqlite3_int64 iCurRowid;
+  KalamBuf row;              /* a cold current row's JSON */
+  char aKey[KALAM_ROWKEY_MAX];
+  int nKey;
+  int rc;                    /* the first error, with zErr */
+  char *zErr;
+};
+#define ROWITER_EOF  0
+#define ROWITER_HOT  1
+#define ROWITER_COLD 2
+
+/* Moves a source to its next row in the scan's direction, within
+** [iLo, iHi], starting a group from its edge when bStart. */
+static int coldSrcStep(KalamRowIter *p, ColdSrc *s, int bStart){
+  const int nGroup = kalamParquetGroupCount(s->f.pFile);
+  int iGroup = s->f.iGroup;
+  int rc;
+  if( !bStart ){
+    s->iRow += p->bDesc ? -1 : 1;
+  }
+  for(;;){
+    if( bStart || s->iRow<0 || s->iRow>=s->f.nRow ){
+      /* The next group that overlaps the range. */
+      if( bStart && iGroup<0 ){
+        iGroup = p->bDesc ? nGroup - 1 : 0;
+      }else{
+        iGroup += p->bDesc ? -1 : 1;
+      }
+      bStart = 0;
+      while( iGroup>=0 && iGroup<nGroup
+          && !coldGroupOverlaps(&s->f, iGroup, p->iLo, p->iHi) ){
+        iGroup += p->bDesc ? -1 : 1;
+      }
+      if( iGroup<0 || iGroup>=nGroup ){
+        s->bEof = 1;
+        return SQLITE_OK;
+      }
+      rc = coldGroupRead(&s->f, iGroup, 0, &p->zErr);
+      if( rc ) return rc;
+      if( p->bDesc ){
+        s->iRow = coldSearch(&s->f, p->iHi, 1) - 1;
+      }else{
+        s->iRow = coldSearch(&s->f, p->iLo, 0);
+      }
+      continue;
+    }
+    s->iRowid = coldInt(&s->f, s->f.iRowid, s->iRow);
+    if( p->bDesc ? s->iRowid<p->iLo : s->iRowid>p->iHi ){
+      s->bEof = 1;
+    }
+    return SQLITE_OK;
+  }
+}
+
+/* The hot iterator's row id, if it is on a row in range (its keys are
+** the owner's row keys in range: it was made with those bounds). */
+static int rowIterHot(KalamRowIter *p, sqlite3_int64 *piRowid){
+  while( kalamIterValid(p->pHot) ){
+    size_t nKey;
+    const char *zKey = kalamIterKey(p->pHot, &nKey);
+    if( kalamKeyRowDecode(zKey, nKey, p->nPrefix, piRowid) ){
+      return *piRowid>=p->iLo && *piRowid<=p->iHi;
+    }
+    kalamIterNext(p->pHot);
+  }
+  return 0;
+}
+
+/* Chooses the current row among the sources (the rule in the header):
+** the lowest row id (highest with bDesc); on a tie the hot row, else the
+** newest source (sources are oldest first). */
+static void rowIterPick(KalamRowIter *p){
+  sqlite3_int64 iBest = 0, iHot = 0;
+  int bAny = 0, iSrc = -1, i;
+  if( p->rc ){ p->eCur = ROWITER_EOF; return; }
+  if( rowIterHot(p, &iHot) ){
+    iBest = iHot;
+    bAny = 1;
+  }
+  for(i=0; i<p->nSeg; i++){
+    ColdSrc *s = &p->aSrc[i];
+    if( s->bEof ) continue;
+    if( !bAny || (p->bDesc ? s->iRowid>iBest : s->iRowid<iBest) ){
+      iBest = s->iRowid;
+      iSrc = i;
+      bAny = 1;
+    }else if( s->iRowid==iBest && iSrc>=0 ){
+      iSrc = i;
+    }
+  }
+  if( !bAny ){
+    p->eCur = ROWITER_EOF;
+    return;
+  }
+  p->iCurRowid = iBest;
+  if( iSrc<0 ){
+    p->eCur = ROWITER_HOT;
+    return;
+  }
+  p->eCur = ROWITER_COLD;
+  p->iCurSrc = iSrc;
+  p->nKey = kalamKeyRow(p->aKey, p->aPrefix, p->nPrefix, iBest);
+  p->rc = coldEncode(p->pTab->pSchema, &p->aSrc[iSrc].f, p->aSrc[iSrc].iRow,
+                     &p->row, &p->zErr);
+  if( p->rc ) p->eCur = ROWITER_EOF;
+}
+
+/* A scan of the owner's rows with ids in [iLo, iHi], in row id order
+** (descending with bDesc), hot and cold merged, positioned on its first
+** row. flags are kalamStoreIterNew's for the hot part. NULL with *pRc
+** set (and *pzErr, sqlite3_free it) on failure. */
+KalamRowIter *kalamRowIterNew(KalamTable *pTab, const char *aPrefix,
+                              int nPrefix, sqlite3_int64 iLo,
+                              sqlite3_int64 iHi, int bDesc, int flags,
+                              int *pRc, char **pzErr){
+  KalamRowIter *p;
+  char aLo[KALAM_ROWKEY_MAX], aHi[KALAM_ROWKEY_MAX];
+  int nLo, nHi, i, rc = SQLITE_OK;
+  KalamSegment *aAll = 0;
+  int nAll = 0;
+
+  *pRc = SQLITE_OK;
+  p = sqlite3_malloc(sizeof(*p));
+  if( p==0 ){ *pRc = SQLITE_NOMEM; return 0; }
+  memset(p, 0, sizeof(*p));
+  kalamBufInit(&p->row);
+  p->pTab = pTab;
+  memcpy(p->aPrefix, aPrefix, (size_t)nPrefix);
+  p->nPrefix = nPrefix;
+  p->bDesc = bDesc;
+  p->iLo = iLo;
+  p->iHi = iHi;
+  nLo = kalamKeyRow(aLo, aPrefix, nPrefix, iLo);
+  if( iHi==INT64_MAX ){
+    char aIgnored[KALAM_BOUND_MAX];
+    int nIgnored;
+    kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aIgnored, &nIgnored,
+                     aHi, &nHi);
+  }else{
+    nHi = kalamKeyRow(aHi, aPrefix, nPrefix, iHi + 1);
+  }
+  p->pHot = kalamTxnIterator(pTab->pDb->pTxn, pTab->pCf, aLo, nLo, aHi, nHi,
+                             flags);
+  if( p->pHot==0 ){ rc = SQLITE_NOMEM; goto done; }
+  if( bDesc ){
+    kalamIterSeekForPrev(p->pHot, aHi, (size_t)nHi);
+  }else{
+    kalamIterSeek(p->pHot, aLo, (size_t)nLo);
+  }
+
+  if( !kalamStoreIsMemory(pTab->pDb->pStore) ){
+    rc = kalamSegmentList(pTab->pDb->pView, pTab->pDb->pStore, pTab->pCf,
+                          aPrefix, nPrefix, pTab->pSchema->zTable, &aAll,
+                          &nAll, pzErr);
+    if( rc ) goto done;
+  }
+  if( nAll ){
+    p->aSeg = sqlite3_malloc64(sizeof(KalamSegment)*(size_t)nAll);
+    p->aSrc = sqlite3_malloc64(sizeof(ColdSrc)*(size_t)nAll);
+    if( p->aSeg==0 || p->aSrc==0 ){ rc = SQLITE_NOMEM; goto done; }
+    memset(p->aSrc, 0, sizeof(ColdSrc)*(size_t)nAll);
+    for(i=0; i<nAll; i++){
+      if( aAll[i].iMaxRowid<iLo || aAll[i].iMinRowid>iHi ){
+        kalamSegmentClear(&aAll[i]);
+        continue;
+      }
+      p->aSeg[p->nSeg] = aAll[i];       /* takes its strings */
+      memset(&aAll[i], 0, sizeof(aAll[i]));
+      rc = coldFileOpen(pTab->pSchema, &p->aSeg[p->nSeg],
+                        &p->aSrc[p->nSeg].f, pzErr);
+      p->nSeg++;
+      if( rc ) goto done;
+      rc = coldSrcStep(p, &p->aSrc[p->nSeg - 1], 1);
+      if( rc ){
+        *pzErr = p->zErr;
+        p->zErr = 0;
+        goto done;
+      }
+    }
+  }
+  rowIterPick(p);
+
+done:
+  kalamSegmentListFree(aAll, nAll);
+  if( rc ){
+    kalamRowIterFree(p);
+    *pRc = rc;
+    return 0;
+  }
+  return p;
+}
+
+void kalamRowIterFree(KalamRowIter *p){
+  int i;
+  if( p==0 ) return;
+  kalamIterDestroy(p->pHot);
+  for(i=0; i<p->nSeg; i++){
+    coldFileClose(&p->aSrc[i].f);
+    kalamSegmentClear(&p->aSeg[i]);
+  }
+  sqlite3_free(p->aSrc);
+  sqlite3_free(p->aSeg);
+  kalamBufFree(&p->row);
+  sqlite3_free(p->zErr);
+  sqlite3_free(p);
+}
+
+int kalamRowIterValid(KalamRowIter *p){
+  return p->eCur!=ROWITER_EOF;
+}
+
+/* Steps every source on the current row id, then picks again. */
+void kalamRowIterNext(KalamRowIter *p){
+  sqlite3_int64 iRowid = p->iCurRowid;
+  int i;
+  if( p->eCur==ROWITER_EOF ) return;
+  if( p->eCur==ROWITER_HOT ) kalamIterNext(p->pHot);
+  for(i=0; i<p->nSeg && p->rc==SQLITE_OK; i++){
+    ColdSrc *s = &p->aSrc[i];
+    if( !s->bEof && s->iRowid==iRowid ) p->rc = coldSrcStep(p, s, 0);
+  }
+  rowIterPick(p);
+}
+
+const char *kalamRowIterKey(KalamRowIter *p, size_t *pn){
+  if( p->eCur==ROWITER_HOT ) return kalamIterKey(p->pHot, pn);
+  *pn = (size_t)p->nKey;
+  return p->aKey;
+}
+
+const char *kalamRowIterValue(KalamRowIter *p, size_t *pn){
+  if( p->eCur==ROWITER_HOT ) return kalamIterValue(p->pHot, pn);
+  *pn = (size_t)p->row.n;
+  return p->row.z;
+}
+
+/* The scan's error, if any (SQLITE_OK if none); *pzErr as usual. */
+int kalamRowIterError(KalamRowIter *p, char **pzErr){
+  if( p->rc ){
+    *pzErr = p->zErr;
+    p->zErr = 0;
+    return p->rc;
+  }
+  return kalamIterError(p->pHot, pzErr);
+}

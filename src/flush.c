@@ -1,0 +1,617 @@
+/*
+** flush.c — moving a table's rows from the hot store to Parquet files:
+** kalam_flush('t'), flush_policy (from housekeeping.c), and the sweep of
+** files a crash left unpublished.
+**
+**   SELECT kalam_flush('t');   -- rows moved
+**
+** A flush of one owner (the table, or one user of a kalam_user table):
+**
+**   1. reads the owner's committed rows (row keys only: key-index and
+**      index entries stay hot and keep naming the row ids; cold_read.c
+**      finds a row id with no hot row in the cold files), in row id order,
+**      and writes them to "<name>.parquet.tmp" (parquet_write.c);
+**   2. syncs it, renames it to "<name>.parquet", syncs the folder;
+**   3. publishes it: one synced RocksDB write puts its segment record
+**      (segment.c) and deletes the rows' keys.
+**
+** A crash before 3 leaves the rows hot and a file no record names: the
+** sweep (kalamColdSweep, when a table is opened) removes it, and every
+** ".tmp". A crash after 3 leaves them cold. Each row is hot or cold,
+** exactly once. Crash points for tests (KALAM_CRASH_AT, commit.c):
+** flush-file (after 2) and flush-publish (after 3).
+**
+** Soft-deleted rows are flushed like any other, so that a tombstone in a
+** newer file hides the live row an older file holds.
+**
+** Concurrency. The write in 3 is not part of any transaction: like
+** kalam_purge it acts on committed rows at once. So that no other
+** connection's commit falls between reading a row and deleting its key,
+** kalam_flush first takes SQLite's write lock on the database file (a
+** no-op write to kalam_txn, kept until the calling statement's
+** transaction ends): no other connection of any process can commit to
+** the file until then, and every commit it shows is applied before the
+** rows are read. A connection whose own transaction has kalam writes
+** pending may not flush (its later COMMIT could remove a row key the
+** flush made cold). Flushes and sweeps of this process take one mutex, so
+** that a sweep never removes a file a flush is about to publish.
+*/
+#include "kalam_int.h"
+#include <string.h>
+#include <stdlib.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <sys/stat.h>
+
+SQLITE_EXTENSION_INIT3
+
+static pthread_mutex_t flushMutex = PTHREAD_MUTEX_INITIALIZER;
+
+/* ------------------------------------------------------------ folders */
+
+/* Syncs directory zDir, so that entries made in it survive a crash. */
+static int flushSyncDir(const char *zDir){
+  int fd = open(zDir, O_RDONLY | O_DIRECTORY);
+  int rc = 0;
+  if( fd<0 ) return -1;
+  if( fsync(fd) ) rc = -1;
+  close(fd);
+  return rc;
+}
+
+/* Makes folder zDir if it is missing and syncs the folder that holds it. */
+static int flushMkdir(const char *zDir, char **pzErr){
+  char *zParent;
+  char *zSlash;
+  if( mkdir(zDir, 0755)==0 ){
+    zParent = sqlite3_mprintf("%s", zDir);
+    if( zParent==0 ) return SQLITE_NOMEM;
+    zSlash = strrchr(zParent, '/');
+    if( zSlash ) *zSlash = 0;
+    if( zSlash && flushSyncDir(zParent) ){
+      *pzErr = sqlite3_mprintf("kalam_flush: cannot sync folder %s: %s",
+                               zParent, strerror(errno));
+      sqlite3_free(zParent);
+      return SQLITE_IOERR;
+    }
+    sqlite3_free(zParent);
+    return SQLITE_OK;
+  }
+  if( errno==EEXIST ) return SQLITE_OK;
+  *pzErr = sqlite3_mprintf("kalam_flush: cannot make folder %s: %s", zDir,
+                           strerror(errno));
+  return SQLITE_CANTOPEN;
+}
+
+/* The folder of a table's (or one user's) files, relative to the store:
+** "cold/<table>" or "cold/<table>/<user>". sqlite3_free it. */
+static char *flushFolder(const char *zTable, const char *zUser, int nUser){
+  KalamBuf b;
+  kalamBufInit(&b);
+  kalamBufAppendStr(&b, "cold/");
+  kalamColdNameEncode(&b, zTable, (int)strlen(zTable), 1);
+  if( zUser ){
+    kalamBufAppendChar(&b, '/');
+    kalamColdNameEncode(&b, zUser, nUser, 0);
+  }
+  if( b.oom ){
+    kalamBufFree(&b);
+    return 0;
+  }
+  return b.z;
+}
+
+/* Removes every file of folder zDir, its folders one level down, and the
+** folder itself. Returns 0, or -1 if something could not be removed. */
+static int flushRemoveTree(const char *zDir, int nDepth){
+  DIR *d = opendir(zDir);
+  struct dirent *e;
+  int rc = 0;
+  if( d==0 ) return errno==ENOENT ? 0 : -1;
+  while( (e = readdir(d))!=0 ){
+    char *zPath;
+    struct stat st;
+    if( strcmp(e->d_name, ".")==0 || strcmp(e->d_name, "..")==0 ) continue;
+    zPath = sqlite3_mprintf("%s/%s", zDir, e->d_name);
+    if( zPath==0 ){ rc = -1; break; }
+    if( lstat(zPath, &st)==0 && S_ISDIR(st.st_mode) ){
+      if( nDepth<=0 || flushRemoveTree(zPath, nDepth-1) ) rc = -1;
+    }else if( unlink(zPath) ){
+      rc = -1;
+    }
+    sqlite3_free(zPath);
+  }
+  closedir(d);
+  if( rc==0 && rmdir(zDir) ) rc = -1;
+  return rc;
+}
+
+/* Removes the cold folder of table zTable (zUser NULL) or of one of its
+** users: after the records that named its files are gone (DROP TABLE,
+** kalam_erase_user). Returns 0, or -1 if a file could not be removed (a
+** later sweep finds it unpublished). */
+int kalamColdRemoveFolder(KalamStore *pStore, const char *zTable,
+                          const char *zUser){
+  char *zRel, *zDir;
+  int rc;
+  if( kalamStoreIsMemory(pStore) ) return 0;
+  zRel = flushFolder(zTable, zUser, zUser ? (int)strlen(zUser) : 0);
+  if( zRel==0 ) return -1;
+  zDir = sqlite3_mprintf("%s/%s", kalamStorePath(pStore), zRel);
+  sqlite3_free(zRel);
+  if( zDir==0 ) return -1;
+  pthread_mutex_lock(&flushMutex);
+  rc = flushRemoveTree(zDir, zUser ? 0 : 1);
+  pthread_mutex_unlock(&flushMutex);
+  sqlite3_free(zDir);
+  return rc;
+}
+
+/* ------------------------------------------------------------ flushing */
+
+/* One owner's flush in the making. */
+typedef struct FlushOwner FlushOwner;
+struct FlushOwner {
+  KalamTable *pTab;
+  KalamParquetColumn *aCol;  /* the file's columns (parquet_footer.c) */
+  int nCol;
+  KalamValue *aVal;          /* one row's values, nCol of them */
+  KalamBatch *pBatch;        /* the publishing write */
+  KalamSegment seg;          /* its record, filled as rows come */
+};
+
+/* Adds the row zVal (key zKey) to the file: the table's columns as the
+** row codec reads them, then _rowid, _seq and _deleted. */
+static int flushRow(FlushOwner *p, KalamParquetWriter *pW, KalamRow *pRow,
+                    sqlite3_int64 iRowid, const char *zVal, size_t nVal,
+                    char **pzErr){
+  const KalamSchema *pSchema = p->pTab->pSchema;
+  int i, rc;
+  pRow->iRowid = iRowid;
+  rc = kalamRowParse(pRow, pSchema, zVal, nVal);
+  if( rc ){
+    if( rc==SQLITE_CORRUPT ) *pzErr = kalamRowCorruptMessage(pSchema, iRowid);
+    return rc;
+  }
+  for(i=0; i<pSchema->nCol && rc==SQLITE_OK; i++){
+    rc = kalamRowColumn(pRow, pSchema, i, &p->aVal[i], pzErr);
+  }
+  if( rc==SQLITE_OK ){
+    KalamValue *aSys = &p->aVal[pSchema->nCol];
+    sqlite3_int64 iSeq = pRow->aSys[KALAM_SYS_SEQ];
+    memset(aSys, 0, sizeof(KalamValue)*3);
+    aSys[0].eType = aSys[1].eType = aSys[2].eType = SQLITE_INTEGER;
+    aSys[0].i = iRowid;
+    aSys[1].i = iSeq;
+    aSys[2].i = pRow->aSys[KALAM_SYS_DELETED]!=0;
+    rc = kalamParquetWriterAdd(pW, p->aVal, pzErr);
+    if( p->seg.nRows==0 ){
+      p->seg.iMinSeq = p->seg.iMaxSeq = iSeq;
+      p->seg.iMinRowid = iRowid;
+    }
+    if( iSeq < p->seg.iMinSeq ) p->seg.iMinSeq = iSeq;
+    if( iSeq > p->seg.iMaxSeq ) p->seg.iMaxSeq = iSeq;
+    p->seg.iMaxRowid = iRowid;
+    p->seg.nRows++;
+  }
+  for(i=0; i<pSchema->nCol; i++) kalamValueClear(&p->aVal[i]);
+  return rc;
+}
+
+/* Flushes the committed rows of one owner (aPrefix, nPrefix; zUser is
+** that user or NULL), at most nMax of them, the lowest row ids first,
+** into one new file. *pnMoved gets the rows moved (0: no file). Called
+** with flushMutex held. */
+static int flushOwner(FlushOwner *p, const char *aPrefix, int nPrefix,
+                      const char *zUser, sqlite3_int64 nMax,
+                      sqlite3_int64 *pnMoved, char **pzErr){
+  KalamTable *pTab = p->pTab;
+  KalamStore *pStore = pTab->pDb->pStore;
+  const char *zDir = kalamStorePath(pStore);
+  KalamParquetWriter *pW = 0;
+  KalamStoreIter *pIt = 0;
+  KalamRow row;
+  KalamBuf rec;
+  char *zFolder = 0, *zAbs = 0, *zFile = 0;
+  char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
+  char aKey[KALAM_ROWKEY_MAX];
+  int nLo, nHi, nKey, rc = SQLITE_OK;
+
+  memset(&row, 0, sizeof(row));
+  kalamBufInit(&rec);
+  memset(&p->seg, 0, sizeof(p->seg));
+  *pnMoved = 0;
+  p->pBatch = kalamBatchNew();
+  if( p->pBatch==0 ){ rc = SQLITE_NOMEM; goto done; }
+
+  /* Make the folders: cold/, cold/<table>/, and the user's. */
+  zFolder = flushFolder(pTab->pSchema->zTable, zUser,
+                        zUser ? (int)strlen(zUser) : 0);
+  if( zFolder==0 ){ rc = SQLITE_NOMEM; goto done; }
+  {
+    char *z = zFolder;
+    while( rc==SQLITE_OK && (z = strchr(z, '/'))!=0 ){
+      *z = 0;
+      zAbs = sqlite3_mprintf("%s/%s", zDir, zFolder);
+      *z++ = '/';
+      if( zAbs==0 ){ rc = SQLITE_NOMEM; break; }
+      rc = flushMkdir(zAbs, pzErr);
+      sqlite3_free(zAbs);
+      zAbs = 0;
+    }
+    if( rc ) goto done;
+    zAbs = sqlite3_mprintf("%s/%s", zDir, zFolder);
+    if( zAbs==0 ){ rc = SQLITE_NOMEM; goto done; }
+    rc = flushMkdir(zAbs, pzErr);
+    if( rc ) goto done;
+  }
+  p->seg.iNum = kalamSnowflakeNext();
+  p->seg.zRel = sqlite3_mprintf("%s/%s-%lld.parquet", zFolder,
+                                kalamStoreCfName(pTab->pCf), p->seg.iNum);
+  if( p->seg.zRel==0 ){ rc = SQLITE_NOMEM; goto done; }
+  zFile = sqlite3_mprintf("%s/%s", zDir, p->seg.zRel);
+  if( zFile==0 ){ rc = SQLITE_NOMEM; goto done; }
+
+  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aLo, &nLo, aHi, &nHi);
+  pIt = kalamStoreIterNew(pStore, 0, pTab->pCf, aLo, nLo, aHi, nHi,
+                          KALAM_ITER_NOCACHE);
+  if( pIt==0 ){ rc = SQLITE_NOMEM; goto done; }
+  for(kalamStoreIterSeek(pIt, aLo, (size_t)nLo);
+      kalamStoreIterValid(pIt) && p->seg.nRows<nMax;
+      kalamStoreIterNext(pIt)){
+    size_t nK, nVal;
+    const char *zKey = kalamStoreIterKey(pIt, &nK);
+    const char *zVal = kalamStoreIterValue(pIt, &nVal);
+    sqlite3_int64 iRowid;
+    if( !kalamKeyRowDecode(zKey, nK, nPrefix, &iRowid) ) continue;
+    if( pW==0 ){
+      rc = kalamParquetWriterOpen(zFile, p->aCol, p->nCol, 0, &pW, pzErr);
+      if( rc==SQLITE_OK ){
+        rc = kalamParquetWriterMeta(pW, "kalam.table", pTab->pSchema->zTable);
+      }
+      if( rc ) goto done;
+    }
+    rc = flushRow(p, pW, &row, iRowid, zVal, nVal, pzErr);
+    if( rc ) goto done;
+    kalamBatchDelete(p->pBatch, pTab->pCf, zKey, nK);
+  }
+  rc = kalamStoreIterError(pIt, "kalam_flush: cannot read the rows", pzErr);
+  if( rc || pW==0 ) goto done;
+
+  rc = kalamParquetWriterFinish(pW, &p->seg.nBytes, pzErr);
+  if( rc ) goto done;
+  kalamCrashPoint("flush-file");
+  kalamSegmentEncode(&rec, &p->seg);
+  if( rec.oom ){ rc = SQLITE_NOMEM; goto done; }
+  nKey = kalamSegmentKey(aKey, aPrefix, nPrefix, p->seg.iNum);
+  kalamBatchPut(p->pBatch, pTab->pCf, aKey, (size_t)nKey, rec.z,
+                (size_t)rec.n);
+  rc = kalamBatchWrite(pStore, p->pBatch, 1, "kalam_flush: cannot publish "
+                       "the flushed file", pzErr);
+  if( rc ){
+    unlink(zFile);  /* not published: garbage (else the sweep's) */
+    goto done;
+  }
+  kalamCrashPoint("flush-publish");
+  kalamStoreRowsChanged(pStore);
+  *pnMoved = p->seg.nRows;
+
+done:
+  kalamParquetWriterFree(pW);
+  kalamStoreIterFree(pIt);
+  kalamBatchFree(p->pBatch);
+  p->pBatch = 0;
+  kalamRowFree(&row);
+  kalamBufFree(&rec);
+  kalamSegmentClear(&p->seg);
+  sqlite3_free(zFolder);
+  sqlite3_free(zAbs);
+  sqlite3_free(zFile);
+  return rc;
+}
+
+/* Flushes pTab's committed rows: of the owner aPrefix/nPrefix, or with
+** nPrefix<0 of every user of a kalam_user table (one file each), at most
+** nMax rows per owner. *pnMoved is the number of rows moved. The caller
+** has checked that the table may be flushed (kalam_flush, or the
+** housekeeping of flush_policy). */
+int kalamFlushTable(KalamTable *pTab, const char *aPrefix, int nPrefix,
+                    sqlite3_int64 nMax, sqlite3_int64 *pnMoved,
+                    char **pzErr){
+  KalamStore *pStore = pTab->pDb->pStore;
+  FlushOwner fo;
+  KalamStoreIter *pIt = 0;
+  sqlite3_int64 n = 0;
+  int rc;
+
+  *pnMoved = 0;
+  memset(&fo, 0, sizeof(fo));
+  fo.pTab = pTab;
+  rc = kalamParquetColumnsFromSchema(pTab->pSchema, &fo.aCol, &fo.nCol);
+  if( rc ) goto done;
+  fo.aVal = sqlite3_malloc64(sizeof(KalamValue)*(size_t)fo.nCol);
+  if( fo.aVal==0 ){ rc = SQLITE_NOMEM; goto done; }
+  memset(fo.aVal, 0, sizeof(KalamValue)*(size_t)fo.nCol);
+
+  pthread_mutex_lock(&flushMutex);
+  if( nPrefix>=0 ){
+    char zUser[KALAM_MAX_USER + 1];
+    if( nPrefix>0 ){
+      memcpy(zUser, aPrefix + 1, (size_t)nPrefix - 1);
+      zUser[nPrefix - 1] = 0;
+    }
+    rc = flushOwner(&fo, aPrefix, nPrefix, nPrefix>0 ? zUser : 0, nMax, &n,
+                    pzErr);
+    *pnMoved = n;
+  }else{
+    /* Every user: from one owner's range to the next. */
+    char aOwner[KALAM_MAX_PREFIX];
+    int nOwner = 0;
+    pIt = kalamStoreIterNew(pStore, 0, pTab->pCf, 0, 0, 0, 0,
+                            KALAM_ITER_NOCACHE);
+    if( pIt==0 ) rc = SQLITE_NOMEM;
+    if( rc==SQLITE_OK ) kalamStoreIterFirst(pIt);
+    while( rc==SQLITE_OK && kalamStoreIterValid(pIt) ){
+      size_t nKey;
+      const char *zKey = kalamStoreIterKey(pIt, &nKey);
+      char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
+      char zUser[KALAM_MAX_USER + 1];
+      int nLo, nHi;
+      nOwner = kalamKeyOwnerLength(zKey, nKey);
+      if( nOwner<2 ){
+        *pzErr = sqlite3_mprintf("kalam_flush: a key of kalam table %s has "
+                                 "no owner", pTab->pSchema->zTable);
+        rc = SQLITE_CORRUPT;
+        break;
+      }
+      memcpy(aOwner, zKey, (size_t)nOwner);
+      memcpy(zUser, aOwner + 1, (size_t)nOwner - 1);
+      zUser[nOwner - 1] = 0;
+      if( strlen(zUser)!=(size_t)nOwner - 1 ){
+        *pzErr = sqlite3_mprintf("kalam_flush: a user id in kalam table %s "
+                                 "holds a NUL byte", pTab->pSchema->zTable);
+        rc = SQLITE_CORRUPT;
+        break;
+      }
+      rc = flushOwner(&fo, aOwner, nOwner, zUser, nMax, &n, pzErr);
+      *pnMoved += n;
+      if( rc ) break;
+      kalamKeyOwnerRange(aOwner, nOwner, aLo, &nLo, aHi, &nHi);
+      kalamStoreIterSeek(pIt, aHi, (size_t)nHi);
+    }
+    if( rc==SQLITE_OK ){
+      rc = kalamStoreIterError(pIt, "kalam_flush: cannot read the users",
+                               pzErr);
+    }
+  }
+  pthread_mutex_unlock(&flushMutex);
+
+done:
+  kalamStoreIterFree(pIt);
+  sqlite3_free(fo.aVal);
+  sqlite3_free(fo.aCol);
+  return rc;
+}
+
+/* ------------------------------------------------------------ the sweep */
+
+/* Decodes folder name z (kalamColdNameEncode's) into aOut (at least
+** KALAM_MAX_USER+1 bytes). Returns its length, or -1 if it is not one. */
+static int flushNameDecode(const char *z, char *aOut){
+  int n = 0;
+  while( *z ){
+    int c = (unsigned char)*z++;
+    if( c=='%' ){
+      int h, i, v = 0;
+      for(i=0; i<2; i++){
+        h = (unsigned char)*z++;
+        if( h>='0' && h<='9' ) v = v*16 + h - '0';
+        else if( h>='A' && h<='F' ) v = v*16 + h - 'A' + 10;
+        else return -1;
+      }
+      c = v;
+    }
+    if( c==0 || n>=KALAM_MAX_USER ) return -1;
+    aOut[n++] = (char)c;
+  }
+  aOut[n] = 0;
+  return n;
+}
+
+/* Sweeps one folder of pTab's files (zUser: the user whose folder it is,
+** or NULL): removes every ".tmp", and every file of this table's column
+** family that no segment record names. */
+static int flushSweepDir(KalamTable *pTab, const char *zDir,
+                         const char *zUser, char **pzErr){
+  KalamStore *pStore = pTab->pDb->pStore;
+  const char *zCf = kalamStoreCfName(pTab->pCf);
+  size_t nCf = strlen(zCf);
+  char aPrefix[KALAM_MAX_PREFIX];
+  int nPrefix = kalamKeyPrefix(aPrefix, zUser);
+  DIR *d = opendir(zDir);
+  struct dirent *e;
+  int rc = SQLITE_OK;
+  if( d==0 ) return SQLITE_OK;
+  while( rc==SQLITE_OK && (e = readdir(d))!=0 ){
+    const char *zName = e->d_name;
+    size_t nName = strlen(zName);
+    char *zPath;
+    struct stat st;
+    if( zName[0]=='.' ) continue;
+    zPath = sqlite3_mprintf("%s/%s", zDir, zName);
+    if( zPath==0 ){ rc = SQLITE_NOMEM; break; }
+    if( lstat(zPath, &st)==0 && S_ISDIR(st.st_mode) ){
+      char zSub[KALAM_MAX_USER + 1];
+      if( zUser==0 && pTab->pSchema->eKind==KALAM_KIND_USER
+       && flushNameDecode(zName, zSub)>0 ){
+        rc = flushSweepDir(pTab, zPath, zSub, pzErr);
+      }
+    }else if( nName>4 && strcmp(zName + nName - 4, ".tmp")==0 ){
+      unlink(zPath);
+    }else if( nName>nCf + 9 && memcmp(zName, zCf, nCf)==0
+           && zName[nCf]=='-' && strcmp(zName + nName - 8, ".parquet")==0 ){
+      sqlite3_int64 iNum = 0;
+      char aKey[KALAM_ROWKEY_MAX];
+      char *zGot = 0;
+      size_t nGot = 0;
+      int nKey;
+      if( kalamParseInt(zName + nCf + 1, (int)(nName - nCf - 9), &iNum) ){
+        nKey = kalamSegmentKey(aKey, aPrefix, nPrefix, iNum);
+        rc = kalamStoreGet(pStore, 0, pTab->pCf, aKey, (size_t)nKey, &zGot,
+                           &nGot, "kalam: cannot read a cold segment record",
+                           pzErr);
+        if( rc==SQLITE_OK && zGot==0 ) unlink(zPath);
+        if( zGot ) kalamStoreFree(zGot);
+      }
+    }
+    sqlite3_free(zPath);
+  }
+  closedir(d);
+  return rc;
+}
+
+/* Removes the files of pTab a crash left behind unpublished (see the
+** header). Run when the table is opened by the store's owner. */
+int kalamColdSweep(KalamTable *pTab, char **pzErr){
+  KalamStore *pStore = pTab->pDb->pStore;
+  char *zRel, *zDir;
+  int rc;
+  if( kalamStoreIsMemory(pStore) ) return SQLITE_OK;
+  zRel = flushFolder(pTab->pSchema->zTable, 0, 0);
+  if( zRel==0 ) return SQLITE_NOMEM;
+  zDir = sqlite3_mprintf("%s/%s", kalamStorePath(pStore), zRel);
+  sqlite3_free(zRel);
+  if( zDir==0 ) return SQLITE_NOMEM;
+  pthread_mutex_lock(&flushMutex);
+  rc = flushSweepDir(pTab, zDir, 0, pzErr);
+  pthread_mutex_unlock(&flushMutex);
+  sqlite3_free(zDir);
+  return rc;
+}
+
+/* ------------------------------------------------------------ kalam_flush */
+
+/* Finds the connected kalam table zName ("t" or "schema.t"); connects it
+** first if this connection has not yet. NULL if there is none. */
+static KalamTable *flushFind(KalamConn *pConn, const char *zName, int bTry){
+  const char *zDot = strchr(zName, '.');
+  KalamDb *pDb;
+  for(pDb=pConn->pDb; pDb; pDb=pDb->pNext){
+    KalamTable *pTab;
+    const char *zTable = zName;
+    if( zDot ){
+      if( (int)strlen(pDb->zSchema)!=(int)(zDot - zName)
+       || sqlite3_strnicmp(pDb->zSchema, zName, (int)(zDot - zName)) ){
+        continue;
+      }
+      zTable = zDot + 1;
+    }
+    for(pTab=pDb->pTabList; pTab; pTab=pTab->pNextTab){
+      if( sqlite3_stricmp(pTab->pSchema->zTable, zTable)==0 ) return pTab;
+    }
+  }
+  if( bTry ){
+    /* Preparing a statement on the table connects it. */
+    char *zSql = zDot
+      ? sqlite3_mprintf("SELECT 1 FROM \"%.*w\".\"%w\"",
+                        (int)(zDot - zName), zName, zDot + 1)
+      : sqlite3_mprintf("SELECT 1 FROM \"%w\"", zName);
+    sqlite3_stmt *pStmt = 0;
+    if( zSql && sqlite3_prepare_v2(pConn->db, zSql, -1, &pStmt, 0)==SQLITE_OK ){
+      sqlite3_finalize(pStmt);
+    }
+    sqlite3_free(zSql);
+    return flushFind(pConn, zName, 0);
+  }
+  return 0;
+}
+
+/* Reports an error from kalam_flush, freeing zErr. */
+static void flushError(sqlite3_context *ctx, int rc, char *zErr){
+  if( rc==SQLITE_NOMEM ){
+    sqlite3_result_error_nomem(ctx);
+  }else{
+    sqlite3_result_error(ctx, zErr ? zErr : sqlite3_errstr(rc), -1);
+    sqlite3_result_error_code(ctx, rc);
+  }
+  sqlite3_free(zErr);
+}
+
+/* kalam_flush(t) */
+static void flushFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  KalamConn *pConn = (KalamConn*)sqlite3_user_data(ctx);
+  const char *zName = (const char*)sqlite3_value_text(argv[0]);
+  KalamTable *pTab;
+  char aPrefix[KALAM_MAX_PREFIX];
+  int nPrefix = 0;
+  sqlite3_int64 n = 0;
+  char *zErr = 0;
+  int rc = SQLITE_OK;
+  (void)argc;
+
+  if( zName==0 || sqlite3_value_type(argv[0])!=SQLITE_TEXT ){
+    flushError(ctx, SQLITE_MISUSE,
+               sqlite3_mprintf("kalam_flush: the table name must be TEXT"));
+    return;
+  }
+  pTab = flushFind(pConn, zName, 1);
+  if( pTab==0 ){
+    flushError(ctx, SQLITE_ERROR,
+               sqlite3_mprintf("no such kalam table: %s", zName));
+    return;
+  }
+  if( pTab->zBroken ){
+    flushError(ctx, SQLITE_CORRUPT, sqlite3_mprintf("%s", pTab->zBroken));
+    return;
+  }
+  if( pTab->pSchema->eKind==KALAM_KIND_STREAM ){
+    zErr = sqlite3_mprintf("kalam_flush: %s is a kalam_stream table, whose "
+                           "rows expire instead (see kalam_expire)", zName);
+    rc = SQLITE_MISUSE;
+  }else if( kalamStoreIsMemory(pTab->pDb->pStore) ){
+    zErr = sqlite3_mprintf("kalam_flush: %s is in a database without a file, "
+                           "which has no cold storage", zName);
+    rc = SQLITE_MISUSE;
+  }
+  if( rc==SQLITE_OK ) rc = kalamStoreWriteRefused(pTab->pDb->pStore, &zErr);
+  if( rc==SQLITE_OK && kalamTxnHasWrites(pTab->pDb->pTxn) ){
+    zErr = sqlite3_mprintf("kalam_flush: this connection's transaction has "
+        "uncommitted writes to kalam tables: COMMIT or ROLLBACK first");
+    rc = SQLITE_MISUSE;
+  }
+  if( rc==SQLITE_OK && pTab->pSchema->eKind==KALAM_KIND_USER ){
+    if( pConn->bLocked ){
+      nPrefix = kalamKeyPrefix(aPrefix, pConn->zUser);
+    }else{
+      nPrefix = -1;
+    }
+  }
+  /* SQLite's write lock on the file: no commit can come in between. */
+  if( rc==SQLITE_OK ){
+    rc = kalamCommitTableCreate(pConn->db, pTab->pDb->zSchema, &zErr);
+  }
+  if( rc==SQLITE_OK ) rc = kalamCommitView(pTab->pDb, &zErr);
+  if( rc==SQLITE_OK ){
+    rc = kalamFlushTable(pTab, aPrefix, nPrefix, INT64_MAX, &n, &zErr);
+  }
+  if( pTab->pDb->nCursor==0 && sqlite3_get_autocommit(pConn->db) ){
+    kalamCommitViewRelease(pTab->pDb);
+  }
+  if( rc ){
+    flushError(ctx, rc, zErr);
+    return;
+  }
+  sqlite3_free(zErr);
+  sqlite3_result_int64(ctx, n);
+}
+
+/* Registers kalam_flush on db, holding a reference on pConn. */
+int kalamFlushRegister(sqlite3 *db, KalamConn *pConn){
+  static const KalamFunc aFunc[] = {
+    {"kalam_flush", 1, SQLITE_DIRECTONLY, flushFunc},
+  };
+  return kalamFunctionsRegister(db, pConn, aFunc, 1);
+}
