@@ -215,6 +215,8 @@ void kalamSegmentListFree(KalamSegment *aSeg, int nSeg);
 int kalamSegmentList(KalamView *pView, KalamStore *pStore, KalamCf *pCf,
                      const char *aPrefix, int nPrefix, const char *zTable,
                      KalamSegment **paSeg, int *pnSeg, char **pzErr);
+int kalamColdUserRows(KalamStore *pStore, KalamCf *pCf, const char *zUser,
+                      sqlite3_int64 *pn, char **pzErr);
 
 /************************************************************************
 ** Interface to flush.c: moving a table's rows to Parquet files
@@ -250,5 +252,10 @@ void kalamRowIterNext(KalamRowIter *p);
 const char *kalamRowIterKey(KalamRowIter *p, size_t *pn);
 const char *kalamRowIterValue(KalamRowIter *p, size_t *pn);
 int kalamRowIterError(KalamRowIter *p, char **pzErr);
+
+/************************************************************************
+** Interface to segments.c: the kalam_segments table.
+*/
+int kalamSegmentsRegister(sqlite3 *db, KalamConn *pConn);
 
 #endif /* KALAM_COLD_H */

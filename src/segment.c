@@ -190,3 +190,20 @@ int kalamSegmentList(KalamView *pView, KalamStore *pStore, KalamCf *pCf,
   *pnSeg = nSeg;
   return SQLITE_OK;
 }
+
+/* The rows of user zUser's segments in column family pCf, as of the
+** newest commit, into *pn (a row flushed twice counts twice). */
+int kalamColdUserRows(KalamStore *pStore, KalamCf *pCf, const char *zUser,
+                      sqlite3_int64 *pn, char **pzErr){
+  char aPrefix[KALAM_MAX_PREFIX];
+  int nPrefix = kalamKeyPrefix(aPrefix, zUser);
+  KalamSegment *aSeg = 0;
+  int nSeg = 0, i, rc;
+  *pn = 0;
+  if( kalamStoreIsMemory(pStore) ) return SQLITE_OK;
+  rc = kalamSegmentList(0, pStore, pCf, aPrefix, nPrefix, zUser, &aSeg, &nSeg,
+                        pzErr);
+  for(i=0; i<nSeg; i++) *pn += aSeg[i].nRows;
+  kalamSegmentListFree(aSeg, nSeg);
+  return rc;
+}
