@@ -193,6 +193,7 @@ void kalamParquetChunkFree(KalamParquetChunk *p);
 ** (docs/cold.md, "The cold tier in a store").
 */
 #define KALAM_TAG_COLD 'c'   /* <owner> 'c' <file number>: a segment */
+#define KALAM_TAG_GONE 'g'   /* <owner> 'g' <row id>: removed, cold too */
 typedef struct KalamSegment KalamSegment;
 struct KalamSegment {
   sqlite3_int64 iNum;        /* file number: a snowflake id of its flush */
@@ -215,6 +216,9 @@ void kalamSegmentListFree(KalamSegment *aSeg, int nSeg);
 int kalamSegmentList(KalamView *pView, KalamStore *pStore, KalamCf *pCf,
                      const char *aPrefix, int nPrefix, const char *zTable,
                      KalamSegment **paSeg, int *pnSeg, char **pzErr);
+int kalamColdOwners(KalamStore *pStore, KalamCf *pCf, const char *zTable,
+                    int (*xOwner)(void*, const char*, int, char**),
+                    void *pArg, char **pzErr);
 int kalamColdUserRows(KalamStore *pStore, KalamCf *pCf, const char *zUser,
                       sqlite3_int64 *pn, char **pzErr);
 
@@ -238,6 +242,10 @@ int kalamFlushRegister(sqlite3 *db, KalamConn *pConn);
 ** every segment's rows in row id order, a hot row winning over a cold
 ** one and a newer file over an older one.
 */
+int kalamColdGoneKey(char *aOut, const char *aPrefix, int nPrefix,
+                     sqlite3_int64 iRowid);
+int kalamRowGone(KalamTable *pTab, const char *aPrefix, int nPrefix,
+                 sqlite3_int64 iRowid, char **pzErr);
 int kalamRowRead(KalamTable *pTab, const char *aPrefix, int nPrefix,
                  sqlite3_int64 iRowid, const char **pzVal, size_t *pnVal,
                  KalamPin **ppPin, char **pzCopy, char **pzErr);

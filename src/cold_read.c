@@ -18,6 +18,17 @@
 ** cold row reaches the caller as the row codec's JSON text, rebuilt from
 ** its columns, so everything that reads rows reads cold ones alike.
 **
+** Rows removed for good (a row id moved by UPDATE, a row replaced by OR
+** REPLACE or by an insert over a deleted row, kalam_purge) may still be in
+** a cold file. kalamRowGone removes the hot key and, when a segment may
+** hold the row id, puts a "gone" marker in the same transaction:
+**
+**   <owner> 'g' <row id, as in a row key>  ->  (empty)
+**
+** A row id with a hot row is that row; else one with a marker is no row;
+** else it is the newest segment's. A flush deletes the markers of the
+** rows it moves (their newest state is then in the newest file).
+**
 ** Segments are read through the connection's view (the flush publishes
 ** them in the write that removes the hot rows), so a reader sees each row
 ** hot or cold, as of one commit.
@@ -199,6 +210,53 @@ static int coldFind(const KalamSchema *pSchema, const KalamSegment *pSeg,
   return rc;
 }
 
+/* The gone marker key of iRowid, into aOut (KALAM_ROWKEY_MAX bytes). */
+int kalamColdGoneKey(char *aOut, const char *aPrefix, int nPrefix,
+                     sqlite3_int64 iRowid){
+  int n = kalamKeyRow(aOut, aPrefix, nPrefix, iRowid);
+  aOut[nPrefix] = KALAM_TAG_GONE;
+  return n;
+}
+
+/* Has row iRowid a gone marker, as transaction pTxn sees it? */
+static int coldIsGone(KalamTable *pTab, const char *aPrefix, int nPrefix,
+                      sqlite3_int64 iRowid, int *pbGone, char **pzErr){
+  char aKey[KALAM_ROWKEY_MAX];
+  int nKey = kalamColdGoneKey(aKey, aPrefix, nPrefix, iRowid);
+  char *zGot = 0;
+  size_t nGot = 0;
+  int rc = kalamTxnGet(pTab->pDb->pTxn, pTab->pCf, aKey, (size_t)nKey, &zGot,
+                       &nGot, pzErr);
+  *pbGone = zGot!=0;
+  if( zGot ) kalamStoreFree(zGot);
+  return rc;
+}
+
+/* Removes row iRowid of the owner for good, in the connection's
+** transaction: its hot key, and the cold copies through a gone marker
+** when a segment's row id range holds it. */
+int kalamRowGone(KalamTable *pTab, const char *aPrefix, int nPrefix,
+                 sqlite3_int64 iRowid, char **pzErr){
+  char aKey[KALAM_ROWKEY_MAX];
+  int nKey = kalamKeyRow(aKey, aPrefix, nPrefix, iRowid);
+  KalamSegment *aSeg = 0;
+  int nSeg = 0, i, rc;
+  kalamTxnDelete(pTab->pDb->pTxn, pTab->pCf, aKey, (size_t)nKey);
+  if( kalamStoreIsMemory(pTab->pDb->pStore) ) return SQLITE_OK;
+  rc = kalamSegmentList(pTab->pDb->pView, pTab->pDb->pStore, pTab->pCf,
+                        aPrefix, nPrefix, pTab->pSchema->zTable, &aSeg, &nSeg,
+                        pzErr);
+  for(i=0; rc==SQLITE_OK && i<nSeg; i++){
+    if( iRowid>=aSeg[i].iMinRowid && iRowid<=aSeg[i].iMaxRowid ){
+      nKey = kalamColdGoneKey(aKey, aPrefix, nPrefix, iRowid);
+      kalamTxnPut(pTab->pDb->pTxn, pTab->pCf, aKey, (size_t)nKey, "", 0);
+      break;
+    }
+  }
+  kalamSegmentListFree(aSeg, nSeg);
+  return rc;
+}
+
 /* Reads row iRowid of the owner aPrefix/nPrefix as the connection sees
 ** it: hot (*pzVal points into *ppPin or *pzCopy, as kalamTxnGetPinned
 ** gives it) or cold (*pzVal is *pzCopy, which kalamStoreFree frees).
@@ -222,7 +280,10 @@ int kalamRowRead(KalamTable *pTab, const char *aPrefix, int nPrefix,
   if( rc || nSeg==0 ) return rc;
   kalamBufInit(&b);
   for(i=nSeg-1; i>=0 && rc==SQLITE_OK && !bFound; i--){
+    int bGone = 0;
     if( iRowid<aSeg[i].iMinRowid || iRowid>aSeg[i].iMaxRowid ) continue;
+    rc = coldIsGone(pTab, aPrefix, nPrefix, iRowid, &bGone, pzErr);
+    if( rc || bGone ) break;
     rc = coldFind(pTab->pSchema, &aSeg[i], iRowid, &b, &bFound, pzErr);
   }
   if( rc==SQLITE_OK && bFound ){
@@ -266,6 +327,7 @@ struct KalamRowIter {
   KalamBuf row;              /* a cold current row's JSON */
   char aKey[KALAM_ROWKEY_MAX];
   int nKey;
+  int bGone;                 /* the owner has gone markers */
   int rc;                    /* the first error, with zErr */
   char *zErr;
 };
@@ -334,39 +396,55 @@ static int rowIterHot(KalamRowIter *p, sqlite3_int64 *piRowid){
 ** the lowest row id (highest with bDesc); on a tie the hot row, else the
 ** newest source (sources are oldest first). */
 static void rowIterPick(KalamRowIter *p){
-  sqlite3_int64 iBest = 0, iHot = 0;
-  int bAny = 0, iSrc = -1, i;
-  if( p->rc ){ p->eCur = ROWITER_EOF; return; }
-  if( rowIterHot(p, &iHot) ){
-    iBest = iHot;
-    bAny = 1;
-  }
-  for(i=0; i<p->nSeg; i++){
-    ColdSrc *s = &p->aSrc[i];
-    if( s->bEof ) continue;
-    if( !bAny || (p->bDesc ? s->iRowid>iBest : s->iRowid<iBest) ){
-      iBest = s->iRowid;
-      iSrc = i;
+  for(;;){
+    sqlite3_int64 iBest = 0, iHot = 0;
+    int bAny = 0, iSrc = -1, i, bGone = 0;
+    if( p->rc ){ p->eCur = ROWITER_EOF; return; }
+    if( rowIterHot(p, &iHot) ){
+      iBest = iHot;
       bAny = 1;
-    }else if( s->iRowid==iBest && iSrc>=0 ){
-      iSrc = i;
     }
-  }
-  if( !bAny ){
-    p->eCur = ROWITER_EOF;
+    for(i=0; i<p->nSeg; i++){
+      ColdSrc *s = &p->aSrc[i];
+      if( s->bEof ) continue;
+      if( !bAny || (p->bDesc ? s->iRowid>iBest : s->iRowid<iBest) ){
+        iBest = s->iRowid;
+        iSrc = i;
+        bAny = 1;
+      }else if( s->iRowid==iBest && iSrc>=0 ){
+        iSrc = i;
+      }
+    }
+    if( !bAny ){
+      p->eCur = ROWITER_EOF;
+      return;
+    }
+    p->iCurRowid = iBest;
+    if( iSrc<0 ){
+      p->eCur = ROWITER_HOT;
+      return;
+    }
+    if( p->bGone ){
+      p->rc = coldIsGone(p->pTab, p->aPrefix, p->nPrefix, iBest, &bGone,
+                         &p->zErr);
+      if( p->rc==SQLITE_OK && bGone ){
+        /* Removed for good: every copy of it is stepped over. */
+        for(i=0; i<p->nSeg && p->rc==SQLITE_OK; i++){
+          ColdSrc *s = &p->aSrc[i];
+          if( !s->bEof && s->iRowid==iBest ) p->rc = coldSrcStep(p, s, 0);
+        }
+        continue;
+      }
+      if( p->rc ) continue;
+    }
+    p->eCur = ROWITER_COLD;
+    p->iCurSrc = iSrc;
+    p->nKey = kalamKeyRow(p->aKey, p->aPrefix, p->nPrefix, iBest);
+    p->rc = coldEncode(p->pTab->pSchema, &p->aSrc[iSrc].f, p->aSrc[iSrc].iRow,
+                       &p->row, &p->zErr);
+    if( p->rc ) p->eCur = ROWITER_EOF;
     return;
   }
-  p->iCurRowid = iBest;
-  if( iSrc<0 ){
-    p->eCur = ROWITER_HOT;
-    return;
-  }
-  p->eCur = ROWITER_COLD;
-  p->iCurSrc = iSrc;
-  p->nKey = kalamKeyRow(p->aKey, p->aPrefix, p->nPrefix, iBest);
-  p->rc = coldEncode(p->pTab->pSchema, &p->aSrc[iSrc].f, p->aSrc[iSrc].iRow,
-                     &p->row, &p->zErr);
-  if( p->rc ) p->eCur = ROWITER_EOF;
 }
 
 /* A scan of the owner's rows with ids in [iLo, iHi], in row id order
@@ -441,6 +519,26 @@ KalamRowIter *kalamRowIterNew(KalamTable *pTab, const char *aPrefix,
         goto done;
       }
     }
+  }
+  if( p->nSeg ){
+    /* Markers are rare: look them up only when the owner has any. */
+    char aGLo[KALAM_BOUND_MAX], aGHi[KALAM_BOUND_MAX];
+    int nGLo, nGHi;
+    KalamIter *pG;
+    kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_GONE, aGLo, &nGLo, aGHi,
+                     &nGHi);
+    pG = kalamTxnIterator(pTab->pDb->pTxn, pTab->pCf, aGLo, nGLo, aGHi, nGHi,
+                          0);
+    if( pG==0 ){ rc = SQLITE_NOMEM; goto done; }
+    kalamIterSeek(pG, aGLo, (size_t)nGLo);
+    if( kalamIterValid(pG) ){
+      size_t nK;
+      const char *zK = kalamIterKey(pG, &nK);
+      p->bGone = kalamKeyCmp(zK, nK, aGHi, (size_t)nGHi)<0;
+    }
+    rc = kalamIterError(pG, pzErr);
+    kalamIterDestroy(pG);
+    if( rc ) goto done;
   }
   rowIterPick(p);
 

@@ -161,6 +161,8 @@ struct FlushOwner {
   KalamValue *aVal;          /* one row's values, nCol of them */
   KalamBatch *pBatch;        /* the publishing write */
   KalamSegment seg;          /* its record, filled as rows come */
+  sqlite3_int64 nMax;        /* flushUser: rows per user at most */
+  sqlite3_int64 nMoved;      /* flushUser: rows moved so far */
 };
 
 /* Adds the row zVal (key zKey) to the file: the table's columns as the
@@ -218,7 +220,7 @@ static int flushOwner(FlushOwner *p, const char *aPrefix, int nPrefix,
   char *zFolder = 0, *zAbs = 0, *zFile = 0;
   char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
   char aKey[KALAM_ROWKEY_MAX];
-  int nLo, nHi, nKey, rc = SQLITE_OK;
+  int nLo, nHi, nKey, bGone, rc = SQLITE_OK;
 
   memset(&row, 0, sizeof(row));
   kalamBufInit(&rec);
@@ -255,6 +257,19 @@ static int flushOwner(FlushOwner *p, const char *aPrefix, int nPrefix,
   zFile = sqlite3_mprintf("%s/%s", zDir, p->seg.zRel);
   if( zFile==0 ){ rc = SQLITE_NOMEM; goto done; }
 
+  /* Gone markers (cold_read.c) of the rows moved go in the same write:
+  ** each row's newest state is now in the newest file. */
+  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_GONE, aLo, &nLo, aHi, &nHi);
+  pIt = kalamStoreIterNew(pStore, 0, pTab->pCf, aLo, nLo, aHi, nHi,
+                          KALAM_ITER_NOCACHE);
+  if( pIt==0 ){ rc = SQLITE_NOMEM; goto done; }
+  kalamStoreIterSeek(pIt, aLo, (size_t)nLo);
+  bGone = kalamStoreIterValid(pIt);
+  rc = kalamStoreIterError(pIt, "kalam_flush: cannot read the rows", pzErr);
+  kalamStoreIterFree(pIt);
+  pIt = 0;
+  if( rc ) goto done;
+
   kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aLo, &nLo, aHi, &nHi);
   pIt = kalamStoreIterNew(pStore, 0, pTab->pCf, aLo, nLo, aHi, nHi,
                           KALAM_ITER_NOCACHE);
@@ -277,6 +292,10 @@ static int flushOwner(FlushOwner *p, const char *aPrefix, int nPrefix,
     rc = flushRow(p, pW, &row, iRowid, zVal, nVal, pzErr);
     if( rc ) goto done;
     kalamBatchDelete(p->pBatch, pTab->pCf, zKey, nK);
+    if( bGone ){
+      nKey = kalamColdGoneKey(aKey, aPrefix, nPrefix, iRowid);
+      kalamBatchDelete(p->pBatch, pTab->pCf, aKey, (size_t)nKey);
+    }
   }
   rc = kalamStoreIterError(pIt, "kalam_flush: cannot read the rows", pzErr);
   if( rc || pW==0 ) goto done;
@@ -313,6 +332,20 @@ done:
   return rc;
 }
 
+/* kalamColdOwners' callback: flushes one user's rows. */
+static int flushUser(void *pArg, const char *aPrefix, int nPrefix,
+                     char **pzErr){
+  FlushOwner *p = (FlushOwner*)pArg;
+  char zUser[KALAM_MAX_USER + 1];
+  sqlite3_int64 n = 0;
+  int rc;
+  memcpy(zUser, aPrefix + 1, (size_t)nPrefix - 1);
+  zUser[nPrefix - 1] = 0;
+  rc = flushOwner(p, aPrefix, nPrefix, zUser, p->nMax, &n, pzErr);
+  p->nMoved += n;
+  return rc;
+}
+
 /* Flushes pTab's committed rows: of the owner aPrefix/nPrefix, or with
 ** nPrefix<0 of every user of a kalam_user table (one file each), at most
 ** nMax rows per owner. *pnMoved is the number of rows moved. The caller
@@ -323,7 +356,6 @@ int kalamFlushTable(KalamTable *pTab, const char *aPrefix, int nPrefix,
                     char **pzErr){
   KalamStore *pStore = pTab->pDb->pStore;
   FlushOwner fo;
-  KalamStoreIter *pIt = 0;
   sqlite3_int64 n = 0;
   int rc;
 
@@ -347,50 +379,14 @@ int kalamFlushTable(KalamTable *pTab, const char *aPrefix, int nPrefix,
                     pzErr);
     *pnMoved = n;
   }else{
-    /* Every user: from one owner's range to the next. */
-    char aOwner[KALAM_MAX_PREFIX];
-    int nOwner = 0;
-    pIt = kalamStoreIterNew(pStore, 0, pTab->pCf, 0, 0, 0, 0,
-                            KALAM_ITER_NOCACHE);
-    if( pIt==0 ) rc = SQLITE_NOMEM;
-    if( rc==SQLITE_OK ) kalamStoreIterFirst(pIt);
-    while( rc==SQLITE_OK && kalamStoreIterValid(pIt) ){
-      size_t nKey;
-      const char *zKey = kalamStoreIterKey(pIt, &nKey);
-      char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
-      char zUser[KALAM_MAX_USER + 1];
-      int nLo, nHi;
-      nOwner = kalamKeyOwnerLength(zKey, nKey);
-      if( nOwner<2 ){
-        *pzErr = sqlite3_mprintf("kalam_flush: a key of kalam table %s has "
-                                 "no owner", pTab->pSchema->zTable);
-        rc = SQLITE_CORRUPT;
-        break;
-      }
-      memcpy(aOwner, zKey, (size_t)nOwner);
-      memcpy(zUser, aOwner + 1, (size_t)nOwner - 1);
-      zUser[nOwner - 1] = 0;
-      if( strlen(zUser)!=(size_t)nOwner - 1 ){
-        *pzErr = sqlite3_mprintf("kalam_flush: a user id in kalam table %s "
-                                 "holds a NUL byte", pTab->pSchema->zTable);
-        rc = SQLITE_CORRUPT;
-        break;
-      }
-      rc = flushOwner(&fo, aOwner, nOwner, zUser, nMax, &n, pzErr);
-      *pnMoved += n;
-      if( rc ) break;
-      kalamKeyOwnerRange(aOwner, nOwner, aLo, &nLo, aHi, &nHi);
-      kalamStoreIterSeek(pIt, aHi, (size_t)nHi);
-    }
-    if( rc==SQLITE_OK ){
-      rc = kalamStoreIterError(pIt, "kalam_flush: cannot read the users",
-                               pzErr);
-    }
+    fo.nMax = nMax;
+    rc = kalamColdOwners(pStore, pTab->pCf, pTab->pSchema->zTable,
+                         flushUser, &fo, pzErr);
+    *pnMoved = fo.nMoved;
   }
   pthread_mutex_unlock(&flushMutex);
 
 done:
-  kalamStoreIterFree(pIt);
   sqlite3_free(fo.aVal);
   sqlite3_free(fo.aCol);
   return rc;

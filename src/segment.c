@@ -207,3 +207,39 @@ int kalamColdUserRows(KalamStore *pStore, KalamCf *pCf, const char *zUser,
   kalamSegmentListFree(aSeg, nSeg);
   return rc;
 }
+
+/* Calls xOwner for each owner of a kalam_user table's column family (as
+** of the newest commit), one seek per owner: its first key, then the end
+** of its range. Stops at the first error xOwner returns. */
+int kalamColdOwners(KalamStore *pStore, KalamCf *pCf, const char *zTable,
+                    int (*xOwner)(void*, const char*, int, char**),
+                    void *pArg, char **pzErr){
+  KalamStoreIter *pIt;
+  int rc = SQLITE_OK;
+  pIt = kalamStoreIterNew(pStore, 0, pCf, 0, 0, 0, 0, KALAM_ITER_NOCACHE);
+  if( pIt==0 ) return SQLITE_NOMEM;
+  kalamStoreIterFirst(pIt);
+  while( rc==SQLITE_OK && kalamStoreIterValid(pIt) ){
+    size_t nKey;
+    const char *zKey = kalamStoreIterKey(pIt, &nKey);
+    char aOwner[KALAM_MAX_PREFIX];
+    char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
+    int nOwner = kalamKeyOwnerLength(zKey, nKey), nLo, nHi;
+    if( nOwner<2 || memchr(zKey + 1, 0, (size_t)nOwner - 1) ){
+      *pzErr = sqlite3_mprintf("kalam table %s has a key with no valid "
+                               "owner", zTable);
+      rc = SQLITE_CORRUPT;
+      break;
+    }
+    memcpy(aOwner, zKey, (size_t)nOwner);
+    rc = xOwner(pArg, aOwner, nOwner, pzErr);
+    kalamKeyOwnerRange(aOwner, nOwner, aLo, &nLo, aHi, &nHi);
+    kalamStoreIterSeek(pIt, aHi, (size_t)nHi);
+  }
+  if( rc==SQLITE_OK ){
+    rc = kalamStoreIterError(pIt, "kalam: cannot read a table's users",
+                             pzErr);
+  }
+  kalamStoreIterFree(pIt);
+  return rc;
+}

@@ -102,6 +102,8 @@ struct SegCollect {
   SegCursor *pCur;
   KalamDb *pDb;
   const char *zLockedUser;   /* only this user's files, or NULL for all */
+  const KalamCatalogEntry *pEntry;  /* the table segCollectUser lists */
+  KalamCf *pCf;
 };
 
 /* Appends the segments of one owner of one table to the cursor's rows. */
@@ -139,13 +141,19 @@ static int segCollectOwner(SegCollect *p, const KalamCatalogEntry *pEntry,
   return rc;
 }
 
-/* Appends the segments of one catalog entry's table. A kalam_user table's
-** owners are visited one range each: a seek to the next owner's keys. */
+/* kalamColdOwners' callback: one user's segments. */
+static int segCollectUser(void *pArg, const char *aPrefix, int nPrefix,
+                          char **pzErr){
+  SegCollect *p = (SegCollect*)pArg;
+  return segCollectOwner(p, p->pEntry, p->pCf, aPrefix, nPrefix, pzErr);
+}
+
+/* Appends the segments of one catalog entry's table (of each user of a
+** kalam_user table). */
 static int segCollectEntry(void *pArg, const KalamCatalogEntry *pEntry,
                            char **pzErr){
   SegCollect *p = (SegCollect*)pArg;
   KalamStore *pStore = p->pDb->pStore;
-  KalamStoreIter *pIt = 0;
   KalamCf *pCf;
   int rc = SQLITE_OK;
   if( pEntry->eKind<0 || pEntry->eKind==KALAM_KIND_STREAM || pEntry->zCf==0 ){
@@ -160,26 +168,10 @@ static int segCollectEntry(void *pArg, const KalamCatalogEntry *pEntry,
     int nPrefix = kalamKeyPrefix(aPrefix, p->zLockedUser);
     rc = segCollectOwner(p, pEntry, pCf, aPrefix, nPrefix, pzErr);
   }else{
-    pIt = kalamStoreIterNew(pStore, 0, pCf, 0, 0, 0, 0, KALAM_ITER_NOCACHE);
-    if( pIt==0 ) rc = SQLITE_NOMEM;
-    if( rc==SQLITE_OK ) kalamStoreIterFirst(pIt);
-    while( rc==SQLITE_OK && kalamStoreIterValid(pIt) ){
-      size_t nKey;
-      const char *zKey = kalamStoreIterKey(pIt, &nKey);
-      char aOwner[KALAM_MAX_PREFIX];
-      char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
-      int nOwner = kalamKeyOwnerLength(zKey, nKey), nLo, nHi;
-      if( nOwner<2 ) break;
-      memcpy(aOwner, zKey, (size_t)nOwner);
-      rc = segCollectOwner(p, pEntry, pCf, aOwner, nOwner, pzErr);
-      kalamKeyOwnerRange(aOwner, nOwner, aLo, &nLo, aHi, &nHi);
-      kalamStoreIterSeek(pIt, aHi, (size_t)nHi);
-    }
-    if( rc==SQLITE_OK ){
-      rc = kalamStoreIterError(pIt, "kalam_segments: cannot read the users",
-                               pzErr);
-    }
-    kalamStoreIterFree(pIt);
+    p->pEntry = pEntry;
+    p->pCf = pCf;
+    rc = kalamColdOwners(pStore, pCf, pEntry->zName, segCollectUser, p,
+                         pzErr);
   }
   kalamStoreCfRelease(pStore, pCf);
   return rc;

@@ -115,14 +115,14 @@ static int updateUnindexOwned(UpdateCtx *p, const char *zKey, size_t nKey,
 static int updateHardDelete(UpdateCtx *p, sqlite3_int64 iRowid,
                             const char *zVal, size_t nVal){
   const KalamSchema *pSchema = p->pSchema;
-  char aKey[KALAM_ROWKEY_MAX];
-  int nKey = kalamKeyRow(aKey, p->aPrefix, p->nPrefix, iRowid);
   int bHasPk = pSchema->iPk>=0 && !pSchema->bIntPk;
   KalamRow row;
   int rc = SQLITE_OK;
 
   memset(&row, 0, sizeof(row));
-  kalamTxnDelete(p->pTxn, p->pTab->pCf, aKey, (size_t)nKey);
+  /* The hot key, and any cold copy (cold_read.c). */
+  rc = kalamRowGone(p->pTab, p->aPrefix, p->nPrefix, iRowid, &p->zErr);
+  if( rc ) return rc;
   if( !bHasPk && pSchema->nIndex==0 ) return SQLITE_OK;
   rc = kalamRowParse(&row, pSchema, zVal, nVal);
   if( rc==SQLITE_CORRUPT ){
@@ -711,9 +711,9 @@ static int updateUpdate(UpdateCtx *p, sqlite3_value **argv, int argc){
   rc = updateRemoveHolders(p);
   if( rc ) goto done;
   if( iNew!=iOld ){
-    char aKey[KALAM_ROWKEY_MAX];
-    int nKey = kalamKeyRow(aKey, p->aPrefix, p->nPrefix, iOld);
-    kalamTxnDelete(p->pTxn, p->pTab->pCf, aKey, (size_t)nKey);
+    /* The old row id goes, hot and cold (cold_read.c). */
+    rc = kalamRowGone(p->pTab, p->aPrefix, p->nPrefix, iOld, &p->zErr);
+    if( rc ) goto done;
   }
   updatePutRow(p, iNew);
   if( bHasPk ){
