@@ -246,6 +246,12 @@ int kalamColdGoneKey(char *aOut, const char *aPrefix, int nPrefix,
                      sqlite3_int64 iRowid);
 int kalamRowGone(KalamTable *pTab, const char *aPrefix, int nPrefix,
                  sqlite3_int64 iRowid, char **pzErr);
+int kalamColdPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
+                   int nPrefix, sqlite3_int64 iBeforeMs, KalamBatch *pBatch,
+                   int (*xGone)(void*, const char*, int), void *pArg,
+                   char **pzErr);
+int kalamColdMask(KalamStore *pStore, KalamCf *pCf, const char *zKey,
+                  size_t nKey, int nPrefix, KalamBatch *pBatch, char **pzErr);
 int kalamRowRead(KalamTable *pTab, const char *aPrefix, int nPrefix,
                  sqlite3_int64 iRowid, const char **pzVal, size_t *pnVal,
                  KalamPin **ppPin, char **pzCopy, char **pzErr);

@@ -35,6 +35,7 @@
 */
 #include "kalam_int.h"
 #include <string.h>
+#include <stdlib.h>
 
 SQLITE_EXTENSION_INIT3
 
@@ -604,4 +605,160 @@ int kalamRowIterError(KalamRowIter *p, char **pzErr){
     return p->rc;
   }
   return kalamIterError(p->pHot, pzErr);
+}
+
+/* ------------------------------------------------------------ purge */
+
+/* A row of a segment, for kalamColdPurge. */
+typedef struct ColdVersion ColdVersion;
+struct ColdVersion {
+  sqlite3_int64 iRowid;
+  sqlite3_int64 iSeq;
+  int iSeg;                  /* the segment (newer is larger) */
+  int bDeleted;
+};
+
+static int coldVersionCmp(const void *a, const void *b){
+  const ColdVersion *x = (const ColdVersion*)a, *y = (const ColdVersion*)b;
+  if( x->iRowid!=y->iRowid ) return x->iRowid<y->iRowid ? -1 : 1;
+  return y->iSeg - x->iSeg;          /* the newest version first */
+}
+
+/* What coldPurgeOwner needs. */
+typedef struct ColdPurge ColdPurge;
+struct ColdPurge {
+  KalamStore *pStore;
+  KalamCf *pCf;
+  sqlite3_int64 iBeforeMs;
+  KalamBatch *pBatch;
+  int (*xGone)(void*, const char*, int);
+  void *pArg;
+};
+
+/* Appends the versions of every row of segment pSeg (number iSeg) to *pa. */
+static int coldPurgeVersions(const KalamSegment *pSeg, int iSeg,
+                             ColdVersion **pa, sqlite3_int64 *pn,
+                             sqlite3_int64 *pnAlloc, char **pzErr){
+  static const KalamSchema noColumns = {0};
+  ColdFile f;
+  int iGroup, nGroup, rc;
+  rc = coldFileOpen(&noColumns, pSeg, &f, pzErr);
+  if( rc ) return rc;
+  nGroup = kalamParquetGroupCount(f.pFile);
+  for(iGroup=0; iGroup<nGroup && rc==SQLITE_OK; iGroup++){
+    sqlite3_int64 i;
+    rc = coldGroupRead(&f, iGroup, 1, pzErr);
+    for(i=0; rc==SQLITE_OK && i<f.nRow; i++){
+      ColdVersion *v;
+      if( *pn>=*pnAlloc ){
+        sqlite3_int64 nNew = *pnAlloc ? *pnAlloc*2 : 256;
+        ColdVersion *aNew = sqlite3_realloc64(*pa, sizeof(ColdVersion)*nNew);
+        if( aNew==0 ){ rc = SQLITE_NOMEM; break; }
+        *pa = aNew;
+        *pnAlloc = nNew;
+      }
+      v = &(*pa)[(*pn)++];
+      v->iRowid = coldInt(&f, f.iRowid, i);
+      v->iSeq = coldInt(&f, f.iSeq, i);
+      v->bDeleted = coldInt(&f, f.iDel, i)!=0;
+      v->iSeg = iSeg;
+    }
+  }
+  coldFileClose(&f);
+  return rc;
+}
+
+/* kalamColdPurge for one owner (also kalamColdOwners' callback). */
+static int coldPurgeOwner(void *pArg, const char *aPrefix, int nPrefix,
+                          char **pzErr){
+  ColdPurge *p = (ColdPurge*)pArg;
+  KalamSegment *aSeg = 0;
+  ColdVersion *aVer = 0;
+  sqlite3_int64 nVer = 0, nAlloc = 0, i;
+  int nSeg = 0, j, rc;
+  rc = kalamSegmentList(0, p->pStore, p->pCf, aPrefix, nPrefix,
+                        kalamStoreCfName(p->pCf), &aSeg, &nSeg, pzErr);
+  for(j=0; rc==SQLITE_OK && j<nSeg; j++){
+    rc = coldPurgeVersions(&aSeg[j], j, &aVer, &nVer, &nAlloc, pzErr);
+  }
+  if( rc==SQLITE_OK && nVer>1 ){
+    qsort(aVer, (size_t)nVer, sizeof(ColdVersion), coldVersionCmp);
+  }
+  for(i=0; rc==SQLITE_OK && i<nVer; i++){
+    char aKey[KALAM_ROWKEY_MAX];
+    char *zGot = 0;
+    size_t nGot = 0;
+    int nKey;
+    if( i>0 && aVer[i].iRowid==aVer[i-1].iRowid ) continue;  /* older */
+    if( !aVer[i].bDeleted ) continue;
+    if( p->iBeforeMs!=INT64_MAX
+     && kalamSnowflakeMs(aVer[i].iSeq) >= p->iBeforeMs ) continue;
+    /* A hot row is newer; a gone marker says it is purged already. */
+    nKey = kalamKeyRow(aKey, aPrefix, nPrefix, aVer[i].iRowid);
+    rc = kalamStoreGet(p->pStore, 0, p->pCf, aKey, (size_t)nKey, &zGot, &nGot,
+                       "kalam_purge failed", pzErr);
+    if( rc==SQLITE_OK && zGot==0 ){
+      char aGone[KALAM_ROWKEY_MAX];
+      int nGone = kalamColdGoneKey(aGone, aPrefix, nPrefix, aVer[i].iRowid);
+      rc = kalamStoreGet(p->pStore, 0, p->pCf, aGone, (size_t)nGone, &zGot,
+                         &nGot, "kalam_purge failed", pzErr);
+      if( rc==SQLITE_OK && zGot==0 ){
+        kalamBatchPut(p->pBatch, p->pCf, aGone, (size_t)nGone, "", 0);
+        rc = p->xGone(p->pArg, aKey, nKey);
+      }
+    }
+    if( zGot ) kalamStoreFree(zGot);
+  }
+  sqlite3_free(aVer);
+  kalamSegmentListFree(aSeg, nSeg);
+  return rc;
+}
+
+/* kalam_purge of cold rows: each row whose newest state is a soft-deleted
+** row in a segment (deleted before iBeforeMs, or any with INT64_MAX), of
+** the owner aPrefix/nPrefix (nPrefix<0: every owner of a kalam_user
+** table), with no hot row, gets a gone marker in pBatch, and xGone is
+** called with its row key (so that the caller removes its key-index and
+** index entries in the same write). As of the newest commit. */
+int kalamColdPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
+                   int nPrefix, sqlite3_int64 iBeforeMs, KalamBatch *pBatch,
+                   int (*xGone)(void*, const char*, int), void *pArg,
+                   char **pzErr){
+  ColdPurge p;
+  if( kalamStoreIsMemory(pStore) ) return SQLITE_OK;
+  p.pStore = pStore;
+  p.pCf = pCf;
+  p.iBeforeMs = iBeforeMs;
+  p.pBatch = pBatch;
+  p.xGone = xGone;
+  p.pArg = pArg;
+  if( nPrefix<0 ){
+    return kalamColdOwners(pStore, pCf, kalamStoreCfName(pCf),
+                           coldPurgeOwner, &p, pzErr);
+  }
+  return coldPurgeOwner(&p, aPrefix, nPrefix, pzErr);
+}
+
+/* A hot row key zKey (its owner prefix nPrefix long) removed for good
+** by a write outside a transaction (kalam_purge): puts a gone marker in
+** pBatch when one of the owner's segments may hold the row too. */
+int kalamColdMask(KalamStore *pStore, KalamCf *pCf, const char *zKey,
+                  size_t nKey, int nPrefix, KalamBatch *pBatch, char **pzErr){
+  KalamSegment *aSeg = 0;
+  sqlite3_int64 iRowid;
+  int nSeg = 0, i, rc;
+  if( kalamStoreIsMemory(pStore) ) return SQLITE_OK;
+  if( !kalamKeyRowDecode(zKey, nKey, nPrefix, &iRowid) ) return SQLITE_OK;
+  rc = kalamSegmentList(0, pStore, pCf, zKey, nPrefix, kalamStoreCfName(pCf),
+                        &aSeg, &nSeg, pzErr);
+  for(i=0; rc==SQLITE_OK && i<nSeg; i++){
+    if( iRowid>=aSeg[i].iMinRowid && iRowid<=aSeg[i].iMaxRowid ){
+      char aGone[KALAM_ROWKEY_MAX];
+      int nGone = kalamColdGoneKey(aGone, zKey, nPrefix, iRowid);
+      kalamBatchPut(pBatch, pCf, aGone, (size_t)nGone, "", 0);
+      break;
+    }
+  }
+  kalamSegmentListFree(aSeg, nSeg);
+  return rc;
 }

@@ -17,6 +17,7 @@
 */
 #include "kalam_int.h"
 #include <string.h>
+#include <stdlib.h>
 
 SQLITE_EXTENSION_INIT3
 
@@ -48,6 +49,31 @@ static int hkCount(KalamStore *pStore, KalamCf *pCf, const char *aLo, int nLo,
 static int hkKeyPrefix(const char *zKey, size_t nKey, int nPrefix){
   if( nPrefix<0 ) return kalamKeyOwnerLength(zKey, nKey);
   return (size_t)nPrefix < nKey ? nPrefix : -1;
+}
+
+/* The list of purged row keys kalamPurge keeps (one slot each, see
+** there), as kalamColdPurge adds to it. */
+typedef struct HkGone HkGone;
+struct HkGone {
+  KalamBuf *pGone;
+  sqlite3_int64 *pn;
+};
+
+static int hkGoneAdd(void *pArg, const char *zKey, int nKey){
+  HkGone *p = (HkGone*)pArg;
+  char aRow[KALAM_ROWKEY_MAX + 1];
+  if( nKey > KALAM_ROWKEY_MAX ) return SQLITE_OK;
+  memset(aRow, 0, sizeof(aRow));
+  memcpy(aRow, zKey, (size_t)nKey);
+  aRow[KALAM_ROWKEY_MAX] = (char)nKey;
+  kalamBufAppend(p->pGone, aRow, sizeof(aRow));
+  if( p->pGone->oom ) return SQLITE_NOMEM;
+  (*p->pn)++;
+  return SQLITE_OK;
+}
+
+static int hkSlotCmp(const void *a, const void *b){
+  return memcmp(a, b, KALAM_ROWKEY_MAX + 1);
 }
 
 /* Hard-deletes soft-deleted rows deleted before iBeforeMs (INT64_MAX: all
@@ -123,6 +149,9 @@ int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
         if( gone.oom ){ rc = SQLITE_NOMEM; break; }
         nGone++;
         kalamBatchDelete(pBatch, pCf, zKey, nKey);
+        /* A cold copy of it stays gone too (cold_read.c). */
+        rc = kalamColdMask(pStore, pCf, zKey, nKey, np, pBatch, pzErr);
+        if( rc ) break;
       }else{
         /* Index entry: does it point at a purged row? Rebuild that row's
         ** key and look for it among the purged, which are sorted. */
@@ -146,6 +175,19 @@ int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
     }
     kalamStoreIterFree(pIt);
     pIt = 0;
+    if( rc==SQLITE_OK && pass==0 ){
+      /* Deleted rows in cold files are masked for good (cold_read.c);
+      ** their entries go in passes 1 and 2 like the hot rows'. */
+      sqlite3_int64 nHot = nGone;
+      HkGone g;
+      g.pGone = &gone;
+      g.pn = &nGone;
+      rc = kalamColdPurge(pStore, pCf, aPrefix, nPrefix, iBeforeMs, pBatch,
+                          hkGoneAdd, &g, pzErr);
+      if( rc==SQLITE_OK && nGone>nHot ){
+        qsort(gone.z, (size_t)nGone, KALAM_ROWKEY_MAX + 1, hkSlotCmp);
+      }
+    }
   }
   if( rc==SQLITE_OK && nGone ){
     rc = kalamBatchWrite(pStore, pBatch, 0, "kalam_purge failed", pzErr);
