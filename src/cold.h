@@ -233,6 +233,7 @@ int kalamFlushTable(KalamTable *pTab, const char *aPrefix, int nPrefix,
 int kalamColdSweep(KalamTable *pTab, char **pzErr);
 int kalamColdRemoveFolder(KalamStore *pStore, const char *zTable,
                           const char *zUser);
+int kalamColdCopy(KalamStore *pStore, const char *zDestStore, char **pzErr);
 int kalamFlushRegister(sqlite3 *db, KalamConn *pConn);
 
 /************************************************************************

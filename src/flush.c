@@ -150,6 +150,89 @@ int kalamColdRemoveFolder(KalamStore *pStore, const char *zTable,
   return rc;
 }
 
+/* Copies file zFrom to zTo (new), synced: a hard link where the file
+** system allows (published files never change), else the bytes. */
+static int flushCopyFile(const char *zFrom, const char *zTo){
+  char a[65536];
+  int fdIn, fdOut, rc = 0;
+  ssize_t n;
+  if( link(zFrom, zTo)==0 ) return 0;
+  fdIn = open(zFrom, O_RDONLY);
+  if( fdIn<0 ) return -1;
+  fdOut = open(zTo, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  if( fdOut<0 ){
+    close(fdIn);
+    return -1;
+  }
+  while( (n = read(fdIn, a, sizeof(a)))>0 ){
+    if( write(fdOut, a, (size_t)n)!=n ){ rc = -1; break; }
+  }
+  if( n<0 || fsync(fdOut) ) rc = -1;
+  close(fdIn);
+  if( close(fdOut) ) rc = -1;
+  return rc;
+}
+
+/* Copies the published files of folder zFrom (and its folders, nDepth
+** levels down) into zTo, which is made. */
+static int flushCopyTree(const char *zFrom, const char *zTo, int nDepth,
+                         char **pzErr){
+  DIR *d;
+  struct dirent *e;
+  int rc = SQLITE_OK;
+  d = opendir(zFrom);
+  if( d==0 ) return errno==ENOENT ? SQLITE_OK : SQLITE_IOERR;
+  rc = flushMkdir(zTo, pzErr);
+  while( rc==SQLITE_OK && (e = readdir(d))!=0 ){
+    size_t nName = strlen(e->d_name);
+    char *zA, *zB;
+    struct stat st;
+    if( e->d_name[0]=='.' ) continue;
+    zA = sqlite3_mprintf("%s/%s", zFrom, e->d_name);
+    zB = sqlite3_mprintf("%s/%s", zTo, e->d_name);
+    if( zA==0 || zB==0 ){
+      rc = SQLITE_NOMEM;
+    }else if( lstat(zA, &st)==0 && S_ISDIR(st.st_mode) ){
+      if( nDepth>0 ) rc = flushCopyTree(zA, zB, nDepth - 1, pzErr);
+    }else if( nName>8 && strcmp(e->d_name + nName - 8, ".parquet")==0 ){
+      if( flushCopyFile(zA, zB) ){
+        *pzErr = sqlite3_mprintf("kalam_backup: cannot copy cold file %s to "
+                                 "%s: %s", zA, zB, strerror(errno));
+        rc = SQLITE_IOERR;
+      }
+    }
+    sqlite3_free(zA);
+    sqlite3_free(zB);
+  }
+  closedir(d);
+  if( rc==SQLITE_OK && flushSyncDir(zTo) ){
+    *pzErr = sqlite3_mprintf("kalam_backup: cannot sync folder %s", zTo);
+    rc = SQLITE_IOERR;
+  }
+  return rc;
+}
+
+/* kalam_backup: copies the store's cold folder into the copy's store
+** zDestStore, after its records were copied (a file no record names is
+** the copy's sweep's to remove). */
+int kalamColdCopy(KalamStore *pStore, const char *zDestStore, char **pzErr){
+  char *zFrom, *zTo;
+  int rc;
+  if( kalamStoreIsMemory(pStore) ) return SQLITE_OK;
+  zFrom = sqlite3_mprintf("%s/cold", kalamStorePath(pStore));
+  zTo = sqlite3_mprintf("%s/cold", zDestStore);
+  if( zFrom==0 || zTo==0 ){
+    rc = SQLITE_NOMEM;
+  }else{
+    pthread_mutex_lock(&flushMutex);
+    rc = flushCopyTree(zFrom, zTo, 2, pzErr);
+    pthread_mutex_unlock(&flushMutex);
+  }
+  sqlite3_free(zFrom);
+  sqlite3_free(zTo);
+  return rc;
+}
+
 /* ------------------------------------------------------------ flushing */
 
 /* One owner's flush in the making. */
