@@ -230,6 +230,10 @@ int kalamColdUserRows(KalamStore *pStore, KalamCf *pCf, const char *zUser,
 int kalamFlushTable(KalamTable *pTab, const char *aPrefix, int nPrefix,
                     sqlite3_int64 nMax, sqlite3_int64 *pnMoved,
                     char **pzErr);
+#define KALAM_FLUSH_STEP 65536  /* rows a policy's flush moves at most */
+int kalamFlushPolicyParse(const char *z, sqlite3_int64 *pnRows,
+                          sqlite3_int64 *pnInterval);
+int kalamFlushPolicy(KalamTable *pTab, char **pzErr);
 int kalamColdSweep(KalamTable *pTab, char **pzErr);
 int kalamColdRemoveFolder(KalamStore *pStore, const char *zTable,
                           const char *zUser);

@@ -571,6 +571,120 @@ int kalamColdSweep(KalamTable *pTab, char **pzErr){
   return rc;
 }
 
+/* ------------------------------------------------------------ policies */
+
+/* Parses a flush_policy value: 'rows:N', 'interval:S' or both, comma
+** separated, N and S positive whole numbers. Returns 1 and sets *pnRows
+** and *pnInterval (0 where not given) if z is one, else 0. */
+int kalamFlushPolicyParse(const char *z, sqlite3_int64 *pnRows,
+                          sqlite3_int64 *pnInterval){
+  *pnRows = *pnInterval = 0;
+  while( *z ){
+    const char *zEnd = strchr(z, ',');
+    int n = zEnd ? (int)(zEnd - z) : (int)strlen(z);
+    sqlite3_int64 *pv = 0, v = 0;
+    int nKey = 0;
+    if( n>5 && sqlite3_strnicmp(z, "rows:", 5)==0 ){
+      pv = pnRows;
+      nKey = 5;
+    }else if( n>9 && sqlite3_strnicmp(z, "interval:", 9)==0 ){
+      pv = pnInterval;
+      nKey = 9;
+    }
+    if( pv==0 || *pv || z[nKey]<'0' || z[nKey]>'9'
+     || !kalamParseInt(z + nKey, n - nKey, &v) || v<=0 ){
+      return 0;
+    }
+    *pv = v;
+    if( zEnd==0 ) break;
+    z = zEnd + 1;
+    if( *z==0 ) return 0;
+  }
+  return *pnRows>0 || *pnInterval>0;
+}
+
+/* Takes SQLite's write lock on pTab's database file and makes the
+** connection see the commit it shows (see the header). */
+static int flushLock(KalamTable *pTab, char **pzErr){
+  int rc = kalamCommitTableCreate(pTab->db, pTab->pDb->zSchema, pzErr);
+  if( rc==SQLITE_OK ) rc = kalamCommitView(pTab->pDb, pzErr);
+  return rc;
+}
+
+/* Does the owner have more than nRows hot rows (nRows 0: any)? Reads at
+** most nRows + 1 keys. */
+static int flushHotMore(KalamTable *pTab, const char *aPrefix, int nPrefix,
+                        sqlite3_int64 nRows, int *pbMore, char **pzErr){
+  char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
+  KalamStoreIter *pIt;
+  sqlite3_int64 n = 0;
+  int nLo, nHi, rc;
+  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aLo, &nLo, aHi, &nHi);
+  pIt = kalamStoreIterNew(pTab->pDb->pStore, 0, pTab->pCf, aLo, nLo, aHi, nHi,
+                          KALAM_ITER_NOCACHE);
+  if( pIt==0 ) return SQLITE_NOMEM;
+  for(kalamStoreIterSeek(pIt, aLo, (size_t)nLo);
+      kalamStoreIterValid(pIt) && n<=nRows; kalamStoreIterNext(pIt)){
+    n++;
+  }
+  rc = kalamStoreIterError(pIt, "kalam: cannot count a table's rows", pzErr);
+  kalamStoreIterFree(pIt);
+  *pbMore = n>nRows;
+  return rc;
+}
+
+/* flush_policy, from housekeeping.c when a write transaction takes in
+** pTab (xBegin, so that the connection has no write of pTab's pending):
+** when the writer's hot rows (its own, on a kalam_user table) number
+** more than N, or S seconds have passed since the table was opened or
+** last flushed and it has hot rows, at most KALAM_FLUSH_STEP of them,
+** the lowest row ids first, are flushed. Checked at most once a second
+** (rows) or every S seconds (interval). If another connection holds the
+** database file's write lock, the flush waits for the next check. */
+int kalamFlushPolicy(KalamTable *pTab, char **pzErr){
+  const KalamSchema *pSchema = pTab->pSchema;
+  KalamStore *pStore = pTab->pDb->pStore;
+  char aPrefix[KALAM_MAX_PREFIX];
+  sqlite3_int64 now, n = 0;
+  int nPrefix = 0, bDue = 0, rc;
+  if( pSchema->zFlushPolicy==0 || kalamStoreIsMemory(pStore) ) return 0;
+  now = kalamNowMs();
+  if( pTab->nNextFlush==0 ){
+    pTab->nNextFlush = now + (pSchema->nFlushInterval
+                              ? pSchema->nFlushInterval*1000 : 0);
+  }
+  /* SQLite calls xBegin once a transaction, before its first write of the
+  ** table: no write of pTab is pending (other tables' may be). */
+  if( now < pTab->nNextFlush ) return SQLITE_OK;
+  rc = kalamTableOwnerPrefix(pTab, aPrefix, &nPrefix);
+  if( rc ) return rc;
+  if( pSchema->nFlushRows ){
+    rc = flushHotMore(pTab, aPrefix, nPrefix, pSchema->nFlushRows, &bDue,
+                      pzErr);
+    if( rc ) return rc;
+  }
+  if( !bDue && pSchema->nFlushInterval ){
+    rc = flushHotMore(pTab, aPrefix, nPrefix, 0, &bDue, pzErr);
+    if( rc ) return rc;
+  }
+  pTab->nNextFlush = now + (pSchema->nFlushInterval && !pSchema->nFlushRows
+                            ? pSchema->nFlushInterval*1000 : 1000);
+  if( !bDue ) return SQLITE_OK;
+  rc = flushLock(pTab, pzErr);
+  if( (rc & 0xff)==SQLITE_BUSY || (rc & 0xff)==SQLITE_LOCKED ){
+    sqlite3_free(*pzErr);
+    *pzErr = 0;
+    return SQLITE_OK;   /* another writer: the next check flushes */
+  }
+  if( rc==SQLITE_OK ){
+    rc = kalamFlushTable(pTab, aPrefix, nPrefix, KALAM_FLUSH_STEP, &n, pzErr);
+  }
+  if( rc==SQLITE_OK && pSchema->nFlushInterval ){
+    pTab->nNextFlush = now + pSchema->nFlushInterval*1000;
+  }
+  return rc;
+}
+
 /* ------------------------------------------------------------ kalam_flush */
 
 /* Finds the connected kalam table zName ("t" or "schema.t"); connects it
@@ -669,10 +783,7 @@ static void flushFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     }
   }
   /* SQLite's write lock on the file: no commit can come in between. */
-  if( rc==SQLITE_OK ){
-    rc = kalamCommitTableCreate(pConn->db, pTab->pDb->zSchema, &zErr);
-  }
-  if( rc==SQLITE_OK ) rc = kalamCommitView(pTab->pDb, &zErr);
+  if( rc==SQLITE_OK ) rc = flushLock(pTab, &zErr);
   if( rc==SQLITE_OK ){
     rc = kalamFlushTable(pTab, aPrefix, nPrefix, INT64_MAX, &n, &zErr);
   }

@@ -299,6 +299,9 @@ int kalamHousekeep(KalamTable *pTab, int eEvent, char **pzErr){
       }
       break;
     case KALAM_HOUSEKEEP_BEGIN:
+      /* flush_policy (flush.c): before this transaction writes the table. */
+      rc = kalamFlushPolicy(pTab, pzErr);
+      if( rc ) break;
       now = kalamNowMs();
       if( pSchema->nRetentionHours<=0 || now < pTab->nNextPurge ) break;
       rc = kalamPurge(pStore, pTab->pCf, "",

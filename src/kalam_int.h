@@ -194,8 +194,9 @@ struct KalamSchema {
   KalamColumn *aCol;
   int iPk;            /* index of the PRIMARY KEY column, or -1 */
   int bIntPk;         /* the PK is INTEGER: an alias of the row id */
-  char *zFlushPolicy; /* 'rows:N' or NULL */
-  sqlite3_int64 nFlushRows;
+  char *zFlushPolicy; /* 'rows:N', 'interval:S', 'rows:N,interval:S', NULL */
+  sqlite3_int64 nFlushRows;      /* N, or 0 */
+  sqlite3_int64 nFlushInterval;  /* S, or 0 */
   sqlite3_int64 nRetentionHours; /* deleted_retention_hours, 0 = keep */
   sqlite3_int64 nTtlSeconds;     /* streams only */
   int bUtf8;          /* the database's text is UTF-8 (set at connect): a
