@@ -13,7 +13,8 @@
 **      and writes them to "<name>.parquet.tmp" (parquet_write.c);
 **   2. syncs it, renames it to "<name>.parquet", syncs the folder;
 **   3. publishes it: one synced RocksDB write puts its segment record
-**      (segment.c) and deletes the rows' keys.
+**      (segment.c) and deletes the rows' keys, and their gone markers
+**      (cold_read.c) if the owner has any.
 **
 ** A crash before 3 leaves the rows hot and a file no record names: the
 ** sweep (kalamColdSweep, when a table is opened) removes it, and every
@@ -656,8 +657,10 @@ int kalamFlushPolicy(KalamTable *pTab, char **pzErr){
   /* SQLite calls xBegin once a transaction, before its first write of the
   ** table: no write of pTab is pending (other tables' may be). */
   if( now < pTab->nNextFlush ) return SQLITE_OK;
-  rc = kalamTableOwnerPrefix(pTab, aPrefix, &nPrefix);
-  if( rc ) return rc;
+  if( pSchema->eKind==KALAM_KIND_USER ){
+    if( pTab->pConn->zUser==0 ) return SQLITE_OK;  /* the write is refused */
+    nPrefix = kalamKeyPrefix(aPrefix, pTab->pConn->zUser);
+  }
   if( pSchema->nFlushRows ){
     rc = flushHotMore(pTab, aPrefix, nPrefix, pSchema->nFlushRows, &bDue,
                       pzErr);

@@ -271,8 +271,10 @@ static sqlite3_int64 hkPurgeInterval(const KalamSchema *pSchema){
 
 /* The housekeeping a table's own use brings, by event:
 **
-**   OPEN   a stream's rows that expired while the database was closed go
-**   BEGIN  deleted_retention_hours: soft-deleted rows older than the
+**   OPEN   a stream's rows that expired while the database was closed go;
+**          other tables' cold files a crash left unpublished go (flush.c)
+**   BEGIN  flush_policy (flush.c: kalamFlushPolicy says when); then
+**          deleted_retention_hours: soft-deleted rows older than the
 **          retention are purged, from the first write transaction after
 **          open and then at most every hkPurgeInterval; every owner's
 **          rows, because the retention is the table's policy, not a user's
