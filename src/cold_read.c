@@ -211,6 +211,13 @@ static int coldFind(const KalamSchema *pSchema, const KalamSegment *pSeg,
   return rc;
 }
 
+/* Can pTab have cold rows? Not in a store without a directory, nor in a
+** stream (neither is ever flushed). */
+static int coldHasTier(KalamTable *pTab){
+  return pTab->pSchema->eKind!=KALAM_KIND_STREAM
+      && !kalamStoreIsMemory(pTab->pDb->pStore);
+}
+
 /* The gone marker key of iRowid, into aOut (KALAM_ROWKEY_MAX bytes). */
 int kalamColdGoneKey(char *aOut, const char *aPrefix, int nPrefix,
                      sqlite3_int64 iRowid){
@@ -243,7 +250,7 @@ int kalamRowGone(KalamTable *pTab, const char *aPrefix, int nPrefix,
   KalamSegment *aSeg = 0;
   int nSeg = 0, i, rc;
   kalamTxnDelete(pTab->pDb->pTxn, pTab->pCf, aKey, (size_t)nKey);
-  if( kalamStoreIsMemory(pTab->pDb->pStore) ) return SQLITE_OK;
+  if( !coldHasTier(pTab) ) return SQLITE_OK;
   rc = kalamSegmentList(pTab->pDb->pView, pTab->pDb->pStore, pTab->pCf,
                         aPrefix, nPrefix, pTab->pSchema->zTable, &aSeg, &nSeg,
                         pzErr);
@@ -274,7 +281,7 @@ int kalamRowRead(KalamTable *pTab, const char *aPrefix, int nPrefix,
   rc = kalamTxnGetPinned(pTab->pDb->pTxn, pTab->pCf, aKey, (size_t)nKey,
                          pzVal, pnVal, ppPin, pzCopy, pzErr);
   if( rc || *pzVal ) return rc;
-  if( kalamStoreIsMemory(pTab->pDb->pStore) ) return SQLITE_OK;
+  if( !coldHasTier(pTab) ) return SQLITE_OK;
   rc = kalamSegmentList(pTab->pDb->pView, pTab->pDb->pStore, pTab->pCf,
                         aPrefix, nPrefix, pTab->pSchema->zTable, &aSeg, &nSeg,
                         pzErr);
@@ -491,7 +498,7 @@ KalamRowIter *kalamRowIterNew(KalamTable *pTab, const char *aPrefix,
     kalamIterSeek(p->pHot, aLo, (size_t)nLo);
   }
 
-  if( !kalamStoreIsMemory(pTab->pDb->pStore) ){
+  if( coldHasTier(pTab) ){
     rc = kalamSegmentList(pTab->pDb->pView, pTab->pDb->pStore, pTab->pCf,
                           aPrefix, nPrefix, pTab->pSchema->zTable, &aAll,
                           &nAll, pzErr);

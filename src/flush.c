@@ -105,6 +105,27 @@ static char *flushFolder(const char *zTable, const char *zUser, int nUser){
   return b.z;
 }
 
+/* Makes the folders of relative path zFolder under store directory zDir:
+** "cold", "cold/<table>", and the user's. */
+static int flushFolders(const char *zDir, char *zFolder, char **pzErr){
+  char *z = zFolder, *zAbs;
+  int rc = SQLITE_OK;
+  while( rc==SQLITE_OK && (z = strchr(z, '/'))!=0 ){
+    *z = 0;
+    zAbs = sqlite3_mprintf("%s/%s", zDir, zFolder);
+    *z++ = '/';
+    if( zAbs==0 ) return SQLITE_NOMEM;
+    rc = flushMkdir(zAbs, pzErr);
+    sqlite3_free(zAbs);
+  }
+  if( rc ) return rc;
+  zAbs = sqlite3_mprintf("%s/%s", zDir, zFolder);
+  if( zAbs==0 ) return SQLITE_NOMEM;
+  rc = flushMkdir(zAbs, pzErr);
+  sqlite3_free(zAbs);
+  return rc;
+}
+
 /* Removes every file of folder zDir, its folders one level down, and the
 ** folder itself. Returns 0, or -1 if something could not be removed. */
 static int flushRemoveTree(const char *zDir, int nDepth){
@@ -301,7 +322,7 @@ static int flushOwner(FlushOwner *p, const char *aPrefix, int nPrefix,
   KalamStoreIter *pIt = 0;
   KalamRow row;
   KalamBuf rec;
-  char *zFolder = 0, *zAbs = 0, *zFile = 0;
+  char *zFolder = 0, *zFile = 0;
   char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
   char aKey[KALAM_ROWKEY_MAX];
   int nLo, nHi, nKey, bGone, rc = SQLITE_OK;
@@ -313,27 +334,9 @@ static int flushOwner(FlushOwner *p, const char *aPrefix, int nPrefix,
   p->pBatch = kalamBatchNew();
   if( p->pBatch==0 ){ rc = SQLITE_NOMEM; goto done; }
 
-  /* Make the folders: cold/, cold/<table>/, and the user's. */
   zFolder = flushFolder(pTab->pSchema->zTable, zUser,
                         zUser ? (int)strlen(zUser) : 0);
   if( zFolder==0 ){ rc = SQLITE_NOMEM; goto done; }
-  {
-    char *z = zFolder;
-    while( rc==SQLITE_OK && (z = strchr(z, '/'))!=0 ){
-      *z = 0;
-      zAbs = sqlite3_mprintf("%s/%s", zDir, zFolder);
-      *z++ = '/';
-      if( zAbs==0 ){ rc = SQLITE_NOMEM; break; }
-      rc = flushMkdir(zAbs, pzErr);
-      sqlite3_free(zAbs);
-      zAbs = 0;
-    }
-    if( rc ) goto done;
-    zAbs = sqlite3_mprintf("%s/%s", zDir, zFolder);
-    if( zAbs==0 ){ rc = SQLITE_NOMEM; goto done; }
-    rc = flushMkdir(zAbs, pzErr);
-    if( rc ) goto done;
-  }
   p->seg.iNum = kalamSnowflakeNext();
   p->seg.zRel = sqlite3_mprintf("%s/%s-%lld.parquet", zFolder,
                                 kalamStoreCfName(pTab->pCf), p->seg.iNum);
@@ -367,6 +370,8 @@ static int flushOwner(FlushOwner *p, const char *aPrefix, int nPrefix,
     sqlite3_int64 iRowid;
     if( !kalamKeyRowDecode(zKey, nK, nPrefix, &iRowid) ) continue;
     if( pW==0 ){
+      rc = flushFolders(zDir, zFolder, pzErr);
+      if( rc ) goto done;
       rc = kalamParquetWriterOpen(zFile, p->aCol, p->nCol, 0, &pW, pzErr);
       if( rc==SQLITE_OK ){
         rc = kalamParquetWriterMeta(pW, "kalam.table", pTab->pSchema->zTable);
@@ -411,7 +416,6 @@ done:
   kalamBufFree(&rec);
   kalamSegmentClear(&p->seg);
   sqlite3_free(zFolder);
-  sqlite3_free(zAbs);
   sqlite3_free(zFile);
   return rc;
 }
