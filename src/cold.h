@@ -260,6 +260,8 @@ int kalamColdMask(KalamStore *pStore, KalamCf *pCf, const char *zKey,
 int kalamRowRead(KalamTable *pTab, const char *aPrefix, int nPrefix,
                  sqlite3_int64 iRowid, const char **pzVal, size_t *pnVal,
                  KalamPin **ppPin, char **pzCopy, char **pzErr);
+typedef struct KalamColdCache KalamColdCache;
+void kalamColdCacheFree(KalamColdCache *p);
 typedef struct KalamRowIter KalamRowIter;
 KalamRowIter *kalamRowIterNew(KalamTable *pTab, const char *aPrefix,
                               int nPrefix, sqlite3_int64 iLo,

@@ -185,29 +185,98 @@ static int coldEncode(const KalamSchema *pSchema, ColdFile *f,
   return p->oom ? SQLITE_NOMEM : SQLITE_OK;
 }
 
+/* The files a table's lookups opened last, each with the row group it
+** decoded last: lookups near one another (a join, a run of ids) decode a
+** group once. Files never change once published, so an entry stays
+** right for as long as it is kept; a file's number and path name it. */
+#define COLD_CACHE_FILES 2
+typedef struct ColdCacheEntry ColdCacheEntry;
+struct ColdCacheEntry {
+  sqlite3_int64 iNum;
+  char *zPath;
+  ColdFile f;
+};
+struct KalamColdCache {
+  int n;
+  ColdCacheEntry a[COLD_CACHE_FILES];  /* most recently used first */
+};
+
+void kalamColdCacheFree(KalamColdCache *p){
+  int i;
+  if( p==0 ) return;
+  for(i=0; i<p->n; i++){
+    coldFileClose(&p->a[i].f);
+    sqlite3_free(p->a[i].zPath);
+  }
+  sqlite3_free(p);
+}
+
+/* Segment pSeg's file, open, from the table's cache (*ppF belongs to it). */
+static int coldCacheFile(KalamTable *pTab, const KalamSegment *pSeg,
+                         ColdFile **ppF, char **pzErr){
+  KalamColdCache *p = pTab->pColdCache;
+  int i, rc;
+  if( p==0 ){
+    p = pTab->pColdCache = sqlite3_malloc(sizeof(*p));
+    if( p==0 ) return SQLITE_NOMEM;
+    memset(p, 0, sizeof(*p));
+  }
+  for(i=0; i<p->n; i++){
+    if( p->a[i].iNum==pSeg->iNum && strcmp(p->a[i].zPath, pSeg->zPath)==0 ){
+      break;
+    }
+  }
+  if( i==p->n ){
+    char *zPath = sqlite3_mprintf("%s", pSeg->zPath);
+    ColdFile f;
+    if( zPath==0 ) return SQLITE_NOMEM;
+    rc = coldFileOpen(pTab->pSchema, pSeg, &f, pzErr);
+    if( rc ){
+      sqlite3_free(zPath);
+      return rc;
+    }
+    if( p->n==COLD_CACHE_FILES ){
+      p->n--;
+      coldFileClose(&p->a[p->n].f);
+      sqlite3_free(p->a[p->n].zPath);
+    }
+    i = p->n++;
+    p->a[i].iNum = pSeg->iNum;
+    p->a[i].zPath = zPath;
+    p->a[i].f = f;
+  }
+  if( i>0 ){
+    /* To the front. */
+    ColdCacheEntry t = p->a[i];
+    memmove(&p->a[1], &p->a[0], sizeof(p->a[0])*(size_t)i);
+    p->a[0] = t;
+  }
+  *ppF = &p->a[0].f;
+  return SQLITE_OK;
+}
+
 /* Finds row iRowid in segment pSeg's file; *pbFound says whether it is
 ** there, and its JSON is then in p. */
-static int coldFind(const KalamSchema *pSchema, const KalamSegment *pSeg,
+static int coldFind(KalamTable *pTab, const KalamSegment *pSeg,
                     sqlite3_int64 iRowid, KalamBuf *p, int *pbFound,
                     char **pzErr){
-  ColdFile f;
+  ColdFile *f = 0;
   int iGroup, nGroup, rc;
   *pbFound = 0;
-  rc = coldFileOpen(pSchema, pSeg, &f, pzErr);
+  rc = coldCacheFile(pTab, pSeg, &f, pzErr);
   if( rc ) return rc;
-  nGroup = kalamParquetGroupCount(f.pFile);
+  nGroup = kalamParquetGroupCount(f->pFile);
   for(iGroup=0; iGroup<nGroup && rc==SQLITE_OK && !*pbFound; iGroup++){
     sqlite3_int64 iRow;
-    if( !coldGroupOverlaps(&f, iGroup, iRowid, iRowid) ) continue;
-    rc = coldGroupRead(&f, iGroup, 0, pzErr);
+    if( !coldGroupOverlaps(f, iGroup, iRowid, iRowid) ) continue;
+    rc = coldGroupRead(f, iGroup, 0, pzErr);
     if( rc ) break;
-    iRow = coldSearch(&f, iRowid, 0);
-    if( iRow<f.nRow && coldInt(&f, f.iRowid, iRow)==iRowid ){
-      rc = coldEncode(pSchema, &f, iRow, p, pzErr);
+    iRow = coldSearch(f, iRowid, 0);
+    if( iRow<f->nRow && coldInt(f, f->iRowid, iRow)==iRowid ){
+      rc = coldEncode(pTab->pSchema, f, iRow, p, pzErr);
       if( rc==SQLITE_OK ) *pbFound = 1;
     }
   }
-  coldFileClose(&f);
   return rc;
 }
 
@@ -292,7 +361,7 @@ int kalamRowRead(KalamTable *pTab, const char *aPrefix, int nPrefix,
     if( iRowid<aSeg[i].iMinRowid || iRowid>aSeg[i].iMaxRowid ) continue;
     rc = coldIsGone(pTab, aPrefix, nPrefix, iRowid, &bGone, pzErr);
     if( rc || bGone ) break;
-    rc = coldFind(pTab->pSchema, &aSeg[i], iRowid, &b, &bFound, pzErr);
+    rc = coldFind(pTab, &aSeg[i], iRowid, &b, &bFound, pzErr);
   }
   if( rc==SQLITE_OK && bFound ){
     *pzCopy = kalamStoreDup(b.z, (size_t)b.n);

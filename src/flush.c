@@ -51,6 +51,11 @@ SQLITE_EXTENSION_INIT3
 
 static pthread_mutex_t flushMutex = PTHREAD_MUTEX_INITIALIZER;
 
+/* Rows per row group of a flushed file: a lookup of a cold row decodes
+** one group's columns, so smaller than the writer's default (scans lose
+** little: a group still fills several pages per column). */
+#define FLUSH_GROUP_ROWS 16384
+
 /* ------------------------------------------------------------ folders */
 
 /* Syncs directory zDir, so that entries made in it survive a crash. */
@@ -372,7 +377,11 @@ static int flushOwner(FlushOwner *p, const char *aPrefix, int nPrefix,
     if( pW==0 ){
       rc = flushFolders(zDir, zFolder, pzErr);
       if( rc ) goto done;
-      rc = kalamParquetWriterOpen(zFile, p->aCol, p->nCol, 0, &pW, pzErr);
+      /* Groups of FLUSH_GROUP_ROWS: a lookup decodes one group. */
+      KalamParquetOptions opt;
+      memset(&opt, 0, sizeof(opt));
+      opt.nGroupRows = FLUSH_GROUP_ROWS;
+      rc = kalamParquetWriterOpen(zFile, p->aCol, p->nCol, &opt, &pW, pzErr);
       if( rc==SQLITE_OK ){
         rc = kalamParquetWriterMeta(pW, "kalam.table", pTab->pSchema->zTable);
       }

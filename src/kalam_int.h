@@ -720,6 +720,8 @@ struct KalamTable {
   KalamBuf rowBuf;          /* xUpdate encodes rows here, reused */
   KalamCursor *pSpare;      /* a closed cursor kept for the next xOpen */
   KalamTable *pNextTab;     /* the next of pDb->pTabList */
+  struct KalamColdCache *pColdCache; /* cold files lookups keep open
+                            ** (cold_read.c), or NULL */
   sqlite3_int64 nNextFlush; /* flush_policy: earliest ms of the next check */
 };
 

@@ -331,6 +331,7 @@ static int tableDisconnect(sqlite3_vtab *pVtab){
     if( *pp ) *pp = pTab->pNextTab;
   }
   kalamCursorFree(pTab->pSpare);
+  kalamColdCacheFree(pTab->pColdCache);
   if( pTab->pDb ) kalamStoreCfRelease(pTab->pDb->pStore, pTab->pCf);
   sqlite3_free(pTab->zBroken);
   kalamBufFree(&pTab->rowBuf);
