@@ -621,6 +621,12 @@ int kalamFlushPolicyParse(const char *z, sqlite3_int64 *pnRows,
 ** connection see the commit it shows (see the header). */
 static int flushLock(KalamTable *pTab, char **pzErr){
   int rc = kalamCommitTableCreate(pTab->db, pTab->pDb->zSchema, pzErr);
+  if( (rc & 0xff)==SQLITE_BUSY || (rc & 0xff)==SQLITE_LOCKED ){
+    sqlite3_free(*pzErr);
+    *pzErr = sqlite3_mprintf("kalam_flush: database is locked: another "
+        "connection is writing the database of table %s; flush it when that "
+        "transaction has ended", pTab->pSchema->zTable);
+  }
   if( rc==SQLITE_OK ) rc = kalamCommitView(pTab->pDb, pzErr);
   return rc;
 }
