@@ -146,8 +146,8 @@ asan: deps
 	$(TCLSH) test/all.tcl $(TESTS); echo $$? > build/asan-rc; } | tee build/asan-out.txt; \
 	rc=$$(cat build/asan-rc); \
 	cd build/asan-log; \
-	other=$$(ls | grep -v -e tclsh -e kalam_store -e parquet_test); \
-	mine=$$(ls | grep -e tclsh -e kalam_store -e parquet_test); \
+	other=$$(ls | grep -v -e tclsh -e kalam_store -e parquet_test -e changes_test); \
+	mine=$$(ls | grep -e tclsh -e kalam_store -e parquet_test -e changes_test); \
 	[ -z "$$other" ] || echo "asan: not counted, reports of other programs the tests ran: $$other"; \
 	if [ -n "$$mine" ]; then \
 	  cat $$mine; echo "asan: sanitizer reports above (build/asan-log/)"; rc=1; \
@@ -227,6 +227,21 @@ build/kalam_fork: tool/kalam_fork.c
 
 # The C API, linked statically with sqlite3_auto_extension.
 build/capi_test: test/capi_test.c libkalam.a include/kalam.h
+	@mkdir -p build
+	$(CC) $(CFLAGS) -Wall -Wextra -Iinclude $(CPPFLAGS) $(DEPCFLAGS) $(LDFLAGS) -o $@ $< libkalam.a $(DEPLIBS) $(SQLITE_LIBS) -lm
+
+# Subscriptions and kalam_wait across connections and threads
+# (test/kalam_changes.test); under `make asan`, built with the sanitizers
+# from the sources.
+build/changes_test: test/changes_test.c libkalam.a include/kalam.h
+	@mkdir -p build
+	$(CC) $(CFLAGS) -Wall -Wextra -Iinclude $(CPPFLAGS) $(DEPCFLAGS) $(LDFLAGS) -o $@ $< libkalam.a $(DEPLIBS) $(SQLITE_LIBS) -lm
+build/asan/changes_test: test/changes_test.c $(wildcard src/*.c) kalam_vtab.c $(HDR)
+	@mkdir -p build/asan
+	$(CC) $(ASANFLAGS) $(KCFLAGS) -DSQLITE_CORE -Iinclude $(LDFLAGS) -o $@ $< $(wildcard src/*.c) kalam_vtab.c $(DEPLIBS) $(SQLITE_LIBS) -lm
+
+# The subscription API's example (docs/changes.md).
+build/kalam_follow: tool/kalam_follow.c libkalam.a include/kalam.h
 	@mkdir -p build
 	$(CC) $(CFLAGS) -Wall -Wextra -Iinclude $(CPPFLAGS) $(DEPCFLAGS) $(LDFLAGS) -o $@ $< libkalam.a $(DEPLIBS) $(SQLITE_LIBS) -lm
 

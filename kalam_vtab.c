@@ -41,6 +41,9 @@ int sqlite3_kalam_init(sqlite3 *db, char **pzErrMsg,
   if( rc==SQLITE_OK ) rc = kalamTablesRegister(db, pConn);
   if( rc==SQLITE_OK ) rc = kalamUserFunctionsRegister(db, pConn);
   if( rc==SQLITE_OK ) rc = kalamSqlFunctionsRegister(db, pConn);
+  if( rc==SQLITE_OK ) rc = kalamChangesRegister(db, pConn);
+  if( rc==SQLITE_OK ) rc = kalamAlterRegister(db, pConn);
+  if( rc==SQLITE_OK ) rc = kalamAdminRegister(db, pConn);
   if( rc==SQLITE_OK ) rc = kalamFlushRegister(db, pConn);
   if( rc==SQLITE_OK ) rc = kalamSegmentsRegister(db, pConn);
   /* The registrations hold their own references now. */

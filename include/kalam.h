@@ -40,6 +40,52 @@ int kalam_lock_user(sqlite3 *db);
 ** or NULL if none is set. */
 char *kalam_current_user(sqlite3 *db);
 
+/* Subscriptions (docs/changes.md): a callback told of each committed
+** change of one table, made by any connection of this process.
+**
+** kalam_subscribe registers xChange on table zTable ("t" or "schema.t") of
+** connection db; on a kalam_user table it is confined to db's current user
+** at the time of the call (rows of other users never reach it). After each
+** commit that changed the table, xChange runs once per changed row, in the
+** order the transaction wrote them: insert, update, delete (soft: the new
+** row has _deleted 1) and hard delete (the row is gone: OR REPLACE,
+** kalam_purge, deleted_retention_hours, kalam_erase_user, stream expiry).
+** It never runs for a rolled-back or failed commit. *piId receives the
+** subscription's id, for kalam_unsubscribe.
+**
+** Threads: xChange runs on the thread that committed, inside its COMMIT
+** (or the statement that committed in autocommit), after the commit is
+** durable; deliveries of the process are serialized. xChange must not use
+** the connection that committed; it may use other connections, subscribe
+** and unsubscribe; it should return quickly (hand work to another
+** thread), and must not wait for another thread that writes kalam tables.
+** The strings of *pChange live until xChange returns.
+**
+** Subscriptions end with kalam_unsubscribe or when db closes. */
+#define KALAM_CHANGE_INSERT      1
+#define KALAM_CHANGE_UPDATE      2
+#define KALAM_CHANGE_DELETE      3   /* soft delete: _deleted became 1 */
+#define KALAM_CHANGE_HARD_DELETE 4   /* the row is gone for good */
+
+typedef struct kalam_change kalam_change;
+struct kalam_change {
+  const char *zTable;        /* the table's name */
+  int op;                    /* KALAM_CHANGE_* */
+  sqlite3_int64 rowid;
+  sqlite3_int64 seq;         /* the new state's _seq; 0 for a hard delete */
+  const char *zNew;          /* the user columns after, as a JSON object;
+                             ** NULL for a hard delete */
+  const char *zOld;          /* before; NULL for an insert */
+};
+typedef void (*kalam_change_fn)(void *pArg, const kalam_change *pChange);
+
+int kalam_subscribe(sqlite3 *db, const char *zTable, kalam_change_fn xChange,
+                    void *pArg, sqlite3_int64 *piId);
+
+/* Ends subscription iId of db: after it returns, its callback never runs
+** again. SQLITE_NOTFOUND if db has no such subscription. */
+int kalam_unsubscribe(sqlite3 *db, sqlite3_int64 iId);
+
 #ifdef __cplusplus
 }
 #endif

@@ -47,6 +47,9 @@ void kalamCatalogEntryFree(KalamCatalogEntry *p){
   sqlite3_free(p->zCf);
   sqlite3_free(p->zColumns);
   sqlite3_free(p->zOptions);
+  sqlite3_free(p->zAlterSql);
+  sqlite3_free(p->zPrevColumns);
+  sqlite3_free(p->zPrevOptions);
   sqlite3_free(p);
 }
 
@@ -136,6 +139,16 @@ static int catalogParse(const char *z, size_t n, KalamCatalogEntry **pp){
     p->nRetentionHours = catalogNumber(pOpts, "deleted_retention_hours");
     p->iCreated = catalogNumber(pObj, "created_at");
     p->iPending = catalogNumber(pObj, "pending");
+    if( rc==SQLITE_OK ){
+      cJSON *pAlt = cJSON_GetObjectItemCaseSensitive(pObj, "altered");
+      if( cJSON_IsObject(pAlt) ){
+        rc = catalogString(pAlt, "sql", &p->zAlterSql);
+        if( rc==SQLITE_OK ) rc = catalogJsonText(pAlt, "columns",
+                                                 &p->zPrevColumns);
+        if( rc==SQLITE_OK ) rc = catalogJsonText(pAlt, "options",
+                                                 &p->zPrevOptions);
+      }
+    }
   }
   cJSON_Delete(pObj);
   if( rc ){
@@ -176,6 +189,20 @@ static char *catalogSerialize(const KalamCatalogEntry *p){
   if( p->iPending ){
     kalamBufAppendStr(&b, ",\"pending\":");
     kalamBufAppendInt(&b, p->iPending);
+  }
+  if( p->zAlterSql ){
+    kalamBufAppendStr(&b, ",\"altered\":{\"sql\":");
+    kalamBufAppendJsonString(&b, p->zAlterSql,
+                             (sqlite3_int64)strlen(p->zAlterSql));
+    if( p->zPrevColumns ){
+      kalamBufAppendStr(&b, ",\"columns\":");
+      kalamBufAppendStr(&b, p->zPrevColumns);
+    }
+    if( p->zPrevOptions ){
+      kalamBufAppendStr(&b, ",\"options\":");
+      kalamBufAppendStr(&b, p->zPrevOptions);
+    }
+    kalamBufAppendChar(&b, '}');
   }
   kalamBufAppendChar(&b, '}');
   if( b.oom ){
@@ -257,21 +284,35 @@ int kalamCatalogForEach(KalamStore *p,
   return rc;
 }
 
-/* Is table zName in sqlite_master of schema zSchema? */
+/* Do two CREATE VIRTUAL TABLE texts have the same module and arguments?
+** The names before USING may differ: ALTER TABLE ... RENAME TO in the
+** same transaction as kalam_alter rewrites only the name. */
+static int catalogSameArguments(const char *zA, const char *zB){
+  const char *a = zA ? strstr(zA, " USING ") : 0;
+  const char *b = zB ? strstr(zB, " USING ") : 0;
+  return a && b && strcmp(a, b)==0;
+}
+
+/* Is table zName in sqlite_master of schema zSchema? If so and pbSame is
+** not NULL, *pbSame says whether its CREATE text is zAlterSql. */
 static int catalogInSqlite(sqlite3 *db, const char *zSchema,
-                           const char *zName, int *pbFound){
+                           const char *zName, int *pbFound,
+                           const char *zAlterSql, int *pbSame){
   sqlite3_stmt *pStmt = 0;
-  char *zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_master "
+  char *zSql = sqlite3_mprintf("SELECT sql FROM \"%w\".sqlite_master "
       "WHERE type='table' AND name=%Q COLLATE NOCASE", zSchema, zName);
   int rc;
   *pbFound = 0;
+  if( pbSame ) *pbSame = 0;
   if( zSql==0 ) return SQLITE_NOMEM;
   rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
   sqlite3_free(zSql);
   if( rc ) return rc;
   rc = sqlite3_step(pStmt);
   if( rc==SQLITE_ROW ){
+    const char *zHave = (const char*)sqlite3_column_text(pStmt, 0);
     *pbFound = 1;
+    if( pbSame ) *pbSame = catalogSameArguments(zHave, zAlterSql);
     rc = SQLITE_OK;
   }else if( rc==SQLITE_DONE ){
     rc = SQLITE_OK;
@@ -293,7 +334,7 @@ static int catalogSettle(void *pArg, const KalamCatalogEntry *pEntry,
   CatalogSettle *pSettle = (CatalogSettle*)pArg;
   KalamDb *pDb = pSettle->pDb;
   KalamStore *p = pDb->pStore;
-  int bFound = 0, rc;
+  int bFound = 0, bSame = 0, rc;
 
   if( pEntry->iPending==0 || pEntry->zCf==0 ) return SQLITE_OK;
   if( pEntry->iPending!=pDb->pConn->iToken
@@ -301,11 +342,20 @@ static int catalogSettle(void *pArg, const KalamCatalogEntry *pEntry,
     pSettle->nLeft++;
     return SQLITE_OK; /* another live connection's open transaction */
   }
-  rc = catalogInSqlite(pDb->pConn->db, pDb->zSchema, pEntry->zName, &bFound);
+  rc = catalogInSqlite(pDb->pConn->db, pDb->zSchema, pEntry->zName, &bFound,
+                       pEntry->zAlterSql, &bSame);
   if( rc ) return rc;
   if( bFound ){
     KalamCatalogEntry settled = *pEntry;
     settled.iPending = 0;
+    settled.zAlterSql = 0;
+    settled.zPrevColumns = 0;
+    settled.zPrevOptions = 0;
+    if( pEntry->zAlterSql && !bSame ){
+      /* kalam_alter was rolled back: the columns from before it. */
+      settled.zColumns = pEntry->zPrevColumns;
+      settled.zOptions = pEntry->zPrevOptions;
+    }
     rc = kalamCatalogWrite(p, &settled, pzErr);
   }else{
     KalamCf *pTabCf = kalamStoreCfFind(p, pEntry->zCf);
@@ -334,5 +384,54 @@ int kalamCatalogResolvePending(KalamDb *pDb, char **pzErr){
   settle.nLeft = 0;
   rc = kalamCatalogForEach(p, catalogSettle, &settle, pzErr);
   if( rc || settle.nLeft ) kalamStorePendingMark(p);
+  return rc;
+}
+
+/* Records that kalam_alter changed table zTable to schema pNew, whose
+** CREATE text (written into sqlite_schema in the open transaction) is
+** zSql: the entry gets the new columns and options now, pending until
+** the transaction is over (see the header). A second change in the same
+** transaction keeps the columns from before the first; a table created
+** in this transaction has nothing to go back to. */
+int kalamCatalogAlter(KalamDb *pDb, const char *zTable,
+                      const KalamSchema *pNew, const char *zSql,
+                      char **pzErr){
+  KalamStore *p = pDb->pStore;
+  KalamCatalogEntry *pEntry = 0;
+  char *zColumns = kalamSchemaColumnsJson(pNew);
+  char *zOptions = kalamSchemaOptionsJson(pNew);
+  int rc = SQLITE_NOMEM;
+  if( zColumns==0 || zOptions==0 ) goto done;
+  rc = kalamCatalogRead(p, zTable, &pEntry, pzErr);
+  if( rc ) goto done;
+  if( pEntry==0 || pEntry->zCf==0 ){
+    *pzErr = sqlite3_mprintf("the kalam catalog entry of table %s is "
+                             "damaged", zTable);
+    rc = SQLITE_CORRUPT;
+    goto done;
+  }
+  if( pEntry->iPending==0 ){
+    pEntry->iPending = pDb->pConn->iToken;
+    pEntry->zPrevColumns = pEntry->zColumns;
+    pEntry->zPrevOptions = pEntry->zOptions;
+    pEntry->zColumns = 0;
+    pEntry->zOptions = 0;
+  }
+  if( pEntry->zPrevColumns || pEntry->zAlterSql ){
+    sqlite3_free(pEntry->zAlterSql);
+    pEntry->zAlterSql = sqlite3_mprintf("%s", zSql);
+    if( pEntry->zAlterSql==0 ){ rc = SQLITE_NOMEM; goto done; }
+  }
+  sqlite3_free(pEntry->zColumns);
+  sqlite3_free(pEntry->zOptions);
+  pEntry->zColumns = zColumns;
+  pEntry->zOptions = zOptions;
+  zColumns = zOptions = 0;
+  kalamStorePendingMark(p);
+  rc = kalamCatalogWrite(p, pEntry, pzErr);
+done:
+  kalamCatalogEntryFree(pEntry);
+  sqlite3_free(zColumns);
+  sqlite3_free(zOptions);
   return rc;
 }

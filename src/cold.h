@@ -219,6 +219,8 @@ int kalamSegmentList(KalamView *pView, KalamStore *pStore, KalamCf *pCf,
 int kalamColdOwners(KalamStore *pStore, KalamCf *pCf, const char *zTable,
                     int (*xOwner)(void*, const char*, int, char**),
                     void *pArg, char **pzErr);
+int kalamColdAny(KalamStore *pStore, KalamCf *pCf, int eKind,
+                 const char *zTable, int *pbAny, char **pzErr);
 int kalamColdUserRows(KalamStore *pStore, KalamCf *pCf, const char *zUser,
                       sqlite3_int64 *pn, char **pzErr);
 
@@ -253,8 +255,8 @@ int kalamRowGone(KalamTable *pTab, const char *aPrefix, int nPrefix,
                  sqlite3_int64 iRowid, char **pzErr);
 int kalamColdPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
                    int nPrefix, sqlite3_int64 iBeforeMs, KalamBatch *pBatch,
-                   int (*xGone)(void*, const char*, int), void *pArg,
-                   char **pzErr);
+                   int (*xGone)(void*, const char*, int, int, sqlite3_int64),
+                   void *pArg, char **pzErr);
 int kalamColdMask(KalamStore *pStore, KalamCf *pCf, const char *zKey,
                   size_t nKey, int nPrefix, KalamBatch *pBatch, char **pzErr);
 int kalamRowRead(KalamTable *pTab, const char *aPrefix, int nPrefix,

@@ -86,7 +86,8 @@ static int coldFileOpen(const KalamSchema *pSchema, const KalamSegment *pSeg,
   }
   memset(f->apChunk, 0, sizeof(KalamParquetChunk*)*(size_t)f->nChunk);
   for(i=0; i<pSchema->nCol; i++){
-    f->aiCol[i] = kalamParquetColumnByFieldId(f->pFile, i + 1);
+    f->aiCol[i] = kalamParquetColumnByFieldId(f->pFile,
+                                              pSchema->aCol[i].iId);
   }
   f->iRowid = kalamParquetColumnByFieldId(f->pFile, KALAM_PARQUET_ID_ROWID);
   f->iSeq = kalamParquetColumnByFieldId(f->pFile, KALAM_PARQUET_ID_SEQ);
@@ -159,7 +160,7 @@ static sqlite3_int64 coldSearch(ColdFile *f, sqlite3_int64 iRowid,
 static int coldEncode(const KalamSchema *pSchema, ColdFile *f,
                       sqlite3_int64 iRow, KalamBuf *p, char **pzErr){
   sqlite3_int64 iRowid, iSeq;
-  int i, rc = SQLITE_OK;
+  int i, bFirst = 1, rc = SQLITE_OK;
   rc = coldGroupRead(f, f->iGroup, 1, pzErr);
   if( rc ) return rc;
   iRowid = coldInt(f, f->iRowid, iRow);
@@ -175,11 +176,28 @@ static int coldEncode(const KalamSchema *pSchema, ColdFile *f,
     }else if( f->aiCol[i]>=0 ){
       rc = kalamParquetChunkValue(f->apChunk[f->aiCol[i]], iRow, &v, pzErr);
       if( rc ) break;
+    }else if( pSchema->aCol[i].zDefault
+           && pSchema->aCol[i].dflt.eType!=SQLITE_NULL ){
+      /* A column added after the flush with a DEFAULT, which kalam_alter
+      ** gave every hot row. */
+      rc = kalamValueDefault(pSchema, i, &v, pzErr);
+      if( rc ) break;
+    }else{
+      continue;   /* added after the flush: NULL, as in a hot row */
     }
-    kalamRowEncodeValue(p, &pSchema->aCol[i], &v, i==0);
+    kalamRowEncodeValue(p, &pSchema->aCol[i], &v, bFirst);
+    bFirst = 0;
     kalamValueClear(&v);
   }
   if( rc ) return rc;
+  if( bFirst && pSchema->nCol>0 ){
+    /* Every column added after the flush: one written NULL, which reads
+    ** as a missing one does, keeps the JSON whole. */
+    KalamValue v;
+    memset(&v, 0, sizeof(v));
+    v.eType = SQLITE_NULL;
+    kalamRowEncodeValue(p, &pSchema->aCol[0], &v, 1);
+  }
   kalamRowEncodeEnd(p, pSchema->eKind, iSeq, kalamSnowflakeMs(iSeq),
                     coldInt(f, f->iDel, iRow)!=0);
   return p->oom ? SQLITE_NOMEM : SQLITE_OK;
@@ -707,7 +725,7 @@ struct ColdPurge {
   KalamCf *pCf;
   sqlite3_int64 iBeforeMs;
   KalamBatch *pBatch;
-  int (*xGone)(void*, const char*, int);
+  int (*xGone)(void*, const char*, int, int, sqlite3_int64);
   void *pArg;
 };
 
@@ -780,7 +798,7 @@ static int coldPurgeOwner(void *pArg, const char *aPrefix, int nPrefix,
                          &nGot, "kalam_purge failed", pzErr);
       if( rc==SQLITE_OK && zGot==0 ){
         kalamBatchPut(p->pBatch, p->pCf, aGone, (size_t)nGone, "", 0);
-        rc = p->xGone(p->pArg, aKey, nKey);
+        rc = p->xGone(p->pArg, aKey, nKey, nPrefix, aVer[i].iSeq);
       }
     }
     if( zGot ) kalamStoreFree(zGot);
@@ -794,12 +812,13 @@ static int coldPurgeOwner(void *pArg, const char *aPrefix, int nPrefix,
 ** row in a segment (deleted before iBeforeMs, or any with INT64_MAX), of
 ** the owner aPrefix/nPrefix (nPrefix<0: every owner of a kalam_user
 ** table), with no hot row, gets a gone marker in pBatch, and xGone is
-** called with its row key (so that the caller removes its key-index and
-** index entries in the same write). As of the newest commit. */
+** called with its row key, owner prefix length and _seq (so that the
+** caller removes its key-index, index and change entries in the same
+** write). As of the newest commit. */
 int kalamColdPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
                    int nPrefix, sqlite3_int64 iBeforeMs, KalamBatch *pBatch,
-                   int (*xGone)(void*, const char*, int), void *pArg,
-                   char **pzErr){
+                   int (*xGone)(void*, const char*, int, int, sqlite3_int64),
+                   void *pArg, char **pzErr){
   ColdPurge p;
   if( kalamStoreIsMemory(pStore) ) return SQLITE_OK;
   p.pStore = pStore;

@@ -348,10 +348,15 @@ int kalamCommitPrepare(KalamDb *pDb, char **pzErr){
 ** cannot undo that; the prepared record stays, and the store settles
 ** again at its next use, which applies it. */
 int kalamCommitApply(KalamDb *pDb, char **pzErr){
+  KalamSubBatch *pSub;
   int rc;
   kalamCrashPoint("commit");
+  /* What subscriptions will be told, read before the apply changes it. */
+  pSub = kalamSubscribeCollect(pDb);
   rc = kalamTxnApply(pDb->pTxn, pzErr);
   kalamTxnEnd(pDb->pTxn);
+  if( rc==SQLITE_OK ) kalamFeedNotify();
+  kalamSubscribeDeliver(pSub, pDb->pStore, rc==SQLITE_OK);
   /* The connection now sees its own commit: a statement that goes on
   ** reading after it (a SELECT stepped past COMMIT) reads the newest rows
   ** until its next xFilter takes the view its snapshot shows. */

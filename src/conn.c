@@ -108,6 +108,8 @@ void kalamConnUnref(void *pArg){
   KalamDb *pDb, *pNext;
   int i;
   if( p==0 || --p->nRef>0 ) return;
+  /* Its subscriptions end with it (include/kalam.h). */
+  kalamUnsubscribe(p->db, 0);
   for(pDb=p->pDb; pDb; pDb=pNext){
     pNext = pDb->pNext;
     connDbFree(pDb);

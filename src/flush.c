@@ -709,41 +709,6 @@ int kalamFlushPolicy(KalamTable *pTab, char **pzErr){
 
 /* ------------------------------------------------------------ kalam_flush */
 
-/* Finds the connected kalam table zName ("t" or "schema.t"); connects it
-** first if this connection has not yet. NULL if there is none. */
-static KalamTable *flushFind(KalamConn *pConn, const char *zName, int bTry){
-  const char *zDot = strchr(zName, '.');
-  KalamDb *pDb;
-  for(pDb=pConn->pDb; pDb; pDb=pDb->pNext){
-    KalamTable *pTab;
-    const char *zTable = zName;
-    if( zDot ){
-      if( (int)strlen(pDb->zSchema)!=(int)(zDot - zName)
-       || sqlite3_strnicmp(pDb->zSchema, zName, (int)(zDot - zName)) ){
-        continue;
-      }
-      zTable = zDot + 1;
-    }
-    for(pTab=pDb->pTabList; pTab; pTab=pTab->pNextTab){
-      if( sqlite3_stricmp(pTab->pSchema->zTable, zTable)==0 ) return pTab;
-    }
-  }
-  if( bTry ){
-    /* Preparing a statement on the table connects it. */
-    char *zSql = zDot
-      ? sqlite3_mprintf("SELECT 1 FROM \"%.*w\".\"%w\"",
-                        (int)(zDot - zName), zName, zDot + 1)
-      : sqlite3_mprintf("SELECT 1 FROM \"%w\"", zName);
-    sqlite3_stmt *pStmt = 0;
-    if( zSql && sqlite3_prepare_v2(pConn->db, zSql, -1, &pStmt, 0)==SQLITE_OK ){
-      sqlite3_finalize(pStmt);
-    }
-    sqlite3_free(zSql);
-    return flushFind(pConn, zName, 0);
-  }
-  return 0;
-}
-
 /* Reports an error from kalam_flush, freeing zErr. */
 static void flushError(sqlite3_context *ctx, int rc, char *zErr){
   if( rc==SQLITE_NOMEM ){
@@ -772,14 +737,9 @@ static void flushFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
                sqlite3_mprintf("kalam_flush: the table name must be TEXT"));
     return;
   }
-  pTab = flushFind(pConn, zName, 1);
-  if( pTab==0 ){
-    flushError(ctx, SQLITE_ERROR,
-               sqlite3_mprintf("no such kalam table: %s", zName));
-    return;
-  }
-  if( pTab->zBroken ){
-    flushError(ctx, SQLITE_CORRUPT, sqlite3_mprintf("%s", pTab->zBroken));
+  rc = kalamChangesTableFind(pConn->db, pConn, zName, &pTab, &zErr);
+  if( rc ){
+    flushError(ctx, rc, zErr);
     return;
   }
   if( pTab->pSchema->eKind==KALAM_KIND_STREAM ){

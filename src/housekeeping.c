@@ -24,20 +24,35 @@ SQLITE_EXTENSION_INIT3
 /* A schema with no user columns: enough to read a row's system columns. */
 static const KalamSchema hkNoColumns = {0};
 
-/* Counts the keys in [aLo, aHi) of a column family, reading keys only. */
+/* Counts the row keys in [aLo, aHi) of a column family under an owner
+** prefix of nPrefix bytes, reading keys only; *piLast is the row id of the
+** last one (0 if none). Each row goes into *ppSub too when a
+** subscription wants the table's hard deletes (subscribe.c). */
 static int hkCount(KalamStore *pStore, KalamCf *pCf, const char *aLo, int nLo,
-                   const char *aHi, int nHi, sqlite3_int64 *pn,
+                   const char *aHi, int nHi, int nPrefix, sqlite3_int64 *pn,
+                   sqlite3_int64 *piLast, KalamSubBatch **ppSub,
                    char **pzErr){
   KalamStoreIter *pIt;
   sqlite3_int64 n = 0;
-  int rc;
+  int bSub = kalamSubscribeWanted(pStore, pCf);
+  int rc = SQLITE_OK;
+  *piLast = 0;
   pIt = kalamStoreIterNew(pStore, 0, pCf, 0, 0, aHi, nHi, KALAM_ITER_NOCACHE);
   if( pIt==0 ) return SQLITE_NOMEM;
   for(kalamStoreIterSeek(pIt, aLo, (size_t)nLo); kalamStoreIterValid(pIt);
       kalamStoreIterNext(pIt)){
+    size_t nKey;
+    const char *zKey = kalamStoreIterKey(pIt, &nKey);
+    kalamKeyRowDecode(zKey, nKey, nPrefix, piLast);
     n++;
+    if( bSub && rc==SQLITE_OK ){
+      size_t nVal;
+      const char *zVal = kalamStoreIterValue(pIt, &nVal);
+      rc = kalamSubscribeHardDelete(ppSub, pStore, pCf, 0, zKey, nKey,
+                                    nPrefix, zVal, nVal);
+    }
   }
-  rc = kalamStoreIterError(pIt, "kalam read failed", pzErr);
+  if( rc==SQLITE_OK ) rc = kalamStoreIterError(pIt, "kalam read failed", pzErr);
   kalamStoreIterFree(pIt);
   if( rc==SQLITE_OK ) *pn = n;
   return rc;
@@ -51,17 +66,106 @@ static int hkKeyPrefix(const char *zKey, size_t nKey, int nPrefix){
   return (size_t)nPrefix < nKey ? nPrefix : -1;
 }
 
-/* The list of purged row keys kalamPurge keeps (one slot each, see
-** there), as kalamColdPurge adds to it. */
+/* One owner's horizon keys (feed.c) while a purge goes through its keys:
+** every horizon key but the newest is removed, and the newest _seq of a
+** purged row becomes the horizon if it is newer. */
+typedef struct HkHorizon HkHorizon;
+struct HkHorizon {
+  char aPrefix[KALAM_MAX_PREFIX];
+  int nPrefix;
+  int bOwner;               /* aPrefix holds an owner being gone through */
+  sqlite3_int64 iNewest;    /* its newest horizon key met, 0 if none */
+  sqlite3_int64 iGone;      /* the newest _seq of its rows purged */
+};
+
+/* Ends the owner being gone through: its horizon into pBatch. */
+static void hkHorizonEnd(HkHorizon *h, KalamBatch *pBatch, KalamCf *pCf){
+  if( h->bOwner && h->iGone > h->iNewest ){
+    if( h->iNewest ){
+      char aKey[KALAM_ROWKEY_MAX];
+      int nKey = kalamKeyNumbered(aKey, h->aPrefix, h->nPrefix,
+                                  KALAM_TAG_HORIZON, h->iNewest);
+      kalamBatchDelete(pBatch, pCf, aKey, (size_t)nKey);
+    }
+    kalamFeedHorizonAdd(0, pBatch, pCf, h->aPrefix, h->nPrefix, h->iGone);
+  }
+  h->bOwner = 0;
+}
+
+/* Makes zKey's owner (np bytes) the one gone through. */
+static void hkHorizonOwner(HkHorizon *h, const char *zKey, int np,
+                           KalamBatch *pBatch, KalamCf *pCf){
+  if( h->bOwner && h->nPrefix==np && memcmp(h->aPrefix, zKey, (size_t)np)==0 ){
+    return;
+  }
+  hkHorizonEnd(h, pBatch, pCf);
+  memcpy(h->aPrefix, zKey, (size_t)np);
+  h->nPrefix = np;
+  h->bOwner = 1;
+  h->iNewest = h->iGone = 0;
+}
+
+/* A horizon key of the owner, met in key order: the one met before it is
+** older, and goes. */
+static void hkHorizonKey(HkHorizon *h, const char *zKey, size_t nKey,
+                         KalamBatch *pBatch, KalamCf *pCf){
+  sqlite3_int64 iSeq;
+  if( !kalamKeyNumberedDecode(zKey, nKey, h->nPrefix, KALAM_TAG_HORIZON,
+                              &iSeq) ){
+    return;
+  }
+  if( h->iNewest ){
+    char aKey[KALAM_ROWKEY_MAX];
+    int nOld = kalamKeyNumbered(aKey, h->aPrefix, h->nPrefix,
+                                KALAM_TAG_HORIZON, h->iNewest);
+    kalamBatchDelete(pBatch, pCf, aKey, (size_t)nOld);
+  }
+  h->iNewest = iSeq;
+}
+
+/* Reads one owner's horizon keys into h (a purge of one owner reads only
+** its rows' range, so it meets them here instead). */
+static int hkHorizonRead(HkHorizon *h, KalamStore *pStore, KalamCf *pCf,
+                         const char *aPrefix, int nPrefix,
+                         KalamBatch *pBatch, char **pzErr){
+  char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
+  int nLo, nHi, rc;
+  KalamStoreIter *pIt;
+  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_HORIZON, aLo, &nLo, aHi, &nHi);
+  hkHorizonOwner(h, aLo, nPrefix, pBatch, pCf);
+  pIt = kalamStoreIterNew(pStore, 0, pCf, aLo, nLo, aHi, nHi,
+                          KALAM_ITER_NOCACHE);
+  if( pIt==0 ) return SQLITE_NOMEM;
+  for(kalamStoreIterSeek(pIt, aLo, (size_t)nLo); kalamStoreIterValid(pIt);
+      kalamStoreIterNext(pIt)){
+    size_t nKey;
+    const char *zKey = kalamStoreIterKey(pIt, &nKey);
+    hkHorizonKey(h, zKey, nKey, pBatch, pCf);
+  }
+  rc = kalamStoreIterError(pIt, "kalam_purge failed", pzErr);
+  kalamStoreIterFree(pIt);
+  return rc;
+}
+
+/* What kalamColdPurge's callback needs: the purge's list of row keys
+** (one slot each, as kalamPurge keeps them), its write, and its horizon. */
 typedef struct HkGone HkGone;
 struct HkGone {
   KalamBuf *pGone;
   sqlite3_int64 *pn;
+  KalamBatch *pBatch;
+  KalamCf *pCf;
+  HkHorizon *pHorizon;
 };
 
-static int hkGoneAdd(void *pArg, const char *zKey, int nKey){
+/* A cold row purged (cold_read.c): its key among the purged, its change
+** entry removed, its _seq into its owner's horizon. */
+static int hkGoneAdd(void *pArg, const char *zKey, int nKey, int np,
+                     sqlite3_int64 iSeq){
   HkGone *p = (HkGone*)pArg;
   char aRow[KALAM_ROWKEY_MAX + 1];
+  char aSeq[KALAM_ROWKEY_MAX];
+  int nSeq;
   if( nKey > KALAM_ROWKEY_MAX ) return SQLITE_OK;
   memset(aRow, 0, sizeof(aRow));
   memcpy(aRow, zKey, (size_t)nKey);
@@ -69,6 +173,10 @@ static int hkGoneAdd(void *pArg, const char *zKey, int nKey){
   kalamBufAppend(p->pGone, aRow, sizeof(aRow));
   if( p->pGone->oom ) return SQLITE_NOMEM;
   (*p->pn)++;
+  nSeq = kalamKeyNumbered(aSeq, zKey, np, KALAM_TAG_SEQ, iSeq);
+  kalamBatchDelete(p->pBatch, p->pCf, aSeq, (size_t)nSeq);
+  hkHorizonOwner(p->pHorizon, zKey, np, p->pBatch, p->pCf);
+  if( iSeq > p->pHorizon->iGone ) p->pHorizon->iGone = iSeq;
   return SQLITE_OK;
 }
 
@@ -83,8 +191,9 @@ static int hkSlotCmp(const void *a, const void *b){
 ** (deleted_retention_hours). Pass 1 collects the row keys to purge, in
 ** key order; passes 2 and 3 remove the key-index and index entries (each
 ** holds its row's id as its value) that point at one of them (one pass
-** for both when it reads every owner anyway). *pn is the number of rows
-** removed. */
+** for both when it reads every owner anyway). Each purged row's change
+** entry goes too, and its owner's horizon moves to the newest of their
+** _seq (feed.c). *pn is the number of rows removed. */
 int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
                int nPrefix, sqlite3_int64 iBeforeMs, sqlite3_int64 *pn,
                char **pzErr){
@@ -95,6 +204,9 @@ int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
                     ** slots compare as the keys do), then its length */
   sqlite3_int64 nGone = 0;
   KalamRow row;
+  HkHorizon horizon;
+  KalamSubBatch *pSub = 0;
+  int bSub = kalamSubscribeWanted(pStore, pCf);
   char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
   const int nSlot = KALAM_ROWKEY_MAX + 1;
   int bAll = nPrefix<0;
@@ -103,10 +215,16 @@ int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
 
   assert( nPrefix<=KALAM_MAX_PREFIX );
   memset(&row, 0, sizeof(row));
+  memset(&horizon, 0, sizeof(horizon));
   kalamBufInit(&gone);
   *pn = 0;
   pBatch = kalamBatchNew();
   if( pBatch==0 ){ rc = SQLITE_NOMEM; goto done; }
+  if( !bAll ){
+    rc = hkHorizonRead(&horizon, pStore, pCf, aPrefix, nPrefix, pBatch,
+                       pzErr);
+    if( rc ) goto done;
+  }
 
   for(pass=0; pass<3 && rc==SQLITE_OK; pass++){
     char cTag = pass==0 ? KALAM_TAG_ROW : pass==1 ? KALAM_TAG_KEY
@@ -132,16 +250,34 @@ int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
       sqlite3_int64 iRowid;
       char aRow[KALAM_ROWKEY_MAX + 1];
       if( np<0 ) continue;
+      if( bAll && pass==0 && zKey[np]==KALAM_TAG_HORIZON ){
+        hkHorizonOwner(&horizon, zKey, np, pBatch, pCf);
+        hkHorizonKey(&horizon, zKey, nKey, pBatch, pCf);
+        continue;
+      }
       if( zKey[np]!=cTag
        && !(bAll && pass==1 && zKey[np]==KALAM_TAG_INDEX) ) continue;
       if( pass==0 ){
+        sqlite3_int64 iSeq;
         if( !kalamRowIsDeleted(zVal, nVal) ) continue;
         if( !kalamKeyRowDecode(zKey, nKey, np, &iRowid) ) continue;
-        if( iBeforeMs!=INT64_MAX ){
-          if( kalamRowParse(&row, &hkNoColumns, zVal, nVal) ) continue;
-          if( row.aSys[KALAM_SYS_UPDATED] >= iBeforeMs ) continue;
-        }
+        if( kalamRowParse(&row, &hkNoColumns, zVal, nVal) ) continue;
+        if( iBeforeMs!=INT64_MAX
+         && row.aSys[KALAM_SYS_UPDATED] >= iBeforeMs ) continue;
         if( nKey > KALAM_ROWKEY_MAX ) continue;
+        iSeq = row.aSys[KALAM_SYS_SEQ];
+        if( bSub ){
+          rc = kalamSubscribeHardDelete(&pSub, pStore, pCf, 0, zKey, nKey, np,
+                                        zVal, nVal);
+          if( rc ) break;
+        }
+        hkHorizonOwner(&horizon, zKey, np, pBatch, pCf);
+        if( iSeq > horizon.iGone ) horizon.iGone = iSeq;
+        {
+          char aSeq[KALAM_ROWKEY_MAX];
+          int nSeq = kalamKeyNumbered(aSeq, zKey, np, KALAM_TAG_SEQ, iSeq);
+          kalamBatchDelete(pBatch, pCf, aSeq, (size_t)nSeq);
+        }
         memset(aRow, 0, sizeof(aRow));
         memcpy(aRow, zKey, nKey);
         aRow[nSlot-1] = (char)nKey;
@@ -182,20 +318,28 @@ int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
       HkGone g;
       g.pGone = &gone;
       g.pn = &nGone;
+      g.pBatch = pBatch;
+      g.pCf = pCf;
+      g.pHorizon = &horizon;
       rc = kalamColdPurge(pStore, pCf, aPrefix, nPrefix, iBeforeMs, pBatch,
                           hkGoneAdd, &g, pzErr);
       if( rc==SQLITE_OK && nGone>nHot ){
-        qsort(gone.z, (size_t)nGone, KALAM_ROWKEY_MAX + 1, hkSlotCmp);
+        qsort(gone.z, (size_t)nGone, (size_t)nSlot, hkSlotCmp);
       }
     }
   }
   if( rc==SQLITE_OK && nGone ){
+    hkHorizonEnd(&horizon, pBatch, pCf);
     rc = kalamBatchWrite(pStore, pBatch, 0, "kalam_purge failed", pzErr);
     kalamStoreRowsChanged(pStore);
+    if( rc==SQLITE_OK ) kalamFeedNotify();
+    kalamSubscribeDeliver(pSub, pStore, rc==SQLITE_OK);
+    pSub = 0;
   }
   if( rc==SQLITE_OK ) *pn = nGone;
 
 done:
+  kalamSubscribeDeliver(pSub, pStore, 0);
   kalamRowFree(&row);
   kalamBufFree(&gone);
   kalamStoreIterFree(pIt);
@@ -203,9 +347,21 @@ done:
   return rc;
 }
 
+/* Replaces the owner's horizon keys with one of iSeq, in pBatch: a hard
+** delete that every reader of the feed must learn of (feed.c). */
+static void hkHorizonSet(KalamCf *pCf, const char *aPrefix, int nPrefix,
+                         sqlite3_int64 iSeq, KalamBatch *pBatch){
+  char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
+  int nLo, nHi;
+  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_HORIZON, aLo, &nLo, aHi, &nHi);
+  kalamBatchDeleteRange(pBatch, pCf, aLo, nLo, aHi, nHi);
+  kalamFeedHorizonAdd(0, pBatch, pCf, aPrefix, nPrefix, iSeq);
+}
+
 /* Removes a stream's rows older than its ttl: one range delete of the keys
 ** below the cutoff (keys are time ordered, so nothing is read but the
-** expired keys, to count them). Then disk space: on the write path only a
+** expired keys, to count them), written with the stream's horizon, the
+** newest row id removed. Then disk space: on the write path only a
 ** compaction hint for that range, so a write never waits; with bCompact
 ** (kalam_expire) the range is compacted now, and the catalog flushed, so
 ** that the log files holding the expired rows can go too. *pn is the
@@ -214,14 +370,29 @@ int kalamExpire(KalamStore *pStore, KalamCf *pCf, sqlite3_int64 nTtlSeconds,
                 int bCompact, sqlite3_int64 *pn, char **pzErr){
   char aLo[KALAM_ROWKEY_MAX], aHi[KALAM_ROWKEY_MAX];
   int nLo, nHi, rc;
+  sqlite3_int64 iLast = 0;
   sqlite3_int64 iCut = kalamSnowflakeMin(kalamNowMs() - nTtlSeconds*1000);
+  KalamBatch *pBatch;
+  KalamSubBatch *pSub = 0;
   nLo = kalamKeyRow(aLo, 0, 0, INT64_MIN);
   nHi = kalamKeyRow(aHi, 0, 0, iCut);
-  rc = hkCount(pStore, pCf, aLo, nLo, aHi, nHi, pn, pzErr);
-  if( rc || *pn==0 ) return rc;
-  rc = kalamStoreDeleteRange(pStore, pCf, aLo, nLo, aHi, nHi, 0,
-                             "kalam_expire failed", pzErr);
+  rc = hkCount(pStore, pCf, aLo, nLo, aHi, nHi, 0, pn, &iLast, &pSub, pzErr);
+  if( rc || *pn==0 ){
+    kalamSubscribeDeliver(pSub, pStore, 0);
+    return rc;
+  }
+  pBatch = kalamBatchNew();
+  if( pBatch==0 ){
+    kalamSubscribeDeliver(pSub, pStore, 0);
+    return SQLITE_NOMEM;
+  }
+  kalamBatchDeleteRange(pBatch, pCf, aLo, nLo, aHi, nHi);
+  hkHorizonSet(pCf, "", 0, iLast, pBatch);
+  rc = kalamBatchWrite(pStore, pBatch, 0, "kalam_expire failed", pzErr);
+  kalamBatchFree(pBatch);
   kalamStoreRowsChanged(pStore);
+  if( rc==SQLITE_OK ) kalamFeedNotify();
+  kalamSubscribeDeliver(pSub, pStore, rc==SQLITE_OK);
   if( rc ) return rc;
   if( !bCompact ){
     kalamStoreCompactHint(pStore, pCf, aLo, nLo, aHi, nHi);
@@ -234,21 +405,38 @@ int kalamExpire(KalamStore *pStore, KalamCf *pCf, sqlite3_int64 nTtlSeconds,
 
 /* Erases user zUser from one kalam_user table: counts the user's rows
 ** (not the key-index entries), then removes the user's whole range, rows
-** and keys, with one synced range delete. *pn is the number of rows. */
+** and keys, with one synced range delete, written with a horizon newer
+** than any _seq, since readers of the user's feed hold rows now gone. *pn
+** is the number of rows. */
 int kalamEraseUser(KalamStore *pStore, KalamCf *pCf, const char *zUser,
                    sqlite3_int64 *pn, char **pzErr){
   char aPrefix[KALAM_MAX_PREFIX];
   char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
   int nPrefix = kalamKeyPrefix(aPrefix, zUser);
   int nLo, nHi, rc;
+  sqlite3_int64 iLast = 0;
+  KalamBatch *pBatch;
+  KalamSubBatch *pSub = 0;
   *pn = 0;
   kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aLo, &nLo, aHi, &nHi);
-  rc = hkCount(pStore, pCf, aLo, nLo, aHi, nHi, pn, pzErr);
-  if( rc ) return rc;
+  rc = hkCount(pStore, pCf, aLo, nLo, aHi, nHi, nPrefix, pn, &iLast, &pSub,
+               pzErr);
+  pBatch = rc ? 0 : kalamBatchNew();
+  if( pBatch==0 ){
+    kalamSubscribeDeliver(pSub, pStore, 0);
+    return rc ? rc : SQLITE_NOMEM;
+  }
   kalamKeyOwnerRange(aPrefix, nPrefix, aLo, &nLo, aHi, &nHi);
-  rc = kalamStoreDeleteRange(pStore, pCf, aLo, nLo, aHi, nHi, 1,
-                             "kalam_erase_user failed", pzErr);
+  kalamBatchDeleteRange(pBatch, pCf, aLo, nLo, aHi, nHi);
+  if( *pn ){
+    kalamFeedHorizonAdd(0, pBatch, pCf, aPrefix, nPrefix,
+                        kalamSnowflakeNext());
+  }
+  rc = kalamBatchWrite(pStore, pBatch, 1, "kalam_erase_user failed", pzErr);
+  kalamBatchFree(pBatch);
   kalamStoreRowsChanged(pStore);
+  if( rc==SQLITE_OK ) kalamFeedNotify();
+  kalamSubscribeDeliver(pSub, pStore, rc==SQLITE_OK);
   return rc;
 }
 

@@ -169,6 +169,8 @@ struct KalamColumn {
   int nJsonKey;
   int bDefaultNow;    /* DEFAULT CURRENT_TIMESTAMP */
   int bUnique;        /* declared UNIQUE (the index is in aIndex) */
+  int iId;            /* stable id: kept across RENAME, never reused after
+                      ** DROP (kalam_alter); the cold tier's field_id */
 };
 
 /* A UNIQUE constraint or an INDEX(...) item: its entries are kept by
@@ -208,6 +210,8 @@ struct KalamSchema {
   int nIndexBeforePk; /* how many of them the CREATE declares before the
                       ** PRIMARY KEY: SQLite checks unique keys newest
                       ** first, the key in its place among them */
+  int iNextColumnId;  /* the id the next added column gets (column_ids=) */
+  int iNextIndexId;   /* the number the next added index gets (index_ids=) */
 };
 
 /* The system columns. Each kind declares its list after the user columns,
@@ -241,6 +245,11 @@ int kalamSchemaColumnIndex(const KalamSchema *p, const char *zName, int n);
 int kalamColumnParse(KalamSchema *p, KalamColumn *pCol, const char *zArg,
                      char **pzErr);
 int kalamColumnIsIndexItem(const char *zArg);
+int kalamSchemaIsOption(const char *zArg);
+int kalamSchemaIsIdOption(const char *zArg);
+char *kalamSchemaArguments(const KalamSchema *p, int nOpt,
+                           const char *const *azOpt);
+void kalamSchemaColumnClear(KalamColumn *pCol);
 int kalamColumnIndexItem(const KalamSchema *p, const char *zArg,
                          KalamIndex *pIdx, char **pzErr);
 
@@ -311,6 +320,8 @@ void kalamRowEncodeEnd(KalamBuf *p, int eKind, sqlite3_int64 iSeq,
 **   row:   <owner prefix> 'r' <8-byte big-endian rowid, sign bit flipped>
 **   key:   <owner prefix> 'k' <type byte> <primary key value>
 **   index: <owner prefix> 'x' <2-byte index number> <values> [<rowid>]
+**   change: <owner prefix> 's' <8-byte _seq>  ->  rowid (shared, user)
+**   horizon: <owner prefix> 'h' <8-byte _seq> (the feed's resync point)
 **
 ** The owner prefix is empty for shared and stream tables and
 ** <1 byte length><user id> for kalam_user tables. keys.c's header has the
@@ -319,6 +330,8 @@ void kalamRowEncodeEnd(KalamBuf *p, int eKind, sqlite3_int64 iSeq,
 #define KALAM_TAG_ROW 'r'
 #define KALAM_TAG_KEY 'k'
 #define KALAM_TAG_INDEX 'x'
+#define KALAM_TAG_SEQ 's'
+#define KALAM_TAG_HORIZON 'h'
 #define KALAM_MAX_USER 128
 #define KALAM_MAX_PREFIX (1 + KALAM_MAX_USER)
 #define KALAM_ROWKEY_MAX (KALAM_MAX_PREFIX + 1 + 8)
@@ -335,6 +348,10 @@ static inline int kalamKeyCmp(const char *a, size_t na,
   if( c ) return c;
   return na<nb ? -1 : (na>nb);
 }
+int kalamKeyNumbered(char *aOut, const char *aPrefix, int nPrefix, char cTag,
+                     sqlite3_int64 i);
+int kalamKeyNumberedDecode(const char *aKey, size_t nKey, int nPrefix,
+                           char cTag, sqlite3_int64 *pi);
 int kalamKeyRow(char *aOut, const char *aPrefix, int nPrefix,
                 sqlite3_int64 iRowid);
 int kalamKeyRowDecode(const char *aKey, size_t nKey, int nPrefix,
@@ -454,6 +471,9 @@ void kalamBatchPut(KalamBatch *pBatch, KalamCf *pCf, const char *k,
                    size_t nk, const char *v, size_t nv);
 void kalamBatchDelete(KalamBatch *pBatch, KalamCf *pCf, const char *k,
                       size_t nk);
+void kalamBatchDeleteRange(KalamBatch *pBatch, KalamCf *pCf,
+                           const char *aLo, int nLo,
+                           const char *aHi, int nHi);
 int kalamBatchWrite(KalamStore *p, KalamBatch *pBatch, int bSync,
                     const char *zWhat, char **pzErr);
 const char *kalamBatchData(KalamBatch *pBatch, size_t *pn);
@@ -571,6 +591,10 @@ void kalamTxnPut(KalamTxn *p, KalamCf *pCf, const char *k, size_t nk,
 void kalamTxnDelete(KalamTxn *p, KalamCf *pCf, const char *k, size_t nk);
 int kalamTxnGet(KalamTxn *p, KalamCf *pCf, const char *k, size_t nk,
                 char **pzVal, size_t *pnVal, char **pzErr);
+int kalamTxnEachWrite(KalamTxn *p,
+                      int (*xWrite)(void*, KalamCf*, const char*, size_t,
+                                    const char*, int),
+                      void *pArg);
 int kalamTxnGetPinned(KalamTxn *p, KalamCf *pCf, const char *k, size_t nk,
                       const char **pzVal, size_t *pnVal, KalamPin **ppPin,
                       char **pzCopy, char **pzErr);
@@ -589,6 +613,27 @@ const char *kalamIterValue(KalamIter *p, size_t *pn);
 int kalamIterError(KalamIter *p, char **pzErr);
 
 /************************************************************************
+** Interface to feed.c: the change entries (the _seq index) and horizons
+** that kalam_changes reads, written beside the rows.
+*/
+void kalamFeedPut(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
+                  int nPrefix, sqlite3_int64 iSeq, sqlite3_int64 iRowid);
+void kalamFeedDelete(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
+                     int nPrefix, sqlite3_int64 iSeq);
+void kalamFeedHorizonAdd(KalamTxn *pTxn, KalamBatch *pBatch, KalamCf *pCf,
+                         const char *aPrefix, int nPrefix,
+                         sqlite3_int64 iSeq);
+int kalamFeedHorizon(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
+                     int nPrefix, sqlite3_int64 *piHorizon, char **pzErr);
+int kalamFeedNewest(KalamTxn *pTxn, KalamCf *pCf, int eKind,
+                    const char *aPrefix, int nPrefix,
+                    sqlite3_int64 *piNewest, char **pzErr);
+struct timespec;
+void kalamFeedNotify(void);
+sqlite3_int64 kalamFeedGeneration(void);
+int kalamFeedWait(sqlite3_int64 iGen, const struct timespec *pDeadline);
+
+/************************************************************************
 ** Interface to conn.c: per-connection state.
 */
 struct KalamDb {
@@ -605,8 +650,7 @@ struct KalamDb {
   unsigned int iDataVersion;
   sqlite3_int64 iEpoch;
   int nCursor;               /* open cursors of its tables */
-  KalamTable *pTabList;      /* its connected tables (kalam_flush finds
-                             ** them here), linked by pNextTab */
+  KalamTable *pTables;       /* its connected tables (KalamTable.pNextInDb) */
   KalamDb *pNext;
 };
 
@@ -644,6 +688,25 @@ int kalamFunctionsRegister(sqlite3 *db, KalamConn *pConn,
                            const KalamFunc *aFunc, int nFunc);
 
 /************************************************************************
+** Interface to subscribe.c: the subscriptions of the C API, and the
+** changes delivered to them after each commit.
+*/
+typedef struct KalamSubBatch KalamSubBatch;
+int kalamSubscribe(sqlite3 *db, KalamConn *pConn, KalamTable *pTab,
+                   kalam_change_fn xChange, void *pArg, sqlite3_int64 *piId,
+                   char **pzErr);
+int kalamUnsubscribe(sqlite3 *db, sqlite3_int64 iId);
+int kalamSubscribeAny(void);
+int kalamSubscribeWanted(KalamStore *pStore, KalamCf *pCf);
+KalamSubBatch *kalamSubscribeCollect(KalamDb *pDb);
+int kalamSubscribeHardDelete(KalamSubBatch **ppB, KalamStore *pStore,
+                             KalamCf *pCf, const KalamSchema *pSchema,
+                             const char *zKey, size_t nKey, int nPrefix,
+                             const char *zOld, size_t nOld);
+void kalamSubscribeDeliver(KalamSubBatch *pB, KalamStore *pStore,
+                           int bApplied);
+
+/************************************************************************
 ** Interface to commit.c: one commit and one snapshot with SQLite's file
 ** (the two-phase commit, and the view each read transaction sees).
 */
@@ -671,6 +734,11 @@ struct KalamCatalogEntry {
   sqlite3_int64 iCreated;    /* ms */
   sqlite3_int64 iPending;    /* token of the connection whose open
                              ** transaction made or dropped it, or 0 */
+  /* A kalam_alter not yet settled (catalog.c): the CREATE it wrote into
+  ** sqlite_schema, and the columns and options from before it. */
+  char *zAlterSql;
+  char *zPrevColumns;
+  char *zPrevOptions;
 };
 int kalamCatalogEntryNew(const KalamSchema *pSchema, const char *zCf,
                          sqlite3_int64 iPending, KalamCatalogEntry **pp);
@@ -684,6 +752,9 @@ int kalamCatalogForEach(KalamStore *p,
                         int (*xEntry)(void*, const KalamCatalogEntry*, char**),
                         void *pArg, char **pzErr);
 int kalamCatalogResolvePending(KalamDb *pDb, char **pzErr);
+int kalamCatalogAlter(KalamDb *pDb, const char *zTable,
+                      const KalamSchema *pNew, const char *zSql,
+                      char **pzErr);
 
 /************************************************************************
 ** Interface to housekeeping.c: removing rows for good (purge, expiry,
@@ -719,7 +790,7 @@ struct KalamTable {
   sqlite3_int64 nNextPurge; /* deleted_retention_hours: next purge run, ms */
   KalamBuf rowBuf;          /* xUpdate encodes rows here, reused */
   KalamCursor *pSpare;      /* a closed cursor kept for the next xOpen */
-  KalamTable *pNextTab;     /* the next of pDb->pTabList */
+  KalamTable *pNextInDb;    /* the next of KalamDb.pTables */
   struct KalamColdCache *pColdCache; /* cold files lookups keep open
                             ** (cold_read.c), or NULL */
   sqlite3_int64 nNextFlush; /* flush_policy: earliest ms of the next check */
@@ -775,6 +846,34 @@ int kalamTablesRegister(sqlite3 *db, KalamConn *pConn);
 /* backup.c: kalam_backup(dest), registered by functions.c. */
 void kalamBackupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 int kalamSqlFunctionsRegister(sqlite3 *db, KalamConn *pConn);
+
+/************************************************************************
+** Interface to changes.c: kalam_changes and kalam_wait.
+*/
+int kalamChangesRegister(sqlite3 *db, KalamConn *pConn);
+/* Finds connected kalam table zName ("t" or "schema.t"), connecting it
+** if need be (kalam_flush uses it too). */
+int kalamChangesTableFind(sqlite3 *db, KalamConn *pConn, const char *zName,
+                          KalamTable **ppTab, char **pzErr);
+
+/************************************************************************
+** Interface to alter.c and alter_rows.c: kalam_alter(t, change), and the
+** pass over a table's rows and entries that a change needs.
+*/
+#define KALAM_ALTER_ADD_COLUMN    1
+#define KALAM_ALTER_DROP_COLUMN   2
+#define KALAM_ALTER_RENAME_COLUMN 3
+#define KALAM_ALTER_ADD_INDEX     4
+#define KALAM_ALTER_DROP_INDEX    5
+int kalamAlterRegister(sqlite3 *db, KalamConn *pConn);
+char *kalamAlterIndexName(const KalamSchema *p, const KalamIndex *pIdx);
+int kalamAlterRows(KalamTxn *pTxn, KalamCf *pCf, int eOp, KalamSchema *pOld,
+                   KalamSchema *pNew, int iNum, char **pzErr);
+
+/************************************************************************
+** Interface to admin.c: kalam_users('t') and kalam_restore(t, rowid).
+*/
+int kalamAdminRegister(sqlite3 *db, KalamConn *pConn);
 
 /* The cold tier's interfaces (thrift.c, parquet*.c) are in cold.h, kept
 ** apart so that each header stays readable in one sitting. */

@@ -5,6 +5,15 @@
 **   key:    <owner prefix> 'k' <type byte> <primary key value bytes>
 **   index:  <owner prefix> 'x' <index number: 2 bytes big-endian>
 **           <value>... [<rowid: 8 bytes, as in a row key>]
+**   change: <owner prefix> 's' <_seq: 8 bytes, as a row id>  ->  row id
+**   horizon:<owner prefix> 'h' <_seq: 8 bytes, as a row id>  (no value)
+**
+** The change entries (the `_seq` index of kalam_changes, src/changes.c)
+** hold one entry per row of shared and user tables, keyed by the row's
+** newest _seq, so "what changed after S" is a range read. A horizon key
+** records the newest _seq that a hard delete removed unseen by the feed;
+** the largest one under an owner is its horizon (several may stand for a
+** moment, since writers add a key rather than rewrite one).
 **
 ** Flipping the sign bit makes the byte order of keys the numeric order of
 ** row ids, negatives first, so rowid ranges and ORDER BY rowid are plain
@@ -76,28 +85,42 @@ static void keyPutRowid(unsigned char *a, sqlite3_int64 iRowid){
   }
 }
 
+/* A key of tag cTag numbered by i (a row id, a _seq) under the owner
+** prefix into aOut (KALAM_ROWKEY_MAX bytes); returns its length. */
+int kalamKeyNumbered(char *aOut, const char *aPrefix, int nPrefix, char cTag,
+                     sqlite3_int64 i){
+  assert( nPrefix>=0 && nPrefix<=KALAM_MAX_PREFIX );
+  if( nPrefix ) memcpy(aOut, aPrefix, (size_t)nPrefix);
+  aOut[nPrefix] = cTag;
+  keyPutRowid((unsigned char*)aOut + nPrefix + 1, i);
+  return nPrefix + 9;
+}
+
+/* Decodes the number of a key of tag cTag. Returns 0 if the key is not
+** one of that prefix length (a corrupt or foreign key). */
+int kalamKeyNumberedDecode(const char *aKey, size_t nKey, int nPrefix,
+                           char cTag, sqlite3_int64 *pi){
+  const unsigned char *a = (const unsigned char*)aKey + nPrefix + 1;
+  sqlite3_uint64 u = 0;
+  int i;
+  if( nKey != (size_t)nPrefix + 9 || aKey[nPrefix]!=cTag ) return 0;
+  for(i=0; i<8; i++) u = (u<<8) | a[i];
+  *pi = (sqlite3_int64)(u ^ ((sqlite3_uint64)1 << 63));
+  return 1;
+}
+
 /* The row key of iRowid under the owner prefix into aOut
 ** (KALAM_ROWKEY_MAX bytes); returns its length. */
 int kalamKeyRow(char *aOut, const char *aPrefix, int nPrefix,
                 sqlite3_int64 iRowid){
-  assert( nPrefix>=0 && nPrefix<=KALAM_MAX_PREFIX );
-  if( nPrefix ) memcpy(aOut, aPrefix, (size_t)nPrefix);
-  aOut[nPrefix] = KALAM_TAG_ROW;
-  keyPutRowid((unsigned char*)aOut + nPrefix + 1, iRowid);
-  return nPrefix + 9;
+  return kalamKeyNumbered(aOut, aPrefix, nPrefix, KALAM_TAG_ROW, iRowid);
 }
 
 /* Decodes the row id of a row key. Returns 0 if the key is not a row key
 ** of that prefix length (a corrupt or foreign key). */
 int kalamKeyRowDecode(const char *aKey, size_t nKey, int nPrefix,
                       sqlite3_int64 *piRowid){
-  const unsigned char *a = (const unsigned char*)aKey + nPrefix + 1;
-  sqlite3_uint64 u = 0;
-  int i;
-  if( nKey != (size_t)nPrefix + 9 || aKey[nPrefix]!=KALAM_TAG_ROW ) return 0;
-  for(i=0; i<8; i++) u = (u<<8) | a[i];
-  *piRowid = (sqlite3_int64)(u ^ ((sqlite3_uint64)1 << 63));
-  return 1;
+  return kalamKeyNumberedDecode(aKey, nKey, nPrefix, KALAM_TAG_ROW, piRowid);
 }
 
 /* Appends the key-index key of pVal (already converted to the column type)

@@ -237,7 +237,7 @@ done:
 /* ------------------------------------------------------------ columns */
 
 /* Is the argument an option? `identifier =` at its start. */
-static int schemaIsOption(const char *z){
+int kalamSchemaIsOption(const char *z){
   while( isspace((unsigned char)*z) ) z++;
   if( !isalpha((unsigned char)*z) && *z!='_' ) return 0;
   while( isalnum((unsigned char)*z) || *z=='_' ) z++;
@@ -305,16 +305,112 @@ static int schemaIndexes(KalamSchema *p, int nItem, const char **azItem,
   return rc;
 }
 
+/* ------------------------------------------------------------ ids
+** Each column has an id and each index a number that never change once
+** given: a RENAME keeps them, and a DROP retires them for good. They
+** default to the places in the CREATE (1, 2, ...); once kalam_alter has
+** changed a table, its CREATE carries them as two options it writes
+** itself, column_ids='1,2,4;5' and index_ids='1,3;4': the ids in the
+** order of the columns (of the index items), then after ';' the id the
+** next added one gets. Index entries are kept under the index's number
+** (keys.c), and the cold tier's Parquet files name columns by id
+** (field_id), so neither is ever rewritten by a RENAME. */
+
+/* Is the argument one of the id options above? */
+int kalamSchemaIsIdOption(const char *z){
+  size_t n;
+  z += strspn(z, " \t\n\r");
+  if( sqlite3_strnicmp(z, "column_ids", 10)==0 ) n = 10;
+  else if( sqlite3_strnicmp(z, "index_ids", 9)==0 ) n = 9;
+  else return 0;
+  z += n;
+  z += strspn(z, " \t\n\r");
+  return *z=='=';
+}
+
+/* Reads the value of an id option, '<id>,<id>,...;<next>', into
+** aOut[0..nWant) and *piNext. Returns 0 if it is not that, or if an id
+** repeats or is not below next or above iMax. */
+static int schemaIdList(const char *zArg, int nWant, int iMax, int *aOut,
+                        int *piNext){
+  const char *z = strchr(zArg, '=') + 1;
+  int n = 0, i, j;
+  z += strspn(z, " \t\n\r");
+  if( *z=='\'' ) z++;
+  for(;;){
+    long v = 0;
+    if( *z==';' ){
+      z++;
+      if( !isdigit((unsigned char)*z) ) return 0;
+      while( isdigit((unsigned char)*z) && v<=iMax ) v = v*10 + (*z++ - '0');
+      if( v<1 || v>iMax + 1 ) return 0;
+      *piNext = (int)v;
+      break;
+    }
+    if( !isdigit((unsigned char)*z) || n>=nWant ) return 0;
+    while( isdigit((unsigned char)*z) && v<=iMax ) v = v*10 + (*z++ - '0');
+    if( v<1 || v>iMax ) return 0;
+    aOut[n++] = (int)v;
+    if( *z==',' ) z++;
+    else if( *z!=';' ) return 0;
+  }
+  if( *z=='\'' ) z++;
+  z += strspn(z, " \t\n\r");
+  if( *z || n!=nWant ) return 0;
+  for(i=0; i<n; i++){
+    if( aOut[i]>=*piNext ) return 0;
+    for(j=0; j<i; j++) if( aOut[j]==aOut[i] ) return 0;
+  }
+  return 1;
+}
+
+/* Gives the columns their ids and the indexes their numbers: from the id
+** options if the CREATE has them, else by place. */
+static int schemaApplyIds(KalamSchema *p, const char *zColumnIds,
+                          const char *zIndexIds, char **pzErr){
+  int i, rc = SQLITE_OK;
+  int *a = sqlite3_malloc64(sizeof(int) * (size_t)(p->nCol + p->nIndex + 1));
+  if( a==0 ) return SQLITE_NOMEM;
+  p->iNextColumnId = p->nCol + 1;
+  p->iNextIndexId = p->nIndex + 1;
+  for(i=0; i<p->nCol; i++) p->aCol[i].iId = i + 1;
+  if( zColumnIds ){
+    if( !schemaIdList(zColumnIds, p->nCol, 0x3fffffff, a, &p->iNextColumnId) ){
+      *pzErr = sqlite3_mprintf("bad %s for table %s: kalam_alter writes it "
+          "with one id per column", zColumnIds, p->zTable);
+      rc = SQLITE_ERROR;
+      goto done;
+    }
+    for(i=0; i<p->nCol; i++) p->aCol[i].iId = a[i];
+  }
+  if( zIndexIds ){
+    if( !schemaIdList(zIndexIds, p->nIndex, 0xffff, a, &p->iNextIndexId) ){
+      *pzErr = sqlite3_mprintf("bad %s for table %s: kalam_alter writes it "
+          "with one number per UNIQUE or INDEX item", zIndexIds, p->zTable);
+      rc = SQLITE_ERROR;
+      goto done;
+    }
+    for(i=0; i<p->nIndex; i++) p->aIndex[i].iNum = a[i];
+  }
+done:
+  sqlite3_free(a);
+  return rc;
+}
+
+/* Frees what one column owns. */
+void kalamSchemaColumnClear(KalamColumn *pCol){
+  sqlite3_free(pCol->zName);
+  sqlite3_free(pCol->zDeclType);
+  sqlite3_free(pCol->zDefault);
+  kalamValueClear(&pCol->dflt);
+  sqlite3_free(pCol->zJsonKey);
+  memset(pCol, 0, sizeof(*pCol));
+}
+
 void kalamSchemaFree(KalamSchema *p){
   int i;
   if( p==0 ) return;
-  for(i=0; i<p->nCol; i++){
-    sqlite3_free(p->aCol[i].zName);
-    sqlite3_free(p->aCol[i].zDeclType);
-    sqlite3_free(p->aCol[i].zDefault);
-    kalamValueClear(&p->aCol[i].dflt);
-    sqlite3_free(p->aCol[i].zJsonKey);
-  }
+  for(i=0; i<p->nCol; i++) kalamSchemaColumnClear(&p->aCol[i]);
   sqlite3_free(p->aCol);
   sqlite3_free(p->aIndex);
   sqlite3_free(p->zTable);
@@ -344,6 +440,8 @@ int kalamSchemaParse(int eKind, const char *zTable, int nArg,
   int *aiItemCol = 0;       /* ... whose column is here */
   int nItem = 0;
   int nItemBeforePk = 0;    /* items declared before the PRIMARY KEY */
+  const char *zColumnIds = 0; /* the id options, if given */
+  const char *zIndexIds = 0;
   int rc = SQLITE_OK;
   int i, j;
 
@@ -365,7 +463,13 @@ int kalamSchemaParse(int eKind, const char *zTable, int nArg,
 
   for(i=0; i<nArg; i++){
     const char *zArg = azArg[i];
-    if( schemaIsOption(zArg) ){
+    if( kalamSchemaIsIdOption(zArg) ){
+      if( sqlite3_strnicmp(zArg + strspn(zArg, " \t\n\r"), "column", 6)==0 ){
+        zColumnIds = zArg;
+      }else{
+        zIndexIds = zArg;
+      }
+    }else if( kalamSchemaIsOption(zArg) ){
       rc = schemaOption(p, zArg, pzErr);
     }else if( kalamColumnIsIndexItem(zArg) ){
       azItem[nItem++] = zArg;    /* read once every column is known */
@@ -421,6 +525,8 @@ int kalamSchemaParse(int eKind, const char *zTable, int nArg,
   rc = schemaIndexes(p, nItem, azItem, aiItemCol,
                      p->iPk>=0 ? nItemBeforePk : nItem, pzErr);
   if( rc ) goto done;
+  rc = schemaApplyIds(p, zColumnIds, zIndexIds, pzErr);
+  if( rc ) goto done;
   if( eKind==KALAM_KIND_STREAM && p->nTtlSeconds<=0 ){
     *pzErr = sqlite3_mprintf("kalam_stream table %s needs ttl_seconds=N "
         "(a positive number of seconds)", p->zTable);
@@ -456,25 +562,86 @@ done:
   return rc;
 }
 
-/* The CREATE TABLE declared to SQLite: the user columns with the affinity
-** of their type and their DEFAULT (SQLite fills defaults in for columns an
-** INSERT leaves out), then the HIDDEN system columns. */
+/* SQLite's comparison class of a declared type name, by the rules of
+** its affinity (section 3.1 of datatype3.html): 'T' text, 'B' blob or
+** none, 'N' numeric (INTEGER, REAL and NUMERIC compare alike). */
+static char schemaAffinityClass(const char *z){
+  char cAff = 'N';
+  unsigned int h = 0;
+  if( z==0 || z[0]==0 ) return 'B';
+  for(; *z; z++){
+    h = (h<<8) + (unsigned int)tolower((unsigned char)*z);
+    if( h==(('c'<<24)+('h'<<16)+('a'<<8)+'r')
+     || h==(('c'<<24)+('l'<<16)+('o'<<8)+'b')
+     || h==(('t'<<24)+('e'<<16)+('x'<<8)+'t') ){
+      cAff = 'T';
+    }else if( h==(('b'<<24)+('l'<<16)+('o'<<8)+'b') && cAff=='N' ){
+      cAff = 'B';
+    }else if( (h&0x00ffffff)==(('i'<<16)+('n'<<8)+'t') ){
+      return 'N';
+    }
+  }
+  return cAff;
+}
+
+/* The type a column is declared to SQLite with: as written in the CREATE
+** when SQLite reads that name with the affinity of the kalam type (what
+** PRAGMA table_info then shows), else the affinity's own name: JSON,
+** STRING and BYTES would be NUMERIC to SQLite, and comparisons with them
+** would go wrong. */
+static const char *schemaDeclaredType(const KalamColumn *pCol){
+  const char *zAff = schemaAffinity(pCol->eType);
+  if( pCol->zDeclType && pCol->zDeclType[0]
+   && schemaAffinityClass(pCol->zDeclType)==schemaAffinityClass(zAff) ){
+    return pCol->zDeclType;
+  }
+  return zAff;
+}
+
+/* Appends one column's definition: `"name" TYPE [NOT NULL] [DEFAULT v]
+** [PRIMARY KEY]`, with the type as declared (bAsWritten, for a CREATE
+** argument) or as schemaDeclaredType says (for sqlite3_declare_vtab).
+** To SQLite, only an INTEGER PRIMARY KEY is declared PRIMARY KEY: for any
+** other, sqlite3_declare_vtab keeps the automatic index SQLite makes for
+** it on the virtual table, an index with no b-tree behind it, which
+** PRAGMA integrity_check then reports as an invalid page. */
+static void schemaColumnSql(KalamBuf *pB, const KalamColumn *pCol,
+                            int bAsWritten){
+  char *z = sqlite3_mprintf("\"%w\"", pCol->zName);
+  const char *zType = bAsWritten ? pCol->zDeclType : schemaDeclaredType(pCol);
+  if( z==0 ){ pB->oom = 1; return; }
+  kalamBufAppendStr(pB, z);
+  sqlite3_free(z);
+  if( zType && zType[0] ){
+    kalamBufAppendChar(pB, ' ');
+    kalamBufAppendStr(pB, zType);
+  }
+  if( pCol->bNotNull ) kalamBufAppendStr(pB, " NOT NULL");
+  if( pCol->zDefault ){
+    kalamBufAppendStr(pB, " DEFAULT ");
+    kalamBufAppendStr(pB, pCol->zDefault);
+  }
+  if( pCol->bPk && (bAsWritten || sqlite3_stricmp(zType, "INTEGER")==0) ){
+    kalamBufAppendStr(pB, " PRIMARY KEY");
+  }
+}
+
+/* The CREATE TABLE declared to SQLite: the user columns with their type,
+** NOT NULL, DEFAULT and an INTEGER PRIMARY KEY, so that PRAGMA
+** table_info and the tools that read it see them; then the HIDDEN system
+** columns. SQLite
+** enforces none of these on a virtual table (kalam does), and since 3.37
+** it keeps no DEFAULT of a virtual table's column: table_info shows none,
+** and an INSERT passes NULL for a column it leaves out, which update.c
+** replaces with the default (docs/sql.md). */
 char *kalamSchemaDeclare(const KalamSchema *p){
   KalamBuf b;
   int i;
   kalamBufInit(&b);
   kalamBufAppendStr(&b, "CREATE TABLE x(");
   for(i=0; i<p->nCol; i++){
-    const KalamColumn *pCol = &p->aCol[i];
-    char *z = sqlite3_mprintf("%s\"%w\" %s", i ? ", " : "", pCol->zName,
-                              schemaAffinity(pCol->eType));
-    if( z==0 ){ b.oom = 1; break; }
-    kalamBufAppendStr(&b, z);
-    sqlite3_free(z);
-    if( pCol->zDefault ){
-      kalamBufAppendStr(&b, " DEFAULT ");
-      kalamBufAppendStr(&b, pCol->zDefault);
-    }
+    if( i ) kalamBufAppendStr(&b, ", ");
+    schemaColumnSql(&b, &p->aCol[i], 0);
   }
   {
     const KalamSysColumn *aSys;
@@ -485,6 +652,83 @@ char *kalamSchemaDeclare(const KalamSchema *p){
       kalamBufAppendStr(&b, " INTEGER HIDDEN");
     }
     kalamBufAppendChar(&b, ')');
+  }
+  if( b.oom ){
+    kalamBufFree(&b);
+    return 0;
+  }
+  return b.z;
+}
+
+/* Appends index i as an argument item: UNIQUE("a", "b") or INDEX("a"). */
+static void schemaIndexSql(KalamBuf *pB, const KalamSchema *p, int i){
+  const KalamIndex *pIdx = &p->aIndex[i];
+  int j;
+  kalamBufAppendStr(pB, pIdx->bUnique ? "UNIQUE(" : "INDEX(");
+  for(j=0; j<pIdx->nCol; j++){
+    char *z = sqlite3_mprintf("%s\"%w\"", j ? ", " : "",
+                              p->aCol[pIdx->aiCol[j]].zName);
+    if( z==0 ){ pB->oom = 1; return; }
+    kalamBufAppendStr(pB, z);
+    sqlite3_free(z);
+  }
+  kalamBufAppendChar(pB, ')');
+}
+
+/* Appends an id option (see "ids" above). */
+static void schemaIdOptionSql(KalamBuf *pB, const char *zName, int n,
+                              const int *aId, int nStride, int iNext){
+  int i;
+  kalamBufAppendStr(pB, ", ");
+  kalamBufAppendStr(pB, zName);
+  kalamBufAppendStr(pB, "='");
+  for(i=0; i<n; i++){
+    if( i ) kalamBufAppendChar(pB, ',');
+    kalamBufAppendInt(pB, *(const int*)((const char*)aId + (size_t)i*nStride));
+  }
+  kalamBufAppendChar(pB, ';');
+  kalamBufAppendInt(pB, iNext);
+  kalamBufAppendChar(pB, '\'');
+}
+
+/* The CREATE VIRTUAL TABLE argument list that makes schema p again, as
+** kalam_alter writes it into sqlite_schema: the columns in order (each as
+** declared, a column's UNIQUE as an item), the index items (those the
+** PRIMARY KEY came after just before it, the others last, so that
+** nIndexBeforePk and the numbering come back the same), the options
+** azOpt[0..nOpt) as the CREATE had them, and the id options. */
+char *kalamSchemaArguments(const KalamSchema *p, int nOpt,
+                           const char *const *azOpt){
+  KalamBuf b;
+  int i, nItem = 0;
+  int nBefore = p->iPk>=0 ? p->nIndexBeforePk : 0;
+  kalamBufInit(&b);
+  for(i=0; i<p->nCol; i++){
+    if( i==p->iPk ){
+      for(; nItem<nBefore; nItem++){
+        if( b.n ) kalamBufAppendStr(&b, ", ");
+        schemaIndexSql(&b, p, nItem);
+      }
+    }
+    if( b.n ) kalamBufAppendStr(&b, ", ");
+    schemaColumnSql(&b, &p->aCol[i], 1);
+  }
+  for(; nItem<p->nIndex; nItem++){
+    kalamBufAppendStr(&b, ", ");
+    schemaIndexSql(&b, p, nItem);
+  }
+  for(i=0; i<nOpt; i++){
+    kalamBufAppendStr(&b, ", ");
+    kalamBufAppendStr(&b, azOpt[i]);
+  }
+  if( p->nCol>0 ){
+    schemaIdOptionSql(&b, "column_ids", p->nCol, &p->aCol[0].iId,
+                      (int)sizeof(KalamColumn), p->iNextColumnId);
+  }
+  if( p->nIndex>0 || p->iNextIndexId>1 ){
+    schemaIdOptionSql(&b, "index_ids", p->nIndex,
+                      p->nIndex ? &p->aIndex[0].iNum : 0,
+                      (int)sizeof(KalamIndex), p->iNextIndexId);
   }
   if( b.oom ){
     kalamBufFree(&b);
@@ -506,7 +750,8 @@ char *kalamSchemaColumnsJson(const KalamSchema *p){
       cJSON_Delete(pObj);
       goto done;
     }
-    if( !cJSON_AddStringToObject(pObj, "name", pCol->zName)
+    if( !cJSON_AddNumberToObject(pObj, "id", pCol->iId)
+     || !cJSON_AddStringToObject(pObj, "name", pCol->zName)
      || !cJSON_AddStringToObject(pObj, "type", kalamTypeName(pCol->eType))
      || !cJSON_AddStringToObject(pObj, "declared", pCol->zDeclType)
      || !cJSON_AddBoolToObject(pObj, "not_null", pCol->bNotNull)

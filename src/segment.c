@@ -243,3 +243,46 @@ int kalamColdOwners(KalamStore *pStore, KalamCf *pCf, const char *zTable,
   kalamStoreIterFree(pIt);
   return rc;
 }
+
+/* kalamColdAny's callback: stops (SQLITE_DONE) at an owner with a record. */
+static int segAnyOwner(void *pArg, const char *aPrefix, int nPrefix,
+                       char **pzErr){
+  void **a = (void**)pArg;
+  KalamStore *pStore = (KalamStore*)a[0];
+  KalamCf *pCf = (KalamCf*)a[1];
+  char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
+  KalamStoreIter *pIt;
+  int nLo, nHi, bAny, rc;
+  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_COLD, aLo, &nLo, aHi, &nHi);
+  pIt = kalamStoreIterNew(pStore, 0, pCf, aLo, nLo, aHi, nHi,
+                          KALAM_ITER_NOCACHE);
+  if( pIt==0 ) return SQLITE_NOMEM;
+  kalamStoreIterSeek(pIt, aLo, (size_t)nLo);
+  bAny = kalamStoreIterValid(pIt);
+  rc = kalamStoreIterError(pIt, "kalam: cannot read the cold segments",
+                           pzErr);
+  kalamStoreIterFree(pIt);
+  return rc ? rc : bAny ? SQLITE_DONE : SQLITE_OK;
+}
+
+/* Has the table of column family pCf (of kind eKind) any cold segment, of
+** any owner, as of the newest commit? */
+int kalamColdAny(KalamStore *pStore, KalamCf *pCf, int eKind,
+                 const char *zTable, int *pbAny, char **pzErr){
+  void *a[2];
+  int rc;
+  *pbAny = 0;
+  if( kalamStoreIsMemory(pStore) || eKind==KALAM_KIND_STREAM ) return 0;
+  a[0] = pStore;
+  a[1] = pCf;
+  if( eKind==KALAM_KIND_USER ){
+    rc = kalamColdOwners(pStore, pCf, zTable, segAnyOwner, a, pzErr);
+  }else{
+    rc = segAnyOwner(a, "", 0, pzErr);
+  }
+  if( rc==SQLITE_DONE ){
+    *pbAny = 1;
+    rc = SQLITE_OK;
+  }
+  return rc;
+}

@@ -135,6 +135,15 @@ void kalamBatchDelete(KalamBatch *pBatch, KalamCf *pCf, const char *k,
   rocksdb_writebatch_delete_cf((rocksdb_writebatch_t*)pBatch, pCf->h, k, nk);
 }
 
+/* Deletes every key in [aLo, aHi) when the batch is written; a put later
+** in the same batch survives it. */
+void kalamBatchDeleteRange(KalamBatch *pBatch, KalamCf *pCf,
+                           const char *aLo, int nLo,
+                           const char *aHi, int nHi){
+  rocksdb_writebatch_delete_range_cf((rocksdb_writebatch_t*)pBatch, pCf->h,
+                                     aLo, (size_t)nLo, aHi, (size_t)nHi);
+}
+
 /* The batch's contents as bytes (owned by the batch), which
 ** kalamBatchFromData turns back into the same batch: how a prepared
 ** transaction keeps its writes (commit.c). */

@@ -276,8 +276,9 @@ static int tableInit(sqlite3 *db, void *pAux, int argc,
   zBroken = 0;
   *ppVtab = &pTab->base;
   if( pDb ){
-    pTab->pNextTab = pDb->pTabList;   /* kalam_flush finds it (flush.c) */
-    pDb->pTabList = pTab;
+    /* Found by name by kalam_changes and kalam_wait (changes.c). */
+    pTab->pNextInDb = pDb->pTables;
+    pDb->pTables = pTab;
   }
   if( !bCreate && pTab->pCf ){
     rc = kalamHousekeep(pTab, KALAM_HOUSEKEEP_OPEN, &zErr);
@@ -326,9 +327,9 @@ static int tableConnect(sqlite3 *db, void *pAux, int argc,
 static int tableDisconnect(sqlite3_vtab *pVtab){
   KalamTable *pTab = (KalamTable*)pVtab;
   if( pTab->pDb ){
-    KalamTable **pp = &pTab->pDb->pTabList;
-    while( *pp && *pp!=pTab ) pp = &(*pp)->pNextTab;
-    if( *pp ) *pp = pTab->pNextTab;
+    KalamTable **pp = &pTab->pDb->pTables;
+    while( *pp && *pp!=pTab ) pp = &(*pp)->pNextInDb;
+    if( *pp ) *pp = pTab->pNextInDb;
   }
   kalamCursorFree(pTab->pSpare);
   kalamColdCacheFree(pTab->pColdCache);

@@ -685,6 +685,25 @@ static KalamTxnEntry *txnLookup(KalamTxn *p, KalamCf *pCf, const char *k,
   return (pE && pE!=TXN_GONE) ? pE : 0;
 }
 
+/* Calls xWrite for each key the transaction writes, once, with its newest
+** value (NULL for a delete), in the order of those newest writes: what a
+** commit changes, for the subscriptions of subscribe.c. Stops at the first
+** error xWrite returns. */
+int kalamTxnEachWrite(KalamTxn *p,
+                      int (*xWrite)(void*, KalamCf*, const char*, size_t,
+                                    const char*, int),
+                      void *pArg){
+  int i, rc = SQLITE_OK;
+  if( kalamTxnIndex(p) ) return SQLITE_NOMEM;
+  for(i=0; rc==SQLITE_OK && i<p->nEntry; i++){
+    KalamTxnEntry *pE = p->aEntry[i];
+    if( txnLookup(p, pE->pCf, pE->zKey, (size_t)pE->nKey)!=pE ) continue;
+    rc = xWrite(pArg, pE->pCf, pE->zKey, (size_t)pE->nKey,
+                pE->nVal<0 ? 0 : pE->zVal, pE->nVal);
+  }
+  return rc;
+}
+
 /* The buffer's newest entry of a key, indexing the buffer first; *ppE is
 ** NULL when the buffer does not hold the key. */
 static int txnPending(KalamTxn *p, KalamCf *pCf, const char *k, size_t nk,

@@ -59,6 +59,7 @@ struct UpdateCtx {
   char aPrefix[KALAM_MAX_PREFIX];
   int nPrefix;
   char *zErr;           /* message for pTab->base.zErrMsg */
+  sqlite3_int64 iSeq;   /* the _seq of the row updateEncode made */
   int nHolder;          /* the row id, the key, and each UNIQUE index */
   UpdateHolder aHolder[KALAM_MAX_INDEX + 2];  /* must stay last */
 };
@@ -109,6 +110,22 @@ static int updateUnindexOwned(UpdateCtx *p, const char *zKey, size_t nKey,
   return rc;
 }
 
+/* Removes the change entry of a row whose _seq was iSeq (streams keep
+** none). */
+static void updateFeedDelete(UpdateCtx *p, sqlite3_int64 iSeq){
+  if( p->pSchema->eKind==KALAM_KIND_STREAM ) return;
+  kalamFeedDelete(p->pTxn, p->pTab->pCf, p->aPrefix, p->nPrefix, iSeq);
+}
+
+/* A row left the feed without a soft delete (feed.c): records horizon
+** iSeq, or for 0 (a live row removed) the _seq of the write removing it,
+** which is newer than anything a reader of the feed has seen. */
+static void updateHorizon(UpdateCtx *p, sqlite3_int64 iSeq){
+  if( p->pSchema->eKind==KALAM_KIND_STREAM ) return;
+  if( iSeq==0 ) iSeq = p->iSeq;
+  kalamFeedHorizonAdd(p->pTxn, 0, p->pTab->pCf, p->aPrefix, p->nPrefix, iSeq);
+}
+
 /* Removes row iRowid for good, with its key-index entry and its UNIQUE
 ** entries where they point at it, and its other index entries. zVal is the
 ** stored row. */
@@ -123,11 +140,16 @@ static int updateHardDelete(UpdateCtx *p, sqlite3_int64 iRowid,
   /* The hot key, and any cold copy (cold_read.c). */
   rc = kalamRowGone(p->pTab, p->aPrefix, p->nPrefix, iRowid, &p->zErr);
   if( rc ) return rc;
-  if( !bHasPk && pSchema->nIndex==0 ) return SQLITE_OK;
   rc = kalamRowParse(&row, pSchema, zVal, nVal);
   if( rc==SQLITE_CORRUPT ){
-    rc = SQLITE_OK; /* nothing readable to unindex */
+    /* Nothing readable to unindex; the feed cannot tell what went. */
+    updateHorizon(p, 0);
+    rc = SQLITE_OK;
     goto done;
+  }
+  if( rc==SQLITE_OK ){
+    updateFeedDelete(p, row.aSys[KALAM_SYS_SEQ]);
+    updateHorizon(p, row.aSys[KALAM_SYS_DELETED] ? row.aSys[KALAM_SYS_SEQ] : 0);
   }
   if( rc==SQLITE_OK && bHasPk ){
     KalamValue v;
@@ -338,6 +360,7 @@ static int updateEncode(UpdateCtx *p, sqlite3_int64 iRowid,
   KalamBuf *pB = &p->pTab->rowBuf;   /* reused row after row */
   int i;
   if( iSeq==0 ) iSeq = kalamSnowflakeNext();
+  p->iSeq = iSeq;
   kalamRowEncodeBegin(pB);
   for(i=0; i<pSchema->nCol; i++){
     const KalamColumn *pCol = &pSchema->aCol[i];
@@ -368,12 +391,16 @@ static int updateEncode(UpdateCtx *p, sqlite3_int64 iRowid,
   return SQLITE_OK;
 }
 
-/* Puts the row updateEncode made as row iRowid. */
+/* Puts the row updateEncode made as row iRowid, and its change entry. */
 static void updatePutRow(UpdateCtx *p, sqlite3_int64 iRowid){
   KalamBuf *pB = &p->pTab->rowBuf;
   char aKey[KALAM_ROWKEY_MAX];
   int nKey = kalamKeyRow(aKey, p->aPrefix, p->nPrefix, iRowid);
   kalamTxnPut(p->pTxn, p->pTab->pCf, aKey, (size_t)nKey, pB->z, (size_t)pB->n);
+  if( p->pSchema->eKind!=KALAM_KIND_STREAM ){
+    kalamFeedPut(p->pTxn, p->pTab->pCf, p->aPrefix, p->nPrefix, p->iSeq,
+                 iRowid);
+  }
 }
 
 /* The index entry keys of the row updateEncode made, as row iRowid, into
@@ -710,10 +737,13 @@ static int updateUpdate(UpdateCtx *p, sqlite3_value **argv, int argc){
 
   rc = updateRemoveHolders(p);
   if( rc ) goto done;
+  updateFeedDelete(p, old.aSys[KALAM_SYS_SEQ]);
   if( iNew!=iOld ){
     /* The old row id goes, hot and cold (cold_read.c). */
     rc = kalamRowGone(p->pTab, p->aPrefix, p->nPrefix, iOld, &p->zErr);
     if( rc ) goto done;
+    /* Row iOld is gone from the feed, which keys rows by row id. */
+    updateHorizon(p, old.aSys[KALAM_SYS_DELETED] ? old.aSys[KALAM_SYS_SEQ]:0);
   }
   updatePutRow(p, iNew);
   if( bHasPk ){
@@ -767,7 +797,10 @@ static int updateDelete(UpdateCtx *p, sqlite3_value *pRowid){
   /* The index entries stay: their keys do not depend on _deleted, and a
   ** deleted row holds its values until another row takes one. */
   rc = updateEncode(p, iRowid, 0, abKeep, &old, 1, 0);
-  if( rc==SQLITE_OK ) updatePutRow(p, iRowid);
+  if( rc==SQLITE_OK ){
+    updateFeedDelete(p, old.aSys[KALAM_SYS_SEQ]);
+    updatePutRow(p, iRowid);
+  }
 
 done:
   sqlite3_free(abKeep);

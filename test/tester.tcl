@@ -237,6 +237,36 @@ proc skip_test {name reason} {
 }
 
 # Closes the connections, prints the summary and exits: 0 if nothing failed.
+# Runs test/crash_writer.tcl on database file (from transaction number
+# k0, mode "" or "big"), lets it commit for ms milliseconds after its first
+# acknowledgement, kills it with kill -9, and returns the numbers of the
+# transactions it acknowledged.
+proc kalam_crash_round {file k0 ms {mode {}}} {
+  set cmd [list [info nameofexecutable] \
+      [file join $::kalam_root test crash_writer.tcl] $::kalam_lib $file \
+      $k0 {*}$mode]
+  set chan [open |$cmd r]
+  fconfigure $chan -blocking 0 -buffering line
+  set acked {}
+  # The kill comes $ms after the writer's first acknowledgement, however
+  # long it takes to start (a sanitizer build starts slowly).
+  set deadline [expr {[clock milliseconds] + 30000}]
+  while {[llength $acked] == 0 && [clock milliseconds] < $deadline} {
+    while {[gets $chan line] >= 0} { lappend acked $line }
+    after 5
+  }
+  set deadline [expr {[clock milliseconds] + $ms}]
+  while {[clock milliseconds] < $deadline} {
+    while {[gets $chan line] >= 0} { lappend acked $line }
+    after 5
+  }
+  exec kill -9 [pid $chan]
+  # A blocking close waits for the child to be gone, and with it the
+  # store's lock.
+  fconfigure $chan -blocking 1
+  catch {close $chan}
+  return $acked
+}
 proc finish_test {} {
   catch kalam_close_all
   if {$::kalam_test(skip) > 0} {

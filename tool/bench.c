@@ -54,6 +54,13 @@
 **   ixrange   5,000 ranges a BETWEEN ? AND ? of 100 rows each (at random
 **             places; a few more where values repeat), sum(e) of each,
 **             through the index, in one read transaction
+**   update    100,000 random rows of t by rowid (SET e = e), in one
+**             transaction: kalam rewrites the row and moves its change
+**             entry (docs/changes.md); printed, no target
+**   feed      the 100 newest changes of t, read 1,000 times: kalam through
+**             kalam_changes('t', S, 100); native, having no feed, reads the
+**             same number of rows by a rowid range, for scale; printed, no
+**             target
 **
 ** Between the writes and the reads every connection (and the raw store) is
 ** closed and opened again, so reads see the data as it lies on disk (warm
@@ -119,8 +126,10 @@
 #define W_IXINSERT 6     /* bulk insert into a table with one index */
 #define W_IXLOOKUP 7
 #define W_IXRANGE  8
-#define W_REOPEN   9     /* not a workload: the reopen between the phases */
-#define W_COUNT    10
+#define W_UPDATE   9     /* updates by rowid: what the _seq index costs */
+#define W_FEED     10    /* the last 100 changes, read again and again */
+#define W_REOPEN   11    /* not a workload: the reopen between the phases */
+#define W_COUNT    12
 
 /* The systems. */
 #define S_NATIVE 0
@@ -141,6 +150,8 @@ static const struct {
   { "bulk insert, one index",     0.0 },
   { "indexed lookups a = ?",      1.5 },
   { "indexed ranges, 100 rows",   1.5 },
+  { "updates by rowid",           0.0 },
+  { "last 100 changes, x1000",    0.0 },
   { "(reopen after the writes)",  0.0 },
 };
 
@@ -501,6 +512,47 @@ static BENCH_WORKLOAD sqlite3_int64 benchWorkSqlLookup(Bench *p, sqlite3 *db){
   return iSum;
 }
 
+/* Workload update: the lookup rows rewritten (sums stay as they were). */
+static BENCH_WORKLOAD void benchWorkSqlUpdate(Bench *p, sqlite3 *db){
+  sqlite3_stmt *pStmt = benchPrepare(db,
+      "UPDATE t SET e = e WHERE rowid = ?1");
+  int i, rc;
+  benchExec(db, "BEGIN");
+  for(i=0; i<BENCH_LOOKUPS; i++){
+    rc = sqlite3_bind_int64(pStmt, 1, p->aRowid[p->aLookup[i]]);
+    benchSqlCheck(db, rc, "bind");
+    benchStepDone(db, pStmt, "update");
+    if( sqlite3_changes(db)!=1 ) benchDie("update: no row for a rowid");
+  }
+  benchExec(db, "COMMIT");
+  benchFinalize(db, pStmt);
+}
+
+/* Workload feed: reads the newest 100 changes 1,000 times (kalam), or as
+** many rows by a rowid range (native); iFrom is the _seq or row id they
+** follow. Returns the rows read. */
+static BENCH_WORKLOAD sqlite3_int64 benchWorkSqlFeed(sqlite3 *db, int bKalam,
+                                                     sqlite3_int64 iFrom){
+  sqlite3_stmt *pStmt = benchPrepare(db, bKalam
+      ? "SELECT _seq, rowid, _deleted, row FROM kalam_changes('t', ?1, 100)"
+      : "SELECT rowid, a, b, c, d, e FROM t WHERE rowid > ?1 LIMIT 100");
+  sqlite3_int64 n = 0;
+  int i, rc;
+  for(i=0; i<1000; i++){
+    rc = sqlite3_bind_int64(pStmt, 1, iFrom);
+    benchSqlCheck(db, rc, "bind");
+    while( (rc = sqlite3_step(pStmt))==SQLITE_ROW ){
+      if( sqlite3_column_bytes(pStmt, 3)==0 ) benchDie("feed: an empty row");
+      n++;
+    }
+    if( rc!=SQLITE_DONE ) benchSqlCheck(db, rc, "feed");
+    rc = sqlite3_reset(pStmt);
+    benchSqlCheck(db, rc, "feed");
+  }
+  benchFinalize(db, pStmt);
+  return n;
+}
+
 /* Workload mtinsert: row i goes to user i % nUser. */
 static BENCH_WORKLOAD void benchWorkSqlMtInsert(Bench *p, sqlite3 *db,
                                                  int bKalam){
@@ -750,6 +802,23 @@ static void benchSqlRun(Bench *p, int iSys){
   benchClockStop(p, W_IXRANGE, iSys, &clk);
   benchExpect(zSys, "ixrange rows", iGot, p->nIxRangeRows);
   benchExpect(zSys, "ixrange sum(e)", iSum, p->iIxRangeSum);
+
+  benchClockStart(&clk);
+  benchWorkSqlUpdate(p, db);
+  benchClockStop(p, W_UPDATE, iSys, &clk);
+
+  {
+    /* The feed's start: 100 changes before the newest (untimed). */
+    char zFrom[64];
+    benchQueryText(db, bKalam
+        ? "SELECT _seq FROM t ORDER BY _seq DESC LIMIT 1 OFFSET 100"
+        : "SELECT rowid FROM t ORDER BY rowid DESC LIMIT 1 OFFSET 100",
+        zFrom, (int)sizeof(zFrom));
+    benchClockStart(&clk);
+    iGot = benchWorkSqlFeed(db, bKalam, strtoll(zFrom, 0, 10));
+    benchClockStop(p, W_FEED, iSys, &clk);
+    benchExpect(zSys, "feed rows", iGot, 100000);
+  }
 
   /* Both must read through the index: say so, in SQLite's words. */
   {

@@ -34,3 +34,28 @@ SELECT kind, payload, _ts > 0 AS has_time FROM events ORDER BY rowid DESC LIMIT 
 
 -- 4. The catalog.
 SELECT name, kind, options FROM kalam_tables ORDER BY name;
+
+-- 5. Following changes: a chat table read by a second connection with
+-- kalam_changes (what changed after the _seq it saw last) and kalam_wait
+-- (which returns as soon as a commit passes that _seq).
+CREATE VIRTUAL TABLE chat USING kalam_shared(id INTEGER PRIMARY KEY, who TEXT, msg TEXT);
+INSERT INTO chat(who, msg) VALUES ('alice', 'hi'), ('bob', 'hello');
+.connection 1
+.open demo/demo.db
+.load ./kalam
+SELECT rowid, _deleted, row FROM kalam_changes('chat');
+-- The reader keeps the last _seq it saw.
+CREATE TEMP TABLE seen AS SELECT max(_seq) AS seq FROM kalam_changes('chat');
+.connection 0
+UPDATE chat SET msg = 'hi all' WHERE who = 'alice';
+DELETE FROM chat WHERE who = 'bob';
+.connection 1
+-- kalam_wait returns at once: commits passed the reader's _seq.
+SELECT kalam_wait('chat', (SELECT seq FROM seen), 5000) > (SELECT seq FROM seen) AS news;
+-- What changed since, each row once in its newest state (the deleted one
+-- with _deleted = 1):
+SELECT rowid, _deleted, row FROM kalam_changes('chat', (SELECT seq FROM seen));
+UPDATE seen SET seq = (SELECT max(_seq) FROM kalam_changes('chat'));
+-- Nothing newer: kalam_wait gives the reader's _seq back after 200 ms.
+SELECT kalam_wait('chat', (SELECT seq FROM seen), 200) = (SELECT seq FROM seen) AS nothing_new;
+.connection 0

@@ -12,8 +12,10 @@
 **   - success gives a schema and no message; failure a message and none;
 **   - the schema is sane: 1+ columns, names non-empty and not starting
 **     with _, at most one PRIMARY KEY and iPk pointing at it, streams have
-**     a TTL and no key; indexes (UNIQUE, INDEX(...)) are numbered 1, 2,
-**     ... in order, each has 1 to KALAM_MAX_INDEX_COLUMNS distinct
+**     a TTL and no key; column ids are distinct and below the next id;
+**     indexes (UNIQUE, INDEX(...)) have distinct numbers 1..65535 below
+**     the next number (1, 2, ... in order unless index_ids= gives them),
+**     each has 1 to KALAM_MAX_INDEX_COLUMNS distinct
 **     columns of the table, no two are the same, streams have none, and
 **     the key's place among them is within their count;
 **   - the declared CREATE TABLE is SQL that SQLite accepts (a prepare of
@@ -55,6 +57,15 @@ static void fuzzSchemaCheck(const KalamSchema *p){
     }
     if( pCol->zName[0]=='_' ) fuzzSchemaFail("a reserved name", pCol->zName);
     if( pCol->zDeclType==0 ) fuzzSchemaFail("no declared type", pCol->zName);
+    if( pCol->iId<1 || pCol->iId>=p->iNextColumnId ){
+      fuzzSchemaFail("a column id out of range", pCol->zName);
+    }
+    {
+      int k;
+      for(k=0; k<i; k++){
+        if( p->aCol[k].iId==pCol->iId ) fuzzSchemaFail("two column ids", 0);
+      }
+    }
     if( pCol->bPk ){
       nPk++;
       if( p->iPk!=i ) fuzzSchemaFail("iPk is not the key column", 0);
@@ -73,7 +84,12 @@ static void fuzzSchemaCheck(const KalamSchema *p){
   for(i=0; i<p->nIndex; i++){
     const KalamIndex *pIdx = &p->aIndex[i];
     int j, k;
-    if( pIdx->iNum!=i+1 ) fuzzSchemaFail("indexes out of number", 0);
+    if( pIdx->iNum<1 || pIdx->iNum>0xffff || pIdx->iNum>=p->iNextIndexId ){
+      fuzzSchemaFail("an index number out of range", 0);
+    }
+    for(k=0; k<i; k++){
+      if( p->aIndex[k].iNum==pIdx->iNum ) fuzzSchemaFail("two index numbers", 0);
+    }
     if( pIdx->nCol<1 || pIdx->nCol>KALAM_MAX_INDEX_COLUMNS ){
       fuzzSchemaFail("an index with a bad number of columns", 0);
     }

@@ -1,0 +1,156 @@
+/*
+** feed.c — the change entries and horizons that kalam_changes reads,
+** kept beside the rows by every writer.
+**
+** A shared or user table keeps one change entry per row, <owner> 's'
+** <_seq> -> row id, moved by every write of the row (update.c) and removed
+** with it by every hard delete (update.c, housekeeping.c), so the rows
+** changed after a _seq are one key range in _seq order. A stream needs
+** none: its row ids are its time order, and rows never change.
+**
+** A hard delete leaves nothing for the feed to report, so it records a
+** horizon instead: a key <owner> 'h' <_seq>. A reader whose last _seq is
+** below the owner's newest horizon may hold a row that is gone, and must
+** read the table again (changes.c). Writers only ever add a horizon key
+** (a read-modify-write of one key would race with housekeeping, which
+** writes outside transactions); kalamPurge keeps the newest of each
+** owner's and removes the rest.
+**
+** What a horizon records, by kind of hard delete:
+**   a soft-deleted row removed (purge, retention, a row id or key taken
+**     over by a new row): the row's own _seq, since a reader that saw its
+**     deletion has nothing left to learn;
+**   a live row removed (OR REPLACE, an UPDATE that moves a row id, a
+**     user erased): the _seq of the write that removed it, newer than
+**     anything a reader can have seen;
+**   stream rows expired: the newest row id removed.
+*/
+#include "kalam_int.h"
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+SQLITE_EXTENSION_INIT3
+
+/* Points the change entry of _seq iSeq at row iRowid, in the transaction. */
+void kalamFeedPut(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
+                  int nPrefix, sqlite3_int64 iSeq, sqlite3_int64 iRowid){
+  char aKey[KALAM_ROWKEY_MAX], aVal[KALAM_ROWKEY_MAX];
+  int nKey = kalamKeyNumbered(aKey, aPrefix, nPrefix, KALAM_TAG_SEQ, iSeq);
+  int nVal = kalamKeyRow(aVal, 0, 0, iRowid);
+  kalamTxnPut(pTxn, pCf, aKey, (size_t)nKey, aVal, (size_t)nVal);
+}
+
+/* Removes the change entry of _seq iSeq, in the transaction. */
+void kalamFeedDelete(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
+                     int nPrefix, sqlite3_int64 iSeq){
+  char aKey[KALAM_ROWKEY_MAX];
+  int nKey = kalamKeyNumbered(aKey, aPrefix, nPrefix, KALAM_TAG_SEQ, iSeq);
+  kalamTxnDelete(pTxn, pCf, aKey, (size_t)nKey);
+}
+
+/* Records horizon iSeq for the owner, in the transaction or (pTxn NULL)
+** in batch pBatch. */
+void kalamFeedHorizonAdd(KalamTxn *pTxn, KalamBatch *pBatch, KalamCf *pCf,
+                         const char *aPrefix, int nPrefix,
+                         sqlite3_int64 iSeq){
+  char aKey[KALAM_ROWKEY_MAX];
+  int nKey = kalamKeyNumbered(aKey, aPrefix, nPrefix, KALAM_TAG_HORIZON,
+                              iSeq);
+  if( pTxn ){
+    kalamTxnPut(pTxn, pCf, aKey, (size_t)nKey, "", 0);
+  }else{
+    kalamBatchPut(pBatch, pCf, aKey, (size_t)nKey, "", 0);
+  }
+}
+
+/* The number in the last key of tag cTag under the owner, as the
+** connection sees the table (0 if there is none) into *pi. */
+static int feedLast(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
+                    int nPrefix, char cTag, sqlite3_int64 *pi,
+                    char **pzErr){
+  char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
+  int nLo, nHi, rc;
+  KalamIter *pIt;
+  *pi = 0;
+  kalamKeyTagRange(aPrefix, nPrefix, cTag, aLo, &nLo, aHi, &nHi);
+  pIt = kalamTxnIterator(pTxn, pCf, aLo, nLo, aHi, nHi, 0);
+  if( pIt==0 ) return SQLITE_NOMEM;
+  kalamIterSeekForPrev(pIt, aHi, (size_t)nHi);
+  if( kalamIterValid(pIt) ){
+    size_t nKey;
+    const char *zKey = kalamIterKey(pIt, &nKey);
+    if( !kalamKeyNumberedDecode(zKey, nKey, nPrefix, cTag, pi) ) *pi = 0;
+  }
+  rc = kalamIterError(pIt, pzErr);
+  kalamIterDestroy(pIt);
+  return rc;
+}
+
+/* The owner's horizon: the newest _seq a hard delete removed unseen (0 if
+** none), as the connection sees the table. */
+int kalamFeedHorizon(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
+                     int nPrefix, sqlite3_int64 *piHorizon, char **pzErr){
+  return feedLast(pTxn, pCf, aPrefix, nPrefix, KALAM_TAG_HORIZON, piHorizon,
+                  pzErr);
+}
+
+/* The newest _seq of the owner's part of a table, as the connection sees
+** it: of its rows (a stream's newest row id), or its horizon if that is
+** newer, since a hard delete is a change too. 0 for none. */
+int kalamFeedNewest(KalamTxn *pTxn, KalamCf *pCf, int eKind,
+                    const char *aPrefix, int nPrefix,
+                    sqlite3_int64 *piNewest, char **pzErr){
+  sqlite3_int64 iRows = 0, iHorizon = 0;
+  int rc = feedLast(pTxn, pCf, aPrefix, nPrefix,
+                    eKind==KALAM_KIND_STREAM ? KALAM_TAG_ROW : KALAM_TAG_SEQ,
+                    &iRows, pzErr);
+  if( rc==SQLITE_OK ){
+    rc = kalamFeedHorizon(pTxn, pCf, aPrefix, nPrefix, &iHorizon, pzErr);
+  }
+  *piNewest = iRows > iHorizon ? iRows : iHorizon;
+  return rc;
+}
+
+/* Waiting for commits (kalam_wait). One generation count for the process,
+** bumped after every commit or hard delete that changed kalam rows, and a
+** condition variable to wake waiters: a waiter then reads its table's
+** newest _seq again, so a wake-up for another table costs one seek. */
+static pthread_mutex_t feedMutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t feedCond = PTHREAD_COND_INITIALIZER;
+static sqlite3_int64 feedGeneration = 0;
+
+/* Tells waiters that rows changed. */
+void kalamFeedNotify(void){
+  pthread_mutex_lock(&feedMutex);
+  feedGeneration++;
+  pthread_cond_broadcast(&feedCond);
+  pthread_mutex_unlock(&feedMutex);
+}
+
+/* The current generation: read it before looking at the rows, then wait
+** for a generation past it, so a commit between the two is not missed. */
+sqlite3_int64 kalamFeedGeneration(void){
+  sqlite3_int64 g;
+  pthread_mutex_lock(&feedMutex);
+  g = feedGeneration;
+  pthread_mutex_unlock(&feedMutex);
+  return g;
+}
+
+/* Waits until the generation passes iGen or the clock reaches the
+** absolute deadline (CLOCK_REALTIME, as pthread_cond_timedwait reads it).
+** Returns 1 if it passed, 0 at the deadline. */
+int kalamFeedWait(sqlite3_int64 iGen, const struct timespec *pDeadline){
+  int bPassed;
+  pthread_mutex_lock(&feedMutex);
+  while( feedGeneration==iGen ){
+    if( pthread_cond_timedwait(&feedCond, &feedMutex, pDeadline)==ETIMEDOUT ){
+      break;
+    }
+  }
+  bPassed = feedGeneration!=iGen;
+  pthread_mutex_unlock(&feedMutex);
+  return bPassed;
+}
