@@ -192,7 +192,7 @@ void kalamParquetChunkFree(KalamParquetChunk *p);
 ** in its column family, and the folder names of the cold tier
 ** (docs/cold.md, "The cold tier in a store").
 */
-#define KALAM_TAG_COLD 'c'   /* <owner> 'c' <file number>: a segment */
+#define KALAM_TAG_COLD 'f'   /* <owner> 'f' <file number>: a segment */
 #define KALAM_TAG_GONE 'g'   /* <owner> 'g' <row id>: removed, cold too */
 typedef struct KalamSegment KalamSegment;
 struct KalamSegment {

@@ -5,7 +5,7 @@
 ** A flushed file is a "segment". Each has one record in the table's
 ** column family, under the owner prefix of the rows it holds:
 **
-**   <owner> 'c' <file number: 8 bytes big-endian>  ->  record
+**   <owner> 'f' <file number: 8 bytes big-endian>  ->  record
 **
 ** The file number is a snowflake id drawn at the flush, so a later flush
 ** of the same owner has a larger number (and its rows are newer). The
