@@ -137,6 +137,7 @@ static int catalogParse(const char *z, size_t n, KalamCatalogEntry **pp){
     sqlite3_free(zKind);
     p->nTtlSeconds = catalogNumber(pOpts, "ttl_seconds");
     p->nRetentionHours = catalogNumber(pOpts, "deleted_retention_hours");
+    p->bPerUser = catalogNumber(pOpts, "per_user")!=0;
     p->iCreated = catalogNumber(pObj, "created_at");
     p->iPending = catalogNumber(pObj, "pending");
     if( rc==SQLITE_OK ){

@@ -39,17 +39,11 @@ SQLITE_EXTENSION_INIT3
 #define CHANGES_SINCE   5
 #define CHANGES_LIMIT   6
 
-/* idxNum bits: which arguments xFilter gets, in this order. */
+/* idxNum bits (tvf.c): which arguments xFilter gets, in this order. */
 #define CHANGES_HAS_TABLE 0x01
 #define CHANGES_HAS_SINCE 0x02
 #define CHANGES_HAS_LIMIT 0x04
 
-typedef struct ChangesVtab ChangesVtab;
-struct ChangesVtab {
-  sqlite3_vtab base;        /* must be first */
-  sqlite3 *db;
-  KalamConn *pConn;
-};
 
 /* One change, materialized. */
 typedef struct ChangesRow ChangesRow;
@@ -88,7 +82,8 @@ int kalamChangesTableFind(sqlite3 *db, KalamConn *pConn, const char *zName,
     int i, rc;
     sqlite3_stmt *pStmt = 0;
     char *zSql;
-    for(i=0; (zSchema = sqlite3_db_name(db, i))!=0; i++){
+    /* In SQLite's order of search: temp (1), main (0), then attached. */
+    for(i=0; (zSchema = sqlite3_db_name(db, i<2 ? 1-i : i))!=0; i++){
       KalamDb *pDb = 0;
       KalamTable *pTab;
       const char *zTable = zName;
@@ -138,14 +133,15 @@ int kalamChangesTableFind(sqlite3 *db, KalamConn *pConn, const char *zName,
 
 /* The owner prefix a reader of pTab sees: the current user's on a
 ** kalam_user table. */
-static int changesOwner(KalamTable *pTab, const char *zFunc, char *aPrefix,
-                        int *pnPrefix, char **pzErr){
+int kalamChangesOwner(KalamTable *pTab, const char *zFunc, char *aPrefix,
+                      int *pnPrefix, char **pzErr){
   *pnPrefix = 0;
-  if( pTab->pSchema->eKind!=KALAM_KIND_USER ) return SQLITE_OK;
+  if( !kalamSchemaOwned(pTab->pSchema) ) return SQLITE_OK;
   if( pTab->pConn->zUser==0 ){
-    *pzErr = sqlite3_mprintf("%s: kalam_user table %s has no current user: "
+    *pzErr = sqlite3_mprintf("%s: %s table %s%s has no current user: "
         "call kalam_set_user('<user id>') first", zFunc,
-        pTab->pSchema->zTable);
+        kalamKindName(pTab->pSchema->eKind), pTab->pSchema->zTable,
+        pTab->pSchema->bPerUser ? " (per_user=1)" : "");
     return SQLITE_AUTH;
   }
   *pnPrefix = kalamKeyPrefix(aPrefix, pTab->pConn->zUser);
@@ -205,37 +201,6 @@ static int changesCheckHorizon(KalamTable *pTab, const char *aPrefix,
   return SQLITE_OK;
 }
 
-/* The user columns of a stored row as a JSON object, into pOut->zRow. */
-static int changesRowJson(const KalamSchema *pSchema, KalamRow *pRow,
-                          ChangesRow *pOut, char **pzErr){
-  KalamBuf b;
-  int i, rc = SQLITE_OK;
-  kalamBufInit(&b);
-  kalamBufAppendChar(&b, '{');
-  for(i=0; rc==SQLITE_OK && i<pSchema->nCol; i++){
-    KalamValue v;
-    rc = kalamRowColumn(pRow, pSchema, i, &v, pzErr);
-    if( rc==SQLITE_OK ){
-      kalamRowEncodeValue(&b, &pSchema->aCol[i], &v, i==0);
-      kalamValueClear(&v);
-    }
-  }
-  kalamBufAppendChar(&b, '}');
-  if( rc==SQLITE_OK && b.oom ) rc = SQLITE_NOMEM;
-  if( rc==SQLITE_OK ){
-    pOut->zRow = sqlite3_malloc64((sqlite3_uint64)b.n + 1);
-    if( pOut->zRow==0 ){
-      rc = SQLITE_NOMEM;
-    }else{
-      memcpy(pOut->zRow, b.z, (size_t)b.n);
-      pOut->zRow[b.n] = 0;
-      pOut->nRow = (int)b.n;
-    }
-  }
-  kalamBufFree(&b);
-  return rc;
-}
-
 /* Takes the stored row zVal of iRowid into the page, if it is the state
 ** the change entry of iSeq names (iSeq 0: a stream row, always). */
 static int changesTake(ChangesCursor *pCur, KalamTable *pTab,
@@ -260,7 +225,7 @@ static int changesTake(ChangesCursor *pCur, KalamTable *pTab,
   pOut->iRowid = iRowid;
   pOut->bDeleted = pSchema->eKind!=KALAM_KIND_STREAM
                 && row.aSys[KALAM_SYS_DELETED]!=0;
-  rc = changesRowJson(pSchema, &row, pOut, pzErr);
+  rc = kalamRowUserJson(pSchema, &row, &pOut->zRow, &pOut->nRow, pzErr);
   if( rc==SQLITE_OK ) pCur->nRow++;
 done:
   kalamRowFree(&row);
@@ -274,14 +239,149 @@ static void changesPageFree(ChangesCursor *pCur){
   pCur->iRow = 0;
 }
 
+/* A stream's page: its live rows after pCur->iAfter, in row id order. */
+static int changesPageStream(ChangesCursor *pCur, KalamTable *pTab,
+                             const char *aPrefix, int nPrefix, int nWant,
+                             char **pzErr){
+  char aLo[KALAM_ROWKEY_MAX], aHi[KALAM_BOUND_MAX];
+  sqlite3_int64 iFrom = pCur->iAfter + 1;
+  sqlite3_int64 iCut = kalamSnowflakeMin(kalamNowMs()
+                                         - pTab->pSchema->nTtlSeconds*1000);
+  int nLo, nHi, rc = SQLITE_OK;
+  KalamIter *pIt;
+  if( iFrom < iCut ) iFrom = iCut;
+  nLo = kalamKeyRow(aLo, aPrefix, nPrefix, iFrom);
+  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aHi, &nHi, aHi, &nHi);
+  pIt = kalamTxnIterator(pCur->pDb->pTxn, pTab->pCf, aLo, nLo, aHi, nHi, 0);
+  if( pIt==0 ) return SQLITE_NOMEM;
+  for(kalamIterSeek(pIt, aLo, (size_t)nLo);
+      rc==SQLITE_OK && pCur->nRow<nWant && kalamIterValid(pIt);
+      kalamIterNext(pIt)){
+    size_t nKey, nVal;
+    const char *zKey = kalamIterKey(pIt, &nKey);
+    const char *zVal = kalamIterValue(pIt, &nVal);
+    sqlite3_int64 iRowid;
+    if( !kalamKeyRowDecode(zKey, nKey, nPrefix, &iRowid) ) continue;
+    pCur->iAfter = iRowid;
+    pTab->pConn->nRowsRead++;
+    rc = changesTake(pCur, pTab, 0, iRowid, zVal, nVal, pzErr);
+  }
+  if( rc==SQLITE_OK ){
+    pCur->bLast = !kalamIterValid(pIt);
+    rc = kalamIterError(pIt, pzErr);
+  }
+  kalamIterDestroy(pIt);
+  return rc;
+}
+
+/* The _seq of a stored row, or -1 if it cannot be read. */
+static sqlite3_int64 changesRowSeq(const char *z, size_t n){
+  static const KalamSchema noColumns = {0};
+  KalamRow row;
+  sqlite3_int64 iSeq = -1;
+  memset(&row, 0, sizeof(row));
+  if( kalamRowParse(&row, &noColumns, z, n)==SQLITE_OK ){
+    iSeq = row.aSys[KALAM_SYS_SEQ];
+  }
+  kalamRowFree(&row);
+  return iSeq;
+}
+
+/* A shared or user table's page: the changes after pCur->iAfter, merged
+** from its two ranges in _seq order (feed.c): the rows whose _seq is
+** their row id, read in row id order, and the change entries of all
+** others, each row read by its id. */
+static int changesPageRows(ChangesCursor *pCur, KalamTable *pTab,
+                           const char *aPrefix, int nPrefix, int nWant,
+                           char **pzErr){
+  KalamTxn *pTxn = pCur->pDb->pTxn;
+  char aLo[KALAM_ROWKEY_MAX], aHi[KALAM_BOUND_MAX];
+  int nLo, nHi, rc = SQLITE_OK;
+  KalamIter *pRows = 0, *pSeqs = 0;
+  sqlite3_int64 iSeqB = 0, iRowidB = 0, iRowidA = 0;
+  char *zB = 0;             /* the row of the entry pSeqs is on */
+  size_t nB = 0;
+  int bA = 0, bB = 0;       /* each range has a row ready */
+
+  nLo = kalamKeyRow(aLo, aPrefix, nPrefix, pCur->iAfter + 1);
+  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aHi, &nHi, aHi, &nHi);
+  pRows = kalamTxnIterator(pTxn, pTab->pCf, aLo, nLo, aHi, nHi, 0);
+  if( pRows ) kalamIterSeek(pRows, aLo, (size_t)nLo);
+  nLo = kalamKeyNumbered(aLo, aPrefix, nPrefix, KALAM_TAG_SEQ,
+                         pCur->iAfter + 1);
+  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_SEQ, aHi, &nHi, aHi, &nHi);
+  pSeqs = kalamTxnIterator(pTxn, pTab->pCf, aLo, nLo, aHi, nHi, 0);
+  if( pSeqs ) kalamIterSeek(pSeqs, aLo, (size_t)nLo);
+  if( pRows==0 || pSeqs==0 ){ rc = SQLITE_NOMEM; goto done; }
+
+  while( rc==SQLITE_OK && pCur->nRow<nWant ){
+    /* The next row whose _seq is its row id. */
+    while( !bA && kalamIterValid(pRows) ){
+      size_t nKey, nVal;
+      const char *zKey = kalamIterKey(pRows, &nKey);
+      const char *zVal = kalamIterValue(pRows, &nVal);
+      if( kalamKeyRowDecode(zKey, nKey, nPrefix, &iRowidA) ){
+        pTab->pConn->nRowsRead++;
+        if( changesRowSeq(zVal, nVal)==iRowidA ){ bA = 1; break; }
+      }
+      kalamIterNext(pRows);
+    }
+    /* The next change entry whose row is there in that state. */
+    while( !bB && rc==SQLITE_OK && kalamIterValid(pSeqs) ){
+      size_t nKey, nVal;
+      const char *zKey = kalamIterKey(pSeqs, &nKey);
+      const char *zVal = kalamIterValue(pSeqs, &nVal);
+      if( kalamKeyNumberedDecode(zKey, nKey, nPrefix, KALAM_TAG_SEQ, &iSeqB)
+       && kalamKeyRowDecode(zVal, nVal, 0, &iRowidB) ){
+        /* Hot, or flushed to a cold file (cold_read.c). */
+        rc = kalamRowReadCopy(pTab, aPrefix, nPrefix, iRowidB, &zB, &nB,
+                              pzErr);
+        if( rc==SQLITE_OK && zB ){
+          pTab->pConn->nRowsRead++;
+          if( changesRowSeq(zB, nB)==iSeqB ){ bB = 1; break; }
+          kalamStoreFree(zB);
+          zB = 0;
+        }
+      }
+      kalamIterNext(pSeqs);
+    }
+    if( rc || (!bA && !bB) ) break;
+    if( bA && (!bB || iRowidA < iSeqB) ){
+      size_t nVal;
+      const char *zVal = kalamIterValue(pRows, &nVal);
+      pCur->iAfter = iRowidA;
+      rc = changesTake(pCur, pTab, iRowidA, iRowidA, zVal, nVal, pzErr);
+      bA = 0;
+      kalamIterNext(pRows);
+    }else{
+      pCur->iAfter = iSeqB;
+      rc = changesTake(pCur, pTab, iSeqB, iRowidB, zB, nB, pzErr);
+      kalamStoreFree(zB);
+      zB = 0;
+      bB = 0;
+      kalamIterNext(pSeqs);
+    }
+  }
+  if( rc==SQLITE_OK ){
+    pCur->bLast = !bA && !bB && !kalamIterValid(pRows)
+               && !kalamIterValid(pSeqs);
+    rc = kalamIterError(pRows, pzErr);
+    if( rc==SQLITE_OK ) rc = kalamIterError(pSeqs, pzErr);
+  }
+
+done:
+  if( zB ) kalamStoreFree(zB);
+  kalamIterDestroy(pRows);
+  kalamIterDestroy(pSeqs);
+  return rc;
+}
+
 /* Reads the next page: up to CHANGES_PAGE changes after pCur->iAfter. */
 static int changesPage(ChangesCursor *pCur, char **pzErr){
-  ChangesVtab *pVtab = (ChangesVtab*)pCur->base.pVtab;
+  KalamTvf *pVtab = (KalamTvf*)pCur->base.pVtab;
   KalamTable *pTab = 0;
-  KalamIter *pIt = 0;
   char aPrefix[KALAM_MAX_PREFIX];
-  char aLo[KALAM_ROWKEY_MAX], aHi[KALAM_BOUND_MAX];
-  int nPrefix, nLo, nHi, nWant, bStream;
+  int nPrefix, nWant;
   int rc;
 
   changesPageFree(pCur);
@@ -291,66 +391,18 @@ static int changesPage(ChangesCursor *pCur, char **pzErr){
   rc = kalamChangesTableFind(pVtab->db, pVtab->pConn, pCur->zTable, &pTab,
                              pzErr);
   if( rc==SQLITE_OK ){
-    rc = changesOwner(pTab, "kalam_changes", aPrefix, &nPrefix, pzErr);
+    rc = kalamChangesOwner(pTab, "kalam_changes", aPrefix, &nPrefix, pzErr);
   }
   if( rc ) return rc;
-  bStream = pTab->pSchema->eKind==KALAM_KIND_STREAM;
   if( pCur->aRow==0 ){
     pCur->aRow = sqlite3_malloc64(sizeof(ChangesRow)*CHANGES_PAGE);
     if( pCur->aRow==0 ) return SQLITE_NOMEM;
   }
-  if( bStream ){
-    sqlite3_int64 iFrom = pCur->iAfter + 1;
-    sqlite3_int64 iCut = kalamSnowflakeMin(kalamNowMs()
-                                           - pTab->pSchema->nTtlSeconds*1000);
-    if( iFrom < iCut ) iFrom = iCut;
-    nLo = kalamKeyRow(aLo, aPrefix, nPrefix, iFrom);
-    kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aHi, &nHi, aHi, &nHi);
+  if( pTab->pSchema->eKind==KALAM_KIND_STREAM ){
+    rc = changesPageStream(pCur, pTab, aPrefix, nPrefix, nWant, pzErr);
   }else{
-    nLo = kalamKeyNumbered(aLo, aPrefix, nPrefix, KALAM_TAG_SEQ,
-                           pCur->iAfter + 1);
-    kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_SEQ, aHi, &nHi, aHi, &nHi);
+    rc = changesPageRows(pCur, pTab, aPrefix, nPrefix, nWant, pzErr);
   }
-  pIt = kalamTxnIterator(pCur->pDb->pTxn, pTab->pCf, aLo, nLo, aHi, nHi, 0);
-  if( pIt==0 ) return SQLITE_NOMEM;
-  for(kalamIterSeek(pIt, aLo, (size_t)nLo);
-      rc==SQLITE_OK && pCur->nRow<nWant && kalamIterValid(pIt);
-      kalamIterNext(pIt)){
-    size_t nKey, nVal;
-    const char *zKey = kalamIterKey(pIt, &nKey);
-    const char *zVal = kalamIterValue(pIt, &nVal);
-    sqlite3_int64 iSeq = 0, iRowid;
-    if( bStream ){
-      if( !kalamKeyRowDecode(zKey, nKey, nPrefix, &iRowid) ) continue;
-      pCur->iAfter = iRowid;
-      pTab->pConn->nRowsRead++;
-      rc = changesTake(pCur, pTab, 0, iRowid, zVal, nVal, pzErr);
-    }else{
-      const char *zRow = 0;
-      KalamPin *pPin = 0;
-      char *zCopy = 0;
-      size_t nRow = 0;
-      if( !kalamKeyNumberedDecode(zKey, nKey, nPrefix, KALAM_TAG_SEQ, &iSeq)
-       || !kalamKeyRowDecode(zVal, nVal, 0, &iRowid) ){
-        continue;
-      }
-      pCur->iAfter = iSeq;
-      /* Hot or flushed to a cold file (cold_read.c). */
-      rc = kalamRowRead(pTab, aPrefix, nPrefix, iRowid, &zRow, &nRow, &pPin,
-                        &zCopy, pzErr);
-      if( rc==SQLITE_OK && zRow ){
-        pTab->pConn->nRowsRead++;
-        rc = changesTake(pCur, pTab, iSeq, iRowid, zRow, nRow, pzErr);
-      }
-      kalamStorePinFree(pPin);
-      if( zCopy ) kalamStoreFree(zCopy);
-    }
-  }
-  if( rc==SQLITE_OK ){
-    pCur->bLast = !kalamIterValid(pIt);
-    rc = kalamIterError(pIt, pzErr);
-  }
-  kalamIterDestroy(pIt);
   if( pCur->nLeft>=0 ) pCur->nLeft -= pCur->nRow;
   return rc;
 }
@@ -358,59 +410,18 @@ static int changesPage(ChangesCursor *pCur, char **pzErr){
 static int changesConnect(sqlite3 *db, void *pAux, int argc,
                           const char *const *argv, sqlite3_vtab **ppVtab,
                           char **pzErr){
-  ChangesVtab *pVtab;
-  int rc;
   (void)argc; (void)argv; (void)pzErr;
-  rc = sqlite3_declare_vtab(db, "CREATE TABLE x(_seq INTEGER, rowid INTEGER, "
-      "_deleted INTEGER, row TEXT, \"table\" HIDDEN, since_seq HIDDEN, "
-      "\"limit\" HIDDEN)");
-  if( rc ) return rc;
-  pVtab = sqlite3_malloc(sizeof(*pVtab));
-  if( pVtab==0 ) return SQLITE_NOMEM;
-  memset(pVtab, 0, sizeof(*pVtab));
-  pVtab->db = db;
-  pVtab->pConn = (KalamConn*)pAux;
-  *ppVtab = &pVtab->base;
-  return SQLITE_OK;
-}
-
-static int changesDisconnect(sqlite3_vtab *pVtab){
-  sqlite3_free(pVtab);
-  return SQLITE_OK;
+  return kalamTvfConnect(db, pAux, "CREATE TABLE x(_seq INTEGER, "
+      "rowid INTEGER, _deleted INTEGER, row TEXT, \"table\" HIDDEN, "
+      "since_seq HIDDEN, \"limit\" HIDDEN)", ppVtab);
 }
 
 /* The arguments are equality constraints on the hidden columns; the table
 ** is required. Rows come in _seq order. */
 static int changesBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
-  int aiArg[3] = {-1, -1, -1};
-  int i, n = 0, idxNum = 0;
-  for(i=0; i<pInfo->nConstraint; i++){
-    const struct sqlite3_index_constraint *p = &pInfo->aConstraint[i];
-    if( p->iColumn<CHANGES_TABLE ) continue;
-    if( p->op!=SQLITE_INDEX_CONSTRAINT_EQ || !p->usable ) return SQLITE_CONSTRAINT;
-    aiArg[p->iColumn - CHANGES_TABLE] = i;
-  }
-  if( aiArg[0]<0 ){
-    sqlite3_free(pVtab->zErrMsg);
-    pVtab->zErrMsg = sqlite3_mprintf("kalam_changes: the table name is "
-                                     "required: kalam_changes('t' [, since_seq "
-                                     "[, limit]])");
-    return SQLITE_ERROR;
-  }
-  for(i=0; i<3; i++){
-    if( aiArg[i]<0 ) continue;
-    idxNum |= 1<<i;
-    pInfo->aConstraintUsage[aiArg[i]].argvIndex = ++n;
-    pInfo->aConstraintUsage[aiArg[i]].omit = 1;
-  }
-  pInfo->idxNum = idxNum;
-  if( pInfo->nOrderBy==1 && pInfo->aOrderBy[0].iColumn==CHANGES_SEQ
-   && !pInfo->aOrderBy[0].desc ){
-    pInfo->orderByConsumed = 1;
-  }
-  pInfo->estimatedCost = 1000;
-  pInfo->estimatedRows = 1000;
-  return SQLITE_OK;
+  return kalamTvfBestIndex(pVtab, pInfo, CHANGES_TABLE, 3, 1,
+      "kalam_changes: the table name is required: kalam_changes('t' "
+      "[, since_seq [, limit]])", CHANGES_SEQ);
 }
 
 static int changesOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
@@ -424,7 +435,7 @@ static int changesOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
 
 /* Lets go of the connection's view as a table cursor does (cursor.c). */
 static void changesRelease(ChangesCursor *pCur){
-  ChangesVtab *pVtab = (ChangesVtab*)pCur->base.pVtab;
+  KalamTvf *pVtab = (KalamTvf*)pCur->base.pVtab;
   if( pCur->pDb==0 ) return;
   if( --pCur->pDb->nCursor==0 && sqlite3_get_autocommit(pVtab->db) ){
     kalamCommitViewRelease(pCur->pDb);
@@ -463,7 +474,7 @@ static int changesIntArg(sqlite3_value *pVal, const char *zWhat,
 static int changesFilter(sqlite3_vtab_cursor *cur, int idxNum,
                          const char *idxStr, int argc, sqlite3_value **argv){
   ChangesCursor *pCur = (ChangesCursor*)cur;
-  ChangesVtab *pVtab = (ChangesVtab*)cur->pVtab;
+  KalamTvf *pVtab = (KalamTvf*)cur->pVtab;
   KalamTable *pTab = 0;
   const char *zName;
   char aPrefix[KALAM_MAX_PREFIX];
@@ -497,7 +508,7 @@ static int changesFilter(sqlite3_vtab_cursor *cur, int idxNum,
   if( pCur->zTable==0 ){ rc = SQLITE_NOMEM; goto done; }
   rc = kalamChangesTableFind(pVtab->db, pVtab->pConn, zName, &pTab, &zErr);
   if( rc ) goto done;
-  rc = changesOwner(pTab, "kalam_changes", aPrefix, &nPrefix, &zErr);
+  rc = kalamChangesOwner(pTab, "kalam_changes", aPrefix, &nPrefix, &zErr);
   if( rc ) goto done;
   /* Hold the connection's view for as long as the cursor is open. */
   pCur->pDb = pTab->pDb;
@@ -512,16 +523,13 @@ static int changesFilter(sqlite3_vtab_cursor *cur, int idxNum,
   rc = changesPage(pCur, &zErr);
 
 done:
-  if( zErr ){
-    sqlite3_free(pVtab->base.zErrMsg);
-    pVtab->base.zErrMsg = zErr;
-  }
+  kalamTvfError(&pVtab->base, zErr);
   return rc;
 }
 
 static int changesNext(sqlite3_vtab_cursor *cur){
   ChangesCursor *pCur = (ChangesCursor*)cur;
-  ChangesVtab *pVtab = (ChangesVtab*)cur->pVtab;
+  KalamTvf *pVtab = (KalamTvf*)cur->pVtab;
   char *zErr = 0;
   int rc = SQLITE_OK;
   pCur->iRow++;
@@ -529,10 +537,7 @@ static int changesNext(sqlite3_vtab_cursor *cur){
   while( pCur->iRow>=pCur->nRow && !pCur->bLast && rc==SQLITE_OK ){
     rc = changesPage(pCur, &zErr);
   }
-  if( zErr ){
-    sqlite3_free(pVtab->base.zErrMsg);
-    pVtab->base.zErrMsg = zErr;
-  }
+  kalamTvfError(&pVtab->base, zErr);
   return rc;
 }
 
@@ -540,10 +545,6 @@ static int changesEof(sqlite3_vtab_cursor *cur){
   ChangesCursor *pCur = (ChangesCursor*)cur;
   return pCur->iRow>=pCur->nRow;
 }
-
-/* The JSON subtype SQLite's JSON functions recognize ('J'), so that
-** row -> 'x' and json_extract(row, ...) read row as JSON, not as text. */
-#define CHANGES_JSON_SUBTYPE 74
 
 static int changesColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
                          int iCol){
@@ -555,7 +556,7 @@ static int changesColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
     case CHANGES_DELETED: sqlite3_result_int(ctx, p->bDeleted); break;
     case CHANGES_ROW:
       sqlite3_result_text(ctx, p->zRow, p->nRow, SQLITE_TRANSIENT);
-      sqlite3_result_subtype(ctx, CHANGES_JSON_SUBTYPE);
+      sqlite3_result_subtype(ctx, KALAM_JSON_SUBTYPE);
       break;
     default:
       break;   /* the hidden arguments read as NULL */
@@ -573,7 +574,7 @@ static sqlite3_module changesModule = {
   0,                  /* xCreate: none, an eponymous-only table */
   changesConnect,     /* xConnect */
   changesBestIndex,   /* xBestIndex */
-  changesDisconnect,  /* xDisconnect */
+  kalamTvfDisconnect, /* xDisconnect */
   0,                  /* xDestroy */
   changesOpen,        /* xOpen */
   changesClose,       /* xClose */
@@ -587,7 +588,7 @@ static sqlite3_module changesModule = {
 };
 
 /* Reports an error of one of the SQL functions below, freeing zErr. */
-static void changesError(sqlite3_context *ctx, int rc, char *zErr){
+void kalamChangesError(sqlite3_context *ctx, int rc, char *zErr){
   if( rc==SQLITE_NOMEM ){
     sqlite3_result_error_nomem(ctx);
   }else{
@@ -632,7 +633,7 @@ static void changesWaitFunc(sqlite3_context *ctx, int argc,
   nTimeout = sqlite3_value_int64(argv[2]);
   rc = kalamChangesTableFind(db, pConn, zName, &pTab, &zErr);
   if( rc==SQLITE_OK ){
-    rc = changesOwner(pTab, "kalam_wait", aPrefix, &nPrefix, &zErr);
+    rc = kalamChangesOwner(pTab, "kalam_wait", aPrefix, &nPrefix, &zErr);
   }
   if( rc ) goto done;
   clock_gettime(CLOCK_REALTIME, &deadline);
@@ -661,7 +662,7 @@ static void changesWaitFunc(sqlite3_context *ctx, int argc,
   return;
 
 done:
-  changesError(ctx, rc, zErr);
+  kalamChangesError(ctx, rc, zErr);
 }
 
 /* What kalam_subscribe passes to its SQL function, as a pointer of type
@@ -686,7 +687,7 @@ static void changesSubscribeFunc(sqlite3_context *ctx, int argc,
   int rc;
   (void)argc;
   if( p==0 ){
-    changesError(ctx, SQLITE_MISUSE, sqlite3_mprintf("kalam_subscribe is "
+    kalamChangesError(ctx, SQLITE_MISUSE, sqlite3_mprintf("kalam_subscribe is "
         "called from C (include/kalam.h); from SQL, follow a table with "
         "kalam_changes and kalam_wait"));
     return;
@@ -696,7 +697,7 @@ static void changesSubscribeFunc(sqlite3_context *ctx, int argc,
     rc = kalamSubscribe(db, pConn, pTab, p->xChange, p->pArg, &p->iId, &zErr);
   }
   if( rc ){
-    changesError(ctx, rc, zErr);
+    kalamChangesError(ctx, rc, zErr);
     return;
   }
   sqlite3_result_int64(ctx, p->iId);

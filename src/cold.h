@@ -262,6 +262,9 @@ int kalamColdMask(KalamStore *pStore, KalamCf *pCf, const char *zKey,
 int kalamRowRead(KalamTable *pTab, const char *aPrefix, int nPrefix,
                  sqlite3_int64 iRowid, const char **pzVal, size_t *pnVal,
                  KalamPin **ppPin, char **pzCopy, char **pzErr);
+int kalamRowReadCopy(KalamTable *pTab, const char *aPrefix, int nPrefix,
+                     sqlite3_int64 iRowid, char **pzVal, size_t *pnVal,
+                     char **pzErr);
 typedef struct KalamColdCache KalamColdCache;
 void kalamColdCacheFree(KalamColdCache *p);
 typedef struct KalamRowIter KalamRowIter;

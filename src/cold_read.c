@@ -395,6 +395,28 @@ int kalamRowRead(KalamTable *pTab, const char *aPrefix, int nPrefix,
   return rc;
 }
 
+/* kalamRowRead for callers that keep the row: *pzVal is a copy (or NULL
+** if there is no such row) that kalamStoreFree frees. */
+int kalamRowReadCopy(KalamTable *pTab, const char *aPrefix, int nPrefix,
+                     sqlite3_int64 iRowid, char **pzVal, size_t *pnVal,
+                     char **pzErr){
+  const char *zVal = 0;
+  KalamPin *pPin = 0;
+  char *zCopy = 0;
+  int rc;
+  *pzVal = 0;
+  rc = kalamRowRead(pTab, aPrefix, nPrefix, iRowid, &zVal, pnVal, &pPin,
+                    &zCopy, pzErr);
+  if( rc==SQLITE_OK && zVal ){
+    *pzVal = zCopy ? zCopy : kalamStoreDup(zVal, *pnVal);
+    if( *pzVal==0 ) rc = SQLITE_NOMEM;
+    zCopy = 0;
+  }
+  kalamStorePinFree(pPin);
+  if( zCopy ) kalamStoreFree(zCopy);
+  return rc;
+}
+
 /* ------------------------------------------------------------ scans */
 
 /* One segment's rows in a scan: the current row of the current group. */

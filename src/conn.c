@@ -187,6 +187,13 @@ static int connValidUtf8(const unsigned char *z, int n){
   return 1;
 }
 
+/* Whether z[0..n) is a valid user id (or consumer group name): 1 to
+** KALAM_MAX_USER bytes of UTF-8 without NUL. */
+int kalamConnIdValid(const char *z, int n){
+  return n>=1 && n<=KALAM_MAX_USER
+      && connValidUtf8((const unsigned char*)z, n);
+}
+
 /* Sets (zUser!=NULL) or clears the current user. */
 int kalamConnSetUser(KalamConn *p, const char *zUser, int nUser,
                      char **pzErr){
@@ -196,8 +203,7 @@ int kalamConnSetUser(KalamConn *p, const char *zUser, int nUser,
     return SQLITE_AUTH;
   }
   if( zUser ){
-    if( nUser<1 || nUser>KALAM_MAX_USER
-     || !connValidUtf8((const unsigned char*)zUser, nUser) ){
+    if( !kalamConnIdValid(zUser, nUser) ){
       *pzErr = sqlite3_mprintf("kalam_set_user: invalid user id: a user id "
           "is 1 to %d bytes of UTF-8 with no NUL", KALAM_MAX_USER);
       return SQLITE_MISMATCH;

@@ -2,11 +2,19 @@
 ** feed.c — the change entries and horizons that kalam_changes reads,
 ** kept beside the rows by every writer.
 **
-** A shared or user table keeps one change entry per row, <owner> 's'
-** <_seq> -> row id, moved by every write of the row (update.c) and removed
-** with it by every hard delete (update.c, housekeeping.c), so the rows
-** changed after a _seq are one key range in _seq order. A stream needs
-** none: its row ids are its time order, and rows never change.
+** The rows of a shared or user table changed after a _seq come from two
+** key ranges, each in _seq order, merged (changes.c):
+**   - the rows whose _seq is their row id: a row inserted with a new
+**     snowflake id takes that id as its _seq too, so its row key is where
+**     the feed finds it, in row id order, and it needs nothing more;
+**   - every other row (written since, or inserted with a row id of its
+**     own) has a change entry, <owner> 's' <_seq> -> row id, moved by
+**     every write of the row (update.c) and removed with it by every hard
+**     delete (update.c, housekeeping.c).
+** Keeping no entry for a new row keeps a bulk insert's keys in ascending
+** order (the large-transaction worker of txn_ingest.c needs that) and its
+** writes to one key a row. A stream needs none at all: its row ids are
+** its time order, and rows never change.
 **
 ** A hard delete leaves nothing for the feed to report, so it records a
 ** horizon instead: a key <owner> 'h' <_seq>. A reader whose last _seq is
@@ -92,8 +100,54 @@ static int feedLast(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
 ** none), as the connection sees the table. */
 int kalamFeedHorizon(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
                      int nPrefix, sqlite3_int64 *piHorizon, char **pzErr){
-  return feedLast(pTxn, pCf, aPrefix, nPrefix, KALAM_TAG_HORIZON, piHorizon,
-                  pzErr);
+  sqlite3_int64 iTable = 0;
+  int rc = feedLast(pTxn, pCf, aPrefix, nPrefix, KALAM_TAG_HORIZON, piHorizon,
+                    pzErr);
+  /* A per-user stream's expiry records one horizon for the whole table,
+  ** under the table's own prefix (housekeeping.c). */
+  if( rc==SQLITE_OK && nPrefix>0 ){
+    rc = feedLast(pTxn, pCf, KALAM_TABLE_PREFIX, 1, KALAM_TAG_HORIZON,
+                  &iTable, pzErr);
+    if( iTable > *piHorizon ) *piHorizon = iTable;
+  }
+  return rc;
+}
+
+/* The newest row whose _seq is its row id and newer than iFloor, as the
+** connection sees the table, into *pi (left alone if none). Row ids run
+** ahead of every _seq only where a writer gave them (an id "from the
+** future"); such a row has a change entry instead, and is passed over:
+** there are as few of them as such ids were given. */
+static int feedLastOwnRow(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
+                          int nPrefix, sqlite3_int64 iFloor, sqlite3_int64 *pi,
+                          char **pzErr){
+  static const KalamSchema noColumns = {0};
+  char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
+  int nLo, nHi, rc;
+  KalamIter *pIt;
+  KalamRow row;
+  memset(&row, 0, sizeof(row));
+  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aLo, &nLo, aHi, &nHi);
+  pIt = kalamTxnIterator(pTxn, pCf, aLo, nLo, aHi, nHi, 0);
+  if( pIt==0 ) return SQLITE_NOMEM;
+  for(kalamIterSeekForPrev(pIt, aHi, (size_t)nHi); kalamIterValid(pIt);
+      kalamIterNext(pIt)){
+    size_t nKey, nVal;
+    const char *zKey = kalamIterKey(pIt, &nKey);
+    const char *zVal = kalamIterValue(pIt, &nVal);
+    sqlite3_int64 iRowid;
+    if( !kalamKeyRowDecode(zKey, nKey, nPrefix, &iRowid) ) continue;
+    if( iRowid<=iFloor ) break;
+    if( kalamRowParse(&row, &noColumns, zVal, nVal)==SQLITE_OK
+     && row.aSys[KALAM_SYS_SEQ]==iRowid ){
+      *pi = iRowid;
+      break;
+    }
+  }
+  rc = kalamIterError(pIt, pzErr);
+  kalamIterDestroy(pIt);
+  kalamRowFree(&row);
+  return rc;
 }
 
 /* The newest _seq of the owner's part of a table, as the connection sees
@@ -106,6 +160,9 @@ int kalamFeedNewest(KalamTxn *pTxn, KalamCf *pCf, int eKind,
   int rc = feedLast(pTxn, pCf, aPrefix, nPrefix,
                     eKind==KALAM_KIND_STREAM ? KALAM_TAG_ROW : KALAM_TAG_SEQ,
                     &iRows, pzErr);
+  if( rc==SQLITE_OK && eKind!=KALAM_KIND_STREAM ){
+    rc = feedLastOwnRow(pTxn, pCf, aPrefix, nPrefix, iRows, &iRows, pzErr);
+  }
   if( rc==SQLITE_OK ){
     rc = kalamFeedHorizon(pTxn, pCf, aPrefix, nPrefix, &iHorizon, pzErr);
   }

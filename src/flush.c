@@ -390,6 +390,15 @@ static int flushOwner(FlushOwner *p, const char *aPrefix, int nPrefix,
     rc = flushRow(p, pW, &row, iRowid, zVal, nVal, pzErr);
     if( rc ) goto done;
     kalamBatchDelete(p->pBatch, pTab->pCf, zKey, nK);
+    if( row.aSys[KALAM_SYS_SEQ]==iRowid ){
+      /* The feed (feed.c) finds a row whose _seq is its row id by its
+      ** row key, which goes: it gets a change entry instead. */
+      char aVal[KALAM_ROWKEY_MAX];
+      int nVal = kalamKeyRow(aVal, 0, 0, iRowid);
+      nKey = kalamKeyNumbered(aKey, aPrefix, nPrefix, KALAM_TAG_SEQ, iRowid);
+      kalamBatchPut(p->pBatch, pTab->pCf, aKey, (size_t)nKey, aVal,
+                    (size_t)nVal);
+    }
     if( bGone ){
       nKey = kalamColdGoneKey(aKey, aPrefix, nPrefix, iRowid);
       kalamBatchDelete(p->pBatch, pTab->pCf, aKey, (size_t)nKey);

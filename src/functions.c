@@ -10,7 +10,8 @@
 **   kalam_expire(t)          removes a stream's expired rows now. Returns
 **                            how many.
 **   kalam_erase_user(u)      hard-deletes every row of user u in every
-**                            kalam_user table of the connection's stores.
+**                            kalam_user table and per-user stream of the
+**                            connection's stores.
 **                            Returns how many.
 **   kalam_backup(dest)       registered here, made in backup.c
 **
@@ -184,7 +185,8 @@ static void funcExpire(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     rc = SQLITE_MISUSE;
   }
   if( rc==SQLITE_OK ){
-    rc = kalamExpire(t.pDb->pStore, t.pCf, t.pEntry->nTtlSeconds, 1, &n,
+    rc = kalamExpire(t.pDb->pStore, t.pCf, t.pEntry->nTtlSeconds,
+                     t.pEntry->bPerUser, 1, &n,
                      &zErr);
   }
   funcTableClear(&t);
@@ -207,11 +209,17 @@ static int funcEraseEntry(void *pArg, const KalamCatalogEntry *pEntry,
   KalamCf *pCf;
   sqlite3_int64 n = 0, nCold = 0;
   int rc;
-  if( pEntry->eKind!=KALAM_KIND_USER || pEntry->zCf==0 ) return SQLITE_OK;
+  if( (pEntry->eKind!=KALAM_KIND_USER && !pEntry->bPerUser)
+   || pEntry->zCf==0 ){
+    return SQLITE_OK;
+  }
   pCf = kalamStoreCfFind(p->pStore, pEntry->zCf);
   if( pCf==0 ) return SQLITE_OK;
   rc = kalamColdUserRows(p->pStore, pCf, p->zUser, &nCold, pzErr);
-  if( rc==SQLITE_OK ) rc = kalamEraseUser(p->pStore, pCf, p->zUser, &n, pzErr);
+  if( rc==SQLITE_OK ){
+    rc = kalamEraseUser(p->pStore, pCf, p->zUser, pEntry->bPerUser, &n,
+                        pzErr);
+  }
   if( rc==SQLITE_OK ){
     /* The range delete took the user's segment records: now its files
     ** (one left behind is named by no record, and the sweep takes it). */

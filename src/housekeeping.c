@@ -27,11 +27,12 @@ static const KalamSchema hkNoColumns = {0};
 /* Counts the row keys in [aLo, aHi) of a column family under an owner
 ** prefix of nPrefix bytes, reading keys only; *piLast is the row id of the
 ** last one (0 if none). Each row goes into *ppSub too when a
-** subscription wants the table's hard deletes (subscribe.c). */
+** subscription wants the table's hard deletes (subscribe.c), and with
+** pExpiry (a per-user stream's rows) its expiry entry is deleted there. */
 static int hkCount(KalamStore *pStore, KalamCf *pCf, const char *aLo, int nLo,
                    const char *aHi, int nHi, int nPrefix, sqlite3_int64 *pn,
                    sqlite3_int64 *piLast, KalamSubBatch **ppSub,
-                   char **pzErr){
+                   KalamBatch *pExpiry, char **pzErr){
   KalamStoreIter *pIt;
   sqlite3_int64 n = 0;
   int bSub = kalamSubscribeWanted(pStore, pCf);
@@ -43,7 +44,11 @@ static int hkCount(KalamStore *pStore, KalamCf *pCf, const char *aLo, int nLo,
       kalamStoreIterNext(pIt)){
     size_t nKey;
     const char *zKey = kalamStoreIterKey(pIt, &nKey);
-    kalamKeyRowDecode(zKey, nKey, nPrefix, piLast);
+    if( kalamKeyRowDecode(zKey, nKey, nPrefix, piLast) && pExpiry ){
+      char aEntry[KALAM_EXPIRYKEY_MAX];
+      int nEntry = kalamKeyExpiry(aEntry, *piLast, zKey, nPrefix);
+      kalamBatchDelete(pExpiry, pCf, aEntry, (size_t)nEntry);
+    }
     n++;
     if( bSub && rc==SQLITE_OK ){
       size_t nVal;
@@ -273,7 +278,7 @@ int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
         }
         hkHorizonOwner(&horizon, zKey, np, pBatch, pCf);
         if( iSeq > horizon.iGone ) horizon.iGone = iSeq;
-        {
+        if( iSeq!=iRowid ){   /* it has a change entry (feed.c) */
           char aSeq[KALAM_ROWKEY_MAX];
           int nSeq = kalamKeyNumbered(aSeq, zKey, np, KALAM_TAG_SEQ, iSeq);
           kalamBatchDelete(pBatch, pCf, aSeq, (size_t)nSeq);
@@ -358,58 +363,124 @@ static void hkHorizonSet(KalamCf *pCf, const char *aPrefix, int nPrefix,
   kalamFeedHorizonAdd(0, pBatch, pCf, aPrefix, nPrefix, iSeq);
 }
 
-/* Removes a stream's rows older than its ttl: one range delete of the keys
-** below the cutoff (keys are time ordered, so nothing is read but the
-** expired keys, to count them), written with the stream's horizon, the
-** newest row id removed. Then disk space: on the write path only a
-** compaction hint for that range, so a write never waits; with bCompact
-** (kalam_expire) the range is compacted now, and the catalog flushed, so
-** that the log files holding the expired rows can go too. *pn is the
-** number of rows removed. */
+/* The rows of a per-user stream whose expiry entries lie in [aLo, aHi)
+** (keys.c, kalamKeyExpiry): each row's key deleted in pBatch, counted in
+** *pn, and handed to subscriptions. Reads only the expired entries, so it
+** costs the rows expired, however many users there are. */
+static int hkExpireEntries(KalamStore *pStore, KalamCf *pCf,
+                           const char *aLo, int nLo, const char *aHi, int nHi,
+                           KalamBatch *pBatch, sqlite3_int64 *pn,
+                           sqlite3_int64 *piLast, KalamSubBatch **ppSub,
+                           char **pzErr){
+  KalamStoreIter *pIt;
+  int bSub = kalamSubscribeWanted(pStore, pCf);
+  int rc = SQLITE_OK;
+  *pn = 0;
+  *piLast = 0;
+  pIt = kalamStoreIterNew(pStore, 0, pCf, aLo, nLo, aHi, nHi,
+                          KALAM_ITER_NOCACHE);
+  if( pIt==0 ) return SQLITE_NOMEM;
+  for(kalamStoreIterSeek(pIt, aLo, (size_t)nLo);
+      rc==SQLITE_OK && kalamStoreIterValid(pIt); kalamStoreIterNext(pIt)){
+    size_t nKey;
+    const char *zKey = kalamStoreIterKey(pIt, &nKey);
+    const char *aPrefix;
+    char aRow[KALAM_ROWKEY_MAX];
+    int nPrefix, nRow;
+    sqlite3_int64 iRowid;
+    if( !kalamKeyExpiryDecode(zKey, nKey, &iRowid, &aPrefix, &nPrefix) ){
+      continue;
+    }
+    nRow = kalamKeyRow(aRow, aPrefix, nPrefix, iRowid);
+    kalamBatchDelete(pBatch, pCf, aRow, (size_t)nRow);
+    (*pn)++;
+    *piLast = iRowid;
+    if( bSub ){
+      char *zOld = 0, *zErr = 0;
+      size_t nOld = 0;
+      rc = kalamStoreGet(pStore, 0, pCf, aRow, (size_t)nRow, &zOld, &nOld,
+                         "kalam_expire failed", &zErr);
+      sqlite3_free(zErr);
+      if( rc==SQLITE_OK && zOld ){
+        rc = kalamSubscribeHardDelete(ppSub, pStore, pCf, 0, aRow,
+                                      (size_t)nRow, nPrefix, zOld, nOld);
+      }
+      if( zOld ) kalamStoreFree(zOld);
+    }
+  }
+  if( rc==SQLITE_OK ) rc = kalamStoreIterError(pIt, "kalam_expire failed",
+                                               pzErr);
+  kalamStoreIterFree(pIt);
+  return rc;
+}
+
+/* Removes a stream's rows older than its ttl, written in one batch with
+** the stream's horizon, the newest row id removed. A shared stream's rows
+** are in time order: one range delete of the keys below the cutoff
+** (nothing is read but the expired keys, to count them). A per-user
+** stream (bPerUser) goes through its expiry entries instead, deleting
+** each expired row, and the entries' range. Then disk space: on the write
+** path only a compaction hint for that range, so a write never waits;
+** with bCompact (kalam_expire) the range is compacted now, and the
+** catalog flushed, so that the log files holding the expired rows can go
+** too. *pn is the number of rows removed. */
 int kalamExpire(KalamStore *pStore, KalamCf *pCf, sqlite3_int64 nTtlSeconds,
-                int bCompact, sqlite3_int64 *pn, char **pzErr){
+                int bPerUser, int bCompact, sqlite3_int64 *pn, char **pzErr){
   char aLo[KALAM_ROWKEY_MAX], aHi[KALAM_ROWKEY_MAX];
   int nLo, nHi, rc;
   sqlite3_int64 iLast = 0;
   sqlite3_int64 iCut = kalamSnowflakeMin(kalamNowMs() - nTtlSeconds*1000);
-  KalamBatch *pBatch;
+  KalamBatch *pBatch = kalamBatchNew();
   KalamSubBatch *pSub = 0;
-  nLo = kalamKeyRow(aLo, 0, 0, INT64_MIN);
-  nHi = kalamKeyRow(aHi, 0, 0, iCut);
-  rc = hkCount(pStore, pCf, aLo, nLo, aHi, nHi, 0, pn, &iLast, &pSub, pzErr);
-  if( rc || *pn==0 ){
-    kalamSubscribeDeliver(pSub, pStore, 0);
-    return rc;
+  if( pBatch==0 ) return SQLITE_NOMEM;
+  if( bPerUser ){
+    nLo = kalamKeyNumbered(aLo, KALAM_TABLE_PREFIX, 1, KALAM_TAG_EXPIRY,
+                           INT64_MIN);
+    nHi = kalamKeyNumbered(aHi, KALAM_TABLE_PREFIX, 1, KALAM_TAG_EXPIRY,
+                           iCut);
+    rc = hkExpireEntries(pStore, pCf, aLo, nLo, aHi, nHi, pBatch, pn, &iLast,
+                         &pSub, pzErr);
+  }else{
+    nLo = kalamKeyRow(aLo, 0, 0, INT64_MIN);
+    nHi = kalamKeyRow(aHi, 0, 0, iCut);
+    rc = hkCount(pStore, pCf, aLo, nLo, aHi, nHi, 0, pn, &iLast, &pSub, 0,
+                 pzErr);
   }
-  pBatch = kalamBatchNew();
-  if( pBatch==0 ){
-    kalamSubscribeDeliver(pSub, pStore, 0);
-    return SQLITE_NOMEM;
+  if( rc==SQLITE_OK && *pn>0 ){
+    kalamBatchDeleteRange(pBatch, pCf, aLo, nLo, aHi, nHi);
+    if( bPerUser ){
+      hkHorizonSet(pCf, KALAM_TABLE_PREFIX, 1, iLast, pBatch);
+    }else{
+      hkHorizonSet(pCf, "", 0, iLast, pBatch);
+    }
+    rc = kalamBatchWrite(pStore, pBatch, 0, "kalam_expire failed", pzErr);
+    kalamStoreRowsChanged(pStore);
+    if( rc==SQLITE_OK ) kalamFeedNotify();
+    kalamSubscribeDeliver(pSub, pStore, rc==SQLITE_OK);
+    pSub = 0;
+    if( rc==SQLITE_OK ){
+      if( !bCompact ){
+        kalamStoreCompactHint(pStore, pCf, aLo, nLo, aHi, nHi);
+      }else{
+        kalamStoreCompact(pStore, pCf, aLo, nLo, aHi, nHi);
+        rc = kalamStoreFlush(pStore, kalamStoreCatalog(pStore),
+                             "kalam_expire: flush failed", pzErr);
+      }
+    }
   }
-  kalamBatchDeleteRange(pBatch, pCf, aLo, nLo, aHi, nHi);
-  hkHorizonSet(pCf, "", 0, iLast, pBatch);
-  rc = kalamBatchWrite(pStore, pBatch, 0, "kalam_expire failed", pzErr);
+  kalamSubscribeDeliver(pSub, pStore, 0);
   kalamBatchFree(pBatch);
-  kalamStoreRowsChanged(pStore);
-  if( rc==SQLITE_OK ) kalamFeedNotify();
-  kalamSubscribeDeliver(pSub, pStore, rc==SQLITE_OK);
-  if( rc ) return rc;
-  if( !bCompact ){
-    kalamStoreCompactHint(pStore, pCf, aLo, nLo, aHi, nHi);
-    return SQLITE_OK;
-  }
-  kalamStoreCompact(pStore, pCf, aLo, nLo, aHi, nHi);
-  return kalamStoreFlush(pStore, kalamStoreCatalog(pStore),
-                         "kalam_expire: flush failed", pzErr);
+  return rc;
 }
 
 /* Erases user zUser from one kalam_user table: counts the user's rows
 ** (not the key-index entries), then removes the user's whole range, rows
 ** and keys, with one synced range delete, written with a horizon newer
-** than any _seq, since readers of the user's feed hold rows now gone. *pn
-** is the number of rows. */
+** than any _seq, since readers of the user's feed hold rows now gone. On a
+** per-user stream (bPerUser) the rows' expiry entries, which lie outside
+** the user's range, go too. *pn is the number of rows. */
 int kalamEraseUser(KalamStore *pStore, KalamCf *pCf, const char *zUser,
-                   sqlite3_int64 *pn, char **pzErr){
+                   int bPerUser, sqlite3_int64 *pn, char **pzErr){
   char aPrefix[KALAM_MAX_PREFIX];
   char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
   int nPrefix = kalamKeyPrefix(aPrefix, zUser);
@@ -419,15 +490,28 @@ int kalamEraseUser(KalamStore *pStore, KalamCf *pCf, const char *zUser,
   KalamSubBatch *pSub = 0;
   *pn = 0;
   kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aLo, &nLo, aHi, &nHi);
+  pBatch = kalamBatchNew();
+  if( pBatch==0 ) return SQLITE_NOMEM;
   rc = hkCount(pStore, pCf, aLo, nLo, aHi, nHi, nPrefix, pn, &iLast, &pSub,
-               pzErr);
-  pBatch = rc ? 0 : kalamBatchNew();
-  if( pBatch==0 ){
+               bPerUser ? pBatch : 0, pzErr);
+  if( rc ){
     kalamSubscribeDeliver(pSub, pStore, 0);
-    return rc ? rc : SQLITE_NOMEM;
+    kalamBatchFree(pBatch);
+    return rc;
   }
   kalamKeyOwnerRange(aPrefix, nPrefix, aLo, &nLo, aHi, &nHi);
   kalamBatchDeleteRange(pBatch, pCf, aLo, nLo, aHi, nHi);
+  if( bPerUser ){
+    /* The user's consumer positions (consume.c): under the table's own
+    ** prefix, then the user's. */
+    char aCLo[KALAM_ROWKEY_MAX], aCHi[KALAM_ROWKEY_MAX];
+    aCLo[0] = aCHi[0] = KALAM_TABLE_PREFIX[0];
+    aCLo[1] = aCHi[1] = KALAM_TAG_CONSUMER;
+    memcpy(aCLo + 2, aPrefix, (size_t)nPrefix);
+    memcpy(aCHi + 2, aPrefix, (size_t)nPrefix);
+    aCHi[2 + nPrefix] = (char)0xff;
+    kalamBatchDeleteRange(pBatch, pCf, aCLo, 2 + nPrefix, aCHi, 3 + nPrefix);
+  }
   if( *pn ){
     kalamFeedHorizonAdd(0, pBatch, pCf, aPrefix, nPrefix,
                         kalamSnowflakeNext());
@@ -481,7 +565,8 @@ int kalamHousekeep(KalamTable *pTab, int eEvent, char **pzErr){
   switch( eEvent ){
     case KALAM_HOUSEKEEP_OPEN:
       if( pSchema->eKind==KALAM_KIND_STREAM ){
-        rc = kalamExpire(pStore, pTab->pCf, pSchema->nTtlSeconds, 0, &nGone,
+        rc = kalamExpire(pStore, pTab->pCf, pSchema->nTtlSeconds,
+                         pSchema->bPerUser, 0, &nGone,
                          pzErr);
       }else{
         /* Cold files a crash left unpublished (flush.c). */
@@ -503,7 +588,8 @@ int kalamHousekeep(KalamTable *pTab, int eEvent, char **pzErr){
       if( pSchema->eKind!=KALAM_KIND_STREAM ) break;
       now = kalamNowMs();
       if( now < pTab->nNextExpire ) break;
-      rc = kalamExpire(pStore, pTab->pCf, pSchema->nTtlSeconds, 0, &nGone,
+      rc = kalamExpire(pStore, pTab->pCf, pSchema->nTtlSeconds,
+                         pSchema->bPerUser, 0, &nGone,
                        pzErr);
       if( rc==SQLITE_OK ) pTab->nNextExpire = now + hkExpireInterval(pSchema);
       break;

@@ -207,6 +207,7 @@ struct KalamSchema {
                       ** text in an index sorts as SQLite sorts it */
   int nIndex;         /* UNIQUE constraints and INDEX items */
   KalamIndex *aIndex;
+  int bPerUser;       /* a stream with per_user=1: its rows belong to users */
   int nIndexBeforePk; /* how many of them the CREATE declares before the
                       ** PRIMARY KEY: SQLite checks unique keys newest
                       ** first, the key in its place among them */
@@ -229,6 +230,10 @@ struct KalamSysColumn {
   const char *zKey;   /* how a row writes it: ,"_seq": */
   int iSlot;          /* KALAM_SYS_* */
 };
+/* Whether a table's rows belong to users, each under the owner prefix of
+** its user (keys.c): kalam_user tables and per_user=1 streams. */
+#define kalamSchemaOwned(p) \
+  ((p)->eKind==KALAM_KIND_USER || (p)->bPerUser)
 int kalamSysColumns(int eKind, const KalamSysColumn **paCol);
 int kalamSysColumnFind(int eKind, const char *zName);   /* index, or -1 */
 const KalamSysColumn *kalamSysColumnByKey(const char *z, size_t n);
@@ -304,6 +309,11 @@ int kalamRowColumn(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
 int kalamRowResult(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
                    sqlite3_context *ctx);
 int kalamRowIsDeleted(const char *z, size_t n);
+int kalamRowUserJson(const KalamSchema *pSchema, const KalamRow *pRow,
+                     char **pz, int *pn, char **pzErr);
+/* The subtype SQLite's JSON functions know JSON text by ('J'), so that
+** row -> 'x' reads a row column as JSON, not as a string. */
+#define KALAM_JSON_SUBTYPE 74
 char *kalamRowCorruptMessage(const KalamSchema *pSchema, sqlite3_int64 iRowid);
 void kalamRowEncodeBegin(KalamBuf *p);
 void kalamRowEncodeValue(KalamBuf *p, const KalamColumn *pCol,
@@ -332,6 +342,11 @@ void kalamRowEncodeEnd(KalamBuf *p, int eKind, sqlite3_int64 iSeq,
 #define KALAM_TAG_INDEX 'x'
 #define KALAM_TAG_SEQ 's'
 #define KALAM_TAG_HORIZON 'h'
+#define KALAM_TAG_EXPIRY 't'
+#define KALAM_TAG_CONSUMER 'c'
+/* The owner prefix of keys that belong to the table rather than to one
+** user of it: a length byte of 0, which no user's prefix has. */
+#define KALAM_TABLE_PREFIX "\x00"
 #define KALAM_MAX_USER 128
 #define KALAM_MAX_PREFIX (1 + KALAM_MAX_USER)
 #define KALAM_ROWKEY_MAX (KALAM_MAX_PREFIX + 1 + 8)
@@ -354,6 +369,11 @@ int kalamKeyNumberedDecode(const char *aKey, size_t nKey, int nPrefix,
                            char cTag, sqlite3_int64 *pi);
 int kalamKeyRow(char *aOut, const char *aPrefix, int nPrefix,
                 sqlite3_int64 iRowid);
+#define KALAM_EXPIRYKEY_MAX (10 + KALAM_MAX_PREFIX)
+int kalamKeyExpiry(char *aOut, sqlite3_int64 iRowid, const char *aPrefix,
+                   int nPrefix);
+int kalamKeyExpiryDecode(const char *aKey, size_t nKey, sqlite3_int64 *piRowid,
+                         const char **paPrefix, int *pnPrefix);
 int kalamKeyRowDecode(const char *aKey, size_t nKey, int nPrefix,
                       sqlite3_int64 *piRowid);
 void kalamKeyIndex(KalamBuf *p, const char *aPrefix, int nPrefix,
@@ -613,27 +633,6 @@ const char *kalamIterValue(KalamIter *p, size_t *pn);
 int kalamIterError(KalamIter *p, char **pzErr);
 
 /************************************************************************
-** Interface to feed.c: the change entries (the _seq index) and horizons
-** that kalam_changes reads, written beside the rows.
-*/
-void kalamFeedPut(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
-                  int nPrefix, sqlite3_int64 iSeq, sqlite3_int64 iRowid);
-void kalamFeedDelete(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
-                     int nPrefix, sqlite3_int64 iSeq);
-void kalamFeedHorizonAdd(KalamTxn *pTxn, KalamBatch *pBatch, KalamCf *pCf,
-                         const char *aPrefix, int nPrefix,
-                         sqlite3_int64 iSeq);
-int kalamFeedHorizon(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
-                     int nPrefix, sqlite3_int64 *piHorizon, char **pzErr);
-int kalamFeedNewest(KalamTxn *pTxn, KalamCf *pCf, int eKind,
-                    const char *aPrefix, int nPrefix,
-                    sqlite3_int64 *piNewest, char **pzErr);
-struct timespec;
-void kalamFeedNotify(void);
-sqlite3_int64 kalamFeedGeneration(void);
-int kalamFeedWait(sqlite3_int64 iGen, const struct timespec *pDeadline);
-
-/************************************************************************
 ** Interface to conn.c: per-connection state.
 */
 struct KalamDb {
@@ -672,6 +671,7 @@ int kalamConnDb(KalamConn *p, const char *zSchema, int bCreate,
                 KalamDb **ppDb, char **pzErr);
 int kalamConnSetUser(KalamConn *p, const char *zUser, int nUser,
                      char **pzErr);
+int kalamConnIdValid(const char *z, int n);
 int kalamConnIsLive(sqlite3_int64 iToken);
 int kalamConnLoaded(sqlite3 *db);
 int kalamUserFunctionsRegister(sqlite3 *db, KalamConn *pConn);
@@ -686,25 +686,6 @@ struct KalamFunc {
 };
 int kalamFunctionsRegister(sqlite3 *db, KalamConn *pConn,
                            const KalamFunc *aFunc, int nFunc);
-
-/************************************************************************
-** Interface to subscribe.c: the subscriptions of the C API, and the
-** changes delivered to them after each commit.
-*/
-typedef struct KalamSubBatch KalamSubBatch;
-int kalamSubscribe(sqlite3 *db, KalamConn *pConn, KalamTable *pTab,
-                   kalam_change_fn xChange, void *pArg, sqlite3_int64 *piId,
-                   char **pzErr);
-int kalamUnsubscribe(sqlite3 *db, sqlite3_int64 iId);
-int kalamSubscribeAny(void);
-int kalamSubscribeWanted(KalamStore *pStore, KalamCf *pCf);
-KalamSubBatch *kalamSubscribeCollect(KalamDb *pDb);
-int kalamSubscribeHardDelete(KalamSubBatch **ppB, KalamStore *pStore,
-                             KalamCf *pCf, const KalamSchema *pSchema,
-                             const char *zKey, size_t nKey, int nPrefix,
-                             const char *zOld, size_t nOld);
-void kalamSubscribeDeliver(KalamSubBatch *pB, KalamStore *pStore,
-                           int bApplied);
 
 /************************************************************************
 ** Interface to commit.c: one commit and one snapshot with SQLite's file
@@ -731,6 +712,7 @@ struct KalamCatalogEntry {
   char *zOptions;            /* JSON object text, or NULL */
   sqlite3_int64 nTtlSeconds;      /* from the options; 0 if none */
   sqlite3_int64 nRetentionHours;  /* likewise */
+  int bPerUser;              /* a stream's per_user=1 */
   sqlite3_int64 iCreated;    /* ms */
   sqlite3_int64 iPending;    /* token of the connection whose open
                              ** transaction made or dropped it, or 0 */
@@ -764,9 +746,9 @@ int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
                int nPrefix, sqlite3_int64 iBeforeMs, sqlite3_int64 *pn,
                char **pzErr);
 int kalamExpire(KalamStore *pStore, KalamCf *pCf, sqlite3_int64 nTtlSeconds,
-                int bCompact, sqlite3_int64 *pn, char **pzErr);
+                int bPerUser, int bCompact, sqlite3_int64 *pn, char **pzErr);
 int kalamEraseUser(KalamStore *pStore, KalamCf *pCf, const char *zUser,
-                   sqlite3_int64 *pn, char **pzErr);
+                   int bPerUser, sqlite3_int64 *pn, char **pzErr);
 #define KALAM_HOUSEKEEP_OPEN  1  /* the table was connected */
 #define KALAM_HOUSEKEEP_BEGIN 2  /* a write transaction includes it */
 #define KALAM_HOUSEKEEP_WRITE 3  /* a row is about to be written */
@@ -848,15 +830,6 @@ void kalamBackupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 int kalamSqlFunctionsRegister(sqlite3 *db, KalamConn *pConn);
 
 /************************************************************************
-** Interface to changes.c: kalam_changes and kalam_wait.
-*/
-int kalamChangesRegister(sqlite3 *db, KalamConn *pConn);
-/* Finds connected kalam table zName ("t" or "schema.t"), connecting it
-** if need be (kalam_flush uses it too). */
-int kalamChangesTableFind(sqlite3 *db, KalamConn *pConn, const char *zName,
-                          KalamTable **ppTab, char **pzErr);
-
-/************************************************************************
 ** Interface to alter.c and alter_rows.c: kalam_alter(t, change), and the
 ** pass over a table's rows and entries that a change needs.
 */
@@ -878,5 +851,9 @@ int kalamAdminRegister(sqlite3 *db, KalamConn *pConn);
 /* The cold tier's interfaces (thrift.c, parquet*.c) are in cold.h, kept
 ** apart so that each header stays readable in one sitting. */
 #include "cold.h"
+
+/* Following changes (feed.c, subscribe.c, changes.c, consume.c) have their
+** interfaces in changes.h, for the same reason. */
+#include "changes.h"
 
 #endif /* KALAM_INT_H */

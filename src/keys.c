@@ -109,6 +109,35 @@ int kalamKeyNumberedDecode(const char *aKey, size_t nKey, int nPrefix,
   return 1;
 }
 
+/* The expiry entry of row iRowid of a per-user stream, under the table's
+** own owner (KALAM_TABLE_PREFIX), into aOut (KALAM_EXPIRYKEY_MAX bytes):
+** 't', the row id, then the row's owner prefix. The entries of all users
+** are one range in time order, so expiry reads only what expired, however
+** many users there are. Returns its length. */
+int kalamKeyExpiry(char *aOut, sqlite3_int64 iRowid, const char *aPrefix,
+                   int nPrefix){
+  int n = kalamKeyNumbered(aOut, KALAM_TABLE_PREFIX, 1, KALAM_TAG_EXPIRY,
+                           iRowid);
+  memcpy(aOut + n, aPrefix, (size_t)nPrefix);
+  return n + nPrefix;
+}
+
+/* Decodes an expiry entry: its row id, and where its owner prefix lies
+** in it. Returns 0 if it is not one. */
+int kalamKeyExpiryDecode(const char *aKey, size_t nKey, sqlite3_int64 *piRowid,
+                         const char **paPrefix, int *pnPrefix){
+  int nOwner;
+  if( nKey < 11 || aKey[0]!=KALAM_TABLE_PREFIX[0] ) return 0;
+  if( !kalamKeyNumberedDecode(aKey, 10, 1, KALAM_TAG_EXPIRY, piRowid) ){
+    return 0;
+  }
+  nOwner = 1 + (unsigned char)aKey[10];
+  if( aKey[10]==0 || nOwner!=(int)(nKey - 10) ) return 0;
+  *paPrefix = aKey + 10;
+  *pnPrefix = nOwner;
+  return 1;
+}
+
 /* The row key of iRowid under the owner prefix into aOut
 ** (KALAM_ROWKEY_MAX bytes); returns its length. */
 int kalamKeyRow(char *aOut, const char *aPrefix, int nPrefix,

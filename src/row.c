@@ -566,6 +566,41 @@ int kalamRowColumn(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
   return rc;
 }
 
+/* The user columns of parsed row pRow as one JSON object, the form
+** kalam_changes, kalam_consume and subscriptions give a row in: *pz is
+** new (sqlite3_free), *pn its length. */
+int kalamRowUserJson(const KalamSchema *pSchema, const KalamRow *pRow,
+                     char **pz, int *pn, char **pzErr){
+  KalamBuf b;
+  int i, rc = SQLITE_OK;
+  *pz = 0;
+  *pn = 0;
+  kalamBufInit(&b);
+  kalamBufAppendChar(&b, '{');
+  for(i=0; rc==SQLITE_OK && i<pSchema->nCol; i++){
+    KalamValue v;
+    rc = kalamRowColumn(pRow, pSchema, i, &v, pzErr);
+    if( rc==SQLITE_OK ){
+      kalamRowEncodeValue(&b, &pSchema->aCol[i], &v, i==0);
+      kalamValueClear(&v);
+    }
+  }
+  kalamBufAppendChar(&b, '}');
+  if( rc==SQLITE_OK && b.oom ) rc = SQLITE_NOMEM;
+  if( rc==SQLITE_OK ){
+    *pz = sqlite3_malloc64((sqlite3_uint64)b.n + 1);
+    if( *pz==0 ){
+      rc = SQLITE_NOMEM;
+    }else{
+      memcpy(*pz, b.z, (size_t)b.n);
+      (*pz)[b.n] = 0;
+      *pn = (int)b.n;
+    }
+  }
+  kalamBufFree(&b);
+  return rc;
+}
+
 /* Sets the result of ctx to column iCol. */
 int kalamRowResult(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
                    sqlite3_context *ctx){

@@ -176,6 +176,15 @@ static int schemaOption(KalamSchema *p, const char *zArg, char **pzErr){
           "positive whole number of seconds, not %s", p->zTable, zVal);
       goto done;
     }
+  }else if( sqlite3_stricmp(zKey, "per_user")==0 ){
+    sqlite3_int64 v;
+    if( p->eKind!=KALAM_KIND_STREAM ) goto wrong_kind;
+    if( !schemaOptionInt(zVal, &v) || (v!=0 && v!=1) ){
+      *pzErr = sqlite3_mprintf("per_user of kalam_stream table %s must be 0 "
+          "or 1, not %s", p->zTable, zVal);
+      goto done;
+    }
+    p->bPerUser = (int)v;
   }else if( sqlite3_stricmp(zKey, "flush_policy")==0 ){
     int n = (int)strlen(zVal);
     char *zPolicy;
@@ -800,6 +809,7 @@ char *kalamSchemaOptionsJson(const KalamSchema *p){
   if( p->eKind==KALAM_KIND_STREAM ){
     kalamBufAppendStr(&b, "{\"ttl_seconds\":");
     kalamBufAppendInt(&b, p->nTtlSeconds);
+    if( p->bPerUser ) kalamBufAppendStr(&b, ",\"per_user\":1");
   }else{
     if( p->zFlushPolicy ){
       kalamBufAppendStr(&b, "{\"flush_policy\":");

@@ -225,6 +225,12 @@ int kalamColdOwners(KalamStore *pStore, KalamCf *pCf, const char *zTable,
     char aOwner[KALAM_MAX_PREFIX];
     char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
     int nOwner = kalamKeyOwnerLength(zKey, nKey), nLo, nHi;
+    if( nOwner==1 ){
+      /* 0x00: keys of the table as a whole, no user's. */
+      kalamKeyOwnerRange(zKey, 1, aLo, &nLo, aHi, &nHi);
+      kalamStoreIterSeek(pIt, aHi, (size_t)nHi);
+      continue;
+    }
     if( nOwner<2 || memchr(zKey + 1, 0, (size_t)nOwner - 1) ){
       *pzErr = sqlite3_mprintf("kalam table %s has a key with no valid "
                                "owner", zTable);

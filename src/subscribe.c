@@ -32,7 +32,8 @@ struct Subscription {
   char *zCf;                   /* the table's column family */
   char *zTable;                /* the table's name, as created */
   int eKind;
-  char aPrefix[KALAM_MAX_PREFIX];  /* kalam_user: the subscriber's user */
+  int bOwned;                  /* rows belong to users (kalamSchemaOwned) */
+  char aPrefix[KALAM_MAX_PREFIX];  /* then: the subscriber's user */
   int nPrefix;
   kalam_change_fn xChange;
   void *pArg;
@@ -82,10 +83,11 @@ int kalamSubscribe(sqlite3 *db, KalamConn *pConn, KalamTable *pTab,
                    char **pzErr){
   Subscription *p;
   (void)pConn;
-  if( pTab->pSchema->eKind==KALAM_KIND_USER && pTab->pConn->zUser==0 ){
-    *pzErr = sqlite3_mprintf("kalam_subscribe: kalam_user table %s has no "
+  if( kalamSchemaOwned(pTab->pSchema) && pTab->pConn->zUser==0 ){
+    *pzErr = sqlite3_mprintf("kalam_subscribe: %s table %s%s has no "
         "current user: call kalam_set_user('<user id>') first",
-        pTab->pSchema->zTable);
+        kalamKindName(pTab->pSchema->eKind), pTab->pSchema->zTable,
+        pTab->pSchema->bPerUser ? " (per_user=1)" : "");
     return SQLITE_AUTH;
   }
   p = sqlite3_malloc(sizeof(*p));
@@ -100,7 +102,8 @@ int kalamSubscribe(sqlite3 *db, KalamConn *pConn, KalamTable *pTab,
     return SQLITE_NOMEM;
   }
   p->eKind = pTab->pSchema->eKind;
-  if( p->eKind==KALAM_KIND_USER ){
+  p->bOwned = kalamSchemaOwned(pTab->pSchema);
+  if( p->bOwned ){
     p->nPrefix = kalamKeyPrefix(p->aPrefix, pTab->pConn->zUser);
   }
   p->xChange = xChange;
@@ -157,30 +160,19 @@ struct KalamSubBatch {
 static char *subRowJson(const KalamSchema *pSchema, const char *z, size_t n){
   KalamBuf b;
   char *zOut = 0;
-  kalamBufInit(&b);
   if( pSchema ){
     KalamRow row;
-    int i, rc;
     char *zErr = 0;
+    int nOut = 0, rc;
     memset(&row, 0, sizeof(row));
     rc = kalamRowParse(&row, pSchema, z, n);
-    kalamBufAppendChar(&b, '{');
-    for(i=0; rc==SQLITE_OK && i<pSchema->nCol; i++){
-      KalamValue v;
-      rc = kalamRowColumn(&row, pSchema, i, &v, &zErr);
-      if( rc==SQLITE_OK ){
-        kalamRowEncodeValue(&b, &pSchema->aCol[i], &v, i==0);
-        kalamValueClear(&v);
-      }
-    }
-    kalamBufAppendChar(&b, '}');
+    if( rc==SQLITE_OK ) rc = kalamRowUserJson(pSchema, &row, &zOut, &nOut, &zErr);
     sqlite3_free(zErr);
     kalamRowFree(&row);
-    if( rc ){
-      kalamBufFree(&b);
-      return subRowJson(0, z, n);
-    }
-  }else{
+    if( rc==SQLITE_OK || rc==SQLITE_NOMEM ) return zOut;
+  }
+  kalamBufInit(&b);
+  {
     /* A quote inside a JSON string is escaped, so the last ,"_seq": (or
     ** {"_seq": for a row of no user columns) is where they begin. */
     size_t i = n;
@@ -280,7 +272,7 @@ static int subCollect(void *pArg, KalamCf *pCf, const char *zKey, size_t nKey,
   if( !kalamSubscribeWanted(pStore, pCf) ) return SQLITE_OK;
   pTab = subTable(pB->pDb, pCf);
   if( pTab==0 ) return SQLITE_OK;
-  if( pTab->pSchema->eKind==KALAM_KIND_USER ){
+  if( kalamSchemaOwned(pTab->pSchema) ){
     nPrefix = kalamKeyOwnerLength(zKey, nKey);
     if( nPrefix<0 ) return SQLITE_OK;
   }
@@ -343,7 +335,7 @@ void kalamSubscribeDeliver(KalamSubBatch *pB, KalamStore *pStore,
       Subscription *p;
       for(p=subList; p; p=p->pNext){
         if( p->bDead || p->pStore!=pStore || strcmp(p->zCf, zCf)!=0 ) continue;
-        if( p->eKind==KALAM_KIND_USER
+        if( p->bOwned
          && (p->nPrefix!=pC->nPrefix
              || memcmp(p->aPrefix, pC->aKey, (size_t)p->nPrefix)!=0) ){
           continue;

@@ -43,11 +43,12 @@ void kalamTableError(KalamTable *pTab, char *zErr){
 ** current user. */
 int kalamTableOwnerPrefix(KalamTable *pTab, char *aPrefix, int *pnPrefix){
   *pnPrefix = 0;
-  if( pTab->pSchema->eKind!=KALAM_KIND_USER ) return SQLITE_OK;
+  if( !kalamSchemaOwned(pTab->pSchema) ) return SQLITE_OK;
   if( pTab->pConn->zUser==0 ){
-    kalamTableError(pTab, sqlite3_mprintf("kalam_user table %s has no "
+    kalamTableError(pTab, sqlite3_mprintf("%s table %s%s has no "
         "current user: call kalam_set_user('<user id>') first",
-        pTab->pSchema->zTable));
+        kalamKindName(pTab->pSchema->eKind), pTab->pSchema->zTable,
+        pTab->pSchema->bPerUser ? " (per_user=1)" : ""));
     return SQLITE_AUTH;
   }
   *pnPrefix = kalamKeyPrefix(aPrefix, pTab->pConn->zUser);

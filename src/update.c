@@ -68,22 +68,9 @@ struct UpdateCtx {
 ** caller frees it with kalamStoreFree. */
 static int updateRead(UpdateCtx *p, sqlite3_int64 iRowid, char **pzVal,
                       size_t *pnVal){
-  const char *zVal = 0;
-  KalamPin *pPin = 0;
-  char *zCopy = 0;
-  int rc;
-  *pzVal = 0;
   /* Hot or cold (cold_read.c): a flushed row is read like a hot one. */
-  rc = kalamRowRead(p->pTab, p->aPrefix, p->nPrefix, iRowid, &zVal, pnVal,
-                    &pPin, &zCopy, &p->zErr);
-  if( rc==SQLITE_OK && zVal ){
-    *pzVal = zCopy ? zCopy : kalamStoreDup(zVal, *pnVal);
-    if( *pzVal==0 ) rc = SQLITE_NOMEM;
-    zCopy = 0;
-  }
-  kalamStorePinFree(pPin);
-  if( zCopy ) kalamStoreFree(zCopy);
-  return rc;
+  return kalamRowReadCopy(p->pTab, p->aPrefix, p->nPrefix, iRowid, pzVal,
+                          pnVal, &p->zErr);
 }
 
 /* The key-index key of a converted PK value. */
@@ -110,10 +97,11 @@ static int updateUnindexOwned(UpdateCtx *p, const char *zKey, size_t nKey,
   return rc;
 }
 
-/* Removes the change entry of a row whose _seq was iSeq (streams keep
-** none). */
-static void updateFeedDelete(UpdateCtx *p, sqlite3_int64 iSeq){
-  if( p->pSchema->eKind==KALAM_KIND_STREAM ) return;
+/* Removes the change entry of row iRowid whose _seq was iSeq, if it has
+** one (feed.c: streams, and rows whose _seq is their row id, have none). */
+static void updateFeedDelete(UpdateCtx *p, sqlite3_int64 iSeq,
+                             sqlite3_int64 iRowid){
+  if( p->pSchema->eKind==KALAM_KIND_STREAM || iSeq==iRowid ) return;
   kalamFeedDelete(p->pTxn, p->pTab->pCf, p->aPrefix, p->nPrefix, iSeq);
 }
 
@@ -148,7 +136,7 @@ static int updateHardDelete(UpdateCtx *p, sqlite3_int64 iRowid,
     goto done;
   }
   if( rc==SQLITE_OK ){
-    updateFeedDelete(p, row.aSys[KALAM_SYS_SEQ]);
+    updateFeedDelete(p, row.aSys[KALAM_SYS_SEQ], iRowid);
     updateHorizon(p, row.aSys[KALAM_SYS_DELETED] ? row.aSys[KALAM_SYS_SEQ] : 0);
   }
   if( rc==SQLITE_OK && bHasPk ){
@@ -394,12 +382,21 @@ static int updateEncode(UpdateCtx *p, sqlite3_int64 iRowid,
 /* Puts the row updateEncode made as row iRowid, and its change entry. */
 static void updatePutRow(UpdateCtx *p, sqlite3_int64 iRowid){
   KalamBuf *pB = &p->pTab->rowBuf;
-  char aKey[KALAM_ROWKEY_MAX];
+  char aKey[KALAM_EXPIRYKEY_MAX];
   int nKey = kalamKeyRow(aKey, p->aPrefix, p->nPrefix, iRowid);
   kalamTxnPut(p->pTxn, p->pTab->pCf, aKey, (size_t)nKey, pB->z, (size_t)pB->n);
   if( p->pSchema->eKind!=KALAM_KIND_STREAM ){
-    kalamFeedPut(p->pTxn, p->pTab->pCf, p->aPrefix, p->nPrefix, p->iSeq,
-                 iRowid);
+    /* A new row whose snowflake id is its _seq too needs no entry: the
+    ** feed finds it by its row key (feed.c). */
+    if( p->iSeq!=iRowid ){
+      kalamFeedPut(p->pTxn, p->pTab->pCf, p->aPrefix, p->nPrefix, p->iSeq,
+                   iRowid);
+    }
+  }else if( p->pSchema->bPerUser ){
+    /* Each user's rows are in time order under the user; expiry needs
+    ** all users' in one order (keys.c, kalamKeyExpiry). */
+    nKey = kalamKeyExpiry(aKey, iRowid, p->aPrefix, p->nPrefix);
+    kalamTxnPut(p->pTxn, p->pTab->pCf, aKey, (size_t)nKey, "", 0);
   }
 }
 
@@ -737,7 +734,7 @@ static int updateUpdate(UpdateCtx *p, sqlite3_value **argv, int argc){
 
   rc = updateRemoveHolders(p);
   if( rc ) goto done;
-  updateFeedDelete(p, old.aSys[KALAM_SYS_SEQ]);
+  updateFeedDelete(p, old.aSys[KALAM_SYS_SEQ], iOld);
   if( iNew!=iOld ){
     /* The old row id goes, hot and cold (cold_read.c). */
     rc = kalamRowGone(p->pTab, p->aPrefix, p->nPrefix, iOld, &p->zErr);
@@ -798,7 +795,7 @@ static int updateDelete(UpdateCtx *p, sqlite3_value *pRowid){
   ** deleted row holds its values until another row takes one. */
   rc = updateEncode(p, iRowid, 0, abKeep, &old, 1, 0);
   if( rc==SQLITE_OK ){
-    updateFeedDelete(p, old.aSys[KALAM_SYS_SEQ]);
+    updateFeedDelete(p, old.aSys[KALAM_SYS_SEQ], iRowid);
     updatePutRow(p, iRowid);
   }
 

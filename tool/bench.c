@@ -61,6 +61,14 @@
 **             kalam_changes('t', S, 100); native, having no feed, reads the
 **             same number of rows by a rowid range, for scale; printed, no
 **             target
+**   expire    N/10 rows of a per-user stream (kalam: kalam_stream with
+**             ttl_seconds=1, per_user=1; native: a table with user_id and
+**             ts columns and an index on ts) spread over 100 users, then
+**             the same over 10,000 users, all expired (an untimed wait of a
+**             second), removed: kalam_expire, or DELETE ... WHERE ts < ?.
+**             The two kalam times should be alike: expiry reads only the
+**             expired rows, whatever the number of users (docs/streams.md);
+**             printed, no target
 **
 ** Between the writes and the reads every connection (and the raw store) is
 ** closed and opened again, so reads see the data as it lies on disk (warm
@@ -128,8 +136,10 @@
 #define W_IXRANGE  8
 #define W_UPDATE   9     /* updates by rowid: what the _seq index costs */
 #define W_FEED     10    /* the last 100 changes, read again and again */
-#define W_REOPEN   11    /* not a workload: the reopen between the phases */
-#define W_COUNT    12
+#define W_EXPIRE1  11    /* stream expiry: N/10 rows of 100 users */
+#define W_EXPIRE2  12    /* the same rows over 10,000 users */
+#define W_REOPEN   13    /* not a workload: the reopen between the phases */
+#define W_COUNT    14
 
 /* The systems. */
 #define S_NATIVE 0
@@ -152,6 +162,8 @@ static const struct {
   { "indexed ranges, 100 rows",   1.5 },
   { "updates by rowid",           0.0 },
   { "last 100 changes, x1000",    0.0 },
+  { "stream expiry, 100 users",   0.0 },
+  { "  same, 10,000 users",       0.0 },
   { "(reopen after the writes)",  0.0 },
 };
 
@@ -553,6 +565,81 @@ static BENCH_WORKLOAD sqlite3_int64 benchWorkSqlFeed(sqlite3 *db, int bKalam,
   return n;
 }
 
+/* The wall clock in ms, as kalam's snowflake ids read it. */
+static sqlite3_int64 benchWallMs(void){
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return (sqlite3_int64)t.tv_sec*1000 + t.tv_nsec/1000000;
+}
+
+/* Workload expire: fills stream zTable with nRow rows over nUsers users
+** (untimed), waits for them to expire, and times their removal. Returns
+** the rows removed. */
+static sqlite3_int64 benchWorkSqlExpire(Bench *p, sqlite3 *db, int bKalam,
+                                        const char *zTable, int nUsers,
+                                        int w, int iSys){
+  sqlite3_stmt *pIns, *pUser = 0;
+  sqlite3_int64 i, nRow = p->nRow/10, nGone;
+  char zSql[160], zUser[32];
+  BenchClock clk;
+  if( bKalam ){
+    snprintf(zSql, sizeof(zSql), "CREATE VIRTUAL TABLE %s USING kalam_stream("
+             "a INTEGER, c TEXT, ttl_seconds=1, per_user=1)", zTable);
+    benchExec(db, zSql);
+    snprintf(zSql, sizeof(zSql), "INSERT INTO %s VALUES(?1, ?2)", zTable);
+    pUser = benchPrepare(db, "SELECT kalam_set_user(?1)");
+  }else{
+    snprintf(zSql, sizeof(zSql), "CREATE TABLE %s(user_id TEXT, ts INTEGER,"
+             " a INTEGER, c TEXT); CREATE INDEX %s_ts ON %s(ts)", zTable,
+             zTable, zTable);
+    benchExec(db, zSql);
+    snprintf(zSql, sizeof(zSql), "INSERT INTO %s VALUES(?3, ?4, ?1, ?2)",
+             zTable);
+  }
+  pIns = benchPrepare(db, zSql);
+  benchExec(db, "BEGIN");
+  for(i=0; i<nRow; i++){
+    int nName = benchUserName((int)(i % nUsers), zUser, sizeof(zUser));
+    BenchRow r;
+    int rc;
+    benchRowMake(i, &r);
+    if( pUser ){
+      rc = sqlite3_bind_text(pUser, 1, zUser, nName, SQLITE_STATIC);
+      benchSqlCheck(db, rc, "bind");
+      rc = sqlite3_step(pUser);
+      if( rc!=SQLITE_ROW ) benchSqlCheck(db, rc, "kalam_set_user");
+      sqlite3_reset(pUser);
+    }else{
+      rc = sqlite3_bind_text(pIns, 3, zUser, nName, SQLITE_STATIC);
+      if( rc==SQLITE_OK ) rc = sqlite3_bind_int64(pIns, 4, benchWallMs());
+      benchSqlCheck(db, rc, "bind");
+    }
+    rc = sqlite3_bind_int64(pIns, 1, r.a);
+    if( rc==SQLITE_OK ) rc = sqlite3_bind_text(pIns, 2, r.zC, r.nC,
+                                               SQLITE_STATIC);
+    benchSqlCheck(db, rc, "bind");
+    benchStepDone(db, pIns, zSql);
+  }
+  benchExec(db, "COMMIT");
+  benchFinalize(db, pIns);
+  if( pUser ) benchFinalize(db, pUser);
+  usleep(1100000);
+  benchClockStart(&clk);
+  if( bKalam ){
+    char zOut[32];
+    snprintf(zSql, sizeof(zSql), "SELECT kalam_expire('%s')", zTable);
+    benchQueryText(db, zSql, zOut, (int)sizeof(zOut));
+    nGone = strtoll(zOut, 0, 10);
+  }else{
+    snprintf(zSql, sizeof(zSql), "DELETE FROM %s WHERE ts < %lld", zTable,
+             (long long)(benchWallMs() - 1000));
+    benchExec(db, zSql);
+    nGone = sqlite3_changes64(db);
+  }
+  benchClockStop(p, w, iSys, &clk);
+  return nGone;
+}
+
 /* Workload mtinsert: row i goes to user i % nUser. */
 static BENCH_WORKLOAD void benchWorkSqlMtInsert(Bench *p, sqlite3 *db,
                                                  int bKalam){
@@ -819,6 +906,11 @@ static void benchSqlRun(Bench *p, int iSys){
     benchClockStop(p, W_FEED, iSys, &clk);
     benchExpect(zSys, "feed rows", iGot, 100000);
   }
+
+  iGot = benchWorkSqlExpire(p, db, bKalam, "s1", 100, W_EXPIRE1, iSys);
+  benchExpect(zSys, "expire 100 users", iGot, p->nRow/10);
+  iGot = benchWorkSqlExpire(p, db, bKalam, "s2", 10000, W_EXPIRE2, iSys);
+  benchExpect(zSys, "expire 10,000 users", iGot, p->nRow/10);
 
   /* Both must read through the index: say so, in SQLite's words. */
   {

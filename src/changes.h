@@ -1,0 +1,85 @@
+/*
+** changes.h — the interfaces of following changes: the change entries and
+** horizons (feed.c), subscriptions (subscribe.c), kalam_changes and
+** kalam_wait (changes.c), stream consumers (consume.c), and what their
+** table-valued functions share (tvf.c). Included at
+** the end of kalam_int.h; docs/changes.md and docs/streams.md describe
+** what they do.
+*/
+#ifndef KALAM_CHANGES_H
+#define KALAM_CHANGES_H
+
+/************************************************************************
+** Interface to feed.c: the change entries (the _seq index) and horizons
+** that kalam_changes reads, written beside the rows.
+*/
+void kalamFeedPut(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
+                  int nPrefix, sqlite3_int64 iSeq, sqlite3_int64 iRowid);
+void kalamFeedDelete(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
+                     int nPrefix, sqlite3_int64 iSeq);
+void kalamFeedHorizonAdd(KalamTxn *pTxn, KalamBatch *pBatch, KalamCf *pCf,
+                         const char *aPrefix, int nPrefix,
+                         sqlite3_int64 iSeq);
+int kalamFeedHorizon(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
+                     int nPrefix, sqlite3_int64 *piHorizon, char **pzErr);
+int kalamFeedNewest(KalamTxn *pTxn, KalamCf *pCf, int eKind,
+                    const char *aPrefix, int nPrefix,
+                    sqlite3_int64 *piNewest, char **pzErr);
+struct timespec;
+void kalamFeedNotify(void);
+sqlite3_int64 kalamFeedGeneration(void);
+int kalamFeedWait(sqlite3_int64 iGen, const struct timespec *pDeadline);
+
+/************************************************************************
+** Interface to subscribe.c: the subscriptions of the C API, and the
+** changes delivered to them after each commit.
+*/
+typedef struct KalamSubBatch KalamSubBatch;
+int kalamSubscribe(sqlite3 *db, KalamConn *pConn, KalamTable *pTab,
+                   kalam_change_fn xChange, void *pArg, sqlite3_int64 *piId,
+                   char **pzErr);
+int kalamUnsubscribe(sqlite3 *db, sqlite3_int64 iId);
+int kalamSubscribeAny(void);
+int kalamSubscribeWanted(KalamStore *pStore, KalamCf *pCf);
+KalamSubBatch *kalamSubscribeCollect(KalamDb *pDb);
+int kalamSubscribeHardDelete(KalamSubBatch **ppB, KalamStore *pStore,
+                             KalamCf *pCf, const KalamSchema *pSchema,
+                             const char *zKey, size_t nKey, int nPrefix,
+                             const char *zOld, size_t nOld);
+void kalamSubscribeDeliver(KalamSubBatch *pB, KalamStore *pStore,
+                           int bApplied);
+
+/************************************************************************
+** Interface to changes.c: kalam_changes and kalam_wait.
+*/
+int kalamChangesRegister(sqlite3 *db, KalamConn *pConn);
+int kalamChangesTableFind(sqlite3 *db, KalamConn *pConn, const char *zName,
+                          KalamTable **ppTab, char **pzErr);
+int kalamChangesOwner(KalamTable *pTab, const char *zFunc, char *aPrefix,
+                      int *pnPrefix, char **pzErr);
+void kalamChangesError(sqlite3_context *ctx, int rc, char *zErr);
+
+/************************************************************************
+** Interface to consume.c: kalam_consume, kalam_ack and kalam_consumers.
+*/
+int kalamConsumeRegister(sqlite3 *db, KalamConn *pConn);
+
+/************************************************************************
+** Interface to tvf.c: what the table-valued functions share.
+*/
+typedef struct KalamTvf KalamTvf;
+struct KalamTvf {
+  sqlite3_vtab base;        /* must be first: SQLite sees only this part */
+  sqlite3 *db;
+  KalamConn *pConn;
+};
+#define KALAM_TVF_MAX_ARG 8
+int kalamTvfConnect(sqlite3 *db, void *pAux, const char *zDecl,
+                    sqlite3_vtab **ppVtab);
+int kalamTvfDisconnect(sqlite3_vtab *pVtab);
+int kalamTvfBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo,
+                      int iFirst, int nArg, int nRequired,
+                      const char *zUsage, int iOrder);
+void kalamTvfError(sqlite3_vtab *pVtab, char *zErr);
+
+#endif /* KALAM_CHANGES_H */
