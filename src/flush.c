@@ -393,11 +393,11 @@ static int flushOwner(FlushOwner *p, const char *aPrefix, int nPrefix,
     if( row.aSys[KALAM_SYS_SEQ]==iRowid ){
       /* The feed (feed.c) finds a row whose _seq is its row id by its
       ** row key, which goes: it gets a change entry instead. */
-      char aVal[KALAM_ROWKEY_MAX];
-      int nVal = kalamKeyRow(aVal, 0, 0, iRowid);
+      char aId[KALAM_ROWKEY_MAX];
+      int nId = kalamKeyRow(aId, 0, 0, iRowid);
       nKey = kalamKeyNumbered(aKey, aPrefix, nPrefix, KALAM_TAG_SEQ, iRowid);
-      kalamBatchPut(p->pBatch, pTab->pCf, aKey, (size_t)nKey, aVal,
-                    (size_t)nVal);
+      kalamBatchPut(p->pBatch, pTab->pCf, aKey, (size_t)nKey, aId,
+                    (size_t)nId);
     }
     if( bGone ){
       nKey = kalamColdGoneKey(aKey, aPrefix, nPrefix, iRowid);
