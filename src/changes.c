@@ -274,19 +274,6 @@ static int changesPageStream(ChangesCursor *pCur, KalamTable *pTab,
   return rc;
 }
 
-/* The _seq of a stored row, or -1 if it cannot be read. */
-static sqlite3_int64 changesRowSeq(const char *z, size_t n){
-  static const KalamSchema noColumns = {0};
-  KalamRow row;
-  sqlite3_int64 iSeq = -1;
-  memset(&row, 0, sizeof(row));
-  if( kalamRowParse(&row, &noColumns, z, n)==SQLITE_OK ){
-    iSeq = row.aSys[KALAM_SYS_SEQ];
-  }
-  kalamRowFree(&row);
-  return iSeq;
-}
-
 /* A shared or user table's page: the changes after pCur->iAfter, merged
 ** from its two ranges in _seq order (feed.c): the rows whose _seq is
 ** their row id, read in row id order, and the change entries of all
@@ -322,7 +309,7 @@ static int changesPageRows(ChangesCursor *pCur, KalamTable *pTab,
       const char *zVal = kalamIterValue(pRows, &nVal);
       if( kalamKeyRowDecode(zKey, nKey, nPrefix, &iRowidA) ){
         pTab->pConn->nRowsRead++;
-        if( changesRowSeq(zVal, nVal)==iRowidA ){ bA = 1; break; }
+        if( kalamRowSeq(zVal, nVal)==iRowidA ){ bA = 1; break; }
       }
       kalamIterNext(pRows);
     }
@@ -338,7 +325,7 @@ static int changesPageRows(ChangesCursor *pCur, KalamTable *pTab,
                               pzErr);
         if( rc==SQLITE_OK && zB ){
           pTab->pConn->nRowsRead++;
-          if( changesRowSeq(zB, nB)==iSeqB ){ bB = 1; break; }
+          if( kalamRowSeq(zB, nB)==iSeqB ){ bB = 1; break; }
           kalamStoreFree(zB);
           zB = 0;
         }

@@ -121,12 +121,9 @@ int kalamFeedHorizon(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
 static int feedLastOwnRow(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
                           int nPrefix, sqlite3_int64 iFloor, sqlite3_int64 *pi,
                           char **pzErr){
-  static const KalamSchema noColumns = {0};
   char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
   int nLo, nHi, rc;
   KalamIter *pIt;
-  KalamRow row;
-  memset(&row, 0, sizeof(row));
   kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aLo, &nLo, aHi, &nHi);
   pIt = kalamTxnIterator(pTxn, pCf, aLo, nLo, aHi, nHi, 0);
   if( pIt==0 ) return SQLITE_NOMEM;
@@ -138,15 +135,13 @@ static int feedLastOwnRow(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
     sqlite3_int64 iRowid;
     if( !kalamKeyRowDecode(zKey, nKey, nPrefix, &iRowid) ) continue;
     if( iRowid<=iFloor ) break;
-    if( kalamRowParse(&row, &noColumns, zVal, nVal)==SQLITE_OK
-     && row.aSys[KALAM_SYS_SEQ]==iRowid ){
+    if( kalamRowSeq(zVal, nVal)==iRowid ){
       *pi = iRowid;
       break;
     }
   }
   rc = kalamIterError(pIt, pzErr);
   kalamIterDestroy(pIt);
-  kalamRowFree(&row);
   return rc;
 }
 

@@ -309,6 +309,7 @@ int kalamRowColumn(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
 int kalamRowResult(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
                    sqlite3_context *ctx);
 int kalamRowIsDeleted(const char *z, size_t n);
+sqlite3_int64 kalamRowSeq(const char *z, size_t n);
 int kalamRowUserJson(const KalamSchema *pSchema, const KalamRow *pRow,
                      char **pz, int *pn, char **pzErr);
 /* The subtype SQLite's JSON functions know JSON text by ('J'), so that

@@ -566,6 +566,20 @@ int kalamRowColumn(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
   return rc;
 }
 
+/* The _seq of stored row z[0..n), read without the user columns, or -1
+** if the row cannot be read. */
+sqlite3_int64 kalamRowSeq(const char *z, size_t n){
+  static const KalamSchema noColumns = {0};
+  KalamRow row;
+  sqlite3_int64 iSeq = -1;
+  memset(&row, 0, sizeof(row));
+  if( kalamRowParse(&row, &noColumns, z, n)==SQLITE_OK ){
+    iSeq = row.aSys[KALAM_SYS_SEQ];
+  }
+  kalamRowFree(&row);
+  return iSeq;
+}
+
 /* The user columns of parsed row pRow as one JSON object, the form
 ** kalam_changes, kalam_consume and subscriptions give a row in: *pz is
 ** new (sqlite3_free), *pn its length. */

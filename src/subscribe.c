@@ -223,21 +223,17 @@ static int subAdd(KalamSubBatch *pB, KalamCf *pCf, const KalamSchema *pSchema,
                   sqlite3_int64 iRowid, const char *zOld, size_t nOld,
                   const char *zNew, size_t nNew){
   SubChange *pC;
-  KalamRow row;
   if( zOld==0 && zNew==0 ) return SQLITE_OK;
   pC = sqlite3_malloc(sizeof(*pC));
   if( pC==0 ) return SQLITE_NOMEM;
   memset(pC, 0, sizeof(*pC));
-  memset(&row, 0, sizeof(row));
   pC->pCf = pCf;
   pC->nPrefix = nPrefix;
   memcpy(pC->aKey, zKey, nKey);
   pC->c.rowid = iRowid;
   if( zNew ){
-    static const KalamSchema noColumns = {0};
-    if( kalamRowParse(&row, &noColumns, zNew, nNew)==SQLITE_OK ){
-      pC->c.seq = row.aSys[KALAM_SYS_SEQ];
-    }
+    sqlite3_int64 iSeq = kalamRowSeq(zNew, nNew);
+    pC->c.seq = iSeq>0 ? iSeq : 0;
     if( zOld==0 ){
       pC->c.op = KALAM_CHANGE_INSERT;
     }else if( kalamRowIsDeleted(zNew, nNew) && !kalamRowIsDeleted(zOld, nOld) ){
@@ -248,7 +244,6 @@ static int subAdd(KalamSubBatch *pB, KalamCf *pCf, const KalamSchema *pSchema,
   }else{
     pC->c.op = KALAM_CHANGE_HARD_DELETE;
   }
-  kalamRowFree(&row);
   if( zNew ) pC->zNew = subRowJson(pSchema, zNew, nNew);
   if( zOld ) pC->zOld = subRowJson(pSchema, zOld, nOld);
   pC->c.zNew = pC->zNew;
