@@ -46,6 +46,8 @@ int sqlite3_kalam_init(sqlite3 *db, char **pzErrMsg,
   if( rc==SQLITE_OK ) rc = kalamConsumeRegister(db, pConn);
   if( rc==SQLITE_OK ) rc = kalamAlterRegister(db, pConn);
   if( rc==SQLITE_OK ) rc = kalamAdminRegister(db, pConn);
+  if( rc==SQLITE_OK ) rc = kalamFlushRegister(db, pConn);
+  if( rc==SQLITE_OK ) rc = kalamSegmentsRegister(db, pConn);
   /* The registrations hold their own references now. */
   kalamConnUnref(pConn);
   if( rc ){

@@ -736,6 +736,18 @@ static void alterFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     goto done;
   }
   rc = alterCf(pDb, tab.zName, &pCf, &zErr);
+  if( rc==SQLITE_OK && ch.eOp==ALTER_ADD_INDEX ){
+    /* The pass below indexes hot rows only: refused while rows are in
+    ** cold files, rather than an index that misses them (docs/cold.md). */
+    int bCold = 0;
+    rc = kalamColdAny(pDb->pStore, pCf, tab.eKind, tab.zName, &bCold, &zErr);
+    if( rc==SQLITE_OK && bCold ){
+      zErr = sqlite3_mprintf("kalam_alter: table %s has rows in cold files "
+          "(kalam_flush), and an index or UNIQUE cannot be added to them yet",
+          tab.zName);
+      rc = SQLITE_ERROR;
+    }
+  }
   if( rc==SQLITE_OK ) rc = kalamAlterRows(pDb->pTxn, pCf, ch.eOp, pOld, pFinal, iNum,
                                         &zErr);
   if( rc==SQLITE_OK ) rc = alterWriteSchema(db, &tab, zSql, &zErr);

@@ -120,6 +120,7 @@ static int backupRun(sqlite3 *db, KalamDb *pDb, const char *zDest,
       if( rc ) goto done;
     }
     rc = kalamStoreCopy(pDb->pStore, zDestStore, pzErr);
+    if( rc==SQLITE_OK ) rc = kalamColdCopy(pDb->pStore, zDestStore, pzErr);
     if( rc ) goto done;
   }
   rc = backupOpen(zFile, &pSrc);

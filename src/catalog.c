@@ -365,6 +365,8 @@ static int catalogSettle(void *pArg, const KalamCatalogEntry *pEntry,
       kalamStoreCfRelease(p, pTabCf);
     }
     if( rc==SQLITE_OK ) rc = kalamCatalogDelete(p, pEntry->zName, pzErr);
+    /* Its cold files (flush.c); one left behind is named by no record. */
+    if( rc==SQLITE_OK ) (void)kalamColdRemoveFolder(p, pEntry->zName, 0);
   }
   return rc;
 }

@@ -320,10 +320,9 @@ static int changesPageRows(ChangesCursor *pCur, KalamTable *pTab,
       const char *zVal = kalamIterValue(pSeqs, &nVal);
       if( kalamKeyNumberedDecode(zKey, nKey, nPrefix, KALAM_TAG_SEQ, &iSeqB)
        && kalamKeyRowDecode(zVal, nVal, 0, &iRowidB) ){
-        char aRow[KALAM_ROWKEY_MAX];
-        int nRow = kalamKeyRow(aRow, aPrefix, nPrefix, iRowidB);
-        rc = kalamTxnGet(pTxn, pTab->pCf, aRow, (size_t)nRow, &zB, &nB,
-                         pzErr);
+        /* Hot, or flushed to a cold file (cold_read.c). */
+        rc = kalamRowReadCopy(pTab, aPrefix, nPrefix, iRowidB, &zB, &nB,
+                              pzErr);
         if( rc==SQLITE_OK && zB ){
           pTab->pConn->nRowsRead++;
           if( kalamRowSeq(zB, nB)==iSeqB ){ bB = 1; break; }

@@ -187,4 +187,101 @@ int kalamParquetChunkValue(const KalamParquetChunk *p, sqlite3_int64 iRow,
                            KalamValue *pOut, char **pzErr);
 void kalamParquetChunkFree(KalamParquetChunk *p);
 
+/************************************************************************
+** Interface to segment.c: the records of a table's cold files (segments)
+** in its column family, and the folder names of the cold tier
+** (docs/cold.md, "The cold tier in a store").
+*/
+#define KALAM_TAG_COLD 'f'   /* <owner> 'f' <file number>: a segment */
+#define KALAM_TAG_GONE 'g'   /* <owner> 'g' <row id>: removed, cold too */
+typedef struct KalamSegment KalamSegment;
+struct KalamSegment {
+  sqlite3_int64 iNum;        /* file number: a snowflake id of its flush */
+  sqlite3_int64 nRows;
+  sqlite3_int64 iMinSeq, iMaxSeq;
+  sqlite3_int64 nBytes;
+  sqlite3_int64 iMinRowid, iMaxRowid;
+  char *zRel;                /* path relative to the store directory */
+  char *zPath;               /* absolute path (both sqlite3_free) */
+};
+void kalamColdNameEncode(KalamBuf *p, const char *zName, int n, int bLower);
+int kalamSegmentKey(char *aOut, const char *aPrefix, int nPrefix,
+                    sqlite3_int64 iNum);
+void kalamSegmentEncode(KalamBuf *p, const KalamSegment *pSeg);
+int kalamSegmentDecode(const char *zKey, size_t nKey, int nPrefix,
+                       const char *zVal, size_t nVal, const char *zDir,
+                       KalamSegment *pSeg);
+void kalamSegmentClear(KalamSegment *pSeg);
+void kalamSegmentListFree(KalamSegment *aSeg, int nSeg);
+int kalamSegmentList(KalamView *pView, KalamStore *pStore, KalamCf *pCf,
+                     const char *aPrefix, int nPrefix, const char *zTable,
+                     KalamSegment **paSeg, int *pnSeg, char **pzErr);
+int kalamColdOwners(KalamStore *pStore, KalamCf *pCf, const char *zTable,
+                    int (*xOwner)(void*, const char*, int, char**),
+                    void *pArg, char **pzErr);
+int kalamColdAny(KalamStore *pStore, KalamCf *pCf, int eKind,
+                 const char *zTable, int *pbAny, char **pzErr);
+int kalamColdUserRows(KalamStore *pStore, KalamCf *pCf, const char *zUser,
+                      sqlite3_int64 *pn, char **pzErr);
+
+/************************************************************************
+** Interface to flush.c: moving a table's rows to Parquet files
+** (kalam_flush, flush_policy), and removing the files a crash left
+** unpublished.
+*/
+int kalamFlushTable(KalamTable *pTab, const char *aPrefix, int nPrefix,
+                    sqlite3_int64 nMax, sqlite3_int64 *pnMoved,
+                    char **pzErr);
+#define KALAM_FLUSH_STEP 65536  /* rows a policy's flush moves at most */
+int kalamFlushPolicyParse(const char *z, sqlite3_int64 *pnRows,
+                          sqlite3_int64 *pnInterval);
+int kalamFlushPolicy(KalamTable *pTab, char **pzErr);
+int kalamColdSweep(KalamTable *pTab, char **pzErr);
+int kalamColdRemoveFolder(KalamStore *pStore, const char *zTable,
+                          const char *zUser);
+int kalamColdCopy(KalamStore *pStore, const char *zDestStore, char **pzErr);
+int kalamFlushRegister(sqlite3 *db, KalamConn *pConn);
+
+/************************************************************************
+** Interface to cold_read.c: a table's rows as one connection sees them,
+** hot and cold merged. A row key with no hot row is looked for in the
+** owner's segments (newest file first); scans merge the hot rows with
+** every segment's rows in row id order, a hot row winning over a cold
+** one and a newer file over an older one.
+*/
+int kalamColdGoneKey(char *aOut, const char *aPrefix, int nPrefix,
+                     sqlite3_int64 iRowid);
+int kalamRowGone(KalamTable *pTab, const char *aPrefix, int nPrefix,
+                 sqlite3_int64 iRowid, char **pzErr);
+int kalamColdPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
+                   int nPrefix, sqlite3_int64 iBeforeMs, KalamBatch *pBatch,
+                   int (*xGone)(void*, const char*, int, int, sqlite3_int64),
+                   void *pArg, char **pzErr);
+int kalamColdMask(KalamStore *pStore, KalamCf *pCf, const char *zKey,
+                  size_t nKey, int nPrefix, KalamBatch *pBatch, char **pzErr);
+int kalamRowRead(KalamTable *pTab, const char *aPrefix, int nPrefix,
+                 sqlite3_int64 iRowid, const char **pzVal, size_t *pnVal,
+                 KalamPin **ppPin, char **pzCopy, char **pzErr);
+int kalamRowReadCopy(KalamTable *pTab, const char *aPrefix, int nPrefix,
+                     sqlite3_int64 iRowid, char **pzVal, size_t *pnVal,
+                     char **pzErr);
+typedef struct KalamColdCache KalamColdCache;
+void kalamColdCacheFree(KalamColdCache *p);
+typedef struct KalamRowIter KalamRowIter;
+KalamRowIter *kalamRowIterNew(KalamTable *pTab, const char *aPrefix,
+                              int nPrefix, sqlite3_int64 iLo,
+                              sqlite3_int64 iHi, int bDesc, int flags,
+                              int *pRc, char **pzErr);
+void kalamRowIterFree(KalamRowIter *p);
+int kalamRowIterValid(KalamRowIter *p);
+void kalamRowIterNext(KalamRowIter *p);
+const char *kalamRowIterKey(KalamRowIter *p, size_t *pn);
+const char *kalamRowIterValue(KalamRowIter *p, size_t *pn);
+int kalamRowIterError(KalamRowIter *p, char **pzErr);
+
+/************************************************************************
+** Interface to segments.c: the kalam_segments table.
+*/
+int kalamSegmentsRegister(sqlite3 *db, KalamConn *pConn);
+
 #endif /* KALAM_COLD_H */

@@ -33,8 +33,9 @@ struct KalamCursor {
   int bEof;
   char aPrefix[KALAM_MAX_PREFIX];
   int nPrefix;
-  /* Range scans */
-  KalamIter *pIter;
+  /* Range scans: pRows, hot and cold rows merged (cold_read.c) */
+  KalamRowIter *pRows;
+  KalamIter *pIter;            /* index scans */
   char aLo[KALAM_ROWKEY_MAX];  /* first key in range */
   int nLo;
   char aHi[KALAM_ROWKEY_MAX];  /* first key past the range */
@@ -103,8 +104,10 @@ static void cursorDropGot(KalamCursor *pCur){
 
 static void cursorReset(KalamCursor *pCur){
   kalamIterDestroy(pCur->pIter);
+  kalamRowIterFree(pCur->pRows);
   cursorDropGot(pCur);
   pCur->pIter = 0;
+  pCur->pRows = 0;
   pCur->bIndex = 0;
   pCur->nRowid = 0;
   pCur->iNext = 0;
@@ -161,9 +164,9 @@ static int cursorScan(KalamCursor *pCur){
   char *zErr = 0;
   int rc;
   pCur->bParsed = 0;
-  while( kalamIterValid(pCur->pIter) ){
+  while( kalamRowIterValid(pCur->pRows) ){
     size_t nKey, nVal;
-    const char *zKey = kalamIterKey(pCur->pIter, &nKey);
+    const char *zKey = kalamRowIterKey(pCur->pRows, &nKey);
     const char *zVal;
     sqlite3_int64 iRowid;
     /* Bounds are checked here too, for keys that are not row keys. */
@@ -175,7 +178,7 @@ static int cursorScan(KalamCursor *pCur){
     if( !(bDesc ? kalamKeyCmp(zKey, nKey, pCur->aHi, pCur->nHi)>=0
                 : kalamKeyCmp(zKey, nKey, pCur->aLo, pCur->nLo)<0)
      && kalamKeyRowDecode(zKey, nKey, pCur->nPrefix, &iRowid) ){
-      zVal = kalamIterValue(pCur->pIter, &nVal);
+      zVal = kalamRowIterValue(pCur->pRows, &nVal);
       if( cursorVisible(pCur, iRowid, zVal, nVal) ){
         pCur->iRowid = iRowid;
         pCur->zVal = zVal;
@@ -184,10 +187,10 @@ static int cursorScan(KalamCursor *pCur){
         return SQLITE_OK;
       }
     }
-    kalamIterNext(pCur->pIter);
+    kalamRowIterNext(pCur->pRows);
   }
   pCur->bEof = 1;
-  rc = kalamIterError(pCur->pIter, &zErr);
+  rc = kalamRowIterError(pCur->pRows, &zErr);
   if( rc ) kalamTableError(pTab, zErr);
   return rc;
 }
@@ -197,16 +200,14 @@ static int cursorLookup(KalamCursor *pCur){
   KalamTable *pTab = (KalamTable*)pCur->base.pVtab;
   pCur->bParsed = 0;
   while( pCur->iNext < pCur->nRowid ){
-    char aKey[KALAM_ROWKEY_MAX];
     sqlite3_int64 iRowid = pCur->aRowid[pCur->iNext++];
-    int nKey = kalamKeyRow(aKey, pCur->aPrefix, pCur->nPrefix, iRowid);
     size_t nVal = 0;
     const char *zVal = 0;
     char *zErr = 0;
     int rc;
     cursorDropGot(pCur);
-    rc = kalamTxnGetPinned(pTab->pDb->pTxn, pTab->pCf, aKey, (size_t)nKey,
-                           &zVal, &nVal, &pCur->pPin, &pCur->zGot, &zErr);
+    rc = kalamRowRead(pTab, pCur->aPrefix, pCur->nPrefix, iRowid, &zVal,
+                      &nVal, &pCur->pPin, &pCur->zGot, &zErr);
     if( rc ){
       kalamTableError(pTab, zErr);
       return rc;
@@ -406,8 +407,6 @@ static int cursorIndexScan(KalamCursor *pCur){
     size_t nKey, nEntry, nVal = 0;
     const char *zKey = kalamIterKey(pCur->pIter, &nKey);
     const char *zEntry, *zVal = 0;
-    char aRow[KALAM_ROWKEY_MAX];
-    int nRow;
     sqlite3_int64 iRowid;
     if( bDesc ? kalamKeyCmp(zKey, nKey, pCur->idxLo.z, (size_t)pCur->idxLo.n)<0
               : kalamKeyCmp(zKey, nKey, pCur->idxHi.z, (size_t)pCur->idxHi.n)>=0 ){
@@ -419,10 +418,9 @@ static int cursorIndexScan(KalamCursor *pCur){
           "table %s", pTab->pSchema->zTable));
       return SQLITE_CORRUPT;
     }
-    nRow = kalamKeyRow(aRow, pCur->aPrefix, pCur->nPrefix, iRowid);
     cursorDropGot(pCur);
-    rc = kalamTxnGetPinned(pTab->pDb->pTxn, pTab->pCf, aRow, (size_t)nRow,
-                           &zVal, &nVal, &pCur->pPin, &pCur->zGot, &zErr);
+    rc = kalamRowRead(pTab, pCur->aPrefix, pCur->nPrefix, iRowid, &zVal,
+                      &nVal, &pCur->pPin, &pCur->zGot, &zErr);
     if( rc ){
       kalamTableError(pTab, zErr);
       return rc;
@@ -630,14 +628,15 @@ int kalamCursorFilter(sqlite3_vtab_cursor *cur, int idxNum,
       ** million-row scan (docs/performance.md). */
       flags = KALAM_ITER_BULK;
     }
-    pCur->pIter = kalamTxnIterator(pTab->pDb->pTxn, pTab->pCf,
-                                   pCur->aLo, pCur->nLo, pCur->aHi, pCur->nHi,
-                                   flags);
-    if( pCur->pIter==0 ) return SQLITE_NOMEM;
-    if( idxNum & KALAM_PLAN_DESC ){
-      kalamIterSeekForPrev(pCur->pIter, pCur->aHi, (size_t)pCur->nHi);
-    }else{
-      kalamIterSeek(pCur->pIter, pCur->aLo, (size_t)pCur->nLo);
+    {
+      char *zErr = 0;
+      pCur->pRows = kalamRowIterNew(pTab, pCur->aPrefix, pCur->nPrefix, iLo,
+                                    iHi, (idxNum & KALAM_PLAN_DESC)!=0, flags,
+                                    &rc, &zErr);
+      if( pCur->pRows==0 ){
+        if( zErr ) kalamTableError(pTab, zErr);
+        return rc ? rc : SQLITE_NOMEM;
+      }
     }
     assert( iArg<=argc );
     return cursorScan(pCur);
@@ -646,9 +645,13 @@ int kalamCursorFilter(sqlite3_vtab_cursor *cur, int idxNum,
 
 int kalamCursorNext(sqlite3_vtab_cursor *cur){
   KalamCursor *pCur = (KalamCursor*)cur;
+  if( pCur->pRows ){
+    kalamRowIterNext(pCur->pRows);
+    return cursorScan(pCur);
+  }
   if( pCur->pIter ){
     kalamIterNext(pCur->pIter);
-    return pCur->bIndex ? cursorIndexScan(pCur) : cursorScan(pCur);
+    return cursorIndexScan(pCur);
   }
   return cursorLookup(pCur);
 }

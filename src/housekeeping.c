@@ -17,6 +17,7 @@
 */
 #include "kalam_int.h"
 #include <string.h>
+#include <stdlib.h>
 
 SQLITE_EXTENSION_INIT3
 
@@ -151,6 +152,43 @@ static int hkHorizonRead(HkHorizon *h, KalamStore *pStore, KalamCf *pCf,
   return rc;
 }
 
+/* What kalamColdPurge's callback needs: the purge's list of row keys
+** (one slot each, as kalamPurge keeps them), its write, and its horizon. */
+typedef struct HkGone HkGone;
+struct HkGone {
+  KalamBuf *pGone;
+  sqlite3_int64 *pn;
+  KalamBatch *pBatch;
+  KalamCf *pCf;
+  HkHorizon *pHorizon;
+};
+
+/* A cold row purged (cold_read.c): its key among the purged, its change
+** entry removed, its _seq into its owner's horizon. */
+static int hkGoneAdd(void *pArg, const char *zKey, int nKey, int np,
+                     sqlite3_int64 iSeq){
+  HkGone *p = (HkGone*)pArg;
+  char aRow[KALAM_ROWKEY_MAX + 1];
+  char aSeq[KALAM_ROWKEY_MAX];
+  int nSeq;
+  if( nKey > KALAM_ROWKEY_MAX ) return SQLITE_OK;
+  memset(aRow, 0, sizeof(aRow));
+  memcpy(aRow, zKey, (size_t)nKey);
+  aRow[KALAM_ROWKEY_MAX] = (char)nKey;
+  kalamBufAppend(p->pGone, aRow, sizeof(aRow));
+  if( p->pGone->oom ) return SQLITE_NOMEM;
+  (*p->pn)++;
+  nSeq = kalamKeyNumbered(aSeq, zKey, np, KALAM_TAG_SEQ, iSeq);
+  kalamBatchDelete(p->pBatch, p->pCf, aSeq, (size_t)nSeq);
+  hkHorizonOwner(p->pHorizon, zKey, np, p->pBatch, p->pCf);
+  if( iSeq > p->pHorizon->iGone ) p->pHorizon->iGone = iSeq;
+  return SQLITE_OK;
+}
+
+static int hkSlotCmp(const void *a, const void *b){
+  return memcmp(a, b, KALAM_ROWKEY_MAX + 1);
+}
+
 /* Hard-deletes soft-deleted rows deleted before iBeforeMs (INT64_MAX: all
 ** of them), with their key-index and index entries, in one write.
 ** aPrefix/nPrefix is the owner (empty for shared tables, one user for
@@ -252,6 +290,9 @@ int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
         if( gone.oom ){ rc = SQLITE_NOMEM; break; }
         nGone++;
         kalamBatchDelete(pBatch, pCf, zKey, nKey);
+        /* A cold copy of it stays gone too (cold_read.c). */
+        rc = kalamColdMask(pStore, pCf, zKey, nKey, np, pBatch, pzErr);
+        if( rc ) break;
       }else{
         /* Index entry: does it point at a purged row? Rebuild that row's
         ** key and look for it among the purged, which are sorted. */
@@ -275,6 +316,22 @@ int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
     }
     kalamStoreIterFree(pIt);
     pIt = 0;
+    if( rc==SQLITE_OK && pass==0 ){
+      /* Deleted rows in cold files are masked for good (cold_read.c);
+      ** their entries go in passes 1 and 2 like the hot rows'. */
+      sqlite3_int64 nHot = nGone;
+      HkGone g;
+      g.pGone = &gone;
+      g.pn = &nGone;
+      g.pBatch = pBatch;
+      g.pCf = pCf;
+      g.pHorizon = &horizon;
+      rc = kalamColdPurge(pStore, pCf, aPrefix, nPrefix, iBeforeMs, pBatch,
+                          hkGoneAdd, &g, pzErr);
+      if( rc==SQLITE_OK && nGone>nHot ){
+        qsort(gone.z, (size_t)nGone, (size_t)nSlot, hkSlotCmp);
+      }
+    }
   }
   if( rc==SQLITE_OK && nGone ){
     hkHorizonEnd(&horizon, pBatch, pCf);
@@ -486,8 +543,10 @@ static sqlite3_int64 hkPurgeInterval(const KalamSchema *pSchema){
 
 /* The housekeeping a table's own use brings, by event:
 **
-**   OPEN   a stream's rows that expired while the database was closed go
-**   BEGIN  deleted_retention_hours: soft-deleted rows older than the
+**   OPEN   a stream's rows that expired while the database was closed go;
+**          other tables' cold files a crash left unpublished go (flush.c)
+**   BEGIN  flush_policy (flush.c: kalamFlushPolicy says when); then
+**          deleted_retention_hours: soft-deleted rows older than the
 **          retention are purged, from the first write transaction after
 **          open and then at most every hkPurgeInterval; every owner's
 **          rows, because the retention is the table's policy, not a user's
@@ -509,9 +568,15 @@ int kalamHousekeep(KalamTable *pTab, int eEvent, char **pzErr){
         rc = kalamExpire(pStore, pTab->pCf, pSchema->nTtlSeconds,
                          pSchema->bPerUser, 0, &nGone,
                          pzErr);
+      }else{
+        /* Cold files a crash left unpublished (flush.c). */
+        rc = kalamColdSweep(pTab, pzErr);
       }
       break;
     case KALAM_HOUSEKEEP_BEGIN:
+      /* flush_policy (flush.c): before this transaction writes the table. */
+      rc = kalamFlushPolicy(pTab, pzErr);
+      if( rc ) break;
       now = kalamNowMs();
       if( pSchema->nRetentionHours<=0 || now < pTab->nNextPurge ) break;
       rc = kalamPurge(pStore, pTab->pCf, "",

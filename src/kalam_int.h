@@ -199,8 +199,9 @@ struct KalamSchema {
   KalamColumn *aCol;
   int iPk;            /* index of the PRIMARY KEY column, or -1 */
   int bIntPk;         /* the PK is INTEGER: an alias of the row id */
-  char *zFlushPolicy; /* 'rows:N' or NULL */
-  sqlite3_int64 nFlushRows;
+  char *zFlushPolicy; /* 'rows:N', 'interval:S', 'rows:N,interval:S', NULL */
+  sqlite3_int64 nFlushRows;      /* N, or 0 */
+  sqlite3_int64 nFlushInterval;  /* S, or 0 */
   sqlite3_int64 nRetentionHours; /* deleted_retention_hours, 0 = keep */
   sqlite3_int64 nTtlSeconds;     /* streams only */
   int bUtf8;          /* the database's text is UTF-8 (set at connect): a
@@ -483,6 +484,7 @@ int kalamStoreCfDrop(KalamStore *p, KalamCf *pCf, char **pzErr);
 /* store_io.c: point reads and single writes. A read takes the view
 ** (below) to read at, or NULL for the newest commit. */
 void kalamStoreFree(void *p);
+char *kalamStoreDup(const char *z, size_t n);
 int kalamStoreGet(KalamStore *p, KalamView *pView, KalamCf *pCf,
                   const char *k, size_t nk, char **pzVal, size_t *pnVal,
                   const char *zWhat, char **pzErr);
@@ -787,6 +789,9 @@ struct KalamTable {
   KalamBuf rowBuf;          /* xUpdate encodes rows here, reused */
   KalamCursor *pSpare;      /* a closed cursor kept for the next xOpen */
   KalamTable *pNextInDb;    /* the next of KalamDb.pTables */
+  struct KalamColdCache *pColdCache; /* cold files lookups keep open
+                            ** (cold_read.c), or NULL */
+  sqlite3_int64 nNextFlush; /* flush_policy: earliest ms of the next check */
 };
 
 /* table.c */

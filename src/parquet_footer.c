@@ -199,7 +199,7 @@ int kalamParquetColumnsFromSchema(const KalamSchema *pSchema,
   for(i=0; i<pSchema->nCol; i++, n++){
     a[n].zName = pSchema->aCol[i].zName;
     a[n].eType = pSchema->aCol[i].eType;
-    a[n].iFieldId = i + 1;
+    a[n].iFieldId = pSchema->aCol[i].iId;
     a[n].bNotNull = 0;
   }
   a[n].zName = "_rowid";

@@ -197,14 +197,20 @@ static int schemaOption(KalamSchema *p, const char *zArg, char **pzErr){
       zPolicy[n-2] = 0;
     }
     p->zFlushPolicy = zPolicy;
-    if( sqlite3_strnicmp(zPolicy, "rows:", 5)!=0
-     || !schemaOptionInt(zPolicy + 5, &p->nFlushRows) || p->nFlushRows<=0 ){
+    if( !kalamFlushPolicyParse(zPolicy, &p->nFlushRows, &p->nFlushInterval) ){
       *pzErr = sqlite3_mprintf("flush_policy of %s table %s must be "
-          "'rows:N' with N a positive number, not %s", zKind, p->zTable, zVal);
+          "'rows:N', 'interval:S' or 'rows:N,interval:S' with N and S "
+          "positive whole numbers, not %s", zKind, p->zTable, zVal);
       goto done;
     }
-    p->zFlushPolicy[0] = 'r'; p->zFlushPolicy[1] = 'o';
-    p->zFlushPolicy[2] = 'w'; p->zFlushPolicy[3] = 's';
+    /* Kept as kalam writes it (flush.c reads it back the same). */
+    sqlite3_free(p->zFlushPolicy);
+    p->zFlushPolicy = p->nFlushRows && p->nFlushInterval
+      ? sqlite3_mprintf("rows:%lld,interval:%lld", p->nFlushRows,
+                        p->nFlushInterval)
+      : p->nFlushRows ? sqlite3_mprintf("rows:%lld", p->nFlushRows)
+                      : sqlite3_mprintf("interval:%lld", p->nFlushInterval);
+    if( p->zFlushPolicy==0 ){ rc = SQLITE_NOMEM; goto done; }
   }else if( sqlite3_stricmp(zKey, "deleted_retention_hours")==0 ){
     sqlite3_int64 v;
     if( p->eKind==KALAM_KIND_STREAM ) goto wrong_kind;

@@ -34,6 +34,18 @@ void kalamStoreFree(void *p){
   rocksdb_free(p);
 }
 
+/* A copy of z[0..n) (with a NUL after it) that kalamStoreFree frees: a
+** value that does not come from RocksDB (a cold row) handed out where
+** values from RocksDB are. rocksdb_free is free(). NULL if out of memory. */
+char *kalamStoreDup(const char *z, size_t n){
+  char *p = malloc(n + 1);
+  if( p ){
+    memcpy(p, z, n);
+    p[n] = 0;
+  }
+  return p;
+}
+
 /* ------------------------------------------------------------ point reads */
 
 /* Reads one key as of view pView (NULL: the newest commit). *pzVal is NULL

@@ -341,6 +341,7 @@ static int tableDisconnect(sqlite3_vtab *pVtab){
     if( *pp ) *pp = pTab->pNextInDb;
   }
   kalamCursorFree(pTab->pSpare);
+  kalamColdCacheFree(pTab->pColdCache);
   if( pTab->pDb ) kalamStoreCfRelease(pTab->pDb->pStore, pTab->pCf);
   sqlite3_free(pTab->zBroken);
   kalamBufFree(&pTab->rowBuf);
@@ -381,6 +382,9 @@ static int tableDestroy(sqlite3_vtab *pVtab){
   }else if( sqlite3_get_autocommit(pTab->db) ){
     rc = kalamStoreCfDrop(pStore, pTab->pCf, &zErr);
     if( rc==SQLITE_OK ) rc = kalamCatalogDelete(pStore, zTable, &zErr);
+    /* Its cold files (flush.c): a file left behind is named by no record,
+    ** and the sweep takes it. */
+    if( rc==SQLITE_OK ) (void)kalamColdRemoveFolder(pStore, zTable, 0);
   }else{
     rc = kalamCatalogRead(pStore, zTable, &pEntry, &zErr);
     if( rc==SQLITE_OK && pEntry && pEntry->iPending==0 ){

@@ -68,10 +68,9 @@ struct UpdateCtx {
 ** caller frees it with kalamStoreFree. */
 static int updateRead(UpdateCtx *p, sqlite3_int64 iRowid, char **pzVal,
                       size_t *pnVal){
-  char aKey[KALAM_ROWKEY_MAX];
-  int nKey = kalamKeyRow(aKey, p->aPrefix, p->nPrefix, iRowid);
-  return kalamTxnGet(p->pTxn, p->pTab->pCf, aKey, (size_t)nKey, pzVal, pnVal,
-                     &p->zErr);
+  /* Hot or cold (cold_read.c): a flushed row is read like a hot one. */
+  return kalamRowReadCopy(p->pTab, p->aPrefix, p->nPrefix, iRowid, pzVal,
+                          pnVal, &p->zErr);
 }
 
 /* The key-index key of a converted PK value. */
@@ -121,14 +120,14 @@ static void updateHorizon(UpdateCtx *p, sqlite3_int64 iSeq){
 static int updateHardDelete(UpdateCtx *p, sqlite3_int64 iRowid,
                             const char *zVal, size_t nVal){
   const KalamSchema *pSchema = p->pSchema;
-  char aKey[KALAM_ROWKEY_MAX];
-  int nKey = kalamKeyRow(aKey, p->aPrefix, p->nPrefix, iRowid);
   int bHasPk = pSchema->iPk>=0 && !pSchema->bIntPk;
   KalamRow row;
   int rc = SQLITE_OK;
 
   memset(&row, 0, sizeof(row));
-  kalamTxnDelete(p->pTxn, p->pTab->pCf, aKey, (size_t)nKey);
+  /* The hot key, and any cold copy (cold_read.c). */
+  rc = kalamRowGone(p->pTab, p->aPrefix, p->nPrefix, iRowid, &p->zErr);
+  if( rc ) return rc;
   rc = kalamRowParse(&row, pSchema, zVal, nVal);
   if( rc==SQLITE_CORRUPT ){
     /* Nothing readable to unindex; the feed cannot tell what went. */
@@ -737,9 +736,9 @@ static int updateUpdate(UpdateCtx *p, sqlite3_value **argv, int argc){
   if( rc ) goto done;
   updateFeedDelete(p, old.aSys[KALAM_SYS_SEQ], iOld);
   if( iNew!=iOld ){
-    char aKey[KALAM_ROWKEY_MAX];
-    int nKey = kalamKeyRow(aKey, p->aPrefix, p->nPrefix, iOld);
-    kalamTxnDelete(p->pTxn, p->pTab->pCf, aKey, (size_t)nKey);
+    /* The old row id goes, hot and cold (cold_read.c). */
+    rc = kalamRowGone(p->pTab, p->aPrefix, p->nPrefix, iOld, &p->zErr);
+    if( rc ) goto done;
     /* Row iOld is gone from the feed, which keys rows by row id. */
     updateHorizon(p, old.aSys[KALAM_SYS_DELETED] ? old.aSys[KALAM_SYS_SEQ]:0);
   }
