@@ -486,6 +486,19 @@ static int checkDatabase(KalamCheckCursor *pCur, KalamConn *pConn,
   if( rc ) goto done;
   ctx.pView = pDb->pView;
   for(i=0; rc==SQLITE_OK && i<decl.n; i++){
+    /* Rows in cold files are read through the connected table (the cold
+    ** tier's reader, cold_read.c); a table that cannot connect is checked
+    ** in its hot part, and its own problem reported. */
+    char *zQualified = sqlite3_mprintf("%s.%s", zSchema, decl.azName[i]);
+    char *zIgnore = 0;
+    if( zQualified==0 ){ rc = SQLITE_NOMEM; break; }
+    ctx.pTab = 0;
+    if( kalamChangesTableFind(pConn->db, pConn, zQualified, &ctx.pTab,
+                              &zIgnore)!=SQLITE_OK ){
+      ctx.pTab = 0;
+    }
+    sqlite3_free(zIgnore);
+    sqlite3_free(zQualified);
     rc = checkTable(&ctx, decl.azName[i], decl.azSql[i]);
   }
   if( rc==SQLITE_OK ) rc = checkStoreOrphans(&ctx, &decl, pzErr);

@@ -12,12 +12,15 @@
 **   'h' horizon      checkHorizon
 **   't' expiry entry checkExpiryEntry
 **   'c' consumer     checkConsumerPosition
+**   'f' cold segment checkSegment (its file is there)
+**   'g' gone marker  checkGoneMarker
 **
 ** A new kind adds one row to checkKinds; an entry every row must have
 ** adds one step to checkRowDerived.
 */
 #include "check_int.h"
 #include <string.h>
+#include <unistd.h>
 
 SQLITE_EXTENSION_INIT3
 
@@ -71,6 +74,12 @@ static int checkReadRow(KalamCheck *p, const char *aKey, int nPrefix,
   *pbDamaged = 0;
   rc = kalamStoreGet(p->pStore, p->pView, p->pCf, aRowKey, (size_t)nRowKey,
                      pzVal, &nVal, "kalam_check: cannot read a row", &zErr);
+  if( rc==SQLITE_OK && *pzVal==0 && p->pTab
+   && kalamSchemaOwned(p->pSchema)==kalamSchemaOwned(p->pTab->pSchema) ){
+    /* Not hot: it may be cold (the entries of flushed rows stay hot). */
+    rc = kalamRowReadCopy(p->pTab, aKey, nPrefix, iRowid, pzVal, &nVal,
+                          &zErr);
+  }
   if( rc ){
     int rc2 = kalamCheckProblem(p, "%s", zErr ? zErr : sqlite3_errstr(rc));
     sqlite3_free(zErr);
@@ -509,6 +518,43 @@ static int checkConsumerPosition(KalamCheck *p, const char *aKey,
   return rc;
 }
 
+/* A segment record (cold.h): it decodes, and its file is there. */
+static int checkSegment(KalamCheck *p, const char *aKey, size_t nKey,
+                        int nPrefix, const char *aVal, size_t nVal){
+  KalamSegment seg;
+  int rc = SQLITE_OK;
+  memset(&seg, 0, sizeof(seg));
+  if( kalamSegmentDecode(aKey, nKey, nPrefix, aVal, nVal,
+                         kalamStorePath(p->pStore), &seg)!=SQLITE_OK ){
+    char *zKey = checkKeyText(aKey, nKey);
+    rc = zKey ? kalamCheckProblem(p, "cold segment record %s is damaged",
+                                  zKey) : SQLITE_NOMEM;
+    sqlite3_free(zKey);
+  }else if( seg.zPath && access(seg.zPath, R_OK)!=0 ){
+    rc = kalamCheckProblem(p, "cold file %s is missing", seg.zRel);
+  }
+  kalamSegmentClear(&seg);
+  return rc;
+}
+
+/* A gone marker (cold.h): <owner> 'g' <row id>, empty. */
+static int checkGoneMarker(KalamCheck *p, const char *aKey, size_t nKey,
+                           int nPrefix, const char *aVal, size_t nVal){
+  sqlite3_int64 iRowid;
+  char *zKey;
+  int rc;
+  if( kalamKeyNumberedDecode(aKey, nKey, nPrefix, KALAM_TAG_GONE, &iRowid)
+   && nVal==0 ){
+    (void)aVal;
+    return SQLITE_OK;
+  }
+  zKey = checkKeyText(aKey, nKey);
+  rc = zKey ? kalamCheckProblem(p, "gone marker %s is damaged", zKey)
+            : SQLITE_NOMEM;
+  sqlite3_free(zKey);
+  return rc;
+}
+
 /* The kinds of entry in a table's column family, by tag. */
 typedef struct CheckKind CheckKind;
 struct CheckKind {
@@ -524,6 +570,8 @@ static const CheckKind checkKinds[] = {
   { KALAM_TAG_HORIZON,  checkHorizon },
   { KALAM_TAG_EXPIRY,   checkExpiryEntry },
   { KALAM_TAG_CONSUMER, checkConsumerPosition },
+  { KALAM_TAG_COLD,     checkSegment },
+  { KALAM_TAG_GONE,     checkGoneMarker },
 };
 
 /* ------------------------------------------------------------ one table */

@@ -39,6 +39,8 @@ struct KalamCheck {
   const char *zTable;       /* the table being checked, or NULL */
   KalamSchema *pSchema;     /* its declaration, parsed */
   KalamCf *pCf;             /* its column family */
+  KalamTable *pTab;         /* the table as the connection has it connected
+                            ** (its cold rows are read through it), or NULL */
   int nListed;              /* problems of the table listed */
   int nMore;                /* ...and those only counted */
 };
