@@ -39,12 +39,6 @@ SQLITE_EXTENSION_INIT3
 
 /* ------------------------------------------------------------ kalam_users */
 
-typedef struct UsersVtab UsersVtab;
-struct UsersVtab {
-  sqlite3_vtab base;      /* must be first */
-  sqlite3 *db;
-  KalamConn *pConn;
-};
 
 typedef struct UsersCursor UsersCursor;
 struct UsersCursor {
@@ -60,24 +54,11 @@ struct UsersCursor {
 static int usersConnect(sqlite3 *db, void *pAux, int argc,
                         const char *const *argv, sqlite3_vtab **ppVtab,
                         char **pzErr){
-  UsersVtab *p;
   int rc;
   (void)argc; (void)argv; (void)pzErr;
-  rc = sqlite3_declare_vtab(db, "CREATE TABLE x(user TEXT, tab HIDDEN)");
-  if( rc ) return rc;
-  p = sqlite3_malloc(sizeof(*p));
-  if( p==0 ) return SQLITE_NOMEM;
-  memset(p, 0, sizeof(*p));
-  p->db = db;
-  p->pConn = (KalamConn*)pAux;
-  sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
-  *ppVtab = &p->base;
-  return SQLITE_OK;
-}
-
-static int usersDisconnect(sqlite3_vtab *pVtab){
-  sqlite3_free(pVtab);
-  return SQLITE_OK;
+  rc = kalamTvfConnect(db, pAux, "CREATE TABLE x(user TEXT, tab HIDDEN)", ppVtab);
+  if( rc==SQLITE_OK ) sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+  return rc;
 }
 
 /* The table argument must be given: kalam_users('t'). */
@@ -223,7 +204,7 @@ static int usersCollect(UsersCursor *pCur, KalamDb *pDb, KalamCf *pCf,
 static int usersFilter(sqlite3_vtab_cursor *cur, int idxNum,
                        const char *idxStr, int argc, sqlite3_value **argv){
   UsersCursor *pCur = (UsersCursor*)cur;
-  UsersVtab *pTab = (UsersVtab*)cur->pVtab;
+  KalamTvf *pTab = (KalamTvf*)cur->pVtab;
   const char *zName;
   KalamDb *pDb = 0;
   KalamCf *pCf = 0;
@@ -295,7 +276,7 @@ static sqlite3_module usersModule = {
   0,                  /* xCreate: eponymous only */
   usersConnect,       /* xConnect */
   usersBestIndex,     /* xBestIndex: the table argument is required */
-  usersDisconnect,    /* xDisconnect */
+  kalamTvfDisconnect, /* xDisconnect */
   0,                  /* xDestroy */
   usersOpen,          /* xOpen */
   usersClose,         /* xClose */

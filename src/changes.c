@@ -574,17 +574,6 @@ static sqlite3_module changesModule = {
   0                   /* xShadowName */
 };
 
-/* Reports an error of one of the SQL functions below, freeing zErr. */
-void kalamChangesError(sqlite3_context *ctx, int rc, char *zErr){
-  if( rc==SQLITE_NOMEM ){
-    sqlite3_result_error_nomem(ctx);
-  }else{
-    sqlite3_result_error(ctx, zErr ? zErr : sqlite3_errstr(rc), -1);
-    sqlite3_result_error_code(ctx, rc);
-  }
-  sqlite3_free(zErr);
-}
-
 /* kalam_wait(t, since_seq, timeout_ms). Reads the table's newest _seq;
 ** while it has not passed since_seq, sleeps until a commit of the process
 ** (kalamFeedWait) or the timeout. It holds no lock of SQLite's or the
@@ -649,7 +638,7 @@ static void changesWaitFunc(sqlite3_context *ctx, int argc,
   return;
 
 done:
-  kalamChangesError(ctx, rc, zErr);
+  kalamFuncError(ctx, rc, zErr);
 }
 
 /* What kalam_subscribe passes to its SQL function, as a pointer of type
@@ -674,7 +663,7 @@ static void changesSubscribeFunc(sqlite3_context *ctx, int argc,
   int rc;
   (void)argc;
   if( p==0 ){
-    kalamChangesError(ctx, SQLITE_MISUSE, sqlite3_mprintf("kalam_subscribe is "
+    kalamFuncError(ctx, SQLITE_MISUSE, sqlite3_mprintf("kalam_subscribe is "
         "called from C (include/kalam.h); from SQL, follow a table with "
         "kalam_changes and kalam_wait"));
     return;
@@ -684,7 +673,7 @@ static void changesSubscribeFunc(sqlite3_context *ctx, int argc,
     rc = kalamSubscribe(db, pConn, pTab, p->xChange, p->pArg, &p->iId, &zErr);
   }
   if( rc ){
-    kalamChangesError(ctx, rc, zErr);
+    kalamFuncError(ctx, rc, zErr);
     return;
   }
   sqlite3_result_int64(ctx, p->iId);

@@ -57,7 +57,6 @@ int kalamChangesTableFind(sqlite3 *db, KalamConn *pConn, const char *zName,
                           KalamTable **ppTab, char **pzErr);
 int kalamChangesOwner(KalamTable *pTab, const char *zFunc, char *aPrefix,
                       int *pnPrefix, char **pzErr);
-void kalamChangesError(sqlite3_context *ctx, int rc, char *zErr);
 
 /************************************************************************
 ** Interface to consume.c: kalam_consume, kalam_ack and kalam_consumers.

@@ -348,6 +348,18 @@ static void connLockUserFunc(sqlite3_context *ctx, int argc,
 }
 
 /* Registers aFunc[0..nFunc), each holding a reference on pConn. */
+/* Reports the error of one of kalam's SQL functions: rc with message zErr
+** (or rc's own text), or out of memory. Frees zErr. */
+void kalamFuncError(sqlite3_context *ctx, int rc, char *zErr){
+  if( rc==SQLITE_NOMEM ){
+    sqlite3_result_error_nomem(ctx);
+  }else{
+    sqlite3_result_error(ctx, zErr ? zErr : sqlite3_errstr(rc), -1);
+    sqlite3_result_error_code(ctx, rc);
+  }
+  sqlite3_free(zErr);
+}
+
 int kalamFunctionsRegister(sqlite3 *db, KalamConn *pConn,
                            const KalamFunc *aFunc, int nFunc){
   int i, rc = SQLITE_OK;

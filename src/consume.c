@@ -399,7 +399,7 @@ done:
   }
   sqlite3_free(zSql);
   if( rc ){
-    kalamChangesError(ctx, rc, zErr);
+    kalamFuncError(ctx, rc, zErr);
   }else{
     sqlite3_result_int64(ctx, iPos);
   }

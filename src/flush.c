@@ -718,17 +718,6 @@ int kalamFlushPolicy(KalamTable *pTab, char **pzErr){
 
 /* ------------------------------------------------------------ kalam_flush */
 
-/* Reports an error from kalam_flush, freeing zErr. */
-static void flushError(sqlite3_context *ctx, int rc, char *zErr){
-  if( rc==SQLITE_NOMEM ){
-    sqlite3_result_error_nomem(ctx);
-  }else{
-    sqlite3_result_error(ctx, zErr ? zErr : sqlite3_errstr(rc), -1);
-    sqlite3_result_error_code(ctx, rc);
-  }
-  sqlite3_free(zErr);
-}
-
 /* kalam_flush(t) */
 static void flushFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   KalamConn *pConn = (KalamConn*)sqlite3_user_data(ctx);
@@ -742,13 +731,13 @@ static void flushFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   (void)argc;
 
   if( zName==0 || sqlite3_value_type(argv[0])!=SQLITE_TEXT ){
-    flushError(ctx, SQLITE_MISUSE,
+    kalamFuncError(ctx, SQLITE_MISUSE,
                sqlite3_mprintf("kalam_flush: the table name must be TEXT"));
     return;
   }
   rc = kalamChangesTableFind(pConn->db, pConn, zName, &pTab, &zErr);
   if( rc ){
-    flushError(ctx, rc, zErr);
+    kalamFuncError(ctx, rc, zErr);
     return;
   }
   if( pTab->pSchema->eKind==KALAM_KIND_STREAM ){
@@ -782,7 +771,7 @@ static void flushFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     kalamCommitViewRelease(pTab->pDb);
   }
   if( rc ){
-    flushError(ctx, rc, zErr);
+    kalamFuncError(ctx, rc, zErr);
     return;
   }
   sqlite3_free(zErr);

@@ -92,22 +92,11 @@ static int funcTableFind(KalamConn *pConn, const char *zName, FuncTable *p,
   return SQLITE_ERROR;
 }
 
-/* Reports an error from a function, freeing zErr. */
-static void funcError(sqlite3_context *ctx, int rc, char *zErr){
-  if( rc==SQLITE_NOMEM ){
-    sqlite3_result_error_nomem(ctx);
-  }else{
-    sqlite3_result_error(ctx, zErr ? zErr : sqlite3_errstr(rc), -1);
-    sqlite3_result_error_code(ctx, rc);
-  }
-  sqlite3_free(zErr);
-}
-
 /* The result of a function that removes rows: how many, or the error. */
 static void funcCount(sqlite3_context *ctx, int rc, char *zErr,
                       sqlite3_int64 n){
   if( rc ){
-    funcError(ctx, rc, zErr);
+    kalamFuncError(ctx, rc, zErr);
   }else{
     sqlite3_free(zErr);
     sqlite3_result_int64(ctx, n);
@@ -127,13 +116,13 @@ static void funcPurge(sqlite3_context *ctx, int argc, sqlite3_value **argv){
 
   memset(&t, 0, sizeof(t));
   if( zName==0 ){
-    funcError(ctx, SQLITE_MISUSE,
+    kalamFuncError(ctx, SQLITE_MISUSE,
               sqlite3_mprintf("kalam_purge: the table name must be TEXT"));
     return;
   }
   if( argc==2 ){
     if( sqlite3_value_type(argv[1])!=SQLITE_INTEGER ){
-      funcError(ctx, SQLITE_MISMATCH, sqlite3_mprintf("kalam_purge: the "
+      kalamFuncError(ctx, SQLITE_MISMATCH, sqlite3_mprintf("kalam_purge: the "
           "second argument must be a time in milliseconds (INTEGER)"));
       return;
     }
@@ -173,7 +162,7 @@ static void funcExpire(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   int rc;
   (void)argc;
   if( zName==0 ){
-    funcError(ctx, SQLITE_MISUSE,
+    kalamFuncError(ctx, SQLITE_MISUSE,
               sqlite3_mprintf("kalam_expire: the table name must be TEXT"));
     return;
   }
@@ -243,13 +232,13 @@ static void funcEraseUser(sqlite3_context *ctx, int argc,
   (void)argc;
 
   if( pConn->bLocked ){
-    funcError(ctx, SQLITE_AUTH, sqlite3_mprintf("kalam_erase_user: this "
+    kalamFuncError(ctx, SQLITE_AUTH, sqlite3_mprintf("kalam_erase_user: this "
         "connection is locked by kalam_lock_user()"));
     return;
   }
   if( sqlite3_value_type(argv[0])!=SQLITE_TEXT || zUser==0 || nUser<1
    || nUser>KALAM_MAX_USER || (int)strlen(zUser)!=nUser ){
-    funcError(ctx, SQLITE_MISMATCH, sqlite3_mprintf("kalam_erase_user: "
+    kalamFuncError(ctx, SQLITE_MISMATCH, sqlite3_mprintf("kalam_erase_user: "
         "invalid user id: a user id is 1 to %d bytes of UTF-8 with no NUL",
         KALAM_MAX_USER));
     return;

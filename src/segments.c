@@ -17,12 +17,6 @@
 
 SQLITE_EXTENSION_INIT3
 
-typedef struct SegVtab SegVtab;
-struct SegVtab {
-  sqlite3_vtab base;      /* must be first */
-  sqlite3 *db;
-  KalamConn *pConn;
-};
 
 typedef struct SegRow SegRow;
 struct SegRow {
@@ -41,26 +35,13 @@ struct SegCursor {
 static int segConnect(sqlite3 *db, void *pAux, int argc,
                       const char *const *argv, sqlite3_vtab **ppVtab,
                       char **pzErr){
-  SegVtab *p;
   int rc;
   (void)argc; (void)argv; (void)pzErr;
-  rc = sqlite3_declare_vtab(db, "CREATE TABLE x(schema TEXT, name TEXT, "
+  rc = kalamTvfConnect(db, pAux, "CREATE TABLE x(schema TEXT, name TEXT, "
       "user TEXT, path TEXT, rows INTEGER, min_seq INTEGER, max_seq INTEGER, "
-      "bytes INTEGER)");
-  if( rc ) return rc;
-  p = sqlite3_malloc(sizeof(*p));
-  if( p==0 ) return SQLITE_NOMEM;
-  memset(p, 0, sizeof(*p));
-  p->db = db;
-  p->pConn = (KalamConn*)pAux;
-  sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
-  *ppVtab = &p->base;
-  return SQLITE_OK;
-}
-
-static int segDisconnect(sqlite3_vtab *pVtab){
-  sqlite3_free(pVtab);
-  return SQLITE_OK;
+      "bytes INTEGER)", ppVtab);
+  if( rc==SQLITE_OK ) sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+  return rc;
 }
 
 static int segBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
@@ -180,7 +161,7 @@ static int segCollectEntry(void *pArg, const KalamCatalogEntry *pEntry,
 static int segFilter(sqlite3_vtab_cursor *cur, int idxNum,
                      const char *idxStr, int argc, sqlite3_value **argv){
   SegCursor *pCur = (SegCursor*)cur;
-  SegVtab *pTab = (SegVtab*)cur->pVtab;
+  KalamTvf *pTab = (KalamTvf*)cur->pVtab;
   int rc = SQLITE_OK, i;
   const char *zSchema;
   (void)idxNum; (void)idxStr; (void)argc; (void)argv;
@@ -242,7 +223,7 @@ static sqlite3_module segModule = {
   0,                  /* xCreate: eponymous only */
   segConnect,         /* xConnect */
   segBestIndex,       /* xBestIndex */
-  segDisconnect,      /* xDisconnect */
+  kalamTvfDisconnect, /* xDisconnect */
   0,                  /* xDestroy */
   segOpen,            /* xOpen */
   segClose,           /* xClose */

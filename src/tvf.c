@@ -1,7 +1,8 @@
 /*
 ** tvf.c — what kalam's eponymous table-valued functions share
-** (kalam_changes, kalam_consume, kalam_consumers): a vtab that knows its
-** connection, and xBestIndex for arguments given as hidden columns.
+** (kalam_changes, kalam_consume, kalam_consumers, kalam_users,
+** kalam_segments): a vtab that knows its connection, and xBestIndex for
+** arguments given as hidden columns.
 **
 ** Their arguments are HIDDEN columns after the result columns; SQLite
 ** passes `f(a, b)` as a = ? AND b = ?. kalamTvfBestIndex hands xFilter the
