@@ -110,46 +110,22 @@ static int usersClose(sqlite3_vtab_cursor *cur){
   return SQLITE_OK;
 }
 
-/* Finds kalam table zName ("t" or "schema.t") of the connection: its
-** KalamDb, kind and column family (a reference for the caller to
-** release). */
+/* Finds kalam table zName ("t" or "schema.t") of the connection, as the
+** other functions do (kalamFuncTableFind): its KalamDb, kind and column
+** family (a reference for the caller to release). */
 static int adminTableFind(KalamConn *pConn, const char *zName, KalamDb **ppDb,
                           int *peKind, KalamCf **ppCf, char **pzErr){
-  const char *zDot = strchr(zName, '.');
-  const char *zSchema;
-  int i, rc;
+  KalamFuncTable t;
+  int rc = kalamFuncTableFind(pConn, zName, &t, pzErr);
   *ppDb = 0;
   *ppCf = 0;
-  for(i=0; (zSchema = sqlite3_db_name(pConn->db, i))!=0; i++){
-    KalamDb *pDb = 0;
-    KalamCatalogEntry *pEntry = 0;
-    const char *zTable = zName;
-    if( zDot ){
-      if( (int)strlen(zSchema)!=(int)(zDot - zName)
-       || sqlite3_strnicmp(zSchema, zName, (int)(zDot - zName))!=0 ) continue;
-      zTable = zDot + 1;
-    }
-    rc = kalamConnDb(pConn, zSchema, 0, &pDb, pzErr);
-    if( rc ) return rc;
-    if( pDb==0 ) continue;
-    rc = kalamCatalogResolvePending(pDb, pzErr);
-    if( rc==SQLITE_OK ) rc = kalamCatalogRead(pDb->pStore, zTable, &pEntry,
-                                              pzErr);
-    if( rc ) return rc;
-    if( pEntry==0 ) continue;
-    *peKind = pEntry->eKind;
-    if( pEntry->zCf ) *ppCf = kalamStoreCfFind(pDb->pStore, pEntry->zCf);
-    kalamCatalogEntryFree(pEntry);
-    if( *ppCf==0 ){
-      *pzErr = sqlite3_mprintf("the data of kalam table %s is missing from "
-                               "its store", zName);
-      return SQLITE_CORRUPT;
-    }
-    *ppDb = pDb;
-    return SQLITE_OK;
-  }
-  *pzErr = sqlite3_mprintf("no such kalam table: %s", zName);
-  return SQLITE_ERROR;
+  if( rc ) return rc;
+  *ppDb = t.pDb;
+  *peKind = t.pEntry->eKind;
+  *ppCf = t.pCf;
+  t.pCf = 0;                 /* the caller's reference now */
+  kalamFuncTableClear(&t);
+  return SQLITE_OK;
 }
 
 /* qsort comparison of two user ids: bytewise, as ORDER BY user sorts. */

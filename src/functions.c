@@ -24,15 +24,8 @@
 
 SQLITE_EXTENSION_INIT3
 
-/* A table found by name: where it lives and what it is. */
-typedef struct FuncTable FuncTable;
-struct FuncTable {
-  KalamDb *pDb;
-  KalamCf *pCf;             /* a reference: release with kalamStoreCfRelease */
-  KalamCatalogEntry *pEntry;
-};
 
-static void funcTableClear(FuncTable *p){
+void kalamFuncTableClear(KalamFuncTable *p){
   if( p->pCf ) kalamStoreCfRelease(p->pDb->pStore, p->pCf);
   kalamCatalogEntryFree(p->pEntry);
   memset(p, 0, sizeof(*p));
@@ -40,7 +33,7 @@ static void funcTableClear(FuncTable *p){
 
 /* Takes catalog entry pEntry of table zName (in p->pDb's store) into p
 ** and finds its data. */
-static int funcTableOpen(FuncTable *p, const char *zName,
+static int funcTableOpen(KalamFuncTable *p, const char *zName,
                          KalamCatalogEntry *pEntry, char **pzErr){
   p->pEntry = pEntry;
   if( pEntry->zCf==0 || pEntry->eKind<0 ){
@@ -58,9 +51,9 @@ static int funcTableOpen(FuncTable *p, const char *zName,
 }
 
 /* Finds kalam table zName ("t" or "schema.t") among the connection's
-** databases. On success the caller clears *p with funcTableClear. */
-static int funcTableFind(KalamConn *pConn, const char *zName, FuncTable *p,
-                         char **pzErr){
+** databases. On success the caller clears *p with kalamFuncTableClear. */
+int kalamFuncTableFind(KalamConn *pConn, const char *zName, KalamFuncTable *p,
+                       char **pzErr){
   const char *zDot = strchr(zName, '.');
   const char *zSchema;
   int i, rc = SQLITE_OK;
@@ -84,7 +77,7 @@ static int funcTableFind(KalamConn *pConn, const char *zName, FuncTable *p,
     if( pEntry ){
       p->pDb = pDb;
       rc = funcTableOpen(p, zTable, pEntry, pzErr);
-      if( rc ) funcTableClear(p);
+      if( rc ) kalamFuncTableClear(p);
       return rc;
     }
   }
@@ -106,7 +99,7 @@ static void funcCount(sqlite3_context *ctx, int rc, char *zErr,
 /* kalam_purge(t [, ms]) */
 static void funcPurge(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   KalamConn *pConn = (KalamConn*)sqlite3_user_data(ctx);
-  FuncTable t;
+  KalamFuncTable t;
   const char *zName = (const char*)sqlite3_value_text(argv[0]);
   sqlite3_int64 iBefore = INT64_MAX, n = 0;
   char aPrefix[KALAM_MAX_PREFIX];
@@ -128,7 +121,7 @@ static void funcPurge(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     }
     iBefore = sqlite3_value_int64(argv[1]);
   }
-  rc = funcTableFind(pConn, zName, &t, &zErr);
+  rc = kalamFuncTableFind(pConn, zName, &t, &zErr);
   if( rc==SQLITE_OK ) rc = kalamStoreWriteRefused(t.pDb->pStore, &zErr);
   if( rc==SQLITE_OK && t.pEntry->eKind==KALAM_KIND_STREAM ){
     zErr = sqlite3_mprintf("kalam_purge: %s is a kalam_stream table, whose "
@@ -148,14 +141,14 @@ static void funcPurge(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     rc = kalamPurge(t.pDb->pStore, t.pCf, aPrefix, nPrefix, iBefore, &n,
                     &zErr);
   }
-  funcTableClear(&t);
+  kalamFuncTableClear(&t);
   funcCount(ctx, rc, zErr, n);
 }
 
 /* kalam_expire(t) */
 static void funcExpire(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   KalamConn *pConn = (KalamConn*)sqlite3_user_data(ctx);
-  FuncTable t;
+  KalamFuncTable t;
   const char *zName = (const char*)sqlite3_value_text(argv[0]);
   sqlite3_int64 n = 0;
   char *zErr = 0;
@@ -166,7 +159,7 @@ static void funcExpire(sqlite3_context *ctx, int argc, sqlite3_value **argv){
               sqlite3_mprintf("kalam_expire: the table name must be TEXT"));
     return;
   }
-  rc = funcTableFind(pConn, zName, &t, &zErr);
+  rc = kalamFuncTableFind(pConn, zName, &t, &zErr);
   if( rc==SQLITE_OK ) rc = kalamStoreWriteRefused(t.pDb->pStore, &zErr);
   if( rc==SQLITE_OK && t.pEntry->eKind!=KALAM_KIND_STREAM ){
     zErr = sqlite3_mprintf("kalam_expire: %s is not a kalam_stream table",
@@ -178,7 +171,7 @@ static void funcExpire(sqlite3_context *ctx, int argc, sqlite3_value **argv){
                      t.pEntry->bPerUser, 1, &n,
                      &zErr);
   }
-  funcTableClear(&t);
+  kalamFuncTableClear(&t);
   funcCount(ctx, rc, zErr, n);
 }
 

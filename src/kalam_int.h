@@ -852,6 +852,18 @@ int kalamCheckRegister(sqlite3 *db, KalamConn *pConn);
 void kalamBackupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 int kalamSqlFunctionsRegister(sqlite3 *db, KalamConn *pConn);
 
+/* functions.c: a kalam table found by name ("t" or "schema.t") among the
+** connection's databases, through the catalog. */
+typedef struct KalamFuncTable KalamFuncTable;
+struct KalamFuncTable {
+  KalamDb *pDb;
+  KalamCf *pCf;             /* a reference: kalamFuncTableClear releases it */
+  KalamCatalogEntry *pEntry;
+};
+int kalamFuncTableFind(KalamConn *pConn, const char *zName, KalamFuncTable *p,
+                       char **pzErr);
+void kalamFuncTableClear(KalamFuncTable *p);
+
 /************************************************************************
 ** Interface to alter.c and alter_rows.c: kalam_alter(t, change), and the
 ** pass over a table's rows and entries that a change needs.
