@@ -48,6 +48,7 @@ int sqlite3_kalam_init(sqlite3 *db, char **pzErrMsg,
   if( rc==SQLITE_OK ) rc = kalamAdminRegister(db, pConn);
   if( rc==SQLITE_OK ) rc = kalamFlushRegister(db, pConn);
   if( rc==SQLITE_OK ) rc = kalamSegmentsRegister(db, pConn);
+  if( rc==SQLITE_OK ) rc = kalamColdStatsRegister(db, pConn);
   /* The registrations hold their own references now. */
   kalamConnUnref(pConn);
   if( rc ){

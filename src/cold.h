@@ -186,6 +186,12 @@ sqlite3_int64 kalamParquetChunkRows(const KalamParquetChunk *p);
 int kalamParquetChunkValue(const KalamParquetChunk *p, sqlite3_int64 iRow,
                            KalamValue *pOut, char **pzErr);
 void kalamParquetChunkFree(KalamParquetChunk *p);
+/* The decoded slots, for scans that read numbers row after row: per row
+** the integer (INTEGER, TIMESTAMP, BOOLEAN) or the double's bits (REAL);
+** *paNull gets the per-row NULL flags, or NULL for a REQUIRED column.
+** Both belong to the chunk. */
+const sqlite3_int64 *kalamParquetChunkSlots(const KalamParquetChunk *p,
+                                            const unsigned char **paNull);
 
 /************************************************************************
 ** Interface to segment.c: the records of a table's cold files (segments)
@@ -245,10 +251,43 @@ int kalamFlushRegister(sqlite3 *db, KalamConn *pConn);
 /************************************************************************
 ** Interface to cold_read.c: a table's rows as one connection sees them,
 ** hot and cold merged. A row key with no hot row is looked for in the
-** owner's segments (newest file first); scans merge the hot rows with
-** every segment's rows in row id order, a hot row winning over a cold
-** one and a newer file over an older one.
+** owner's segments (newest file first); scans (cold_scan.c) merge the hot
+** rows with every segment's rows in row id order, a hot row winning over
+** a cold one and a newer file over an older one.
 */
+
+/* One open cold file, its columns mapped to the table's by field id, with
+** the column chunks of one row group decoded as they are asked for
+** (kalamColdChunk): a scan that needs two columns decodes two. */
+typedef struct KalamColdFile KalamColdFile;
+struct KalamColdFile {
+  KalamParquetFile *pFile;
+  int nCol;            /* table columns when opened (aiCol's size) */
+  int *aiCol;          /* per table column: the file's column, or -1 */
+  int iRowid, iSeq, iDel;
+  KalamParquetChunk **apChunk;  /* the current group: one per file column,
+                                ** NULL until decoded */
+  int nChunk;
+  int iGroup;          /* the group apChunk holds, or -1 */
+  sqlite3_int64 nRow;  /* its rows */
+  const sqlite3_int64 *aRowid;  /* its _rowid column, once decoded */
+  sqlite3_int64 *pnChunks;      /* counts chunks decoded, or NULL */
+};
+int kalamColdFileOpen(const KalamSchema *pSchema, const KalamSegment *pSeg,
+                      KalamColdFile *f, char **pzErr);
+void kalamColdFileClose(KalamColdFile *f);
+int kalamColdGroupRead(KalamColdFile *f, int iGroup, int bAll, char **pzErr);
+int kalamColdChunk(KalamColdFile *f, int iFileCol, char **pzErr);
+sqlite3_int64 kalamColdInt(KalamColdFile *f, int iFileCol, sqlite3_int64 iRow);
+int kalamColdGroupOverlaps(KalamColdFile *f, int iGroup, sqlite3_int64 iLo,
+                           sqlite3_int64 iHi);
+sqlite3_int64 kalamColdSearch(KalamColdFile *f, sqlite3_int64 iRowid,
+                              int bAfter);
+int kalamColdEncode(const KalamSchema *pSchema, KalamColdFile *f,
+                    sqlite3_int64 iRow, KalamBuf *p, char **pzErr);
+int kalamColdHasTier(KalamTable *pTab);
+int kalamColdIsGone(KalamTable *pTab, const char *aPrefix, int nPrefix,
+                    sqlite3_int64 iRowid, int *pbGone, char **pzErr);
 int kalamColdGoneKey(char *aOut, const char *aPrefix, int nPrefix,
                      sqlite3_int64 iRowid);
 int kalamRowGone(KalamTable *pTab, const char *aPrefix, int nPrefix,
@@ -267,10 +306,44 @@ int kalamRowReadCopy(KalamTable *pTab, const char *aPrefix, int nPrefix,
                      char **pzErr);
 typedef struct KalamColdCache KalamColdCache;
 void kalamColdCacheFree(KalamColdCache *p);
+
+/************************************************************************
+** Interface to cold_scan.c: scans of a table's rows in row id order, hot
+** and cold merged. A cold row is read column by column from the decoded
+** chunks (kalamRowIterColumn), or as the row codec's JSON when a caller
+** asks for the whole row (kalamRowIterValue). Row groups are skipped by
+** their statistics: _rowid always, and _seq, the PRIMARY KEY and
+** _deleted by a KalamColdFilter.
+*/
+
+/* What a scan can tell the cold files in advance: bounds its rows must
+** meet, loose (a row outside them may still be returned, SQLite tests
+** every constraint again), used only to pass over row groups whose
+** statistics show that no row of theirs can meet them. */
+typedef struct KalamColdFilter KalamColdFilter;
+struct KalamColdFilter {
+  sqlite3_int64 iSeqLo, iSeqHi;  /* _seq bounds, both included */
+  int bKeyLo, bKeyHi;            /* PRIMARY KEY bounds (not a row id key) */
+  KalamValue keyLo, keyHi;       /* borrowed from the caller */
+  int bLive;                     /* soft-deleted rows are not wanted */
+};
+void kalamColdFilterInit(KalamColdFilter *p);
+
+/* The bits of THE PLAN ENCODING (plan.c) that only cold scans use: with a
+** scan plan (no PLAN_EQ, no PLAN_INDEX), bits 16-20 pass bounds on _seq
+** and on a PRIMARY KEY that is not the row id. Their arguments follow
+** TS_HI's in argv, in this order: SEQ_LO, SEQ_HI, KEY_LO, KEY_HI. */
+#define KALAM_PLAN_SEQ_LO 0x010000  /* _seq > or >= argv[SEQ_LO] */
+#define KALAM_PLAN_SEQ_HI 0x020000  /* _seq < or <= argv[SEQ_HI] */
+#define KALAM_PLAN_SEQ_EQ 0x040000  /* with SEQ_LO: _seq = argv[SEQ_LO] */
+#define KALAM_PLAN_KEY_LO 0x080000  /* key > or >= argv[KEY_LO] */
+#define KALAM_PLAN_KEY_HI 0x100000  /* key < or <= argv[KEY_HI] */
+
 typedef struct KalamRowIter KalamRowIter;
 KalamRowIter *kalamRowIterNew(KalamTable *pTab, const char *aPrefix,
                               int nPrefix, sqlite3_int64 iLo,
                               sqlite3_int64 iHi, int bDesc, int flags,
+                              const KalamColdFilter *pFilter,
                               int *pRc, char **pzErr);
 void kalamRowIterFree(KalamRowIter *p);
 int kalamRowIterValid(KalamRowIter *p);
@@ -278,6 +351,10 @@ void kalamRowIterNext(KalamRowIter *p);
 const char *kalamRowIterKey(KalamRowIter *p, size_t *pn);
 const char *kalamRowIterValue(KalamRowIter *p, size_t *pn);
 int kalamRowIterError(KalamRowIter *p, char **pzErr);
+int kalamRowIterCold(KalamRowIter *p, sqlite3_int64 *piRowid,
+                     int *pbDeleted);
+int kalamRowIterColumn(KalamRowIter *p, int iCol, sqlite3_context *ctx);
+int kalamColdStatsRegister(sqlite3 *db, KalamConn *pConn);
 
 /************************************************************************
 ** Interface to segments.c: the kalam_segments table.

@@ -10,13 +10,10 @@
 ** skipped by their _rowid statistics, and the row found by a binary
 ** search of the group's _rowid column, which a flush writes in order).
 **
-** Scans (kalamRowIter) merge the hot iterator with one stream per segment
-** that overlaps the row id range, in row id order either way. Where more
-** than one holds a row id, the newest state wins: the hot row (any hot row
-** was written after the flush that made the cold one, which removed its
-** key), else the newest file's (files are numbered in flush order). A
-** cold row reaches the caller as the row codec's JSON text, rebuilt from
-** its columns, so everything that reads rows reads cold ones alike.
+** Scans (kalamRowIter, cold_scan.c) merge the hot rows with the cold
+** files' by row id. A lookup hands a cold row on as the row codec's JSON
+** text, rebuilt from its columns (kalamColdEncode), so everything that
+** reads rows by id reads cold ones alike.
 **
 ** Rows removed for good (a row id moved by UPDATE, a row replaced by OR
 ** REPLACE or by an insert over a deleted row, kalam_purge) may still be in
@@ -39,19 +36,7 @@
 
 SQLITE_EXTENSION_INIT3
 
-/* One open cold file, its columns mapped to the table's by field id. */
-typedef struct ColdFile ColdFile;
-struct ColdFile {
-  KalamParquetFile *pFile;
-  int *aiCol;          /* per table column: the file's column, or -1 */
-  int iRowid, iSeq, iDel;
-  KalamParquetChunk **apChunk;  /* the current group: one per file column */
-  int nChunk;
-  int iGroup;          /* the group apChunk holds, or -1 */
-  sqlite3_int64 nRow;  /* its rows */
-};
-
-static void coldGroupDrop(ColdFile *f){
+static void coldGroupDrop(KalamColdFile *f){
   int i;
   for(i=0; i<f->nChunk; i++){
     kalamParquetChunkFree(f->apChunk[i]);
@@ -59,9 +44,10 @@ static void coldGroupDrop(ColdFile *f){
   }
   f->iGroup = -1;
   f->nRow = 0;
+  f->aRowid = 0;
 }
 
-static void coldFileClose(ColdFile *f){
+void kalamColdFileClose(KalamColdFile *f){
   if( f->apChunk ) coldGroupDrop(f);
   sqlite3_free(f->apChunk);
   sqlite3_free(f->aiCol);
@@ -70,18 +56,19 @@ static void coldFileClose(ColdFile *f){
 }
 
 /* Opens segment pSeg's file for table pSchema. */
-static int coldFileOpen(const KalamSchema *pSchema, const KalamSegment *pSeg,
-                        ColdFile *f, char **pzErr){
+int kalamColdFileOpen(const KalamSchema *pSchema, const KalamSegment *pSeg,
+                      KalamColdFile *f, char **pzErr){
   int i, rc;
   memset(f, 0, sizeof(*f));
   f->iGroup = -1;
   rc = kalamParquetOpen(pSeg->zPath, &f->pFile, pzErr);
   if( rc ) return rc;
   f->nChunk = kalamParquetColumnCount(f->pFile);
+  f->nCol = pSchema->nCol;
   f->aiCol = sqlite3_malloc64(sizeof(int)*(size_t)(pSchema->nCol + 1));
   f->apChunk = sqlite3_malloc64(sizeof(KalamParquetChunk*)*(size_t)f->nChunk);
   if( f->aiCol==0 || f->apChunk==0 ){
-    coldFileClose(f);
+    kalamColdFileClose(f);
     return SQLITE_NOMEM;
   }
   memset(f->apChunk, 0, sizeof(KalamParquetChunk*)*(size_t)f->nChunk);
@@ -92,18 +79,42 @@ static int coldFileOpen(const KalamSchema *pSchema, const KalamSegment *pSeg,
   f->iRowid = kalamParquetColumnByFieldId(f->pFile, KALAM_PARQUET_ID_ROWID);
   f->iSeq = kalamParquetColumnByFieldId(f->pFile, KALAM_PARQUET_ID_SEQ);
   f->iDel = kalamParquetColumnByFieldId(f->pFile, KALAM_PARQUET_ID_DELETED);
-  if( f->iRowid<0 || f->iSeq<0 || f->iDel<0 ){
+  if( f->iRowid<0 || f->iSeq<0 || f->iDel<0
+   || kalamParquetColumnInfo(f->pFile, f->iRowid)->eType!=KALAM_TYPE_INTEGER
+   || !kalamParquetColumnInfo(f->pFile, f->iRowid)->bNotNull ){
     *pzErr = sqlite3_mprintf("cold file %s of kalam table %s has no _rowid, "
                              "_seq or _deleted column", pSeg->zPath,
                              pSchema->zTable);
-    coldFileClose(f);
+    kalamColdFileClose(f);
     return SQLITE_CORRUPT;
   }
   return SQLITE_OK;
 }
 
-/* Decodes group iGroup's _rowid column (and with bAll every other). */
-static int coldGroupRead(ColdFile *f, int iGroup, int bAll, char **pzErr){
+/* Decodes column iFileCol of the current group, unless it is already. */
+int kalamColdChunk(KalamColdFile *f, int iFileCol, char **pzErr){
+  int rc;
+  assert( f->iGroup>=0 && iFileCol>=0 && iFileCol<f->nChunk );
+  if( f->apChunk[iFileCol] ) return SQLITE_OK;
+  rc = kalamParquetReadChunk(f->pFile, f->iGroup, iFileCol,
+                             &f->apChunk[iFileCol], pzErr);
+  if( rc ) return rc;
+  if( f->pnChunks ) (*f->pnChunks)++;
+  if( kalamParquetChunkRows(f->apChunk[iFileCol])!=f->nRow ){
+    *pzErr = sqlite3_mprintf("corrupt cold file: a column of row group %d "
+                             "has the wrong number of rows", f->iGroup);
+    return SQLITE_CORRUPT;
+  }
+  if( iFileCol==f->iRowid ){
+    const unsigned char *aNull;
+    f->aRowid = kalamParquetChunkSlots(f->apChunk[iFileCol], &aNull);
+  }
+  return SQLITE_OK;
+}
+
+/* Makes iGroup the current group and decodes its _rowid column (and with
+** bAll every other). */
+int kalamColdGroupRead(KalamColdFile *f, int iGroup, int bAll, char **pzErr){
   int i, rc = SQLITE_OK;
   if( f->iGroup!=iGroup ){
     coldGroupDrop(f);
@@ -111,23 +122,17 @@ static int coldGroupRead(ColdFile *f, int iGroup, int bAll, char **pzErr){
     f->nRow = kalamParquetGroupRows(f->pFile, iGroup);
   }
   for(i=0; i<f->nChunk && rc==SQLITE_OK; i++){
-    if( f->apChunk[i] ) continue;
     if( !bAll && i!=f->iRowid ) continue;
-    rc = kalamParquetReadChunk(f->pFile, iGroup, i, &f->apChunk[i], pzErr);
-    if( rc==SQLITE_OK && kalamParquetChunkRows(f->apChunk[i])!=f->nRow ){
-      *pzErr = sqlite3_mprintf("corrupt cold file: a column of row group %d "
-                               "has the wrong number of rows", iGroup);
-      rc = SQLITE_CORRUPT;
-    }
+    rc = kalamColdChunk(f, i, pzErr);
   }
   return rc;
 }
 
-/* An integer of the current group: column iCol, row iRow. */
-static sqlite3_int64 coldInt(ColdFile *f, int iCol, sqlite3_int64 iRow){
+/* An integer of the current group: column iFileCol (decoded), row iRow. */
+sqlite3_int64 kalamColdInt(KalamColdFile *f, int iFileCol, sqlite3_int64 iRow){
   KalamValue v;
   char *zErr = 0;
-  if( kalamParquetChunkValue(f->apChunk[iCol], iRow, &v, &zErr) ){
+  if( kalamParquetChunkValue(f->apChunk[iFileCol], iRow, &v, &zErr) ){
     sqlite3_free(zErr);
     return 0;
   }
@@ -135,8 +140,8 @@ static sqlite3_int64 coldInt(ColdFile *f, int iCol, sqlite3_int64 iRow){
 }
 
 /* Does group iGroup's _rowid range hold [iLo, iHi]? (Unknown: yes.) */
-static int coldGroupOverlaps(ColdFile *f, int iGroup, sqlite3_int64 iLo,
-                             sqlite3_int64 iHi){
+int kalamColdGroupOverlaps(KalamColdFile *f, int iGroup, sqlite3_int64 iLo,
+                           sqlite3_int64 iHi){
   KalamParquetStats st;
   kalamParquetGroupStats(f->pFile, iGroup, f->iRowid, &st);
   if( !st.bMinMax ) return 1;
@@ -145,26 +150,27 @@ static int coldGroupOverlaps(ColdFile *f, int iGroup, sqlite3_int64 iLo,
 
 /* The first row of the current group whose row id is >= iRowid (bAfter
 ** 0) or > iRowid (bAfter 1); nRow if none. Row ids are in order. */
-static sqlite3_int64 coldSearch(ColdFile *f, sqlite3_int64 iRowid,
-                                int bAfter){
+sqlite3_int64 kalamColdSearch(KalamColdFile *f, sqlite3_int64 iRowid,
+                              int bAfter){
   sqlite3_int64 lo = 0, hi = f->nRow;
+  assert( f->aRowid!=0 || f->nRow==0 );
   while( lo<hi ){
     sqlite3_int64 mid = lo + (hi - lo)/2;
-    sqlite3_int64 v = coldInt(f, f->iRowid, mid);
+    sqlite3_int64 v = f->aRowid[mid];
     if( v<iRowid || (bAfter && v==iRowid) ) lo = mid + 1; else hi = mid;
   }
   return lo;
 }
 
 /* Row iRow of the current group as the row codec's JSON, into p. */
-static int coldEncode(const KalamSchema *pSchema, ColdFile *f,
-                      sqlite3_int64 iRow, KalamBuf *p, char **pzErr){
+int kalamColdEncode(const KalamSchema *pSchema, KalamColdFile *f,
+                    sqlite3_int64 iRow, KalamBuf *p, char **pzErr){
   sqlite3_int64 iRowid, iSeq;
   int i, bFirst = 1, rc = SQLITE_OK;
-  rc = coldGroupRead(f, f->iGroup, 1, pzErr);
+  rc = kalamColdGroupRead(f, f->iGroup, 1, pzErr);
   if( rc ) return rc;
-  iRowid = coldInt(f, f->iRowid, iRow);
-  iSeq = coldInt(f, f->iSeq, iRow);
+  iRowid = kalamColdInt(f, f->iRowid, iRow);
+  iSeq = kalamColdInt(f, f->iSeq, iRow);
   kalamRowEncodeBegin(p);
   for(i=0; i<pSchema->nCol && rc==SQLITE_OK; i++){
     KalamValue v;
@@ -173,7 +179,7 @@ static int coldEncode(const KalamSchema *pSchema, ColdFile *f,
     if( pSchema->bIntPk && i==pSchema->iPk ){
       v.eType = SQLITE_INTEGER;
       v.i = iRowid;
-    }else if( f->aiCol[i]>=0 ){
+    }else if( i<f->nCol && f->aiCol[i]>=0 ){
       rc = kalamParquetChunkValue(f->apChunk[f->aiCol[i]], iRow, &v, pzErr);
       if( rc ) break;
     }else if( pSchema->aCol[i].zDefault
@@ -199,7 +205,7 @@ static int coldEncode(const KalamSchema *pSchema, ColdFile *f,
     kalamRowEncodeValue(p, &pSchema->aCol[0], &v, 1);
   }
   kalamRowEncodeEnd(p, pSchema->eKind, iSeq, kalamSnowflakeMs(iSeq),
-                    coldInt(f, f->iDel, iRow)!=0);
+                    kalamColdInt(f, f->iDel, iRow)!=0);
   return p->oom ? SQLITE_NOMEM : SQLITE_OK;
 }
 
@@ -212,7 +218,7 @@ typedef struct ColdCacheEntry ColdCacheEntry;
 struct ColdCacheEntry {
   sqlite3_int64 iNum;
   char *zPath;
-  ColdFile f;
+  KalamColdFile f;
 };
 struct KalamColdCache {
   int n;
@@ -223,7 +229,7 @@ void kalamColdCacheFree(KalamColdCache *p){
   int i;
   if( p==0 ) return;
   for(i=0; i<p->n; i++){
-    coldFileClose(&p->a[i].f);
+    kalamColdFileClose(&p->a[i].f);
     sqlite3_free(p->a[i].zPath);
   }
   sqlite3_free(p);
@@ -231,7 +237,7 @@ void kalamColdCacheFree(KalamColdCache *p){
 
 /* Segment pSeg's file, open, from the table's cache (*ppF belongs to it). */
 static int coldCacheFile(KalamTable *pTab, const KalamSegment *pSeg,
-                         ColdFile **ppF, char **pzErr){
+                         KalamColdFile **ppF, char **pzErr){
   KalamColdCache *p = pTab->pColdCache;
   int i, rc;
   if( p==0 ){
@@ -246,16 +252,16 @@ static int coldCacheFile(KalamTable *pTab, const KalamSegment *pSeg,
   }
   if( i==p->n ){
     char *zPath = sqlite3_mprintf("%s", pSeg->zPath);
-    ColdFile f;
+    KalamColdFile f;
     if( zPath==0 ) return SQLITE_NOMEM;
-    rc = coldFileOpen(pTab->pSchema, pSeg, &f, pzErr);
+    rc = kalamColdFileOpen(pTab->pSchema, pSeg, &f, pzErr);
     if( rc ){
       sqlite3_free(zPath);
       return rc;
     }
     if( p->n==COLD_CACHE_FILES ){
       p->n--;
-      coldFileClose(&p->a[p->n].f);
+      kalamColdFileClose(&p->a[p->n].f);
       sqlite3_free(p->a[p->n].zPath);
     }
     i = p->n++;
@@ -278,7 +284,7 @@ static int coldCacheFile(KalamTable *pTab, const KalamSegment *pSeg,
 static int coldFind(KalamTable *pTab, const KalamSegment *pSeg,
                     sqlite3_int64 iRowid, KalamBuf *p, int *pbFound,
                     char **pzErr){
-  ColdFile *f = 0;
+  KalamColdFile *f = 0;
   int iGroup, nGroup, rc;
   *pbFound = 0;
   rc = coldCacheFile(pTab, pSeg, &f, pzErr);
@@ -286,12 +292,12 @@ static int coldFind(KalamTable *pTab, const KalamSegment *pSeg,
   nGroup = kalamParquetGroupCount(f->pFile);
   for(iGroup=0; iGroup<nGroup && rc==SQLITE_OK && !*pbFound; iGroup++){
     sqlite3_int64 iRow;
-    if( !coldGroupOverlaps(f, iGroup, iRowid, iRowid) ) continue;
-    rc = coldGroupRead(f, iGroup, 0, pzErr);
+    if( !kalamColdGroupOverlaps(f, iGroup, iRowid, iRowid) ) continue;
+    rc = kalamColdGroupRead(f, iGroup, 0, pzErr);
     if( rc ) break;
-    iRow = coldSearch(f, iRowid, 0);
-    if( iRow<f->nRow && coldInt(f, f->iRowid, iRow)==iRowid ){
-      rc = coldEncode(pTab->pSchema, f, iRow, p, pzErr);
+    iRow = kalamColdSearch(f, iRowid, 0);
+    if( iRow<f->nRow && kalamColdInt(f, f->iRowid, iRow)==iRowid ){
+      rc = kalamColdEncode(pTab->pSchema, f, iRow, p, pzErr);
       if( rc==SQLITE_OK ) *pbFound = 1;
     }
   }
@@ -300,7 +306,7 @@ static int coldFind(KalamTable *pTab, const KalamSegment *pSeg,
 
 /* Can pTab have cold rows? Not in a store without a directory, nor in a
 ** stream (neither is ever flushed). */
-static int coldHasTier(KalamTable *pTab){
+int kalamColdHasTier(KalamTable *pTab){
   return pTab->pSchema->eKind!=KALAM_KIND_STREAM
       && !kalamStoreIsMemory(pTab->pDb->pStore);
 }
@@ -314,8 +320,8 @@ int kalamColdGoneKey(char *aOut, const char *aPrefix, int nPrefix,
 }
 
 /* Has row iRowid a gone marker, as transaction pTxn sees it? */
-static int coldIsGone(KalamTable *pTab, const char *aPrefix, int nPrefix,
-                      sqlite3_int64 iRowid, int *pbGone, char **pzErr){
+int kalamColdIsGone(KalamTable *pTab, const char *aPrefix, int nPrefix,
+                    sqlite3_int64 iRowid, int *pbGone, char **pzErr){
   char aKey[KALAM_ROWKEY_MAX];
   int nKey = kalamColdGoneKey(aKey, aPrefix, nPrefix, iRowid);
   char *zGot = 0;
@@ -337,7 +343,7 @@ int kalamRowGone(KalamTable *pTab, const char *aPrefix, int nPrefix,
   KalamSegment *aSeg = 0;
   int nSeg = 0, i, rc;
   kalamTxnDelete(pTab->pDb->pTxn, pTab->pCf, aKey, (size_t)nKey);
-  if( !coldHasTier(pTab) ) return SQLITE_OK;
+  if( !kalamColdHasTier(pTab) ) return SQLITE_OK;
   rc = kalamSegmentList(pTab->pDb->pView, pTab->pDb->pStore, pTab->pCf,
                         aPrefix, nPrefix, pTab->pSchema->zTable, &aSeg, &nSeg,
                         pzErr);
@@ -368,7 +374,7 @@ int kalamRowRead(KalamTable *pTab, const char *aPrefix, int nPrefix,
   rc = kalamTxnGetPinned(pTab->pDb->pTxn, pTab->pCf, aKey, (size_t)nKey,
                          pzVal, pnVal, ppPin, pzCopy, pzErr);
   if( rc || *pzVal ) return rc;
-  if( !coldHasTier(pTab) ) return SQLITE_OK;
+  if( !kalamColdHasTier(pTab) ) return SQLITE_OK;
   rc = kalamSegmentList(pTab->pDb->pView, pTab->pDb->pStore, pTab->pCf,
                         aPrefix, nPrefix, pTab->pSchema->zTable, &aSeg, &nSeg,
                         pzErr);
@@ -377,7 +383,7 @@ int kalamRowRead(KalamTable *pTab, const char *aPrefix, int nPrefix,
   for(i=nSeg-1; i>=0 && rc==SQLITE_OK && !bFound; i--){
     int bGone = 0;
     if( iRowid<aSeg[i].iMinRowid || iRowid>aSeg[i].iMaxRowid ) continue;
-    rc = coldIsGone(pTab, aPrefix, nPrefix, iRowid, &bGone, pzErr);
+    rc = kalamColdIsGone(pTab, aPrefix, nPrefix, iRowid, &bGone, pzErr);
     if( rc || bGone ) break;
     rc = coldFind(pTab, &aSeg[i], iRowid, &b, &bFound, pzErr);
   }
@@ -417,312 +423,6 @@ int kalamRowReadCopy(KalamTable *pTab, const char *aPrefix, int nPrefix,
   return rc;
 }
 
-/* ------------------------------------------------------------ scans */
-
-/* One segment's rows in a scan: the current row of the current group. */
-typedef struct ColdSrc ColdSrc;
-struct ColdSrc {
-  ColdFile f;
-  int bEof;
-  sqlite3_int64 iRow;        /* current row of f's current group */
-  sqlite3_int64 iRowid;      /* its row id */
-};
-
-struct KalamRowIter {
-  KalamTable *pTab;
-  KalamIter *pHot;           /* the hot rows */
-  char aPrefix[KALAM_MAX_PREFIX];
-  int nPrefix;
-  int bDesc;
-  sqlite3_int64 iLo, iHi;    /* the row id range, both included */
-  KalamSegment *aSeg;        /* the segments that overlap it, oldest first */
-  int nSeg;
-  ColdSrc *aSrc;             /* one per segment */
-  int eCur;                  /* ROWITER_* */
-  int iCurSrc;               /* the source of a cold current row */
-  sqlite3_int64 iCurRowid;
-  KalamBuf row;              /* a cold current row's JSON */
-  char aKey[KALAM_ROWKEY_MAX];
-  int nKey;
-  int bGone;                 /* the owner has gone markers */
-  int rc;                    /* the first error, with zErr */
-  char *zErr;
-};
-#define ROWITER_EOF  0
-#define ROWITER_HOT  1
-#define ROWITER_COLD 2
-
-/* Moves a source to its next row in the scan's direction, within
-** [iLo, iHi], starting a group from its edge when bStart. */
-static int coldSrcStep(KalamRowIter *p, ColdSrc *s, int bStart){
-  const int nGroup = kalamParquetGroupCount(s->f.pFile);
-  int iGroup = s->f.iGroup;
-  int rc;
-  if( !bStart ){
-    s->iRow += p->bDesc ? -1 : 1;
-  }
-  for(;;){
-    if( bStart || s->iRow<0 || s->iRow>=s->f.nRow ){
-      /* The next group that overlaps the range. */
-      if( bStart && iGroup<0 ){
-        iGroup = p->bDesc ? nGroup - 1 : 0;
-      }else{
-        iGroup += p->bDesc ? -1 : 1;
-      }
-      bStart = 0;
-      while( iGroup>=0 && iGroup<nGroup
-          && !coldGroupOverlaps(&s->f, iGroup, p->iLo, p->iHi) ){
-        iGroup += p->bDesc ? -1 : 1;
-      }
-      if( iGroup<0 || iGroup>=nGroup ){
-        s->bEof = 1;
-        return SQLITE_OK;
-      }
-      rc = coldGroupRead(&s->f, iGroup, 0, &p->zErr);
-      if( rc ) return rc;
-      if( p->bDesc ){
-        s->iRow = coldSearch(&s->f, p->iHi, 1) - 1;
-      }else{
-        s->iRow = coldSearch(&s->f, p->iLo, 0);
-      }
-      continue;
-    }
-    s->iRowid = coldInt(&s->f, s->f.iRowid, s->iRow);
-    if( p->bDesc ? s->iRowid<p->iLo : s->iRowid>p->iHi ){
-      s->bEof = 1;
-    }
-    return SQLITE_OK;
-  }
-}
-
-/* The hot iterator's row id, if it is on a row in range (its keys are
-** the owner's row keys in range: it was made with those bounds). */
-static int rowIterHot(KalamRowIter *p, sqlite3_int64 *piRowid){
-  while( kalamIterValid(p->pHot) ){
-    size_t nKey;
-    const char *zKey = kalamIterKey(p->pHot, &nKey);
-    if( kalamKeyRowDecode(zKey, nKey, p->nPrefix, piRowid) ){
-      return *piRowid>=p->iLo && *piRowid<=p->iHi;
-    }
-    kalamIterNext(p->pHot);
-  }
-  return 0;
-}
-
-/* Chooses the current row among the sources (the rule in the header):
-** the lowest row id (highest with bDesc); on a tie the hot row, else the
-** newest source (sources are oldest first). */
-static void rowIterPick(KalamRowIter *p){
-  for(;;){
-    sqlite3_int64 iBest = 0, iHot = 0;
-    int bAny = 0, iSrc = -1, i, bGone = 0;
-    if( p->rc ){ p->eCur = ROWITER_EOF; return; }
-    if( rowIterHot(p, &iHot) ){
-      iBest = iHot;
-      bAny = 1;
-    }
-    for(i=0; i<p->nSeg; i++){
-      ColdSrc *s = &p->aSrc[i];
-      if( s->bEof ) continue;
-      if( !bAny || (p->bDesc ? s->iRowid>iBest : s->iRowid<iBest) ){
-        iBest = s->iRowid;
-        iSrc = i;
-        bAny = 1;
-      }else if( s->iRowid==iBest && iSrc>=0 ){
-        iSrc = i;
-      }
-    }
-    if( !bAny ){
-      p->eCur = ROWITER_EOF;
-      return;
-    }
-    p->iCurRowid = iBest;
-    if( iSrc<0 ){
-      p->eCur = ROWITER_HOT;
-      return;
-    }
-    if( p->bGone ){
-      p->rc = coldIsGone(p->pTab, p->aPrefix, p->nPrefix, iBest, &bGone,
-                         &p->zErr);
-      if( p->rc==SQLITE_OK && bGone ){
-        /* Removed for good: every copy of it is stepped over. */
-        for(i=0; i<p->nSeg && p->rc==SQLITE_OK; i++){
-          ColdSrc *s = &p->aSrc[i];
-          if( !s->bEof && s->iRowid==iBest ) p->rc = coldSrcStep(p, s, 0);
-        }
-        continue;
-      }
-      if( p->rc ) continue;
-    }
-    p->eCur = ROWITER_COLD;
-    p->iCurSrc = iSrc;
-    p->nKey = kalamKeyRow(p->aKey, p->aPrefix, p->nPrefix, iBest);
-    p->rc = coldEncode(p->pTab->pSchema, &p->aSrc[iSrc].f, p->aSrc[iSrc].iRow,
-                       &p->row, &p->zErr);
-    if( p->rc ) p->eCur = ROWITER_EOF;
-    return;
-  }
-}
-
-/* A scan of the owner's rows with ids in [iLo, iHi], in row id order
-** (descending with bDesc), hot and cold merged, positioned on its first
-** row. flags are kalamStoreIterNew's for the hot part. NULL with *pRc
-** set (and *pzErr, sqlite3_free it) on failure. */
-KalamRowIter *kalamRowIterNew(KalamTable *pTab, const char *aPrefix,
-                              int nPrefix, sqlite3_int64 iLo,
-                              sqlite3_int64 iHi, int bDesc, int flags,
-                              int *pRc, char **pzErr){
-  KalamRowIter *p;
-  char aLo[KALAM_ROWKEY_MAX], aHi[KALAM_ROWKEY_MAX];
-  int nLo, nHi, i, rc = SQLITE_OK;
-  KalamSegment *aAll = 0;
-  int nAll = 0;
-
-  *pRc = SQLITE_OK;
-  p = sqlite3_malloc(sizeof(*p));
-  if( p==0 ){ *pRc = SQLITE_NOMEM; return 0; }
-  memset(p, 0, sizeof(*p));
-  kalamBufInit(&p->row);
-  p->pTab = pTab;
-  memcpy(p->aPrefix, aPrefix, (size_t)nPrefix);
-  p->nPrefix = nPrefix;
-  p->bDesc = bDesc;
-  p->iLo = iLo;
-  p->iHi = iHi;
-  nLo = kalamKeyRow(aLo, aPrefix, nPrefix, iLo);
-  if( iHi==INT64_MAX ){
-    char aIgnored[KALAM_BOUND_MAX];
-    int nIgnored;
-    kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aIgnored, &nIgnored,
-                     aHi, &nHi);
-  }else{
-    nHi = kalamKeyRow(aHi, aPrefix, nPrefix, iHi + 1);
-  }
-  p->pHot = kalamTxnIterator(pTab->pDb->pTxn, pTab->pCf, aLo, nLo, aHi, nHi,
-                             flags);
-  if( p->pHot==0 ){ rc = SQLITE_NOMEM; goto done; }
-  if( bDesc ){
-    kalamIterSeekForPrev(p->pHot, aHi, (size_t)nHi);
-  }else{
-    kalamIterSeek(p->pHot, aLo, (size_t)nLo);
-  }
-
-  if( coldHasTier(pTab) ){
-    rc = kalamSegmentList(pTab->pDb->pView, pTab->pDb->pStore, pTab->pCf,
-                          aPrefix, nPrefix, pTab->pSchema->zTable, &aAll,
-                          &nAll, pzErr);
-    if( rc ) goto done;
-  }
-  if( nAll ){
-    p->aSeg = sqlite3_malloc64(sizeof(KalamSegment)*(size_t)nAll);
-    p->aSrc = sqlite3_malloc64(sizeof(ColdSrc)*(size_t)nAll);
-    if( p->aSeg==0 || p->aSrc==0 ){ rc = SQLITE_NOMEM; goto done; }
-    memset(p->aSrc, 0, sizeof(ColdSrc)*(size_t)nAll);
-    for(i=0; i<nAll; i++){
-      if( aAll[i].iMaxRowid<iLo || aAll[i].iMinRowid>iHi ){
-        kalamSegmentClear(&aAll[i]);
-        continue;
-      }
-      p->aSeg[p->nSeg] = aAll[i];       /* takes its strings */
-      memset(&aAll[i], 0, sizeof(aAll[i]));
-      rc = coldFileOpen(pTab->pSchema, &p->aSeg[p->nSeg],
-                        &p->aSrc[p->nSeg].f, pzErr);
-      p->nSeg++;
-      if( rc ) goto done;
-      rc = coldSrcStep(p, &p->aSrc[p->nSeg - 1], 1);
-      if( rc ){
-        *pzErr = p->zErr;
-        p->zErr = 0;
-        goto done;
-      }
-    }
-  }
-  if( p->nSeg ){
-    /* Markers are rare: look them up only when the owner has any. */
-    char aGLo[KALAM_BOUND_MAX], aGHi[KALAM_BOUND_MAX];
-    int nGLo, nGHi;
-    KalamIter *pG;
-    kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_GONE, aGLo, &nGLo, aGHi,
-                     &nGHi);
-    pG = kalamTxnIterator(pTab->pDb->pTxn, pTab->pCf, aGLo, nGLo, aGHi, nGHi,
-                          0);
-    if( pG==0 ){ rc = SQLITE_NOMEM; goto done; }
-    kalamIterSeek(pG, aGLo, (size_t)nGLo);
-    if( kalamIterValid(pG) ){
-      size_t nK;
-      const char *zK = kalamIterKey(pG, &nK);
-      p->bGone = kalamKeyCmp(zK, nK, aGHi, (size_t)nGHi)<0;
-    }
-    rc = kalamIterError(pG, pzErr);
-    kalamIterDestroy(pG);
-    if( rc ) goto done;
-  }
-  rowIterPick(p);
-
-done:
-  kalamSegmentListFree(aAll, nAll);
-  if( rc ){
-    kalamRowIterFree(p);
-    *pRc = rc;
-    return 0;
-  }
-  return p;
-}
-
-void kalamRowIterFree(KalamRowIter *p){
-  int i;
-  if( p==0 ) return;
-  kalamIterDestroy(p->pHot);
-  for(i=0; i<p->nSeg; i++){
-    coldFileClose(&p->aSrc[i].f);
-    kalamSegmentClear(&p->aSeg[i]);
-  }
-  sqlite3_free(p->aSrc);
-  sqlite3_free(p->aSeg);
-  kalamBufFree(&p->row);
-  sqlite3_free(p->zErr);
-  sqlite3_free(p);
-}
-
-int kalamRowIterValid(KalamRowIter *p){
-  return p->eCur!=ROWITER_EOF;
-}
-
-/* Steps every source on the current row id, then picks again. */
-void kalamRowIterNext(KalamRowIter *p){
-  sqlite3_int64 iRowid = p->iCurRowid;
-  int i;
-  if( p->eCur==ROWITER_EOF ) return;
-  if( p->eCur==ROWITER_HOT ) kalamIterNext(p->pHot);
-  for(i=0; i<p->nSeg && p->rc==SQLITE_OK; i++){
-    ColdSrc *s = &p->aSrc[i];
-    if( !s->bEof && s->iRowid==iRowid ) p->rc = coldSrcStep(p, s, 0);
-  }
-  rowIterPick(p);
-}
-
-const char *kalamRowIterKey(KalamRowIter *p, size_t *pn){
-  if( p->eCur==ROWITER_HOT ) return kalamIterKey(p->pHot, pn);
-  *pn = (size_t)p->nKey;
-  return p->aKey;
-}
-
-const char *kalamRowIterValue(KalamRowIter *p, size_t *pn){
-  if( p->eCur==ROWITER_HOT ) return kalamIterValue(p->pHot, pn);
-  *pn = (size_t)p->row.n;
-  return p->row.z;
-}
-
-/* The scan's error, if any (SQLITE_OK if none); *pzErr as usual. */
-int kalamRowIterError(KalamRowIter *p, char **pzErr){
-  if( p->rc ){
-    *pzErr = p->zErr;
-    p->zErr = 0;
-    return p->rc;
-  }
-  return kalamIterError(p->pHot, pzErr);
-}
-
 /* ------------------------------------------------------------ purge */
 
 /* A row of a segment, for kalamColdPurge. */
@@ -756,14 +456,14 @@ static int coldPurgeVersions(const KalamSegment *pSeg, int iSeg,
                              ColdVersion **pa, sqlite3_int64 *pn,
                              sqlite3_int64 *pnAlloc, char **pzErr){
   static const KalamSchema noColumns = {0};
-  ColdFile f;
+  KalamColdFile f;
   int iGroup, nGroup, rc;
-  rc = coldFileOpen(&noColumns, pSeg, &f, pzErr);
+  rc = kalamColdFileOpen(&noColumns, pSeg, &f, pzErr);
   if( rc ) return rc;
   nGroup = kalamParquetGroupCount(f.pFile);
   for(iGroup=0; iGroup<nGroup && rc==SQLITE_OK; iGroup++){
     sqlite3_int64 i;
-    rc = coldGroupRead(&f, iGroup, 1, pzErr);
+    rc = kalamColdGroupRead(&f, iGroup, 1, pzErr);
     for(i=0; rc==SQLITE_OK && i<f.nRow; i++){
       ColdVersion *v;
       if( *pn>=*pnAlloc ){
@@ -774,13 +474,13 @@ static int coldPurgeVersions(const KalamSegment *pSeg, int iSeg,
         *pnAlloc = nNew;
       }
       v = &(*pa)[(*pn)++];
-      v->iRowid = coldInt(&f, f.iRowid, i);
-      v->iSeq = coldInt(&f, f.iSeq, i);
-      v->bDeleted = coldInt(&f, f.iDel, i)!=0;
+      v->iRowid = kalamColdInt(&f, f.iRowid, i);
+      v->iSeq = kalamColdInt(&f, f.iSeq, i);
+      v->bDeleted = kalamColdInt(&f, f.iDel, i)!=0;
       v->iSeg = iSeg;
     }
   }
-  coldFileClose(&f);
+  kalamColdFileClose(&f);
   return rc;
 }
 

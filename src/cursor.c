@@ -59,6 +59,8 @@ struct KalamCursor {
   size_t nVal;
   int bParsed;
   KalamRow row;
+  int bCold;                   /* the current row is a cold row of pRows:
+                               ** xColumn reads it with kalamRowIterColumn */
   sqlite3_int64 iMinRowid;     /* streams: rows below this have expired */
 };
 
@@ -113,6 +115,7 @@ static void cursorReset(KalamCursor *pCur){
   pCur->iNext = 0;
   pCur->bEof = 1;
   pCur->bParsed = 0;
+  pCur->bCold = 0;
 }
 
 /* Frees a cursor for good (kalamCursorClose keeps one for reuse). */
@@ -164,11 +167,28 @@ static int cursorScan(KalamCursor *pCur){
   char *zErr = 0;
   int rc;
   pCur->bParsed = 0;
+  pCur->bCold = 0;
   while( kalamRowIterValid(pCur->pRows) ){
     size_t nKey, nVal;
-    const char *zKey = kalamRowIterKey(pCur->pRows, &nKey);
+    const char *zKey;
     const char *zVal;
     sqlite3_int64 iRowid;
+    int bDeleted;
+    if( kalamRowIterCold(pCur->pRows, &iRowid, &bDeleted) ){
+      /* A cold row, in the scan's range by construction: its columns are
+      ** read from the cold file's chunks as xColumn asks for them. */
+      pTab->pConn->nRowsRead++;
+      if( iRowid>=pCur->iMinRowid
+       && (!bDeleted || (pCur->idxNum & KALAM_PLAN_TRASH)) ){
+        pCur->iRowid = iRowid;
+        pCur->bCold = 1;
+        pCur->bEof = 0;
+        return SQLITE_OK;
+      }
+      kalamRowIterNext(pCur->pRows);
+      continue;
+    }
+    zKey = kalamRowIterKey(pCur->pRows, &nKey);
     /* Bounds are checked here too, for keys that are not row keys. */
     if( bDesc ? kalamKeyCmp(zKey, nKey, pCur->aLo, pCur->nLo)<0
               : kalamKeyCmp(zKey, nKey, pCur->aHi, pCur->nHi)>=0 ){
@@ -320,6 +340,79 @@ static void cursorNarrowTs(sqlite3_value *pVal, int bLower, int bStrict,
     v = kalamSnowflakeMin(ms + 1) - 1;
     if( v<*piHi ) *piHi = v;
   }
+}
+
+/* A bound on _seq as a row of the cold files could meet it, loosely:
+** an integer as it is, a real rounded outwards; anything else bounds
+** nothing (SQLite's own test of the constraint decides). */
+static void cursorNarrowSeq(sqlite3_value *pVal, int bLower,
+                            sqlite3_int64 *piLo, sqlite3_int64 *piHi){
+  sqlite3_int64 v;
+  double r;
+  if( sqlite3_value_type(pVal)==SQLITE_INTEGER ){
+    v = sqlite3_value_int64(pVal);
+  }else if( sqlite3_value_type(pVal)==SQLITE_FLOAT ){
+    r = sqlite3_value_double(pVal);
+    if( r!=r || r<-9e18 || r>9e18 ) return;
+    v = (sqlite3_int64)(bLower ? floor(r) : ceil(r));
+  }else{
+    return;
+  }
+  if( bLower ){
+    if( v>*piLo ) *piLo = v;
+  }else{
+    if( v<*piHi ) *piHi = v;
+  }
+}
+
+/* A PRIMARY KEY bound as a KalamValue borrowing from pVal (cold_scan.c
+** keeps only those it can compare statistics with). */
+static void cursorKeyBound(sqlite3_value *pVal, int *pbSet, KalamValue *pOut){
+  memset(pOut, 0, sizeof(*pOut));
+  pOut->eType = sqlite3_value_type(pVal);
+  switch( pOut->eType ){
+    case SQLITE_INTEGER: pOut->i = sqlite3_value_int64(pVal); break;
+    case SQLITE_FLOAT:   pOut->r = sqlite3_value_double(pVal); break;
+    case SQLITE_TEXT:
+      pOut->z = (const char*)sqlite3_value_text(pVal);
+      pOut->n = sqlite3_value_bytes(pVal);
+      if( pOut->z==0 ) return;
+      break;
+    case SQLITE_BLOB:
+      pOut->z = (const char*)sqlite3_value_blob(pVal);
+      pOut->n = sqlite3_value_bytes(pVal);
+      if( pOut->z==0 && pOut->n>0 ) return;
+      break;
+    default:
+      return;
+  }
+  *pbSet = 1;
+}
+
+/* Reads the cold-scan arguments of a scan plan (KALAM_PLAN_SEQ_* and
+** _KEY_*, in cold.h) from argv[iArg...] into *pF; returns the index of
+** the argument after them. */
+static int cursorColdFilter(int idxNum, sqlite3_value **argv, int iArg,
+                            KalamColdFilter *pF){
+  kalamColdFilterInit(pF);
+  pF->bLive = (idxNum & KALAM_PLAN_TRASH)==0;
+  if( idxNum & KALAM_PLAN_SEQ_LO ){
+    sqlite3_value *pVal = argv[iArg++];
+    cursorNarrowSeq(pVal, 1, &pF->iSeqLo, &pF->iSeqHi);
+    if( idxNum & KALAM_PLAN_SEQ_EQ ){
+      cursorNarrowSeq(pVal, 0, &pF->iSeqLo, &pF->iSeqHi);
+    }
+  }
+  if( idxNum & KALAM_PLAN_SEQ_HI ){
+    cursorNarrowSeq(argv[iArg++], 0, &pF->iSeqLo, &pF->iSeqHi);
+  }
+  if( idxNum & KALAM_PLAN_KEY_LO ){
+    cursorKeyBound(argv[iArg++], &pF->bKeyLo, &pF->keyLo);
+  }
+  if( idxNum & KALAM_PLAN_KEY_HI ){
+    cursorKeyBound(argv[iArg++], &pF->bKeyHi, &pF->keyHi);
+  }
+  return iArg;
 }
 
 /* Can the key index answer "key = pVal"? Not when the key column has TEXT
@@ -588,6 +681,7 @@ int kalamCursorFilter(sqlite3_vtab_cursor *cur, int idxNum,
   }else{
     sqlite3_int64 iLo = INT64_MIN, iHi = INT64_MAX;
     int flags = 0;
+    KalamColdFilter filter;
     if( idxNum & KALAM_PLAN_LO ){
       cursorNarrow(argv[iArg++], 1, (idxNum & KALAM_PLAN_LO_GT)!=0, &iLo, &iHi);
     }
@@ -603,6 +697,7 @@ int kalamCursorFilter(sqlite3_vtab_cursor *cur, int idxNum,
     if( idxNum & KALAM_PLAN_TS_HI ){
       cursorNarrowTs(argv[iArg++], 0, (idxNum & KALAM_PLAN_TS_HI_LT)!=0, &iLo, &iHi);
     }
+    iArg = cursorColdFilter(idxNum, argv, iArg, &filter);
     if( pCur->iMinRowid > iLo ) iLo = pCur->iMinRowid;
     if( iLo > iHi ){
       pCur->bEof = 1;
@@ -632,7 +727,7 @@ int kalamCursorFilter(sqlite3_vtab_cursor *cur, int idxNum,
       char *zErr = 0;
       pCur->pRows = kalamRowIterNew(pTab, pCur->aPrefix, pCur->nPrefix, iLo,
                                     iHi, (idxNum & KALAM_PLAN_DESC)!=0, flags,
-                                    &rc, &zErr);
+                                    &filter, &rc, &zErr);
       if( pCur->pRows==0 ){
         if( zErr ) kalamTableError(pTab, zErr);
         return rc ? rc : SQLITE_NOMEM;
@@ -699,6 +794,7 @@ int kalamCursorColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
   ** xUpdate copies their stored JSON unchanged, and system columns it does
   ** not set are not writes to them. */
   if( sqlite3_vtab_nochange(ctx) ) return SQLITE_OK;
+  if( pCur->bCold ) return kalamRowIterColumn(pCur->pRows, iCol, ctx);
   if( !pCur->bParsed ){
     pCur->row.iRowid = pCur->iRowid;
     rc = kalamRowOpen(&pCur->row, pSchema, pCur->zVal, pCur->nVal);

@@ -676,6 +676,8 @@ struct KalamConn {
   int bLocked;
   sqlite3_int64 iToken; /* process-unique id, marks pending DDL */
   sqlite3_int64 nRowsRead; /* stored rows read by cursors: kalam_rows_read() */
+  sqlite3_int64 nColdChunks;  /* cold column chunks decoded, and row */
+  sqlite3_int64 nColdSkipped; /* groups skipped: kalam_cold_stats() */
   KalamDb *pDb;
 };
 

@@ -404,6 +404,14 @@ sqlite3_int64 kalamParquetChunkRows(const KalamParquetChunk *c){
   return c->nRow;
 }
 
+/* The slots as decoded (see the header comment), for scans that read a
+** number column row after row without a KalamValue for each. */
+const sqlite3_int64 *kalamParquetChunkSlots(const KalamParquetChunk *c,
+                                            const unsigned char **paNull){
+  *paNull = c->aNull;
+  return c->aVal;
+}
+
 void kalamParquetChunkFree(KalamParquetChunk *c){
   if( c==0 ) return;
   sqlite3_free(c->aNull);

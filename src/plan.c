@@ -406,6 +406,38 @@ static int planKeyCertain(const KalamSchema *pSchema, sqlite3_index_info *pInfo,
   return kalamIndexValueExact(pSchema, pSchema->iPk, sqlite3_value_type(pVal));
 }
 
+/* ------------------------------------------------------------ cold files */
+
+/* Takes constraint i as a bound for skipping cold row groups, if it is
+** one: on _seq (column iSeq), or on a PRIMARY KEY that is not the row id
+** (with the BINARY collation for text). aCold[] holds the constraints
+** chosen: SEQ_LO, SEQ_HI, KEY_LO, KEY_HI; an equality on _seq takes
+** SEQ_LO with KALAM_PLAN_SEQ_EQ. The first of each kind is kept. */
+static void planColdTerm(const KalamSchema *pSchema,
+                         sqlite3_index_info *pInfo, int i, int iSeq,
+                         int *aCold, int *pFlags){
+  const struct sqlite3_index_constraint *pC = &pInfo->aConstraint[i];
+  int op = pC->op, iDummy = 0;
+  if( pC->iColumn==iSeq ){
+    if( op==SQLITE_INDEX_CONSTRAINT_EQ ){
+      if( !(*pFlags & KALAM_PLAN_SEQ_EQ) ){
+        aCold[0] = i;
+        aCold[1] = -1;
+        *pFlags |= KALAM_PLAN_SEQ_EQ;
+      }
+    }else if( !(*pFlags & KALAM_PLAN_SEQ_EQ) ){
+      planBound(op, i, &aCold[0], &aCold[1], &iDummy, 0, 0);
+    }
+  }else if( pC->iColumn>=0 && pC->iColumn==pSchema->iPk && !pSchema->bIntPk ){
+    int eType = pSchema->aCol[pSchema->iPk].eType;
+    if( eType==KALAM_TYPE_TEXT ){
+      const char *zColl = sqlite3_vtab_collation(pInfo, i);
+      if( zColl && sqlite3_stricmp(zColl, "BINARY")!=0 ) return;
+    }
+    planBound(op, i, &aCold[2], &aCold[3], &iDummy, 0, 0);
+  }
+}
+
 /* ------------------------------------------------------------ xBestIndex */
 
 /* xBestIndex (see THE PLAN ENCODING above). */
@@ -414,13 +446,16 @@ int kalamPlanBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   const KalamSchema *pSchema = pTab->pSchema;
   int iDeleted = planSysColumn(pSchema, "_deleted");
   int iTs = planSysColumn(pSchema, "_ts");
+  int iSeq = planSysColumn(pSchema, "_seq");
   int iEq = -1, iLo = -1, iHi = -1, iTsLo = -1, iTsHi = -1;
+  int aCold[4] = {-1, -1, -1, -1};   /* SEQ_LO, SEQ_HI, KEY_LO, KEY_HI */
+  int coldFlags = 0;                 /* KALAM_PLAN_SEQ_EQ */
   int bPkEq = 0;
   int idxNum = 0, nArg = 0, i;
   /* The store counts keys: each row has one per index besides its own. */
   double nRow = (double)pTab->nRowEst / (1 + pSchema->nIndex);
   double cost, total;
-  int aArgCol[KALAM_MAX_INDEX_COLUMNS + 4];  /* for planWords */
+  int aArgCol[KALAM_MAX_INDEX_COLUMNS + 8];  /* for planWords */
   KalamBuf words;
 
   if( nRow<1000 ) nRow = 1000.0;
@@ -451,6 +486,8 @@ int kalamPlanBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
       }else if( !(idxNum & KALAM_PLAN_TS_EQ) ){  /* an equality pins _ts already */
         planBound(op, i, &iTsLo, &iTsHi, &idxNum, KALAM_PLAN_TS_LO_GT, KALAM_PLAN_TS_HI_LT);
       }
+    }else{
+      planColdTerm(pSchema, pInfo, i, iSeq, aCold, &coldFlags);
     }
   }
 
@@ -506,6 +543,16 @@ int kalamPlanBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
       pInfo->aConstraintUsage[iTsHi].argvIndex = ++nArg;
       aArgCol[nArg-1] = -2;
       nScan /= 4;
+    }
+    for(i=0; i<4; i++){
+      /* Bounds for the cold files' statistics: the cost stays, since hot
+      ** rows are read all the same. */
+      static const int aBit[] = {KALAM_PLAN_SEQ_LO, KALAM_PLAN_SEQ_HI,
+                                 KALAM_PLAN_KEY_LO, KALAM_PLAN_KEY_HI};
+      if( aCold[i]<0 ) continue;
+      idxNum |= aBit[i] | (i==0 ? coldFlags : 0);
+      pInfo->aConstraintUsage[aCold[i]].argvIndex = ++nArg;
+      aArgCol[nArg-1] = i<2 ? -3 : pSchema->iPk;
     }
     idxNum &= ~(iLo<0 ? KALAM_PLAN_LO_GT : 0) & ~(iHi<0 ? KALAM_PLAN_HI_LT : 0)
             & ~(iTsLo<0 ? KALAM_PLAN_TS_LO_GT : 0) & ~(iTsHi<0 ? KALAM_PLAN_TS_HI_LT : 0);
