@@ -267,6 +267,10 @@ struct KalamColdFile {
   int iRowid, iSeq, iDel;
   KalamParquetChunk **apChunk;  /* the current group: one per file column,
                                 ** NULL until decoded */
+  const sqlite3_int64 **apSlot;  /* per file column: its chunk's slots
+                                 ** (kalamParquetChunkSlots), or NULL */
+  const unsigned char **apNull;  /* ... and its NULL flags */
+  unsigned char *aType;          /* per file column: its KALAM_TYPE_* */
   int nChunk;
   int iGroup;          /* the group apChunk holds, or -1 */
   sqlite3_int64 nRow;  /* its rows */

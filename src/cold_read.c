@@ -41,6 +41,8 @@ static void coldGroupDrop(KalamColdFile *f){
   for(i=0; i<f->nChunk; i++){
     kalamParquetChunkFree(f->apChunk[i]);
     f->apChunk[i] = 0;
+    f->apSlot[i] = 0;
+    f->apNull[i] = 0;
   }
   f->iGroup = -1;
   f->nRow = 0;
@@ -49,10 +51,16 @@ static void coldGroupDrop(KalamColdFile *f){
 
 void kalamColdFileClose(KalamColdFile *f){
   if( f->apChunk ) coldGroupDrop(f);
-  sqlite3_free(f->apChunk);
+  sqlite3_free(f->apChunk);   /* apSlot, apNull and aType live in it */
   sqlite3_free(f->aiCol);
   kalamParquetClose(f->pFile);
   memset(f, 0, sizeof(*f));
+}
+
+/* Is file column iCol a REQUIRED column of type eType? */
+static int coldSysColumnOk(KalamColdFile *f, int iCol, int eType){
+  const KalamParquetColumn *pCol = kalamParquetColumnInfo(f->pFile, iCol);
+  return pCol->eType==eType && pCol->bNotNull;
 }
 
 /* Opens segment pSeg's file for table pSchema. */
@@ -66,12 +74,21 @@ int kalamColdFileOpen(const KalamSchema *pSchema, const KalamSegment *pSeg,
   f->nChunk = kalamParquetColumnCount(f->pFile);
   f->nCol = pSchema->nCol;
   f->aiCol = sqlite3_malloc64(sizeof(int)*(size_t)(pSchema->nCol + 1));
-  f->apChunk = sqlite3_malloc64(sizeof(KalamParquetChunk*)*(size_t)f->nChunk);
+  /* One allocation: apChunk, apSlot, apNull (pointers), then aType. */
+  f->apChunk = sqlite3_malloc64((3*sizeof(void*) + 1)*(size_t)f->nChunk);
   if( f->aiCol==0 || f->apChunk==0 ){
+    sqlite3_free(f->apChunk);
+    f->apChunk = 0;
     kalamColdFileClose(f);
     return SQLITE_NOMEM;
   }
-  memset(f->apChunk, 0, sizeof(KalamParquetChunk*)*(size_t)f->nChunk);
+  memset(f->apChunk, 0, (3*sizeof(void*) + 1)*(size_t)f->nChunk);
+  f->apSlot = (const sqlite3_int64**)&f->apChunk[f->nChunk];
+  f->apNull = (const unsigned char**)&f->apSlot[f->nChunk];
+  f->aType = (unsigned char*)&f->apNull[f->nChunk];
+  for(i=0; i<f->nChunk; i++){
+    f->aType[i] = (unsigned char)kalamParquetColumnInfo(f->pFile, i)->eType;
+  }
   for(i=0; i<pSchema->nCol; i++){
     f->aiCol[i] = kalamParquetColumnByFieldId(f->pFile,
                                               pSchema->aCol[i].iId);
@@ -79,12 +96,15 @@ int kalamColdFileOpen(const KalamSchema *pSchema, const KalamSegment *pSeg,
   f->iRowid = kalamParquetColumnByFieldId(f->pFile, KALAM_PARQUET_ID_ROWID);
   f->iSeq = kalamParquetColumnByFieldId(f->pFile, KALAM_PARQUET_ID_SEQ);
   f->iDel = kalamParquetColumnByFieldId(f->pFile, KALAM_PARQUET_ID_DELETED);
+  /* Scans read these three columns' slots directly: each must be the
+  ** REQUIRED column of the type kalam writes. */
   if( f->iRowid<0 || f->iSeq<0 || f->iDel<0
-   || kalamParquetColumnInfo(f->pFile, f->iRowid)->eType!=KALAM_TYPE_INTEGER
-   || !kalamParquetColumnInfo(f->pFile, f->iRowid)->bNotNull ){
+   || !coldSysColumnOk(f, f->iRowid, KALAM_TYPE_INTEGER)
+   || !coldSysColumnOk(f, f->iSeq, KALAM_TYPE_INTEGER)
+   || !coldSysColumnOk(f, f->iDel, KALAM_TYPE_BOOLEAN) ){
     *pzErr = sqlite3_mprintf("cold file %s of kalam table %s has no _rowid, "
-                             "_seq or _deleted column", pSeg->zPath,
-                             pSchema->zTable);
+                             "_seq or _deleted column as kalam writes them",
+                             pSeg->zPath, pSchema->zTable);
     kalamColdFileClose(f);
     return SQLITE_CORRUPT;
   }
@@ -105,10 +125,9 @@ int kalamColdChunk(KalamColdFile *f, int iFileCol, char **pzErr){
                              "has the wrong number of rows", f->iGroup);
     return SQLITE_CORRUPT;
   }
-  if( iFileCol==f->iRowid ){
-    const unsigned char *aNull;
-    f->aRowid = kalamParquetChunkSlots(f->apChunk[iFileCol], &aNull);
-  }
+  f->apSlot[iFileCol] = kalamParquetChunkSlots(f->apChunk[iFileCol],
+                                               &f->apNull[iFileCol]);
+  if( iFileCol==f->iRowid ) f->aRowid = f->apSlot[iFileCol];
   return SQLITE_OK;
 }
 

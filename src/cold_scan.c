@@ -48,6 +48,8 @@ struct ColdSrc {
 struct KalamRowIter {
   KalamTable *pTab;
   KalamIter *pHot;           /* the hot rows */
+  int bHotOn;                /* pHot is on a row in range, whose id is */
+  sqlite3_int64 iHot;        /* ... iHot (rowIterHot) */
   char aPrefix[KALAM_MAX_PREFIX];
   int nPrefix;
   int bDesc;
@@ -191,10 +193,9 @@ static int coldSrcEnter(KalamRowIter *p, ColdSrc *s, int iGroup, int eUse){
   if( s->bShadow ) return SQLITE_OK;
   kalamParquetGroupStats(s->f.pFile, iGroup, s->f.iDel, &st);
   if( !st.bMinMax || st.max.i!=0 ){
-    const unsigned char *aNull;
     rc = kalamColdChunk(&s->f, s->f.iDel, &p->zErr);
     if( rc ) return rc;
-    s->aDel = kalamParquetChunkSlots(s->f.apChunk[s->f.iDel], &aNull);
+    s->aDel = s->f.apSlot[s->f.iDel];
   }
   return SQLITE_OK;
 }
@@ -244,26 +245,38 @@ static int coldSrcStep(KalamRowIter *p, int iSrc, int bStart){
   }
 }
 
-/* The hot iterator's row id, if it is on a row in range (its keys are
-** the owner's row keys in range: it was made with those bounds). */
-static int rowIterHot(KalamRowIter *p, sqlite3_int64 *piRowid){
+/* Notes whether the hot iterator is on a row in range, and its row id,
+** after each move (its keys are the owner's row keys in range: it was
+** made with those bounds), so that the merge compares numbers only. */
+static void rowIterHot(KalamRowIter *p){
+  p->bHotOn = 0;
   while( kalamIterValid(p->pHot) ){
     size_t nKey;
     const char *zKey = kalamIterKey(p->pHot, &nKey);
-    if( kalamKeyRowDecode(zKey, nKey, p->nPrefix, piRowid) ){
-      return *piRowid>=p->iLo && *piRowid<=p->iHi;
+    if( kalamKeyRowDecode(zKey, nKey, p->nPrefix, &p->iHot) ){
+      p->bHotOn = p->iHot>=p->iLo && p->iHot<=p->iHi;
+      return;
     }
     kalamIterNext(p->pHot);
   }
-  return 0;
 }
 
-/* Steps every source on row id iRowid. */
+/* Steps every source on row id iRowid: within its group here (the
+** common case, row after row), else by coldSrcStep. */
 static void rowIterStepAll(KalamRowIter *p, sqlite3_int64 iRowid){
   int i;
   for(i=0; i<p->nSeg && p->rc==SQLITE_OK; i++){
     ColdSrc *s = &p->aSrc[i];
-    if( !s->bEof && s->iRowid==iRowid ) p->rc = coldSrcStep(p, i, 0);
+    sqlite3_int64 iRow;
+    if( s->bEof || s->iRowid!=iRowid ) continue;
+    iRow = s->iRow + (p->bDesc ? -1 : 1);
+    if( iRow>=0 && iRow<s->f.nRow ){
+      s->iRow = iRow;
+      s->iRowid = s->f.aRowid[iRow];
+      if( p->bDesc ? s->iRowid<p->iLo : s->iRowid>p->iHi ) s->bEof = 1;
+    }else{
+      p->rc = coldSrcStep(p, i, 0);
+    }
   }
 }
 
@@ -272,11 +285,11 @@ static void rowIterStepAll(KalamRowIter *p, sqlite3_int64 iRowid){
 ** newest source (sources are oldest first). */
 static void rowIterPick(KalamRowIter *p){
   for(;;){
-    sqlite3_int64 iBest = 0, iHot = 0;
+    sqlite3_int64 iBest = 0;
     int bAny = 0, iSrc = -1, i, bGone = 0;
     if( p->rc ){ p->eCur = ROWITER_EOF; return; }
-    if( rowIterHot(p, &iHot) ){
-      iBest = iHot;
+    if( p->bHotOn ){
+      iBest = p->iHot;
       bAny = 1;
     }
     for(i=0; i<p->nSeg; i++){
@@ -468,6 +481,7 @@ KalamRowIter *kalamRowIterNew(KalamTable *pTab, const char *aPrefix,
       goto done;
     }
   }
+  rowIterHot(p);
   /* Markers are rare: look them up only when the owner has any. */
   if( p->nSeg ){
     rc = rowIterHasGone(p, pzErr);
@@ -509,7 +523,10 @@ int kalamRowIterValid(KalamRowIter *p){
 /* Steps every source on the current row id, then picks again. */
 void kalamRowIterNext(KalamRowIter *p){
   if( p->eCur==ROWITER_EOF ) return;
-  if( p->eCur==ROWITER_HOT ) kalamIterNext(p->pHot);
+  if( p->eCur==ROWITER_HOT ){
+    kalamIterNext(p->pHot);
+    rowIterHot(p);
+  }
   rowIterStepAll(p, p->iCurRowid);
   rowIterPick(p);
 }
@@ -613,8 +630,7 @@ int kalamRowIterColumn(KalamRowIter *p, int iCol, sqlite3_context *ctx){
   const KalamSchema *pSchema = p->pTab->pSchema;
   ColdSrc *s = &p->aSrc[p->iCurSrc];
   KalamColdFile *f = &s->f;
-  const sqlite3_int64 *aSlot;
-  const unsigned char *aNull;
+  const sqlite3_int64 iRow = s->iRow;
   KalamValue v;
   char *zErr = 0;
   int iFileCol, rc;
@@ -629,12 +645,12 @@ int kalamRowIterColumn(KalamRowIter *p, int iCol, sqlite3_context *ctx){
     (void)nSys;
     iSlot = aSys[iCol - pSchema->nCol].iSlot;
     if( iSlot==KALAM_SYS_DELETED ){
-      sqlite3_result_int(ctx, s->aDel ? s->aDel[s->iRow]!=0 : 0);
+      sqlite3_result_int(ctx, s->aDel ? s->aDel[iRow]!=0 : 0);
       return SQLITE_OK;
     }
     rc = kalamColdChunk(f, f->iSeq, &zErr);
     if( rc ) return coldColumnError(ctx, rc, zErr);
-    iSeq = kalamParquetChunkSlots(f->apChunk[f->iSeq], &aNull)[s->iRow];
+    iSeq = f->apSlot[f->iSeq][iRow];
     sqlite3_result_int64(ctx, iSlot==KALAM_SYS_SEQ ? iSeq
                                                    : kalamSnowflakeMs(iSeq));
     return SQLITE_OK;
@@ -657,29 +673,27 @@ int kalamRowIterColumn(KalamRowIter *p, int iCol, sqlite3_context *ctx){
     coldResultValue(ctx, &v);
     return SQLITE_OK;
   }
-  if( f->apChunk[iFileCol]==0 ){
+  if( f->apSlot[iFileCol]==0 ){
     rc = kalamColdChunk(f, iFileCol, &zErr);
     if( rc ) return coldColumnError(ctx, rc, zErr);
   }
-  switch( kalamParquetColumnInfo(f->pFile, iFileCol)->eType ){
+  if( f->apNull[iFileCol] && f->apNull[iFileCol][iRow] ){
+    return SQLITE_OK;   /* NULL: xColumn's result unless one is set */
+  }
+  switch( f->aType[iFileCol] ){
     case KALAM_TYPE_INTEGER:
     case KALAM_TYPE_TIMESTAMP:
     case KALAM_TYPE_BOOLEAN:
-      aSlot = kalamParquetChunkSlots(f->apChunk[iFileCol], &aNull);
-      if( aNull==0 || !aNull[s->iRow] ){
-        sqlite3_result_int64(ctx, aSlot[s->iRow]);
-      }
+      sqlite3_result_int64(ctx, f->apSlot[iFileCol][iRow]);
       return SQLITE_OK;
-    case KALAM_TYPE_REAL:
-      aSlot = kalamParquetChunkSlots(f->apChunk[iFileCol], &aNull);
-      if( aNull==0 || !aNull[s->iRow] ){
-        double r;
-        memcpy(&r, &aSlot[s->iRow], sizeof(r));
-        sqlite3_result_double(ctx, r);
-      }
+    case KALAM_TYPE_REAL: {
+      double r;
+      memcpy(&r, &f->apSlot[iFileCol][iRow], sizeof(r));
+      sqlite3_result_double(ctx, r);
       return SQLITE_OK;
+    }
     default:
-      rc = kalamParquetChunkValue(f->apChunk[iFileCol], s->iRow, &v, &zErr);
+      rc = kalamParquetChunkValue(f->apChunk[iFileCol], iRow, &v, &zErr);
       if( rc ) return coldColumnError(ctx, rc, zErr);
       coldResultValue(ctx, &v);
       return SQLITE_OK;
