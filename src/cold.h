@@ -334,14 +334,17 @@ struct KalamColdFilter {
 void kalamColdFilterInit(KalamColdFilter *p);
 
 /* The bits of THE PLAN ENCODING (plan.c) that only cold scans use: with a
-** scan plan (no PLAN_EQ, no PLAN_INDEX), bits 16-20 pass bounds on _seq
-** and on a PRIMARY KEY that is not the row id. Their arguments follow
+** scan plan (no PLAN_EQ, no PLAN_INDEX), bits 16-22 pass bounds on _seq
+** and on a PRIMARY KEY that is not the row id (key bounds are taken as
+** inclusive: loose is enough). Their arguments follow
 ** TS_HI's in argv, in this order: SEQ_LO, SEQ_HI, KEY_LO, KEY_HI. */
 #define KALAM_PLAN_SEQ_LO 0x010000  /* _seq > or >= argv[SEQ_LO] */
 #define KALAM_PLAN_SEQ_HI 0x020000  /* _seq < or <= argv[SEQ_HI] */
 #define KALAM_PLAN_SEQ_EQ 0x040000  /* with SEQ_LO: _seq = argv[SEQ_LO] */
 #define KALAM_PLAN_KEY_LO 0x080000  /* key > or >= argv[KEY_LO] */
 #define KALAM_PLAN_KEY_HI 0x100000  /* key < or <= argv[KEY_HI] */
+#define KALAM_PLAN_SEQ_LO_GT 0x200000  /* SEQ_LO is strict (>) */
+#define KALAM_PLAN_SEQ_HI_LT 0x400000  /* SEQ_HI is strict (<) */
 
 typedef struct KalamRowIter KalamRowIter;
 KalamRowIter *kalamRowIterNew(KalamTable *pTab, const char *aPrefix,

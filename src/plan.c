@@ -412,7 +412,8 @@ static int planKeyCertain(const KalamSchema *pSchema, sqlite3_index_info *pInfo,
 ** one: on _seq (column iSeq), or on a PRIMARY KEY that is not the row id
 ** (with the BINARY collation for text). aCold[] holds the constraints
 ** chosen: SEQ_LO, SEQ_HI, KEY_LO, KEY_HI; an equality on _seq takes
-** SEQ_LO with KALAM_PLAN_SEQ_EQ. The first of each kind is kept. */
+** SEQ_LO with KALAM_PLAN_SEQ_EQ, and strict _seq bounds set their flags
+** in *pFlags. The first of each kind is kept. */
 static void planColdTerm(const KalamSchema *pSchema,
                          sqlite3_index_info *pInfo, int i, int iSeq,
                          int *aCold, int *pFlags){
@@ -423,10 +424,11 @@ static void planColdTerm(const KalamSchema *pSchema,
       if( !(*pFlags & KALAM_PLAN_SEQ_EQ) ){
         aCold[0] = i;
         aCold[1] = -1;
-        *pFlags |= KALAM_PLAN_SEQ_EQ;
+        *pFlags = KALAM_PLAN_SEQ_EQ;
       }
     }else if( !(*pFlags & KALAM_PLAN_SEQ_EQ) ){
-      planBound(op, i, &aCold[0], &aCold[1], &iDummy, 0, 0);
+      planBound(op, i, &aCold[0], &aCold[1], pFlags, KALAM_PLAN_SEQ_LO_GT,
+                KALAM_PLAN_SEQ_HI_LT);
     }
   }else if( pC->iColumn>=0 && pC->iColumn==pSchema->iPk && !pSchema->bIntPk ){
     int eType = pSchema->aCol[pSchema->iPk].eType;
@@ -449,7 +451,7 @@ int kalamPlanBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   int iSeq = planSysColumn(pSchema, "_seq");
   int iEq = -1, iLo = -1, iHi = -1, iTsLo = -1, iTsHi = -1;
   int aCold[4] = {-1, -1, -1, -1};   /* SEQ_LO, SEQ_HI, KEY_LO, KEY_HI */
-  int coldFlags = 0;                 /* KALAM_PLAN_SEQ_EQ */
+  int coldFlags = 0;                 /* KALAM_PLAN_SEQ_EQ, _LO_GT, _HI_LT */
   int bPkEq = 0;
   int idxNum = 0, nArg = 0, i;
   /* The store counts keys: each row has one per index besides its own. */
@@ -550,7 +552,9 @@ int kalamPlanBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
       static const int aBit[] = {KALAM_PLAN_SEQ_LO, KALAM_PLAN_SEQ_HI,
                                  KALAM_PLAN_KEY_LO, KALAM_PLAN_KEY_HI};
       if( aCold[i]<0 ) continue;
-      idxNum |= aBit[i] | (i==0 ? coldFlags : 0);
+      static const int aStrict[] = {KALAM_PLAN_SEQ_LO_GT|KALAM_PLAN_SEQ_EQ,
+                                    KALAM_PLAN_SEQ_HI_LT, 0, 0};
+      idxNum |= aBit[i] | (coldFlags & aStrict[i]);
       pInfo->aConstraintUsage[aCold[i]].argvIndex = ++nArg;
       aArgCol[nArg-1] = i<2 ? -3 : pSchema->iPk;
     }
