@@ -69,6 +69,11 @@
 **             The two kalam times should be alike: expiry reads only the
 **             expired rows, whatever the number of users (docs/streams.md);
 **             printed, no target
+**   coldscan  "scan after flush": SELECT sum(e) FROM t again, last, after
+**             kalam_flush('t') (untimed; its time goes to stderr) has
+**             moved every row of t to Parquet files, so that kalam reads
+**             the column e from the cold files (docs/cold.md); native
+**             scans its table as before
 **
 ** Between the writes and the reads every connection (and the raw store) is
 ** closed and opened again, so reads see the data as it lies on disk (warm
@@ -138,8 +143,9 @@
 #define W_FEED     10    /* the last 100 changes, read again and again */
 #define W_EXPIRE1  11    /* stream expiry: N/10 rows of 100 users */
 #define W_EXPIRE2  12    /* the same rows over 10,000 users */
-#define W_REOPEN   13    /* not a workload: the reopen between the phases */
-#define W_COUNT    14
+#define W_COLDSCAN 13    /* the scan again, after kalam_flush('t') */
+#define W_REOPEN   14    /* not a workload: the reopen between the phases */
+#define W_COUNT    15
 
 /* The systems. */
 #define S_NATIVE 0
@@ -164,6 +170,7 @@ static const struct {
   { "last 100 changes, x1000",    0.0 },
   { "stream expiry, 100 users",   0.0 },
   { "  same, 10,000 users",       0.0 },
+  { "scan after flush",           1.0 },
   { "(reopen after the writes)",  0.0 },
 };
 
@@ -488,6 +495,11 @@ static BENCH_WORKLOAD sqlite3_int64 benchWorkSqlScan(sqlite3 *db){
   iSum = sqlite3_column_int64(pStmt, 0);
   benchFinalize(db, pStmt);
   return iSum;
+}
+
+/* Workload coldscan: the scan of t once its rows are flushed; sum(e). */
+static BENCH_WORKLOAD sqlite3_int64 benchWorkSqlColdScan(sqlite3 *db){
+  return benchWorkSqlScan(db);
 }
 
 /* Workload lookup: returns the sum of a over the rows found, and fails if a
@@ -911,6 +923,18 @@ static void benchSqlRun(Bench *p, int iSys){
   benchExpect(zSys, "expire 100 users", iGot, p->nRow/10);
   iGot = benchWorkSqlExpire(p, db, bKalam, "s2", 10000, W_EXPIRE2, iSys);
   benchExpect(zSys, "expire 10,000 users", iGot, p->nRow/10);
+
+  if( bKalam ){
+    /* Every row of t to the cold files: untimed, reported aside. */
+    double t0 = benchNow();
+    benchExec(db, "SELECT kalam_flush('t')");
+    fprintf(stderr, "bench: kalam_flush('t') of %lld rows: %.3f s\n",
+            (long long)p->nRow, benchNow() - t0);
+  }
+  benchClockStart(&clk);
+  iGot = benchWorkSqlColdScan(db);
+  benchClockStop(p, W_COLDSCAN, iSys, &clk);
+  benchExpect(zSys, "sum(e) after flush", iGot, p->iSumE);
 
   /* Both must read through the index: say so, in SQLite's words. */
   {

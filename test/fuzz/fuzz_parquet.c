@@ -9,6 +9,7 @@
 **   kalamParquetGroupStats   each column chunk's statistics
 **   kalamParquetReadChunk    each column chunk's pages decoded
 **   kalamParquetChunkValue   each value converted to its column's type
+**   kalamParquetChunkSlots   the decoded slots a scan reads numbers from
 **
 ** and checks, beyond "no crash, no sanitizer report":
 **
@@ -16,7 +17,8 @@
 **     file;
 **   - what opens is consistent: row groups add up to the file's rows, a
 **     chunk has its group's rows, a REQUIRED column has no NULL, a value
-**     has its column's type. (Statistics are not checked against the
+**     has its column's type, and the slots and NULL flags a scan reads
+**     numbers from say what ChunkValue says. (Statistics are not checked against the
 **     values: the reader takes them as the footer says, and a damaged
 **     footer can say anything that is well-formed.)
 **
@@ -98,6 +100,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *aData, size_t nData){
       }
       for(r=0; r<kalamParquetChunkRows(c); r++){
         KalamValue v;
+        const unsigned char *aNull = 0;
+        const sqlite3_int64 *aSlot = kalamParquetChunkSlots(c, &aNull);
         rc = kalamParquetChunkValue(c, r, &v, &zErr);
         if( rc ){
           fuzzCheckError(rc, zErr);
@@ -108,6 +112,15 @@ int LLVMFuzzerTestOneInput(const unsigned char *aData, size_t nData){
         if( !fuzzClassOk(pCol->eType, &v) ) fuzzFail("a value of the wrong type", 0);
         if( v.eType==SQLITE_NULL && pCol->bNotNull ){
           fuzzFail("NULL in a REQUIRED column", 0);
+        }
+        if( (aNull && aNull[r])!=(v.eType==SQLITE_NULL) ){
+          fuzzFail("the NULL flags disagree with the values", 0);
+        }
+        if( (v.eType==SQLITE_INTEGER && pCol->eType!=KALAM_TYPE_ANY
+             && aSlot[r]!=v.i)
+         || (v.eType==SQLITE_FLOAT && pCol->eType==KALAM_TYPE_REAL
+             && memcmp(&aSlot[r], &v.r, sizeof(v.r))!=0) ){
+          fuzzFail("the slots disagree with the values", 0);
         }
         kalamValueClear(&v);
       }
