@@ -30,6 +30,8 @@
 **             given (native: 1, 2, 3...; kalam: snowflake ids)
 **   scan      SELECT sum(e) FROM t: the last column, so that a codec that
 **             stops early gains nothing here
+**   hotscan   the same scan right after the insert, in the connection that
+**             wrote the rows (every other read comes after a reopen)
 **   lookup    100,000 random rows by rowid, all five columns, through one
 **             prepared statement, inside one read transaction (BEGIN ...
 **             COMMIT); then the same again in autocommit, where each
