@@ -331,7 +331,8 @@ static int flushOwner(FlushOwner *p, const char *aPrefix, int nPrefix,
   char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
   char aKey[KALAM_ROWKEY_MAX];
   int nLo, nHi, nKey, bGone, rc = SQLITE_OK;
-  int bStray = 0;            /* a key in the row range that is no row key */
+  char aRun[KALAM_ROWKEY_MAX]; /* the first key of a run of moved rows */
+  int nRun = 0;                /* its size; 0: no run is open */
 
   memset(&row, 0, sizeof(row));
   kalamBufInit(&rec);
@@ -375,7 +376,12 @@ static int flushOwner(FlushOwner *p, const char *aPrefix, int nPrefix,
     const char *zVal = kalamStoreIterValue(pIt, &nVal);
     sqlite3_int64 iRowid;
     if( !kalamKeyRowDecode(zKey, nK, nPrefix, &iRowid) ){
-      bStray = 1;
+      /* Not a row key: not moved, so the run of moved keys ends here. */
+      if( nRun ){
+        kalamBatchDeleteRange(p->pBatch, pTab->pCf, aRun, nRun, zKey,
+                              (int)nK);
+        nRun = 0;
+      }
       continue;
     }
     if( pW==0 ){
@@ -393,7 +399,10 @@ static int flushOwner(FlushOwner *p, const char *aPrefix, int nPrefix,
     }
     rc = flushRow(p, pW, &row, iRowid, zVal, nVal, pzErr);
     if( rc ) goto done;
-    kalamBatchDelete(p->pBatch, pTab->pCf, zKey, nK);
+    if( nRun==0 ){
+      memcpy(aRun, zKey, nK);   /* a row key: at most KALAM_ROWKEY_MAX */
+      nRun = (int)nK;
+    }
     if( row.aSys[KALAM_SYS_SEQ]==iRowid ){
       /* The feed (feed.c) finds a row whose _seq is its row id by its
       ** row key, which goes: it gets a change entry instead. */
@@ -410,22 +419,22 @@ static int flushOwner(FlushOwner *p, const char *aPrefix, int nPrefix,
   }
   rc = kalamStoreIterError(pIt, "kalam_flush: cannot read the rows", pzErr);
   if( rc || pW==0 ) goto done;
-  if( !bStray ){
-    /* Every key from the first row moved to the last is gone: one range
-    ** tombstone over them lets a scan's iterator seek past the run of
-    ** point tombstones instead of stepping over each (a scan of a million
-    ** flushed rows stepped over two million keys). */
-    char aFirst[KALAM_ROWKEY_MAX], aEnd[KALAM_ROWKEY_MAX];
+  if( nRun ){
+    /* The moved rows' keys go as range deletes, one per run of them (all
+    ** of them as one, unless a key that is no row key lies among them):
+    ** a scan's iterator then seeks past them, where point deletes would
+    ** leave it two keys to step over per flushed row (a scan of a million
+    ** flushed rows spent most of its time doing that). */
+    char aEnd[KALAM_ROWKEY_MAX];
     char aIgnored[KALAM_BOUND_MAX];
-    int nFirst, nEnd, nIgnored;
-    nFirst = kalamKeyRow(aFirst, aPrefix, nPrefix, p->seg.iMinRowid);
+    int nEnd, nIgnored;
     if( p->seg.iMaxRowid==INT64_MAX ){
       kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aIgnored, &nIgnored,
                        aEnd, &nEnd);
     }else{
       nEnd = kalamKeyRow(aEnd, aPrefix, nPrefix, p->seg.iMaxRowid + 1);
     }
-    kalamBatchDeleteRange(p->pBatch, pTab->pCf, aFirst, nFirst, aEnd, nEnd);
+    kalamBatchDeleteRange(p->pBatch, pTab->pCf, aRun, nRun, aEnd, nEnd);
   }
 
   rc = kalamParquetWriterFinish(pW, &p->seg.nBytes, pzErr);
