@@ -92,8 +92,10 @@ void kalamColdFilterInit(KalamColdFilter *p){
 /* Does the key value pV bound a column of type eType in a way statistics
 ** can be compared with? Only values of the column's own storage class
 ** (and integers small enough to be exact doubles for REAL): SQLite's
-** comparisons across classes follow affinity rules best left to it. */
-static int coldKeyComparable(int eType, const KalamValue *pV){
+** comparisons across classes follow affinity rules best left to it. Text
+** only in a UTF-8 database (bUtf8), where SQLite's BINARY order is the
+** byte order the statistics keep. */
+static int coldKeyComparable(int eType, int bUtf8, const KalamValue *pV){
   switch( eType ){
     case KALAM_TYPE_INTEGER:
     case KALAM_TYPE_TIMESTAMP:
@@ -103,7 +105,7 @@ static int coldKeyComparable(int eType, const KalamValue *pV){
           || (pV->eType==SQLITE_INTEGER && pV->i<=(1LL<<53)
               && pV->i>=-(1LL<<53));
     case KALAM_TYPE_TEXT:
-      return pV->eType==SQLITE_TEXT;
+      return pV->eType==SQLITE_TEXT && bUtf8;
     case KALAM_TYPE_BLOB:
       return pV->eType==SQLITE_BLOB;
     default:
@@ -361,12 +363,13 @@ static int rowIterFilter(KalamRowIter *p, const KalamColdFilter *pFilter){
   p->filter.bLive = pFilter->bLive;
   if( pSchema->iPk>=0 && !pSchema->bIntPk ){
     int eType = pSchema->aCol[pSchema->iPk].eType;
-    if( pFilter->bKeyLo && coldKeyComparable(eType, &pFilter->keyLo) ){
+    if( pFilter->bKeyLo
+     && coldKeyComparable(eType, pSchema->bUtf8, &pFilter->keyLo) ){
       p->filter.bKeyLo = 1;
       rc = coldValueCopy(&p->filter.keyLo, &pFilter->keyLo);
     }
     if( rc==SQLITE_OK && pFilter->bKeyHi
-     && coldKeyComparable(eType, &pFilter->keyHi) ){
+     && coldKeyComparable(eType, pSchema->bUtf8, &pFilter->keyHi) ){
       p->filter.bKeyHi = 1;
       rc = coldValueCopy(&p->filter.keyHi, &pFilter->keyHi);
     }
