@@ -278,6 +278,7 @@ static int coldCacheFile(KalamTable *pTab, const KalamSegment *pSeg,
       sqlite3_free(zPath);
       return rc;
     }
+    f.pnChunks = &pTab->pConn->nColdChunks;
     if( p->n==COLD_CACHE_FILES ){
       p->n--;
       kalamColdFileClose(&p->a[p->n].f);
