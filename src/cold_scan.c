@@ -30,7 +30,6 @@
 */
 #include "kalam_int.h"
 #include <string.h>
-#include <math.h>
 
 SQLITE_EXTENSION_INIT3
 
