@@ -156,15 +156,38 @@ void kalamBufAppendDouble(KalamBuf *p, double v){
   if( strpbrk(a, ".eEn")==0 ) kalamBufAppend(p, ".0", 2);
 }
 
+/* Is no byte of the 8 in x one that a JSON string must escape (below
+** 0x20, '"' or a backslash)? The classic test for a zero byte, applied to
+** x xor each of the two characters, and its variant for a byte below
+** 0x20: it may flag a word that needs nothing (the caller then looks at
+** its bytes one by one), but never passes one that does. */
+static int bufJsonPlainWord(sqlite3_uint64 x){
+  const sqlite3_uint64 ones = 0x0101010101010101ULL;
+  const sqlite3_uint64 highs = 0x8080808080808080ULL;
+  sqlite3_uint64 q = x ^ (ones * '"');
+  sqlite3_uint64 b = x ^ (ones * '\\');
+  return (((x - ones*0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b))
+         & highs ? 0 : 1;
+}
+
 /* Appends z[0..n) as a JSON string, quotes included. Bytes that JSON
 ** requires escaped are escaped; everything else (UTF-8 included) is copied
-** as it is. */
+** as it is. Text is read 8 bytes a step, since most text needs no escape
+** at all: a quarter of a bulk insert's instructions were this loop. */
 void kalamBufAppendJsonString(KalamBuf *p, const char *z, sqlite3_int64 n){
   static const char hex[] = "0123456789abcdef";
   sqlite3_int64 i, iStart = 0;
   kalamBufAppendChar(p, '"');
   for(i=0; i<n; i++){
-    unsigned char c = (unsigned char)z[i];
+    unsigned char c;
+    while( i+8<=n ){
+      sqlite3_uint64 x;
+      memcpy(&x, z + i, 8);
+      if( !bufJsonPlainWord(x) ) break;
+      i += 8;
+    }
+    if( i>=n ) break;
+    c = (unsigned char)z[i];
     if( c>=0x20 && c!='"' && c!='\\' ) continue;
     kalamBufAppend(p, z + iStart, i - iStart);
     iStart = i + 1;
