@@ -875,13 +875,16 @@ void kalamFuncTableClear(KalamFuncTable *p);
 #define KALAM_ALTER_DROP_INDEX    5
 int kalamAlterRegister(sqlite3 *db, KalamConn *pConn);
 char *kalamAlterIndexName(const KalamSchema *p, const KalamIndex *pIdx);
-int kalamAlterRows(KalamTxn *pTxn, KalamCf *pCf, int eOp, KalamSchema *pOld,
+int kalamAlterRows(KalamTable *pTab, int eOp, KalamSchema *pOld,
                    KalamSchema *pNew, int iNum, char **pzErr);
 
 /************************************************************************
 ** Interface to admin.c: kalam_users('t') and kalam_restore(t, rowid).
 */
 int kalamAdminRegister(sqlite3 *db, KalamConn *pConn);
+int kalamOwnersEach(KalamDb *pDb, KalamCf *pCf,  /* each user with keys */
+                    int (*xOwner)(void*, const char*, int, char**),
+                    void *pArg, char **pzErr);
 
 /* The cold tier's interfaces (thrift.c, parquet*.c) are in cold.h, kept
 ** apart so that each header stays readable in one sitting. */
