@@ -100,6 +100,7 @@ static void funcCount(sqlite3_context *ctx, int rc, char *zErr,
 static void funcPurge(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   KalamConn *pConn = (KalamConn*)sqlite3_user_data(ctx);
   KalamFuncTable t;
+  KalamTable *pTab = 0;
   const char *zName = (const char*)sqlite3_value_text(argv[0]);
   sqlite3_int64 iBefore = INT64_MAX, n = 0;
   char aPrefix[KALAM_MAX_PREFIX];
@@ -137,9 +138,14 @@ static void funcPurge(sqlite3_context *ctx, int argc, sqlite3_value **argv){
       nPrefix = kalamKeyPrefix(aPrefix, pConn->zUser);
     }
   }
+  if( rc==SQLITE_OK && kalamSubscribeWanted(t.pDb->pStore, t.pCf) ){
+    /* Subscriptions are told of purged cold rows, which are read through
+    ** the connected table (housekeeping.c). */
+    rc = kalamChangesTableFind(pConn->db, pConn, zName, &pTab, &zErr);
+  }
   if( rc==SQLITE_OK ){
-    rc = kalamPurge(t.pDb->pStore, t.pCf, aPrefix, nPrefix, iBefore, &n,
-                    &zErr);
+    rc = kalamPurge(t.pDb->pStore, t.pCf, pTab, aPrefix, nPrefix, iBefore,
+                    &n, &zErr);
   }
   kalamFuncTableClear(&t);
   funcCount(ctx, rc, zErr, n);
@@ -178,6 +184,8 @@ static void funcExpire(sqlite3_context *ctx, int argc, sqlite3_value **argv){
 /* What funcEraseEntry needs for each catalog entry. */
 typedef struct FuncErase FuncErase;
 struct FuncErase {
+  KalamConn *pConn;
+  const char *zSchema;   /* the database of pStore */
   KalamStore *pStore;
   const char *zUser;
   sqlite3_int64 n;       /* rows removed so far */
@@ -189,6 +197,7 @@ static int funcEraseEntry(void *pArg, const KalamCatalogEntry *pEntry,
                           char **pzErr){
   FuncErase *p = (FuncErase*)pArg;
   KalamCf *pCf;
+  KalamTable *pTab = 0;
   sqlite3_int64 n = 0, nCold = 0;
   int rc;
   if( (pEntry->eKind!=KALAM_KIND_USER && !pEntry->bPerUser)
@@ -197,9 +206,22 @@ static int funcEraseEntry(void *pArg, const KalamCatalogEntry *pEntry,
   }
   pCf = kalamStoreCfFind(p->pStore, pEntry->zCf);
   if( pCf==0 ) return SQLITE_OK;
+  if( pEntry->eKind==KALAM_KIND_USER
+   && kalamSubscribeWanted(p->pStore, pCf) ){
+    /* Subscriptions are told of the user's cold rows too, read through the
+    ** connected table (housekeeping.c); without it, of the hot ones. */
+    char *zName = sqlite3_mprintf("%s.%s", p->zSchema, pEntry->zName);
+    char *zIgnore = 0;
+    if( zName ){
+      (void)kalamChangesTableFind(p->pConn->db, p->pConn, zName, &pTab,
+                                  &zIgnore);
+    }
+    sqlite3_free(zIgnore);
+    sqlite3_free(zName);
+  }
   rc = kalamColdUserRows(p->pStore, pCf, p->zUser, &nCold, pzErr);
   if( rc==SQLITE_OK ){
-    rc = kalamEraseUser(p->pStore, pCf, p->zUser, pEntry->bPerUser, &n,
+    rc = kalamEraseUser(p->pStore, pCf, pTab, p->zUser, pEntry->bPerUser, &n,
                         pzErr);
   }
   if( rc==SQLITE_OK ){
@@ -242,6 +264,8 @@ static void funcEraseUser(sqlite3_context *ctx, int argc,
     if( rc==SQLITE_OK && pDb ) rc = kalamStoreWriteRefused(pDb->pStore, &zErr);
     if( rc==SQLITE_OK && pDb ){
       FuncErase erase;
+      erase.pConn = pConn;
+      erase.zSchema = zSchema;
       erase.pStore = pDb->pStore;
       erase.zUser = zUser;
       erase.n = 0;

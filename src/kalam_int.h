@@ -759,13 +759,14 @@ int kalamCatalogAlter(KalamDb *pDb, const char *zTable,
 ** Interface to housekeeping.c: removing rows for good (purge, expiry,
 ** erase), and when the tables' writers do it.
 */
-int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
-               int nPrefix, sqlite3_int64 iBeforeMs, sqlite3_int64 *pn,
-               char **pzErr);
+int kalamPurge(KalamStore *pStore, KalamCf *pCf, KalamTable *pTab,
+               const char *aPrefix, int nPrefix, sqlite3_int64 iBeforeMs,
+               sqlite3_int64 *pn, char **pzErr);
 int kalamExpire(KalamStore *pStore, KalamCf *pCf, sqlite3_int64 nTtlSeconds,
                 int bPerUser, int bCompact, sqlite3_int64 *pn, char **pzErr);
-int kalamEraseUser(KalamStore *pStore, KalamCf *pCf, const char *zUser,
-                   int bPerUser, sqlite3_int64 *pn, char **pzErr);
+int kalamEraseUser(KalamStore *pStore, KalamCf *pCf, KalamTable *pTab,
+                   const char *zUser, int bPerUser, sqlite3_int64 *pn,
+                   char **pzErr);
 #define KALAM_HOUSEKEEP_OPEN  1  /* the table was connected */
 #define KALAM_HOUSEKEEP_BEGIN 2  /* a write transaction includes it */
 #define KALAM_HOUSEKEEP_WRITE 3  /* a row is about to be written */
