@@ -96,6 +96,18 @@ static void funcCount(sqlite3_context *ctx, int rc, char *zErr,
   }
 }
 
+/* The connected table zName, through which kalamPurge and kalamEraseUser
+** read the cold rows they remove for the subscriptions on it
+** (housekeeping.c), or NULL: then subscriptions are told of cold purged
+** rows with no columns, and of an erased user's hot rows only. */
+static KalamTable *funcSubTable(KalamConn *pConn, const char *zName){
+  KalamTable *pTab = 0;
+  char *zIgnore = 0;
+  (void)kalamChangesTableFind(pConn->db, pConn, zName, &pTab, &zIgnore);
+  sqlite3_free(zIgnore);
+  return pTab;
+}
+
 /* kalam_purge(t [, ms]) */
 static void funcPurge(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   KalamConn *pConn = (KalamConn*)sqlite3_user_data(ctx);
@@ -139,9 +151,7 @@ static void funcPurge(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     }
   }
   if( rc==SQLITE_OK && kalamSubscribeWanted(t.pDb->pStore, t.pCf) ){
-    /* Subscriptions are told of purged cold rows, which are read through
-    ** the connected table (housekeeping.c). */
-    rc = kalamChangesTableFind(pConn->db, pConn, zName, &pTab, &zErr);
+    pTab = funcSubTable(pConn, zName);
   }
   if( rc==SQLITE_OK ){
     rc = kalamPurge(t.pDb->pStore, t.pCf, pTab, aPrefix, nPrefix, iBefore,
@@ -208,15 +218,8 @@ static int funcEraseEntry(void *pArg, const KalamCatalogEntry *pEntry,
   if( pCf==0 ) return SQLITE_OK;
   if( pEntry->eKind==KALAM_KIND_USER
    && kalamSubscribeWanted(p->pStore, pCf) ){
-    /* Subscriptions are told of the user's cold rows too, read through the
-    ** connected table (housekeeping.c); without it, of the hot ones. */
     char *zName = sqlite3_mprintf("%s.%s", p->zSchema, pEntry->zName);
-    char *zIgnore = 0;
-    if( zName ){
-      (void)kalamChangesTableFind(p->pConn->db, p->pConn, zName, &pTab,
-                                  &zIgnore);
-    }
-    sqlite3_free(zIgnore);
+    if( zName ) pTab = funcSubTable(p->pConn, zName);
     sqlite3_free(zName);
   }
   rc = kalamColdUserRows(p->pStore, pCf, p->zUser, &nCold, pzErr);
