@@ -636,8 +636,9 @@ static int alterCf(KalamDb *pDb, const char *zName, KalamCf **ppCf,
 
 /* The table on column family pCf as the connection has it connected
 ** (the DELETE that joined the transaction connected it), with the
-** columns of pOld: the pass reads its cold rows through it, which are
-** rebuilt with the connected table's columns. */
+** columns of pOld, ids and JSON keys: the pass reads its cold rows
+** through it, which are rebuilt with the connected table's columns (one
+** connected before an earlier change of this transaction may linger). */
 static int alterTableOf(KalamDb *pDb, KalamCf *pCf, const KalamSchema *pOld,
                         KalamTable **ppTab, char **pzErr){
   KalamTable *pTab;
@@ -645,8 +646,11 @@ static int alterTableOf(KalamDb *pDb, KalamCf *pCf, const KalamSchema *pOld,
     int i;
     if( pTab->pCf!=pCf || pTab->zBroken
      || pTab->pSchema->nCol!=pOld->nCol ) continue;
-    for(i=0; i<pOld->nCol && pTab->pSchema->aCol[i].iId==pOld->aCol[i].iId;
-        i++){}
+    for(i=0; i<pOld->nCol; i++){
+      const KalamColumn *a = &pTab->pSchema->aCol[i], *b = &pOld->aCol[i];
+      if( a->iId!=b->iId || a->nJsonKey!=b->nJsonKey
+       || memcmp(a->zJsonKey, b->zJsonKey, (size_t)a->nJsonKey)!=0 ) break;
+    }
     if( i==pOld->nCol ) break;
   }
   *ppTab = pTab;
