@@ -15,7 +15,8 @@
 ** first key of the range gives a user, and the next seek starts past the
 ** end of that user's keys (keys.c: the owner prefix), so it costs one
 ** read per user, not per row. A migration walks the users with it and
-** calls kalam_set_user for each.
+** calls kalam_set_user for each. The walk itself (kalamOwnersEach) also
+** gives kalam_alter's backfill (alter_rows.c) every user's rows.
 **
 ** kalam_restore is an INSERT of the deleted row's values under its own
 ** row id, run as a statement of its own on the caller's connection:

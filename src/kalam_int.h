@@ -880,8 +880,8 @@ int kalamAlterRows(KalamTable *pTab, int eOp, KalamSchema *pOld,
                    KalamSchema *pNew, int iNum, char **pzErr);
 
 /************************************************************************
-** Interface to admin.c: kalam_users('t') and kalam_restore(t, rowid).
-*/
+** Interface to admin.c: kalam_users('t'), kalam_restore(t, rowid), and
+** the walk over a kalam_user table's users that kalam_users makes. */
 int kalamAdminRegister(sqlite3 *db, KalamConn *pConn);
 int kalamOwnersEach(KalamDb *pDb, KalamCf *pCf,  /* each user with keys */
                     int (*xOwner)(void*, const char*, int, char**),
