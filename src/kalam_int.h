@@ -867,8 +867,7 @@ void kalamFuncTableClear(KalamFuncTable *p);
 
 /************************************************************************
 ** Interface to alter.c and alter_rows.c: kalam_alter(t, change), and the
-** pass over a table's rows and entries that a change needs.
-*/
+** pass over a table's rows and entries that a change needs. */
 #define KALAM_ALTER_ADD_COLUMN    1
 #define KALAM_ALTER_DROP_COLUMN   2
 #define KALAM_ALTER_RENAME_COLUMN 3
@@ -880,12 +879,10 @@ int kalamAlterRows(KalamTable *pTab, int eOp, KalamSchema *pOld,
                    KalamSchema *pNew, int iNum, char **pzErr);
 
 /************************************************************************
-** Interface to admin.c: kalam_users('t'), kalam_restore(t, rowid), and
-** the walk over a kalam_user table's users that kalam_users makes. */
+** Interface to admin.c: kalam_users('t'), kalam_restore, users walked. */
 int kalamAdminRegister(sqlite3 *db, KalamConn *pConn);
-int kalamOwnersEach(KalamDb *pDb, KalamCf *pCf,  /* each user with keys */
-                    int (*xOwner)(void*, const char*, int, char**),
-                    void *pArg, char **pzErr);
+int kalamOwnersEach(KalamDb *pDb, KalamCf *pCf, int (*xOwner)(void*,
+                    const char*, int, char**), void *pArg, char **pzErr);
 
 /* The cold tier's interfaces (thrift.c, parquet*.c) are in cold.h, kept
 ** apart so that each header stays readable in one sitting. */
