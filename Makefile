@@ -259,14 +259,14 @@ build/asan/parquet_test: test/parquet_test.c $(wildcard src/*.c) $(HDR)
 # cJSON floor, in one program linked with libkalam.a. N rows; its scratch
 # files go to build/bench/run/, deleted before each run. docs/performance.md
 # explains the workloads and the results.
-N ?= 1000000
+N ?= 200000 1000000
 build/bench/bench: tool/bench.c libkalam.a include/kalam.h
 	@mkdir -p build/bench
 	$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra $(CPPFLAGS) $(DEPCFLAGS) $(LDFLAGS) -o $@ $< libkalam.a $(DEPLIBS) $(SQLITE_LIBS) -lm
 
 bench: deps
 	@$(MAKE) --no-print-directory all build/bench/bench
-	build/bench/bench -n $(N) -d build/bench/run
+	@for n in $(N); do build/bench/bench -n $$n -d build/bench/run || exit 1; done
 
 # ---------------------------------------------------------------- hardening
 # docs/hardening.md explains these targets.

@@ -23,10 +23,6 @@
 
 SQLITE_EXTENSION_INIT3
 
-/* Full scans of tables larger than this are bulk reads for the store:
-** no block cache fill, and readahead (kalamStoreIterNew). */
-#define CURSOR_BULK_ROWS 50000
-
 struct KalamCursor {
   sqlite3_vtab_cursor base;   /* must be first */
   int idxNum;
@@ -619,9 +615,7 @@ int kalamCursorFilter(sqlite3_vtab_cursor *cur, int idxNum,
       pCur->nHi = kalamKeyRow(pCur->aHi, pCur->aPrefix, pCur->nPrefix,
                               iHi + 1);
     }
-    if( (idxNum & (KALAM_PLAN_LO|KALAM_PLAN_HI|KALAM_PLAN_TS_LO
-                   |KALAM_PLAN_TS_HI))==0
-     && pCur->nPrefix==0 && pTab->nRowEst > CURSOR_BULK_ROWS ){
+    if( (idxNum & KALAM_PLAN_BULK) && pCur->nPrefix==0 ){
       /* A full scan of a large table would only push the blocks that
       ** point lookups need out of the cache. It reads the table files
       ** front to back: reading ahead 1 MB at a time took a third off a

@@ -819,6 +819,10 @@ int kalamTableOwnerPrefix(KalamTable *pTab, char *aPrefix, int *pnPrefix);
 #define KALAM_PLAN_TRASH    0x2000
 #define KALAM_PLAN_TS_EQ    0x4000
 #define KALAM_PLAN_INDEX    0x8000   /* bits 16-23 the index, 24-29 nEq */
+#define KALAM_PLAN_BULK     0x40000000
+/* Full scans of tables larger than this many rows are bulk reads for the
+** store: no block cache fill, and readahead (kalamStoreIterNew). */
+#define KALAM_BULK_ROWS 50000
 int kalamPlanBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo);
 
 /* cursor.c: the cursor methods. */

@@ -55,6 +55,10 @@
 **                         many of its leading columns are given equal
 **                         (nEq); argv[0..nEq) are their values, then LO,
 **                         then HI
+**   PLAN_BULK     1<<30   a full scan of a large table (more than
+**                         KALAM_BULK_ROWS rows estimated) with no owner
+**                         prefix: read ahead, without filling the block
+**                         cache (docs/performance.md)
 **
 ** argv holds the arguments of the set bits in this order: EQ, LO, HI,
 ** TS_LO, TS_HI (index plans: the nEq values, LO, HI). Two exceptions to
@@ -71,7 +75,7 @@
 ** plan in words ("full scan", "rowid lookup: id = ?", "key lookup: code =
 ** ?", "rowid range: rowid > ?", "_ts range: _ts >= ?", "index 2 (city,
 ** age): city = ? AND age > ?", with ", descending" or ", deleted rows
-** too" after it). xFilter never reads it.
+** too", ", bulk read" after it). xFilter never reads it.
 */
 #include "kalam_int.h"
 #include <math.h>
@@ -348,6 +352,7 @@ static void planWords(const KalamSchema *pSchema, int idxNum,
   }
   if( idxNum & KALAM_PLAN_DESC ) kalamBufAppendStr(p, ", descending");
   if( idxNum & KALAM_PLAN_TRASH ) kalamBufAppendStr(p, ", deleted rows too");
+  if( idxNum & KALAM_PLAN_BULK ) kalamBufAppendStr(p, ", bulk read");
 }
 
 /* Replaces the plan in pInfo with index plan pPlan (THE PLAN ENCODING).
@@ -417,12 +422,19 @@ int kalamPlanBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   int iEq = -1, iLo = -1, iHi = -1, iTsLo = -1, iTsHi = -1;
   int bPkEq = 0;
   int idxNum = 0, nArg = 0, i;
-  /* The store counts keys: each row has one per index besides its own. */
-  double nRow = (double)pTab->nRowEst / (1 + pSchema->nIndex);
+  double nRow;
   double cost, total;
   int aArgCol[KALAM_MAX_INDEX_COLUMNS + 4];  /* for planWords */
   KalamBuf words;
 
+  /* The estimate is RocksDB's, taken again at each plan: a table that was
+  ** empty when this connection met it may hold a million rows by now
+  ** (filled by this connection's last COMMIT, or another's). The store
+  ** counts keys: each row has one per index besides its own. */
+  if( pTab->pCf ){
+    pTab->nRowEst = kalamStoreKeyEstimate(pTab->pDb->pStore, pTab->pCf);
+  }
+  nRow = (double)pTab->nRowEst / (1 + pSchema->nIndex);
   if( nRow<1000 ) nRow = 1000.0;
 
   for(i=0; i<pInfo->nConstraint; i++){
@@ -510,6 +522,10 @@ int kalamPlanBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
     idxNum &= ~(iLo<0 ? KALAM_PLAN_LO_GT : 0) & ~(iHi<0 ? KALAM_PLAN_HI_LT : 0)
             & ~(iTsLo<0 ? KALAM_PLAN_TS_LO_GT : 0) & ~(iTsHi<0 ? KALAM_PLAN_TS_HI_LT : 0);
     if( idxNum & KALAM_PLAN_TS_EQ ) nScan /= 64;
+    if( nArg==0 && !kalamSchemaOwned(pSchema)
+     && (double)pTab->nRowEst / (1 + pSchema->nIndex) > KALAM_BULK_ROWS ){
+      idxNum |= KALAM_PLAN_BULK;
+    }
     cost = nScan * 10.0 + 100.0;
     pInfo->estimatedRows = (sqlite3_int64)(nScan<1 ? 1 : nScan);
   }
