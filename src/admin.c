@@ -15,7 +15,8 @@
 ** first key of the range gives a user, and the next seek starts past the
 ** end of that user's keys (keys.c: the owner prefix), so it costs one
 ** read per user, not per row. A migration walks the users with it and
-** calls kalam_set_user for each.
+** calls kalam_set_user for each. The walk itself (kalamOwnersEach) also
+** gives kalam_alter's backfill (alter_rows.c) every user's rows.
 **
 ** kalam_restore is an INSERT of the deleted row's values under its own
 ** row id, run as a statement of its own on the caller's connection:
@@ -45,6 +46,7 @@ struct UsersCursor {
   sqlite3_vtab_cursor base; /* must be first */
   char **azUser;
   int nUser;
+  int nAlloc;               /* slots of azUser */
   int iUser;
 };
 
@@ -92,6 +94,7 @@ static void usersReset(UsersCursor *p){
   sqlite3_free(p->azUser);
   p->azUser = 0;
   p->nUser = 0;
+  p->nAlloc = 0;
   p->iUser = 0;
 }
 
@@ -133,19 +136,26 @@ static int usersCmp(const void *a, const void *b){
   return strcmp(*(char *const*)a, *(char *const*)b);
 }
 
-/* Lists the owners of table's keys, one seek per owner, sorted. */
-static int usersCollect(UsersCursor *pCur, KalamDb *pDb, KalamCf *pCf,
-                        char **pzErr){
+/* Calls xOwner with the owner prefix of each user that has keys in column
+** family pCf of kalam_user table, as pDb's transaction sees them, one
+** seek per owner: the first key of the range gives a user, and the next
+** seek starts past the end of that user's keys. Stops at the first error
+** xOwner returns. kalam_users lists the owners this way, and kalam_alter
+** (alter_rows.c) indexes every owner's rows. */
+int kalamOwnersEach(KalamDb *pDb, KalamCf *pCf,
+                    int (*xOwner)(void*, const char*, int, char**),
+                    void *pArg, char **pzErr){
   static const char aHi[1] = { (char)0xff };
   KalamIter *pIter;
-  int nAlloc = 0, rc;
+  int rc = SQLITE_OK;
   pIter = kalamTxnIterator(pDb->pTxn, pCf, "", 0, aHi, 1, KALAM_ITER_NOCACHE);
   if( pIter==0 ) return SQLITE_NOMEM;
   kalamIterSeek(pIter, "", 0);
-  while( kalamIterValid(pIter) ){
+  while( rc==SQLITE_OK && kalamIterValid(pIter) ){
     size_t nk;
     const char *k = kalamIterKey(pIter, &nk);
     int nPrefix = kalamKeyOwnerLength(k, nk);
+    char aOwner[KALAM_MAX_PREFIX];
     char aLo[KALAM_BOUND_MAX], aEnd[KALAM_BOUND_MAX];
     int nLo, nEnd;
     if( nPrefix<2 ){
@@ -153,24 +163,39 @@ static int usersCollect(UsersCursor *pCur, KalamDb *pDb, KalamCf *pCf,
       kalamIterNext(pIter);
       continue;
     }
-    if( pCur->nUser==nAlloc ){
-      char **az;
-      nAlloc = nAlloc ? nAlloc*2 : 16;
-      az = sqlite3_realloc64(pCur->azUser, sizeof(char*)*(size_t)nAlloc);
-      if( az==0 ){ kalamIterDestroy(pIter); return SQLITE_NOMEM; }
-      pCur->azUser = az;
-    }
-    pCur->azUser[pCur->nUser] = sqlite3_mprintf("%.*s", nPrefix - 1, k + 1);
-    if( pCur->azUser[pCur->nUser]==0 ){
-      kalamIterDestroy(pIter);
-      return SQLITE_NOMEM;
-    }
-    pCur->nUser++;
-    kalamKeyOwnerRange(k, nPrefix, aLo, &nLo, aEnd, &nEnd);
+    memcpy(aOwner, k, (size_t)nPrefix);
+    rc = xOwner(pArg, aOwner, nPrefix, pzErr);
+    kalamKeyOwnerRange(aOwner, nPrefix, aLo, &nLo, aEnd, &nEnd);
     kalamIterSeek(pIter, aEnd, (size_t)nEnd);
   }
-  rc = kalamIterError(pIter, pzErr);
+  if( rc==SQLITE_OK ) rc = kalamIterError(pIter, pzErr);
   kalamIterDestroy(pIter);
+  return rc;
+}
+
+/* kalamOwnersEach's callback for kalam_users: one user id into the list. */
+static int usersAdd(void *pArg, const char *aPrefix, int nPrefix,
+                    char **pzErr){
+  UsersCursor *pCur = (UsersCursor*)pArg;
+  (void)pzErr;
+  if( pCur->nUser==pCur->nAlloc ){
+    int nAlloc = pCur->nAlloc ? pCur->nAlloc*2 : 16;
+    char **az = sqlite3_realloc64(pCur->azUser, sizeof(char*)*(size_t)nAlloc);
+    if( az==0 ) return SQLITE_NOMEM;
+    pCur->azUser = az;
+    pCur->nAlloc = nAlloc;
+  }
+  pCur->azUser[pCur->nUser] = sqlite3_mprintf("%.*s", nPrefix - 1,
+                                              aPrefix + 1);
+  if( pCur->azUser[pCur->nUser]==0 ) return SQLITE_NOMEM;
+  pCur->nUser++;
+  return SQLITE_OK;
+}
+
+/* Lists the owners of table's keys, one seek per owner, sorted. */
+static int usersCollect(UsersCursor *pCur, KalamDb *pDb, KalamCf *pCf,
+                        char **pzErr){
+  int rc = kalamOwnersEach(pDb, pCf, usersAdd, pCur, pzErr);
   if( pCur->nUser>1 ){
     qsort(pCur->azUser, (size_t)pCur->nUser, sizeof(char*), usersCmp);
   }

@@ -634,6 +634,34 @@ static int alterCf(KalamDb *pDb, const char *zName, KalamCf **ppCf,
   return SQLITE_OK;
 }
 
+/* The table on column family pCf as the connection has it connected
+** (the DELETE that joined the transaction connected it), with the
+** columns of pOld, ids and JSON keys: the pass reads its cold rows
+** through it, which are rebuilt with the connected table's columns (one
+** connected before an earlier change of this transaction may linger). */
+static int alterTableOf(KalamDb *pDb, KalamCf *pCf, const KalamSchema *pOld,
+                        KalamTable **ppTab, char **pzErr){
+  KalamTable *pTab;
+  for(pTab=pDb->pTables; pTab; pTab=pTab->pNextInDb){
+    int i;
+    if( pTab->pCf!=pCf || pTab->zBroken
+     || pTab->pSchema->nCol!=pOld->nCol ) continue;
+    for(i=0; i<pOld->nCol; i++){
+      const KalamColumn *a = &pTab->pSchema->aCol[i], *b = &pOld->aCol[i];
+      if( a->iId!=b->iId || a->nJsonKey!=b->nJsonKey
+       || memcmp(a->zJsonKey, b->zJsonKey, (size_t)a->nJsonKey)!=0 ) break;
+    }
+    if( i==pOld->nCol ) break;
+  }
+  *ppTab = pTab;
+  if( pTab==0 ){
+    *pzErr = sqlite3_mprintf("kalam_alter cannot read the rows of table %s "
+                             "as this connection has it", pOld->zTable);
+    return SQLITE_ERROR;
+  }
+  return SQLITE_OK;
+}
+
 /* kalam_alter(t, change). */
 static void alterFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   KalamConn *pConn = (KalamConn*)sqlite3_user_data(ctx);
@@ -645,6 +673,7 @@ static void alterFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   KalamSchema *pOld = 0, *pNew = 0, *pFinal = 0;
   KalamDb *pDb = 0;
   KalamCf *pCf = 0;
+  KalamTable *pTab = 0;
   char *zErr = 0, *zArgs = 0, *zSql = 0, *zQ = 0;
   const char **azOpt = 0;
   int nOpt = 0, iNum = 0, i, rc;
@@ -736,20 +765,10 @@ static void alterFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     goto done;
   }
   rc = alterCf(pDb, tab.zName, &pCf, &zErr);
-  if( rc==SQLITE_OK && ch.eOp==ALTER_ADD_INDEX ){
-    /* The pass below indexes hot rows only: refused while rows are in
-    ** cold files, rather than an index that misses them (docs/cold.md). */
-    int bCold = 0;
-    rc = kalamColdAny(pDb->pStore, pCf, tab.eKind, tab.zName, &bCold, &zErr);
-    if( rc==SQLITE_OK && bCold ){
-      zErr = sqlite3_mprintf("kalam_alter: table %s has rows in cold files "
-          "(kalam_flush), and an index or UNIQUE cannot be added to them yet",
-          tab.zName);
-      rc = SQLITE_ERROR;
-    }
+  if( rc==SQLITE_OK ) rc = alterTableOf(pDb, pCf, pOld, &pTab, &zErr);
+  if( rc==SQLITE_OK ){
+    rc = kalamAlterRows(pTab, ch.eOp, pOld, pFinal, iNum, &zErr);
   }
-  if( rc==SQLITE_OK ) rc = kalamAlterRows(pDb->pTxn, pCf, ch.eOp, pOld, pFinal, iNum,
-                                        &zErr);
   if( rc==SQLITE_OK ) rc = alterWriteSchema(db, &tab, zSql, &zErr);
   if( rc==SQLITE_OK ) rc = kalamCatalogAlter(pDb, tab.zName, pFinal, zSql,
                                              &zErr);

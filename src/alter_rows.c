@@ -16,6 +16,15 @@
 ** the row. Row values are copied as their JSON text, never converted.
 ** The iterator (txn_iter.c) reads the transaction's own writes as of its
 ** creation, so the rows written during the pass are not read again.
+**
+** Rows in cold files (cold_read.c) are never rewritten: their columns
+** are found by id, so they follow the column changes as they are. But
+** the entries of a new index stay hot and must name them too, so ADD
+** INDEX reads every row as the table's readers see it, hot and cold
+** merged (kalamRowIter), owner by owner (admin.c's kalamOwnersEach finds
+** the owners of a kalam_user table: one with cold rows has keys still, its
+** segment records). Its entries go into the transaction like the other
+** changes' writes, so they commit, or not, with the new schema.
 */
 #include "kalam_int.h"
 #include <string.h>
@@ -28,6 +37,7 @@ typedef struct AlterPass AlterPass;
 struct AlterPass {
   int eOp;                /* KALAM_ALTER_* */
   KalamSchema *pOld, *pNew;
+  KalamTable *pTab;       /* the table, connected with schema pOld */
   KalamTxn *pTxn;
   KalamCf *pCf;
   int iNum;               /* ADD or DROP INDEX: its number */
@@ -133,8 +143,31 @@ static int alterIndexRow(AlterPass *p, const char *aPrefix, int nPrefix,
   return SQLITE_OK;
 }
 
-/* One pass over every key of the table, every user's: rows are written
-** again or indexed, a dropped index's entries deleted. */
+/* ADD INDEX for one owner (also kalamOwnersEach's callback): every row,
+** hot and cold merged, live and deleted, gets its entry. */
+static int alterIndexOwner(void *pArg, const char *aPrefix, int nPrefix,
+                           char **pzErr){
+  AlterPass *p = (AlterPass*)pArg;
+  KalamRowIter *pRows;
+  int rc = SQLITE_OK;
+  pRows = kalamRowIterNew(p->pTab, aPrefix, nPrefix, INT64_MIN, INT64_MAX, 0,
+                          KALAM_ITER_BULK, &rc, pzErr);
+  if( pRows==0 ) return rc ? rc : SQLITE_NOMEM;
+  for(; rc==SQLITE_OK && kalamRowIterValid(pRows); kalamRowIterNext(pRows)){
+    size_t nk, nv;
+    const char *k = kalamRowIterKey(pRows, &nk);
+    const char *v = kalamRowIterValue(pRows, &nv);
+    sqlite3_int64 iRowid;
+    if( !kalamKeyRowDecode(k, nk, nPrefix, &iRowid) ) continue;
+    rc = alterIndexRow(p, aPrefix, nPrefix, v, nv, iRowid, pzErr);
+  }
+  if( rc==SQLITE_OK ) rc = kalamRowIterError(pRows, pzErr);
+  kalamRowIterFree(pRows);
+  return rc;
+}
+
+/* One pass over every hot key of the table, every user's: rows are
+** written again, or a dropped index's entries deleted. */
 static int alterPassRun(AlterPass *p, char **pzErr){
   static const char aHi[1] = { (char)0xff };
   KalamIter *pIter;
@@ -164,8 +197,6 @@ static int alterPassRun(AlterPass *p, char **pzErr){
     v = kalamIterValue(pIter, &nv);
     if( p->bRewrite ){
       rc = alterRewriteRow(p, k, nk, v, nv, iRowid, pzErr);
-    }else if( p->eOp==KALAM_ALTER_ADD_INDEX ){
-      rc = alterIndexRow(p, k, nPrefix, v, nv, iRowid, pzErr);
     }
   }
   if( rc==SQLITE_OK ) rc = kalamIterError(pIter, pzErr);
@@ -173,10 +204,11 @@ static int alterPassRun(AlterPass *p, char **pzErr){
   return rc;
 }
 
-/* Changes the stored rows and entries of a table from schema pOld to
-** pNew, in transaction pTxn: eOp is the change (KALAM_ALTER_*), iNum the
-** number of the index it adds or drops. */
-int kalamAlterRows(KalamTxn *pTxn, KalamCf *pCf, int eOp, KalamSchema *pOld,
+/* Changes the stored rows and entries of table pTab (connected with
+** schema pOld) to schema pNew, in its connection's transaction: eOp is
+** the change (KALAM_ALTER_*), iNum the number of the index it adds or
+** drops. */
+int kalamAlterRows(KalamTable *pTab, int eOp, KalamSchema *pOld,
                    KalamSchema *pNew, int iNum, char **pzErr){
   AlterPass pass;
   int i, j, rc;
@@ -184,8 +216,9 @@ int kalamAlterRows(KalamTxn *pTxn, KalamCf *pCf, int eOp, KalamSchema *pOld,
   pass.eOp = eOp;
   pass.pOld = pOld;
   pass.pNew = pNew;
-  pass.pTxn = pTxn;
-  pass.pCf = pCf;
+  pass.pTab = pTab;
+  pass.pTxn = pTab->pDb->pTxn;
+  pass.pCf = pTab->pCf;
   pass.iNum = iNum;
   kalamBufInit(&pass.row);
   kalamIndexKeysInit(&pass.keys);
@@ -216,9 +249,12 @@ int kalamAlterRows(KalamTxn *pTxn, KalamCf *pCf, int eOp, KalamSchema *pOld,
     }
   }
   rc = SQLITE_OK;
-  if( pass.bRewrite || eOp==KALAM_ALTER_ADD_INDEX
-   || eOp==KALAM_ALTER_DROP_INDEX ){
+  if( pass.bRewrite || eOp==KALAM_ALTER_DROP_INDEX ){
     rc = alterPassRun(&pass, pzErr);
+  }else if( eOp==KALAM_ALTER_ADD_INDEX && pNew->eKind==KALAM_KIND_USER ){
+    rc = kalamOwnersEach(pTab->pDb, pTab->pCf, alterIndexOwner, &pass, pzErr);
+  }else if( eOp==KALAM_ALTER_ADD_INDEX ){
+    rc = alterIndexOwner(&pass, "", 0, pzErr);
   }
   sqlite3_free(pass.aiOld);
   kalamBufFree(&pass.row);

@@ -44,9 +44,33 @@ static int bufReserve(KalamBuf *p, sqlite3_int64 n){
   return 1;
 }
 
+/* Most appends are a few bytes (a key, a number, punctuation: a row
+** written takes a dozen), so those are copied with at most two fixed-size
+** moves of their own instead of a call to memcpy. */
 void kalamBufAppend(KalamBuf *p, const void *z, sqlite3_int64 n){
+  const char *zIn = (const char*)z;
+  char *zOut;
   if( n<=0 || !bufReserve(p, n) ) return;
-  memcpy(p->z + p->n, z, (size_t)n);
+  zOut = p->z + p->n;
+  if( n>16 ){
+    memcpy(zOut, zIn, (size_t)n);
+  }else if( n>=8 ){
+    sqlite3_uint64 x0, x1;
+    memcpy(&x0, zIn, 8);
+    memcpy(&x1, zIn + n - 8, 8);
+    memcpy(zOut, &x0, 8);
+    memcpy(zOut + n - 8, &x1, 8);
+  }else if( n>=4 ){
+    unsigned int x0, x1;
+    memcpy(&x0, zIn, 4);
+    memcpy(&x1, zIn + n - 4, 4);
+    memcpy(zOut, &x0, 4);
+    memcpy(zOut + n - 4, &x1, 4);
+  }else{
+    zOut[0] = zIn[0];
+    zOut[n/2] = zIn[n/2];
+    zOut[n-1] = zIn[n-1];
+  }
   p->n += n;
   p->z[p->n] = 0;
 }
@@ -156,15 +180,38 @@ void kalamBufAppendDouble(KalamBuf *p, double v){
   if( strpbrk(a, ".eEn")==0 ) kalamBufAppend(p, ".0", 2);
 }
 
+/* Is no byte of the 8 in x one that a JSON string must escape (below
+** 0x20, '"' or a backslash)? The classic test for a zero byte, applied to
+** x xor each of the two characters, and its variant for a byte below
+** 0x20: it may flag a word that needs nothing (the caller then looks at
+** its bytes one by one), but never passes one that does. */
+static int bufJsonPlainWord(sqlite3_uint64 x){
+  const sqlite3_uint64 ones = 0x0101010101010101ULL;
+  const sqlite3_uint64 highs = 0x8080808080808080ULL;
+  sqlite3_uint64 q = x ^ (ones * '"');
+  sqlite3_uint64 b = x ^ (ones * '\\');
+  return (((x - ones*0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b))
+         & highs ? 0 : 1;
+}
+
 /* Appends z[0..n) as a JSON string, quotes included. Bytes that JSON
 ** requires escaped are escaped; everything else (UTF-8 included) is copied
-** as it is. */
+** as it is. Text is read 8 bytes a step, since most text needs no escape
+** at all: a quarter of a bulk insert's instructions were this loop. */
 void kalamBufAppendJsonString(KalamBuf *p, const char *z, sqlite3_int64 n){
   static const char hex[] = "0123456789abcdef";
   sqlite3_int64 i, iStart = 0;
   kalamBufAppendChar(p, '"');
   for(i=0; i<n; i++){
-    unsigned char c = (unsigned char)z[i];
+    unsigned char c;
+    while( i+8<=n ){
+      sqlite3_uint64 x;
+      memcpy(&x, z + i, 8);
+      if( !bufJsonPlainWord(x) ) break;
+      i += 8;
+    }
+    if( i>=n ) break;
+    c = (unsigned char)z[i];
     if( c>=0x20 && c!='"' && c!='\\' ) continue;
     kalamBufAppend(p, z + iStart, i - iStart);
     iStart = i + 1;

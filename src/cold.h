@@ -350,8 +350,12 @@ typedef struct KalamRowIter KalamRowIter;
 KalamRowIter *kalamRowIterNew(KalamTable *pTab, const char *aPrefix,
                               int nPrefix, sqlite3_int64 iLo,
                               sqlite3_int64 iHi, int bDesc, int flags,
-                              const KalamColdFilter *pFilter,
                               int *pRc, char **pzErr);
+KalamRowIter *kalamRowIterScan(KalamTable *pTab, const char *aPrefix,
+                               int nPrefix, sqlite3_int64 iLo,
+                               sqlite3_int64 iHi, int bDesc, int flags,
+                               const KalamColdFilter *pFilter,
+                               int *pRc, char **pzErr);
 void kalamRowIterFree(KalamRowIter *p);
 int kalamRowIterValid(KalamRowIter *p);
 void kalamRowIterNext(KalamRowIter *p);

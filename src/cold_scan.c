@@ -62,6 +62,7 @@ struct KalamRowIter {
   int eCur;                  /* ROWITER_* */
   int iCurSrc;               /* the source of a cold current row */
   sqlite3_int64 iCurRowid;
+  int bJson;                 /* each cold row is made JSON when picked */
   int bRowMade;              /* row holds the cold current row's JSON */
   KalamBuf row;
   int bKeyMade;              /* aKey holds the cold current row's key */
@@ -332,6 +333,15 @@ static void rowIterPick(KalamRowIter *p){
     p->iCurSrc = iSrc;
     p->bRowMade = 0;
     p->bKeyMade = 0;
+    if( p->bJson ){
+      /* For callers that read whole rows: a row that cannot be made ends
+      ** the scan with its error, never reaching them damaged. */
+      ColdSrc *s = &p->aSrc[iSrc];
+      p->rc = kalamColdEncode(p->pTab->pSchema, &s->f, s->iRow, &p->row,
+                              &p->zErr);
+      p->bRowMade = p->rc==SQLITE_OK;
+      if( p->rc ) p->eCur = ROWITER_EOF;
+    }
     return;
   }
 }
@@ -402,14 +412,26 @@ static int rowIterHasGone(KalamRowIter *p, char **pzErr){
 
 /* A scan of the owner's rows with ids in [iLo, iHi], in row id order
 ** (descending with bDesc), hot and cold merged, positioned on its first
-** row. flags are kalamStoreIterNew's for the hot part; pFilter (or NULL)
-** lets row groups be skipped. NULL with *pRc set (and *pzErr, sqlite3_free
-** it) on failure. */
+** row, for callers that read whole rows (kalamRowIterValue): each cold row
+** is made JSON as the scan reaches it. flags are kalamStoreIterNew's for
+** the hot part. NULL with *pRc set (and *pzErr, sqlite3_free it) on
+** failure. */
 KalamRowIter *kalamRowIterNew(KalamTable *pTab, const char *aPrefix,
                               int nPrefix, sqlite3_int64 iLo,
                               sqlite3_int64 iHi, int bDesc, int flags,
-                              const KalamColdFilter *pFilter,
                               int *pRc, char **pzErr){
+  return kalamRowIterScan(pTab, aPrefix, nPrefix, iLo, iHi, bDesc, flags, 0,
+                          pRc, pzErr);
+}
+
+/* kalamRowIterNew for the cursor's scans, which read cold rows column by
+** column (kalamRowIterCold, kalamRowIterColumn) and make JSON of one only
+** when asked; pFilter (or NULL) lets row groups be skipped. */
+KalamRowIter *kalamRowIterScan(KalamTable *pTab, const char *aPrefix,
+                               int nPrefix, sqlite3_int64 iLo,
+                               sqlite3_int64 iHi, int bDesc, int flags,
+                               const KalamColdFilter *pFilter,
+                               int *pRc, char **pzErr){
   KalamRowIter *p;
   char aLo[KALAM_ROWKEY_MAX], aHi[KALAM_ROWKEY_MAX];
   int nLo, nHi, i, rc = SQLITE_OK;
@@ -428,6 +450,7 @@ KalamRowIter *kalamRowIterNew(KalamTable *pTab, const char *aPrefix,
   p->iLo = iLo;
   p->iHi = iHi;
   p->pnSkipped = &pTab->pConn->nColdSkipped;
+  p->bJson = pFilter==0;
   rc = rowIterFilter(p, pFilter);
   if( rc ) goto done;
   nLo = kalamKeyRow(aLo, aPrefix, nPrefix, iLo);

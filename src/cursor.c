@@ -724,9 +724,9 @@ int kalamCursorFilter(sqlite3_vtab_cursor *cur, int idxNum,
     }
     {
       char *zErr = 0;
-      pCur->pRows = kalamRowIterNew(pTab, pCur->aPrefix, pCur->nPrefix, iLo,
-                                    iHi, (idxNum & KALAM_PLAN_DESC)!=0, flags,
-                                    &filter, &rc, &zErr);
+      pCur->pRows = kalamRowIterScan(pTab, pCur->aPrefix, pCur->nPrefix, iLo,
+                                     iHi, (idxNum & KALAM_PLAN_DESC)!=0, flags,
+                                     &filter, &rc, &zErr);
       if( pCur->pRows==0 ){
         if( zErr ) kalamTableError(pTab, zErr);
         return rc ? rc : SQLITE_NOMEM;

@@ -96,10 +96,23 @@ static void funcCount(sqlite3_context *ctx, int rc, char *zErr,
   }
 }
 
+/* The connected table zName, through which kalamPurge and kalamEraseUser
+** read the cold rows they remove for the subscriptions on it
+** (housekeeping.c), or NULL: then subscriptions are told of cold purged
+** rows with no columns, and of an erased user's hot rows only. */
+static KalamTable *funcSubTable(KalamConn *pConn, const char *zName){
+  KalamTable *pTab = 0;
+  char *zIgnore = 0;
+  (void)kalamChangesTableFind(pConn->db, pConn, zName, &pTab, &zIgnore);
+  sqlite3_free(zIgnore);
+  return pTab;
+}
+
 /* kalam_purge(t [, ms]) */
 static void funcPurge(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   KalamConn *pConn = (KalamConn*)sqlite3_user_data(ctx);
   KalamFuncTable t;
+  KalamTable *pTab = 0;
   const char *zName = (const char*)sqlite3_value_text(argv[0]);
   sqlite3_int64 iBefore = INT64_MAX, n = 0;
   char aPrefix[KALAM_MAX_PREFIX];
@@ -137,9 +150,12 @@ static void funcPurge(sqlite3_context *ctx, int argc, sqlite3_value **argv){
       nPrefix = kalamKeyPrefix(aPrefix, pConn->zUser);
     }
   }
+  if( rc==SQLITE_OK && kalamSubscribeWanted(t.pDb->pStore, t.pCf) ){
+    pTab = funcSubTable(pConn, zName);
+  }
   if( rc==SQLITE_OK ){
-    rc = kalamPurge(t.pDb->pStore, t.pCf, aPrefix, nPrefix, iBefore, &n,
-                    &zErr);
+    rc = kalamPurge(t.pDb->pStore, t.pCf, pTab, aPrefix, nPrefix, iBefore,
+                    &n, &zErr);
   }
   kalamFuncTableClear(&t);
   funcCount(ctx, rc, zErr, n);
@@ -178,6 +194,8 @@ static void funcExpire(sqlite3_context *ctx, int argc, sqlite3_value **argv){
 /* What funcEraseEntry needs for each catalog entry. */
 typedef struct FuncErase FuncErase;
 struct FuncErase {
+  KalamConn *pConn;
+  const char *zSchema;   /* the database of pStore */
   KalamStore *pStore;
   const char *zUser;
   sqlite3_int64 n;       /* rows removed so far */
@@ -189,6 +207,7 @@ static int funcEraseEntry(void *pArg, const KalamCatalogEntry *pEntry,
                           char **pzErr){
   FuncErase *p = (FuncErase*)pArg;
   KalamCf *pCf;
+  KalamTable *pTab = 0;
   sqlite3_int64 n = 0, nCold = 0;
   int rc;
   if( (pEntry->eKind!=KALAM_KIND_USER && !pEntry->bPerUser)
@@ -197,9 +216,15 @@ static int funcEraseEntry(void *pArg, const KalamCatalogEntry *pEntry,
   }
   pCf = kalamStoreCfFind(p->pStore, pEntry->zCf);
   if( pCf==0 ) return SQLITE_OK;
+  if( pEntry->eKind==KALAM_KIND_USER
+   && kalamSubscribeWanted(p->pStore, pCf) ){
+    char *zName = sqlite3_mprintf("%s.%s", p->zSchema, pEntry->zName);
+    if( zName ) pTab = funcSubTable(p->pConn, zName);
+    sqlite3_free(zName);
+  }
   rc = kalamColdUserRows(p->pStore, pCf, p->zUser, &nCold, pzErr);
   if( rc==SQLITE_OK ){
-    rc = kalamEraseUser(p->pStore, pCf, p->zUser, pEntry->bPerUser, &n,
+    rc = kalamEraseUser(p->pStore, pCf, pTab, p->zUser, pEntry->bPerUser, &n,
                         pzErr);
   }
   if( rc==SQLITE_OK ){
@@ -242,6 +267,8 @@ static void funcEraseUser(sqlite3_context *ctx, int argc,
     if( rc==SQLITE_OK && pDb ) rc = kalamStoreWriteRefused(pDb->pStore, &zErr);
     if( rc==SQLITE_OK && pDb ){
       FuncErase erase;
+      erase.pConn = pConn;
+      erase.zSchema = zSchema;
       erase.pStore = pDb->pStore;
       erase.zUser = zUser;
       erase.n = 0;

@@ -26,8 +26,9 @@ static const KalamSchema hkNoColumns = {0};
 
 /* Counts the row keys in [aLo, aHi) of a column family under an owner
 ** prefix of nPrefix bytes, reading keys only; *piLast is the row id of the
-** last one (0 if none). Each row goes into *ppSub too when a
-** subscription wants the table's hard deletes (subscribe.c), and with
+** last one (0 if none). Each row goes into *ppSub too (unless ppSub is
+** NULL) when a subscription wants the table's hard deletes (subscribe.c),
+** and with
 ** pExpiry (a per-user stream's rows) its expiry entry is deleted there. */
 static int hkCount(KalamStore *pStore, KalamCf *pCf, const char *aLo, int nLo,
                    const char *aHi, int nHi, int nPrefix, sqlite3_int64 *pn,
@@ -35,7 +36,7 @@ static int hkCount(KalamStore *pStore, KalamCf *pCf, const char *aLo, int nLo,
                    KalamBatch *pExpiry, char **pzErr){
   KalamStoreIter *pIt;
   sqlite3_int64 n = 0;
-  int bSub = kalamSubscribeWanted(pStore, pCf);
+  int bSub = ppSub && kalamSubscribeWanted(pStore, pCf);
   int rc = SQLITE_OK;
   *piLast = 0;
   pIt = kalamStoreIterNew(pStore, 0, pCf, 0, 0, aHi, nHi, KALAM_ITER_NOCACHE);
@@ -153,18 +154,50 @@ static int hkHorizonRead(HkHorizon *h, KalamStore *pStore, KalamCf *pCf,
 }
 
 /* What kalamColdPurge's callback needs: the purge's list of row keys
-** (one slot each, as kalamPurge keeps them), its write, and its horizon. */
+** (one slot each, as kalamPurge keeps them), its write, its horizon, and
+** what tells subscriptions of the rows. */
 typedef struct HkGone HkGone;
 struct HkGone {
   KalamBuf *pGone;
   sqlite3_int64 *pn;
   KalamBatch *pBatch;
+  KalamStore *pStore;
   KalamCf *pCf;
   HkHorizon *pHorizon;
+  KalamTable *pTab;         /* reads the cold rows, or NULL */
+  KalamSubBatch **ppSub;    /* the purge's hard deletes, when wanted */
+  char **pzErr;
 };
 
+/* A cold row purged, for the subscriptions on its table: the same hard
+** delete a hot row's purge gives them, its old state read from its file
+** through the table (as the connection sees it: the newest commit unless
+** a transaction or statement holds an older view). A row that cannot be
+** read so is told of with no columns ("{}"), so that no hard delete is
+** lost. */
+static int hkGoneTell(HkGone *p, const char *zKey, int nKey, int np){
+  static const char zNone[] = "{}";
+  sqlite3_int64 iRowid = 0;
+  char *zOld = 0;
+  size_t nOld = 0;
+  int rc = SQLITE_OK;
+  if( p->pTab && kalamKeyRowDecode(zKey, (size_t)nKey, np, &iRowid) ){
+    rc = kalamRowReadCopy(p->pTab, zKey, np, iRowid, &zOld, &nOld, p->pzErr);
+  }
+  if( rc==SQLITE_OK && zOld ){
+    rc = kalamSubscribeHardDelete(p->ppSub, p->pStore, p->pCf,
+                                  p->pTab->pSchema, zKey, (size_t)nKey, np,
+                                  zOld, nOld);
+  }else if( rc==SQLITE_OK ){
+    rc = kalamSubscribeHardDelete(p->ppSub, p->pStore, p->pCf, 0, zKey,
+                                  (size_t)nKey, np, zNone, sizeof(zNone)-1);
+  }
+  if( zOld ) kalamStoreFree(zOld);
+  return rc;
+}
+
 /* A cold row purged (cold_read.c): its key among the purged, its change
-** entry removed, its _seq into its owner's horizon. */
+** entry removed, its _seq into its owner's horizon, subscriptions told. */
 static int hkGoneAdd(void *pArg, const char *zKey, int nKey, int np,
                      sqlite3_int64 iSeq){
   HkGone *p = (HkGone*)pArg;
@@ -172,6 +205,10 @@ static int hkGoneAdd(void *pArg, const char *zKey, int nKey, int np,
   char aSeq[KALAM_ROWKEY_MAX];
   int nSeq;
   if( nKey > KALAM_ROWKEY_MAX ) return SQLITE_OK;
+  if( p->ppSub ){
+    int rc = hkGoneTell(p, zKey, nKey, np);
+    if( rc ) return rc;
+  }
   memset(aRow, 0, sizeof(aRow));
   memcpy(aRow, zKey, (size_t)nKey);
   aRow[KALAM_ROWKEY_MAX] = (char)nKey;
@@ -198,10 +235,12 @@ static int hkSlotCmp(const void *a, const void *b){
 ** holds its row's id as its value) that point at one of them (one pass
 ** for both when it reads every owner anyway). Each purged row's change
 ** entry goes too, and its owner's horizon moves to the newest of their
-** _seq (feed.c). *pn is the number of rows removed. */
-int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
-               int nPrefix, sqlite3_int64 iBeforeMs, sqlite3_int64 *pn,
-               char **pzErr){
+** _seq (feed.c). Subscriptions are told of each row (subscribe.c): pTab,
+** the table as the calling connection has it (or NULL), reads the purged
+** cold rows for them. *pn is the number of rows removed. */
+int kalamPurge(KalamStore *pStore, KalamCf *pCf, KalamTable *pTab,
+               const char *aPrefix, int nPrefix, sqlite3_int64 iBeforeMs,
+               sqlite3_int64 *pn, char **pzErr){
   KalamStoreIter *pIt = 0;
   KalamBatch *pBatch = 0;
   KalamBuf gone;    /* purged row keys in key order, one slot each: the key,
@@ -324,8 +363,12 @@ int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
       g.pGone = &gone;
       g.pn = &nGone;
       g.pBatch = pBatch;
+      g.pStore = pStore;
       g.pCf = pCf;
       g.pHorizon = &horizon;
+      g.pTab = pTab;
+      g.ppSub = bSub ? &pSub : 0;
+      g.pzErr = pzErr;
       rc = kalamColdPurge(pStore, pCf, aPrefix, nPrefix, iBeforeMs, pBatch,
                           hkGoneAdd, &g, pzErr);
       if( rc==SQLITE_OK && nGone>nHot ){
@@ -473,14 +516,39 @@ int kalamExpire(KalamStore *pStore, KalamCf *pCf, sqlite3_int64 nTtlSeconds,
   return rc;
 }
 
+/* Tells the subscriptions of the owner's every row, hot and cold merged
+** (cold_read.c), as the connection of pTab sees them: all going for good. */
+static int hkTellRows(KalamTable *pTab, const char *aPrefix, int nPrefix,
+                      KalamSubBatch **ppSub, char **pzErr){
+  KalamRowIter *pRows;
+  int rc = SQLITE_OK;
+  pRows = kalamRowIterNew(pTab, aPrefix, nPrefix, INT64_MIN, INT64_MAX, 0,
+                          KALAM_ITER_NOCACHE, &rc, pzErr);
+  if( pRows==0 ) return rc ? rc : SQLITE_NOMEM;
+  for(; rc==SQLITE_OK && kalamRowIterValid(pRows); kalamRowIterNext(pRows)){
+    size_t nk, nv;
+    const char *k = kalamRowIterKey(pRows, &nk);
+    const char *v = kalamRowIterValue(pRows, &nv);
+    rc = kalamSubscribeHardDelete(ppSub, pTab->pDb->pStore, pTab->pCf,
+                                  pTab->pSchema, k, nk, nPrefix, v, nv);
+  }
+  if( rc==SQLITE_OK ) rc = kalamRowIterError(pRows, pzErr);
+  kalamRowIterFree(pRows);
+  return rc;
+}
+
 /* Erases user zUser from one kalam_user table: counts the user's rows
 ** (not the key-index entries), then removes the user's whole range, rows
 ** and keys, with one synced range delete, written with a horizon newer
 ** than any _seq, since readers of the user's feed hold rows now gone. On a
 ** per-user stream (bPerUser) the rows' expiry entries, which lie outside
-** the user's range, go too. *pn is the number of rows. */
-int kalamEraseUser(KalamStore *pStore, KalamCf *pCf, const char *zUser,
-                   int bPerUser, sqlite3_int64 *pn, char **pzErr){
+** the user's range, go too. *pn is the number of hot rows. Subscriptions
+** are told of each row: with pTab (the table as the calling connection
+** has it, or NULL) every row it reads of the user, hot and cold (the
+** range delete takes the segment records, and the caller the files). */
+int kalamEraseUser(KalamStore *pStore, KalamCf *pCf, KalamTable *pTab,
+                   const char *zUser, int bPerUser, sqlite3_int64 *pn,
+                   char **pzErr){
   char aPrefix[KALAM_MAX_PREFIX];
   char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
   int nPrefix = kalamKeyPrefix(aPrefix, zUser);
@@ -488,12 +556,17 @@ int kalamEraseUser(KalamStore *pStore, KalamCf *pCf, const char *zUser,
   sqlite3_int64 iLast = 0;
   KalamBatch *pBatch;
   KalamSubBatch *pSub = 0;
+  int bTellAll = pTab && pTab->pSchema->eKind==KALAM_KIND_USER
+              && kalamSubscribeWanted(pStore, pCf);
   *pn = 0;
   kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aLo, &nLo, aHi, &nHi);
   pBatch = kalamBatchNew();
   if( pBatch==0 ) return SQLITE_NOMEM;
-  rc = hkCount(pStore, pCf, aLo, nLo, aHi, nHi, nPrefix, pn, &iLast, &pSub,
-               bPerUser ? pBatch : 0, pzErr);
+  rc = hkCount(pStore, pCf, aLo, nLo, aHi, nHi, nPrefix, pn, &iLast,
+               bTellAll ? 0 : &pSub, bPerUser ? pBatch : 0, pzErr);
+  if( rc==SQLITE_OK && bTellAll ){
+    rc = hkTellRows(pTab, aPrefix, nPrefix, &pSub, pzErr);
+  }
   if( rc ){
     kalamSubscribeDeliver(pSub, pStore, 0);
     kalamBatchFree(pBatch);
@@ -579,7 +652,7 @@ int kalamHousekeep(KalamTable *pTab, int eEvent, char **pzErr){
       if( rc ) break;
       now = kalamNowMs();
       if( pSchema->nRetentionHours<=0 || now < pTab->nNextPurge ) break;
-      rc = kalamPurge(pStore, pTab->pCf, "",
+      rc = kalamPurge(pStore, pTab->pCf, pTab, "",
                       pSchema->eKind==KALAM_KIND_USER ? -1 : 0,
                       now - pSchema->nRetentionHours*3600000, &nGone, pzErr);
       pTab->nNextPurge = now + hkPurgeInterval(pSchema);

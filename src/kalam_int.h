@@ -676,8 +676,7 @@ struct KalamConn {
   int bLocked;
   sqlite3_int64 iToken; /* process-unique id, marks pending DDL */
   sqlite3_int64 nRowsRead; /* stored rows read by cursors: kalam_rows_read() */
-  sqlite3_int64 nColdChunks;  /* cold column chunks decoded, and row */
-  sqlite3_int64 nColdSkipped; /* groups skipped: kalam_cold_stats() */
+  sqlite3_int64 nColdChunks, nColdSkipped; /* kalam_cold_stats() */
   KalamDb *pDb;
 };
 
@@ -761,13 +760,14 @@ int kalamCatalogAlter(KalamDb *pDb, const char *zTable,
 ** Interface to housekeeping.c: removing rows for good (purge, expiry,
 ** erase), and when the tables' writers do it.
 */
-int kalamPurge(KalamStore *pStore, KalamCf *pCf, const char *aPrefix,
-               int nPrefix, sqlite3_int64 iBeforeMs, sqlite3_int64 *pn,
-               char **pzErr);
+int kalamPurge(KalamStore *pStore, KalamCf *pCf, KalamTable *pTab,
+               const char *aPrefix, int nPrefix, sqlite3_int64 iBeforeMs,
+               sqlite3_int64 *pn, char **pzErr);
 int kalamExpire(KalamStore *pStore, KalamCf *pCf, sqlite3_int64 nTtlSeconds,
                 int bPerUser, int bCompact, sqlite3_int64 *pn, char **pzErr);
-int kalamEraseUser(KalamStore *pStore, KalamCf *pCf, const char *zUser,
-                   int bPerUser, sqlite3_int64 *pn, char **pzErr);
+int kalamEraseUser(KalamStore *pStore, KalamCf *pCf, KalamTable *pTab,
+                   const char *zUser, int bPerUser, sqlite3_int64 *pn,
+                   char **pzErr);
 #define KALAM_HOUSEKEEP_OPEN  1  /* the table was connected */
 #define KALAM_HOUSEKEEP_BEGIN 2  /* a write transaction includes it */
 #define KALAM_HOUSEKEEP_WRITE 3  /* a row is about to be written */
@@ -872,8 +872,7 @@ void kalamFuncTableClear(KalamFuncTable *p);
 
 /************************************************************************
 ** Interface to alter.c and alter_rows.c: kalam_alter(t, change), and the
-** pass over a table's rows and entries that a change needs.
-*/
+** pass over a table's rows and entries that a change needs. */
 #define KALAM_ALTER_ADD_COLUMN    1
 #define KALAM_ALTER_DROP_COLUMN   2
 #define KALAM_ALTER_RENAME_COLUMN 3
@@ -881,13 +880,14 @@ void kalamFuncTableClear(KalamFuncTable *p);
 #define KALAM_ALTER_DROP_INDEX    5
 int kalamAlterRegister(sqlite3 *db, KalamConn *pConn);
 char *kalamAlterIndexName(const KalamSchema *p, const KalamIndex *pIdx);
-int kalamAlterRows(KalamTxn *pTxn, KalamCf *pCf, int eOp, KalamSchema *pOld,
+int kalamAlterRows(KalamTable *pTab, int eOp, KalamSchema *pOld,
                    KalamSchema *pNew, int iNum, char **pzErr);
 
 /************************************************************************
-** Interface to admin.c: kalam_users('t') and kalam_restore(t, rowid).
-*/
+** Interface to admin.c: kalam_users('t'), kalam_restore, users walked. */
 int kalamAdminRegister(sqlite3 *db, KalamConn *pConn);
+int kalamOwnersEach(KalamDb *pDb, KalamCf *pCf, int (*xOwner)(void*,
+                    const char*, int, char**), void *pArg, char **pzErr);
 
 /* The cold tier's interfaces (thrift.c, parquet*.c) are in cold.h, kept
 ** apart so that each header stays readable in one sitting. */

@@ -76,13 +76,36 @@ int kalamKeyPrefix(char *aOut, const char *zUser){
   return n + 1;
 }
 
+/* Numbers in keys are 8 bytes big-endian with the sign bit flipped, so
+** that they sort as bytes. Every scanned row decodes its key, so these
+** are one byte swap where the compiler has one. */
 static void keyPutRowid(unsigned char *a, sqlite3_int64 iRowid){
   sqlite3_uint64 u = (sqlite3_uint64)iRowid ^ ((sqlite3_uint64)1 << 63);
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) \
+    && __BYTE_ORDER__==__ORDER_LITTLE_ENDIAN__
+  u = __builtin_bswap64(u);
+  memcpy(a, &u, 8);
+#else
   int i;
   for(i=7; i>=0; i--){
     a[i] = (unsigned char)(u & 0xff);
     u >>= 8;
   }
+#endif
+}
+
+static sqlite3_int64 keyGetRowid(const unsigned char *a){
+  sqlite3_uint64 u;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) \
+    && __BYTE_ORDER__==__ORDER_LITTLE_ENDIAN__
+  memcpy(&u, a, 8);
+  u = __builtin_bswap64(u);
+#else
+  int i;
+  u = 0;
+  for(i=0; i<8; i++) u = (u<<8) | a[i];
+#endif
+  return (sqlite3_int64)(u ^ ((sqlite3_uint64)1 << 63));
 }
 
 /* A key of tag cTag numbered by i (a row id, a _seq) under the owner
@@ -100,12 +123,8 @@ int kalamKeyNumbered(char *aOut, const char *aPrefix, int nPrefix, char cTag,
 ** one of that prefix length (a corrupt or foreign key). */
 int kalamKeyNumberedDecode(const char *aKey, size_t nKey, int nPrefix,
                            char cTag, sqlite3_int64 *pi){
-  const unsigned char *a = (const unsigned char*)aKey + nPrefix + 1;
-  sqlite3_uint64 u = 0;
-  int i;
   if( nKey != (size_t)nPrefix + 9 || aKey[nPrefix]!=cTag ) return 0;
-  for(i=0; i<8; i++) u = (u<<8) | a[i];
-  *pi = (sqlite3_int64)(u ^ ((sqlite3_uint64)1 << 63));
+  *pi = keyGetRowid((const unsigned char*)aKey + nPrefix + 1);
   return 1;
 }
 

@@ -36,9 +36,31 @@ SQLITE_EXTENSION_INIT3
 static const char rowDeletedTail[] = "\"_deleted\":1}";
 static const char rowLiveTail[] = "\"_deleted\":0}";
 
+/* memcmp(a, b, n)==0 for n>=4 (a key is at least "x": long), without a
+** library call for the short keys of most tables: two overlapping loads
+** cover 4 to 16 bytes. */
+static int rowSameBytes(const char *a, const char *b, int n){
+  assert( n>=4 );
+  if( n<=8 ){
+    unsigned int x0, x1, y0, y1;
+    memcpy(&x0, a, 4); memcpy(&y0, b, 4);
+    memcpy(&x1, a + n - 4, 4); memcpy(&y1, b + n - 4, 4);
+    return x0==y0 && x1==y1;
+  }
+  if( n<=16 ){
+    sqlite3_uint64 x0, x1, y0, y1;
+    memcpy(&x0, a, 8); memcpy(&y0, b, 8);
+    memcpy(&x1, a + n - 8, 8); memcpy(&y1, b + n - 8, 8);
+    return x0==y0 && x1==y1;
+  }
+  return memcmp(a, b, (size_t)n)==0;
+}
+
 int kalamRowIsDeleted(const char *z, size_t n){
   size_t nTail = sizeof(rowDeletedTail) - 1;
-  if( n>=nTail && memcmp(z + n - nTail, rowDeletedTail, nTail)==0 ) return 1;
+  if( n>=nTail && rowSameBytes(z + n - nTail, rowDeletedTail, (int)nTail) ){
+    return 1;
+  }
   return 0;
 }
 
@@ -156,7 +178,7 @@ static int rowFastPair(const KalamRow *pRow, const KalamSchema *pSchema,
   if( pRow->iHint>=pSchema->nCol ) return -1;
   pCol = &pSchema->aCol[pRow->iHint];
   if( !rowKeyIsPlain(pCol) || (long)pRow->n - i <= pCol->nJsonKey
-   || memcmp(pRow->z + i, pCol->zJsonKey, (size_t)pCol->nJsonKey)!=0 ){
+   || !rowSameBytes(pRow->z + i, pCol->zJsonKey, pCol->nJsonKey) ){
     return -1;
   }
   iVal = i + pCol->nJsonKey;
@@ -329,8 +351,9 @@ int kalamRowOpen(KalamRow *pRow, const KalamSchema *pSchema,
     bTail = nIn>0 && z[nIn-1]=='}';
   }else{
     size_t nTail = sizeof(rowLiveTail) - 1;
-    bTail = nIn>nTail && (memcmp(z + nIn - nTail, rowLiveTail, nTail)==0
-                       || memcmp(z + nIn - nTail, rowDeletedTail, nTail)==0);
+    bTail = nIn>nTail
+         && (rowSameBytes(z + nIn - nTail, rowLiveTail, (int)nTail)
+             || rowSameBytes(z + nIn - nTail, rowDeletedTail, (int)nTail));
   }
   return bTail ? SQLITE_OK : rowScan(pRow, pSchema, -1);
 }

@@ -46,6 +46,15 @@ char *kalamStoreDup(const char *z, size_t n){
   return p;
 }
 
+/* RocksDB counts every step of every read in a thread-local "perf
+** context" unless the thread says not to, and kalam never reads those
+** counts: turned off, a full scan runs 3.6% fewer instructions
+** (docs/performance.md). The setting is per thread, so it is set again by
+** each read and write, which costs less than one step it saves. */
+static void storeNoPerfCounts(void){
+  rocksdb_set_perf_level(1 /* kDisable */);
+}
+
 /* ------------------------------------------------------------ point reads */
 
 /* Reads one key as of view pView (NULL: the newest commit). *pzVal is NULL
@@ -55,6 +64,7 @@ int kalamStoreGet(KalamStore *p, KalamView *pView, KalamCf *pCf,
                   const char *k, size_t nk, char **pzVal, size_t *pnVal,
                   const char *zWhat, char **pzErr){
   char *zErr = 0;
+  storeNoPerfCounts();
   *pzVal = rocksdb_get_cf(p->db, pView ? pView->pRo : p->pRo, pCf->h, k, nk,
                           pnVal, &zErr);
   if( zErr ){
@@ -76,6 +86,7 @@ int kalamStoreGetPinned(KalamStore *p, KalamView *pView, KalamCf *pCf,
   char *zErr = 0;
   *pzVal = 0;
   *ppPin = 0;
+  storeNoPerfCounts();
   pPin = rocksdb_get_pinned_cf(p->db, pView ? pView->pRo : p->pRo, pCf->h, k,
                                nk, &zErr);
   if( zErr ){
@@ -163,6 +174,7 @@ KalamBatch *kalamBatchFromData(const char *z, size_t n){
 int kalamBatchWrite(KalamStore *p, KalamBatch *pBatch, int bSync,
                     const char *zWhat, char **pzErr){
   char *zErr = 0;
+  storeNoPerfCounts();
   rocksdb_write(p->db, bSync ? p->pWoSync : p->pWoNoSync,
                 (rocksdb_writebatch_t*)pBatch, &zErr);
   if( zErr ){
@@ -234,6 +246,7 @@ KalamStoreIter *kalamStoreIterNew(KalamStore *p, KalamView *pView,
     rocksdb_readoptions_set_iterate_upper_bound(pIt->pRo, aBound + nLo,
                                                 (size_t)nHi);
   }
+  storeNoPerfCounts();
   pIt->pIter = rocksdb_create_iterator_cf(p->db, pIt->pRo, pCf->h);
   if( pIt->pIter==0 ) goto fail;
   return pIt;

@@ -146,6 +146,23 @@ int main(int argc, char **argv){
   exec(dbW, "SELECT kalam_purge('m')");
   expectLog("purge is a hard delete",
             "m 4 2 - {\"id\":2,\"body\":\"x\",\"n\":5}|");
+  /* Rows in cold files (kalam_flush) purged: the same hard delete, with
+  ** the row's old state read from its file; a tombstone flushed (20), and
+  ** a row flushed, deleted and flushed again (21). */
+  exec(dbW, "INSERT INTO m(id, body) VALUES(20, 'c'), (21, 'd')");
+  expectLog("rows to flush", "m 1 20 {\"id\":20,\"body\":\"c\",\"n\":5} -|"
+                             "m 1 21 {\"id\":21,\"body\":\"d\",\"n\":5} -|");
+  exec(dbW, "DELETE FROM m WHERE id = 20; SELECT kalam_flush('m');"
+            "DELETE FROM m WHERE id = 21; SELECT kalam_flush('m')");
+  check(queryInt(dbR, "SELECT count(*) FROM kalam_segments WHERE name='m'")==2,
+        "two cold files", 0);
+  zLog[0] = 0;
+  exec(dbW, "SELECT kalam_purge('m')");
+  expectLog("purging cold rows is a hard delete of each",
+            "m 4 20 - {\"id\":20,\"body\":\"c\",\"n\":5}|"
+            "m 4 21 - {\"id\":21,\"body\":\"d\",\"n\":5}|");
+  check(queryInt(dbR, "SELECT count(*) FROM m WHERE _deleted IN (0, 1) "
+                      "AND id IN (20, 21)")==0, "the purged rows are gone", 0);
   exec(dbW, "BEGIN; INSERT INTO native VALUES(1); "
             "INSERT INTO m(id, body) VALUES(5, 'w'); COMMIT");
   expectLog("a commit with native rows too",
@@ -175,11 +192,27 @@ int main(int argc, char **argv){
   kalam_set_user(dbW, "alice");
   exec(dbW, "INSERT INTO notes VALUES(1, 'alice''s')");
   expectLog("alice's insert", "notes 1 1 {\"id\":1,\"body\":\"alice's\"} -|");
+  /* A cold purge of bob's rows is bob's; of alice's, alice's. */
+  kalam_set_user(dbW, "bob");
+  exec(dbW, "INSERT INTO notes VALUES(2, 'b2'); DELETE FROM notes WHERE id = 2;"
+            "SELECT kalam_flush('notes'); SELECT kalam_purge('notes')");
+  expectLog("bob's cold purge is not alice's", "");
+  kalam_set_user(dbW, "alice");
+  exec(dbW, "INSERT INTO notes VALUES(3, 'a3'); DELETE FROM notes WHERE id = 3;"
+            "SELECT kalam_flush('notes')");
+  zLog[0] = 0;
+  exec(dbW, "SELECT kalam_purge('notes')");
+  expectLog("alice's cold purge", "notes 4 3 - {\"id\":3,\"body\":\"a3\"}|");
   exec(dbW, "SELECT kalam_erase_user('bob')");
   expectLog("erasing bob tells alice nothing", "");
+  /* Erasing a user: a hard delete of each row, cold (1, flushed above)
+  ** and hot (4). */
+  exec(dbW, "INSERT INTO notes VALUES(4, 'a4')");
+  zLog[0] = 0;
   exec(dbW, "SELECT kalam_erase_user('alice')");
-  expectLog("erasing alice is a hard delete of her row",
-            "notes 4 1 - {\"id\":1,\"body\":\"alice's\"}|");
+  expectLog("erasing alice is a hard delete of her rows, cold and hot",
+            "notes 4 1 - {\"id\":1,\"body\":\"alice's\"}|"
+            "notes 4 4 - {\"id\":4,\"body\":\"a4\"}|");
 
   /* Unsubscribe: no more calls. */
   rc = kalam_unsubscribe(dbSub, iSub);

@@ -91,9 +91,10 @@
 ** with sqlite3_auto_extension: one binary, nothing loaded at run time, and
 ** profilers see kalam's symbols like the benchmark's own.
 **
-** Peak memory of a kalam full scan is measured in a child process (this
-** program run again with -rss) that reads VmHWM from /proc/self/status
-** before and after the scan: a fresh process, so the parent's own memory
+** Memory of a full scan is measured in a child process (this program run
+** again with -rss) that reads VmHWM, RssAnon and RssFile from
+** /proc/self/status before and after the scan: a fresh process, so the
+** parent's own memory
 ** (row id arrays, other stores) does not count. Run with two values of N
 ** to see whether it depends on N.
 **
@@ -1268,14 +1269,22 @@ static void benchRawRun(Bench *p){
 
 /* ------------------------------------------------------------ memory */
 
+/* What the memory measurement reads of /proc/self/status, in kB: peak
+** RSS, then its two parts now: memory the process allocated (RssAnon),
+** and pages of files it maps (RssFile). kalam maps its table files
+** (docs/performance.md), so a scan's pages show in RssFile. */
+static const char *const benchRssField[] = { "VmHWM", "RssAnon", "RssFile" };
+#define BENCH_RSS_N 3
+
 /* The child side of the memory measurement (-rss SYSTEM): opens the
-** database, scans, and prints "<VmHWM before> <VmHWM after> <sum>" in kB. */
+** database, scans, and prints each benchRssField before and after, then
+** the sum. */
 static int benchRssChild(const char *zDir, const char *zSys){
   char zFile[4096];
   sqlite3 *db;
-  long nBefore, nAfter;
+  long aBefore[BENCH_RSS_N], aAfter[BENCH_RSS_N];
   sqlite3_int64 iSum;
-  int n = snprintf(zFile, sizeof(zFile), "%s/%s.db", zDir, zSys);
+  int i, n = snprintf(zFile, sizeof(zFile), "%s/%s.db", zDir, zSys);
   if( n<0 || n>=(int)sizeof(zFile) ) benchDie("path too long");
   db = benchSqlOpen(zFile);
   /* Opening the store and reading the schema are not part of the scan. */
@@ -1284,20 +1293,22 @@ static int benchRssChild(const char *zDir, const char *zSys){
     sqlite3_stmt *pStmt = benchPrepare(db, "SELECT 1 FROM t LIMIT 1");
     benchFinalize(db, pStmt);
   }
-  nBefore = benchProcStatusKb("VmHWM");
+  for(i=0; i<BENCH_RSS_N; i++) aBefore[i] = benchProcStatusKb(benchRssField[i]);
   iSum = benchWorkSqlScan(db);
-  nAfter = benchProcStatusKb("VmHWM");
+  for(i=0; i<BENCH_RSS_N; i++) aAfter[i] = benchProcStatusKb(benchRssField[i]);
   benchSqlClose(db);
-  printf("%ld %ld %lld\n", nBefore, nAfter, (long long)iSum);
+  for(i=0; i<BENCH_RSS_N; i++) printf("%ld %ld ", aBefore[i], aAfter[i]);
+  printf("%lld\n", (long long)iSum);
   if( fflush(stdout)!=0 ) return 1;
   return 0;
 }
 
-/* Runs this program again with -rss for system zSys; returns the peak RSS
-** (kB) before and after its full scan. The database must be closed here:
-** the child opens the kalam store, which allows one process at a time. */
-static void benchRssMeasure(Bench *p, const char *zSys, long *pnBefore,
-                            long *pnAfter){
+/* Runs this program again with -rss for system zSys; returns each
+** benchRssField (kB) before and after its full scan. The database must be
+** closed here: the child opens the kalam store, which allows one process
+** at a time. */
+static void benchRssMeasure(Bench *p, const char *zSys, long *aBefore,
+                            long *aAfter){
   int aPipe[2];
   pid_t pid;
   char zBuf[256];
@@ -1328,7 +1339,8 @@ static void benchRssMeasure(Bench *p, const char *zSys, long *pnBefore,
   f = fdopen(aPipe[0], "r");
   if( f==0 ) benchDie("fdopen: %s", strerror(errno));
   if( fgets(zBuf, sizeof(zBuf), f)==0
-   || sscanf(zBuf, "%ld %ld %lld", pnBefore, pnAfter, &iSum)!=3 ){
+   || sscanf(zBuf, "%ld %ld %ld %ld %ld %ld %lld", &aBefore[0], &aAfter[0],
+             &aBefore[1], &aAfter[1], &aBefore[2], &aAfter[2], &iSum)!=7 ){
     zBuf[0] = 0;
   }
   fclose(f);
@@ -1613,17 +1625,20 @@ int main(int argc, char **argv){
   benchReport(&b, zSettings);
 
   if( b.mSys & (1<<S_KALAM) ){
-    long nBefore = 0, nAfter = 0, nNatBefore = 0, nNatAfter = 0;
-    benchRssMeasure(&b, "kalam", &nBefore, &nAfter);
-    printf("\npeak RSS of a full scan (VmHWM of a fresh process, kB): "
-           "kalam %ld before, %ld after (+%ld)", nBefore, nAfter,
-           nAfter - nBefore);
-    if( b.mSys & (1<<S_NATIVE) ){
-      benchRssMeasure(&b, "native", &nNatBefore, &nNatAfter);
-      printf("; native %ld before, %ld after (+%ld)", nNatBefore, nNatAfter,
-             nNatAfter - nNatBefore);
+    int iSys, i;
+    printf("\nmemory of a full scan in a fresh process, kB (growth during "
+           "the scan):\n");
+    for(iSys=S_NATIVE; iSys<=S_KALAM; iSys++){
+      long aBefore[BENCH_RSS_N], aAfter[BENCH_RSS_N];
+      if( (b.mSys & (1<<iSys))==0 ) continue;
+      benchRssMeasure(&b, benchSysName[iSys], aBefore, aAfter);
+      printf("  %-6s", benchSysName[iSys]);
+      for(i=0; i<BENCH_RSS_N; i++){
+        printf("  %s %ld -> %ld (+%ld)", i==0 ? "peak RSS" : benchRssField[i],
+               aBefore[i], aAfter[i], aAfter[i] - aBefore[i]);
+      }
+      printf("\n");
     }
-    printf("\n");
   }
 
   free(b.aRowid);
