@@ -313,11 +313,11 @@ void kalamColdCacheFree(KalamColdCache *p);
 
 /************************************************************************
 ** Interface to cold_scan.c: scans of a table's rows in row id order, hot
-** and cold merged. A cold row is read column by column from the decoded
-** chunks (kalamRowIterColumn), or as the row codec's JSON when a caller
-** asks for the whole row (kalamRowIterValue). Row groups are skipped by
-** their statistics: _rowid always, and _seq, the PRIMARY KEY and
-** _deleted by a KalamColdFilter.
+** and cold merged. kalamRowIterScan (the cursor's) reads a cold row column
+** by column from the decoded chunks (kalamRowIterCold, _Column);
+** kalamRowIterNew hands every row as the row codec's JSON
+** (kalamRowIterValue). Row groups are skipped by their statistics: _rowid
+** always, and _seq, the PRIMARY KEY and _deleted by a KalamColdFilter.
 */
 
 /* What a scan can tell the cold files in advance: bounds its rows must

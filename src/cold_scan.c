@@ -10,13 +10,15 @@
 ** (files are numbered in flush order, and the sources are kept oldest
 ** first). A row id with a gone marker (cold_read.c) is no row.
 **
-** Cold rows are read column-wise. A source decodes the _rowid column of
-** the row group it is in (the merge needs it), and every other column only
-** when a caller first asks for it in that group (kalamRowIterColumn, from
-** xColumn): `SELECT sum(x)` decodes _rowid and x, and _deleted only in
-** groups whose statistics say some row is deleted. Values go to SQLite
-** straight from the decoded chunks. A caller that wants a cold row whole
-** (kalamRowIterValue) gets the row codec's JSON, built when asked.
+** The cursor's scans (kalamRowIterScan) read cold rows column-wise. A
+** source decodes the _rowid column of the row group it is in (the merge
+** needs it), and every other column only when a caller first asks for it
+** in that group (kalamRowIterColumn, from xColumn): `SELECT sum(x)`
+** decodes _rowid and x, and _deleted only in groups whose statistics say
+** some row is deleted. Values go to SQLite straight from the decoded
+** chunks. Callers that read whole rows (kalamRowIterNew: ADD INDEX's
+** backfill, the subscriptions told of an erase) get each cold row as the
+** row codec's JSON (kalamRowIterValue).
 **
 ** Row groups are passed over by their statistics: by _rowid when outside
 ** the scan's range, and by _seq, the PRIMARY KEY and _deleted when a
