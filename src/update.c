@@ -97,11 +97,16 @@ static int updateUnindexOwned(UpdateCtx *p, const char *zKey, size_t nKey,
   return rc;
 }
 
-/* Removes the change entry of row iRowid whose _seq was iSeq, if it has
-** one (feed.c: streams, and rows whose _seq is their row id, have none). */
+/* Removes the change entry of row iRowid whose _seq was iSeq, if it may
+** have one (feed.c). Streams have none. A row whose _seq is its row id
+** has none while it is hot, but the flush that moves it to a cold file
+** gives it one (its row key goes, and the feed must still find it):
+** where a table can have cold files, that entry is deleted too, whether
+** or not the row was flushed, since telling would cost a read. */
 static void updateFeedDelete(UpdateCtx *p, sqlite3_int64 iSeq,
                              sqlite3_int64 iRowid){
-  if( p->pSchema->eKind==KALAM_KIND_STREAM || iSeq==iRowid ) return;
+  if( p->pSchema->eKind==KALAM_KIND_STREAM ) return;
+  if( iSeq==iRowid && !kalamColdHasTier(p->pTab) ) return;
   kalamFeedDelete(p->pTxn, p->pTab->pCf, p->aPrefix, p->nPrefix, iSeq);
 }
 
