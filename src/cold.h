@@ -361,6 +361,7 @@ int kalamRowIterValid(KalamRowIter *p);
 void kalamRowIterNext(KalamRowIter *p);
 const char *kalamRowIterKey(KalamRowIter *p, size_t *pn);
 const char *kalamRowIterValue(KalamRowIter *p, size_t *pn);
+sqlite3_int64 kalamRowIterRowid(KalamRowIter *p);
 int kalamRowIterError(KalamRowIter *p, char **pzErr);
 int kalamRowIterCold(KalamRowIter *p, sqlite3_int64 *piRowid,
                      int *pbDeleted);

@@ -599,6 +599,12 @@ int kalamRowIterError(KalamRowIter *p, char **pzErr){
   return kalamIterError(p->pHot, pzErr);
 }
 
+/* The current row's id (the iterator is on a row). */
+sqlite3_int64 kalamRowIterRowid(KalamRowIter *p){
+  assert( p->eCur!=ROWITER_EOF );
+  return p->iCurRowid;
+}
+
 /* Is the current row cold? Then *piRowid is its row id and *pbDeleted
 ** says whether it is soft-deleted, and its values are read with
 ** kalamRowIterColumn. */

@@ -29,13 +29,9 @@ struct KalamCursor {
   int bEof;
   char aPrefix[KALAM_MAX_PREFIX];
   int nPrefix;
-  /* Range scans: pRows, hot and cold rows merged (cold_read.c) */
+  /* Range scans: pRows, hot and cold rows merged (cold_scan.c) */
   KalamRowIter *pRows;
   KalamIter *pIter;            /* index scans */
-  char aLo[KALAM_ROWKEY_MAX];  /* first key in range */
-  int nLo;
-  char aHi[KALAM_ROWKEY_MAX];  /* first key past the range */
-  int nHi;
   /* Index scans (pIter over index entries) */
   int bIndex;
   KalamBuf idxLo;              /* first entry key in range */
@@ -159,14 +155,12 @@ static int cursorVisible(KalamCursor *pCur, sqlite3_int64 iRowid,
 ** iterator is on. */
 static int cursorScan(KalamCursor *pCur){
   KalamTable *pTab = (KalamTable*)pCur->base.pVtab;
-  int bDesc = (pCur->idxNum & KALAM_PLAN_DESC)!=0;
   char *zErr = 0;
   int rc;
   pCur->bParsed = 0;
   pCur->bCold = 0;
   while( kalamRowIterValid(pCur->pRows) ){
-    size_t nKey, nVal;
-    const char *zKey;
+    size_t nVal;
     const char *zVal;
     sqlite3_int64 iRowid;
     int bDeleted;
@@ -184,24 +178,17 @@ static int cursorScan(KalamCursor *pCur){
       kalamRowIterNext(pCur->pRows);
       continue;
     }
-    zKey = kalamRowIterKey(pCur->pRows, &nKey);
-    /* Bounds are checked here too, for keys that are not row keys. */
-    if( bDesc ? kalamKeyCmp(zKey, nKey, pCur->aLo, pCur->nLo)<0
-              : kalamKeyCmp(zKey, nKey, pCur->aHi, pCur->nHi)>=0 ){
-      break;
-    }
+    /* A hot row: a row key in the scan's range, which the row iterator
+    ** has decoded already (it skips any other key). */
+    iRowid = kalamRowIterRowid(pCur->pRows);
     pTab->pConn->nRowsRead++;
-    if( !(bDesc ? kalamKeyCmp(zKey, nKey, pCur->aHi, pCur->nHi)>=0
-                : kalamKeyCmp(zKey, nKey, pCur->aLo, pCur->nLo)<0)
-     && kalamKeyRowDecode(zKey, nKey, pCur->nPrefix, &iRowid) ){
-      zVal = kalamRowIterValue(pCur->pRows, &nVal);
-      if( cursorVisible(pCur, iRowid, zVal, nVal) ){
-        pCur->iRowid = iRowid;
-        pCur->zVal = zVal;
-        pCur->nVal = nVal;
-        pCur->bEof = 0;
-        return SQLITE_OK;
-      }
+    zVal = kalamRowIterValue(pCur->pRows, &nVal);
+    if( cursorVisible(pCur, iRowid, zVal, nVal) ){
+      pCur->iRowid = iRowid;
+      pCur->zVal = zVal;
+      pCur->nVal = nVal;
+      pCur->bEof = 0;
+      return SQLITE_OK;
     }
     kalamRowIterNext(pCur->pRows);
   }
@@ -703,17 +690,6 @@ int kalamCursorFilter(sqlite3_vtab_cursor *cur, int idxNum,
     if( iLo > iHi ){
       pCur->bEof = 1;
       return SQLITE_OK;
-    }
-    pCur->nLo = kalamKeyRow(pCur->aLo, pCur->aPrefix, pCur->nPrefix, iLo);
-    if( iHi==INT64_MAX ){
-      /* Past every row key of this owner. */
-      char aLoIgnored[KALAM_BOUND_MAX];
-      int nLoIgnored;
-      kalamKeyTagRange(pCur->aPrefix, pCur->nPrefix, KALAM_TAG_ROW,
-                       aLoIgnored, &nLoIgnored, pCur->aHi, &pCur->nHi);
-    }else{
-      pCur->nHi = kalamKeyRow(pCur->aHi, pCur->aPrefix, pCur->nPrefix,
-                              iHi + 1);
     }
     if( (idxNum & KALAM_PLAN_BULK) && pCur->nPrefix==0 ){
       /* A full scan of a large table would only push the blocks that
