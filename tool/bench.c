@@ -94,9 +94,10 @@
 ** Memory of a full scan is measured in a child process (this program run
 ** again with -rss) that reads VmHWM, RssAnon and RssFile from
 ** /proc/self/status before and after the scan: a fresh process, so the
-** parent's own memory
-** (row id arrays, other stores) does not count. Run with two values of N
-** to see whether it depends on N.
+** parent's own memory (row id arrays, other stores) does not count. It
+** scans ti (t's rows, still hot at the end) and, on kalam, t too, whose
+** rows the last workload flushed. Run with two values of N to see
+** whether it depends on N.
 **
 ** Every result is checked (sums, row counts, the values looked up), and the
 ** three systems must agree, so a fast wrong answer cannot pass unnoticed.
@@ -1276,12 +1277,14 @@ static void benchRawRun(Bench *p){
 static const char *const benchRssField[] = { "VmHWM", "RssAnon", "RssFile" };
 #define BENCH_RSS_N 3
 
-/* The child side of the memory measurement (-rss SYSTEM): opens the
-** database, scans, and prints each benchRssField before and after, then
-** the sum. */
-static int benchRssChild(const char *zDir, const char *zSys){
-  char zFile[4096];
+/* The child side of the memory measurement (-rss SYSTEM TABLE): opens
+** the database, scans TABLE, and prints each benchRssField before and
+** after, then the sum. */
+static int benchRssChild(const char *zDir, const char *zSys,
+                         const char *zTable){
+  char zFile[4096], zSql[128];
   sqlite3 *db;
+  sqlite3_stmt *pStmt;
   long aBefore[BENCH_RSS_N], aAfter[BENCH_RSS_N];
   sqlite3_int64 iSum;
   int i, n = snprintf(zFile, sizeof(zFile), "%s/%s.db", zDir, zSys);
@@ -1289,13 +1292,13 @@ static int benchRssChild(const char *zDir, const char *zSys){
   db = benchSqlOpen(zFile);
   /* Opening the store and reading the schema are not part of the scan. */
   benchExec(db, "SELECT count(*) FROM sqlite_schema");
-  {
-    sqlite3_stmt *pStmt = benchPrepare(db, "SELECT 1 FROM t LIMIT 1");
-    benchFinalize(db, pStmt);
-  }
+  snprintf(zSql, sizeof(zSql), "SELECT sum(e) FROM %s", zTable);
+  pStmt = benchPrepare(db, zSql);
   for(i=0; i<BENCH_RSS_N; i++) aBefore[i] = benchProcStatusKb(benchRssField[i]);
-  iSum = benchWorkSqlScan(db);
+  if( sqlite3_step(pStmt)!=SQLITE_ROW ) benchSqlCheck(db, SQLITE_ERROR, zSql);
+  iSum = sqlite3_column_int64(pStmt, 0);
   for(i=0; i<BENCH_RSS_N; i++) aAfter[i] = benchProcStatusKb(benchRssField[i]);
+  benchFinalize(db, pStmt);
   benchSqlClose(db);
   for(i=0; i<BENCH_RSS_N; i++) printf("%ld %ld ", aBefore[i], aAfter[i]);
   printf("%lld\n", (long long)iSum);
@@ -1303,12 +1306,12 @@ static int benchRssChild(const char *zDir, const char *zSys){
   return 0;
 }
 
-/* Runs this program again with -rss for system zSys; returns each
-** benchRssField (kB) before and after its full scan. The database must be
-** closed here: the child opens the kalam store, which allows one process
-** at a time. */
-static void benchRssMeasure(Bench *p, const char *zSys, long *aBefore,
-                            long *aAfter){
+/* Runs this program again with -rss for system zSys and table zTable;
+** returns each benchRssField (kB) before and after its full scan. The
+** database must be closed here: the child opens the kalam store, which
+** allows one process at a time. */
+static void benchRssMeasure(Bench *p, const char *zSys, const char *zTable,
+                            long *aBefore, long *aAfter){
   int aPipe[2];
   pid_t pid;
   char zBuf[256];
@@ -1328,7 +1331,8 @@ static void benchRssMeasure(Bench *p, const char *zSys, long *aBefore,
   pid = fork();
   if( pid<0 ) benchDie("fork: %s", strerror(errno));
   if( pid==0 ){
-    char *azArg[] = { "bench", "-rss", (char*)zSys, "-d", (char*)p->zDir, 0 };
+    char *azArg[] = { "bench", "-rss", (char*)zSys, (char*)zTable,
+                      "-d", (char*)p->zDir, 0 };
     if( dup2(aPipe[1], 1)<0 ) _exit(127);
     close(aPipe[0]);
     close(aPipe[1]);
@@ -1539,7 +1543,7 @@ static void benchUsage(void){
 
 int main(int argc, char **argv){
   Bench b;
-  const char *zRss = 0;
+  const char *zRss = 0, *zRssTable = 0;
   char zSettings[256];
   int i, w, s, rc;
 
@@ -1563,8 +1567,9 @@ int main(int argc, char **argv){
     }else if( strcmp(argv[i], "-r")==0 && i+1<argc ){
       b.nRound = atoi(argv[++i]);
       if( b.nRound<1 ) benchUsage();
-    }else if( strcmp(argv[i], "-rss")==0 && i+1<argc ){
+    }else if( strcmp(argv[i], "-rss")==0 && i+2<argc ){
       zRss = argv[++i];
+      zRssTable = argv[++i];
     }else{
       benchUsage();
     }
@@ -1575,7 +1580,7 @@ int main(int argc, char **argv){
   rc = sqlite3_auto_extension((void(*)(void))sqlite3_kalam_init);
   if( rc!=SQLITE_OK ) benchDie("sqlite3_auto_extension: %s",
                                sqlite3_errstr(rc));
-  if( zRss ) return benchRssChild(b.zDir, zRss);
+  if( zRss ) return benchRssChild(b.zDir, zRss, zRssTable);
 
   if( b.nRow < 1000 || b.nRow > 100000000 ){
     benchDie("N must be between 1000 and 100000000");
@@ -1625,14 +1630,22 @@ int main(int argc, char **argv){
   benchReport(&b, zSettings);
 
   if( b.mSys & (1<<S_KALAM) ){
-    int iSys, i;
+    /* ti holds t's rows, still hot at the end; t's are flushed (the
+    ** last workload) on kalam. */
+    static const struct { int iSys; const char *zTable, *zName; } aRss[] = {
+      { S_NATIVE, "ti", "native" },
+      { S_KALAM,  "ti", "kalam, hot rows" },
+      { S_KALAM,  "t",  "kalam, flushed rows" },
+    };
+    int j, i;
     printf("\nmemory of a full scan in a fresh process, kB (growth during "
            "the scan):\n");
-    for(iSys=S_NATIVE; iSys<=S_KALAM; iSys++){
+    for(j=0; j<(int)(sizeof(aRss)/sizeof(aRss[0])); j++){
       long aBefore[BENCH_RSS_N], aAfter[BENCH_RSS_N];
-      if( (b.mSys & (1<<iSys))==0 ) continue;
-      benchRssMeasure(&b, benchSysName[iSys], aBefore, aAfter);
-      printf("  %-6s", benchSysName[iSys]);
+      if( (b.mSys & (1<<aRss[j].iSys))==0 ) continue;
+      benchRssMeasure(&b, benchSysName[aRss[j].iSys], aRss[j].zTable,
+                      aBefore, aAfter);
+      printf("  %-20s", aRss[j].zName);
       for(i=0; i<BENCH_RSS_N; i++){
         printf("  %s %ld -> %ld (+%ld)", i==0 ? "peak RSS" : benchRssField[i],
                aBefore[i], aAfter[i], aAfter[i] - aBefore[i]);
