@@ -44,33 +44,11 @@ static int bufReserve(KalamBuf *p, sqlite3_int64 n){
   return 1;
 }
 
-/* Most appends are a few bytes (a key, a number, punctuation: a row
-** written takes a dozen), so those are copied with at most two fixed-size
-** moves of their own instead of a call to memcpy. */
-void kalamBufAppend(KalamBuf *p, const void *z, sqlite3_int64 n){
-  const char *zIn = (const char*)z;
-  char *zOut;
+/* The rest of kalamBufAppend (buf.h): long appends, and those that must
+** grow the buffer first. */
+void kalamBufAppendSlow(KalamBuf *p, const void *z, sqlite3_int64 n){
   if( n<=0 || !bufReserve(p, n) ) return;
-  zOut = p->z + p->n;
-  if( n>16 ){
-    memcpy(zOut, zIn, (size_t)n);
-  }else if( n>=8 ){
-    sqlite3_uint64 x0, x1;
-    memcpy(&x0, zIn, 8);
-    memcpy(&x1, zIn + n - 8, 8);
-    memcpy(zOut, &x0, 8);
-    memcpy(zOut + n - 8, &x1, 8);
-  }else if( n>=4 ){
-    unsigned int x0, x1;
-    memcpy(&x0, zIn, 4);
-    memcpy(&x1, zIn + n - 4, 4);
-    memcpy(zOut, &x0, 4);
-    memcpy(zOut + n - 4, &x1, 4);
-  }else{
-    zOut[0] = zIn[0];
-    zOut[n/2] = zIn[n/2];
-    zOut[n-1] = zIn[n-1];
-  }
+  memcpy(p->z + p->n, z, (size_t)n);
   p->n += n;
   p->z[p->n] = 0;
 }
@@ -86,29 +64,50 @@ void kalamBufAppendCharSlow(KalamBuf *p, char c){
   p->z[p->n] = 0;
 }
 
+/* Two digits a step: every row carries a 19-digit _seq and a 13-digit
+** time, so integers are formatted several times per row written. */
+static const char bufPair[] =
+  "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+  "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+  "8081828384858687888990919293949596979899";
+
+/* Writes v (below 10^8) as exactly 8 digits ending just before a. */
+static void bufDigits8(char *a, unsigned int v){
+  int k;
+  for(k=0; k<4; k++){
+    unsigned int d = (v % 100) * 2;
+    v /= 100;
+    *--a = bufPair[d + 1];
+    *--a = bufPair[d];
+  }
+}
+
 void kalamBufAppendInt(KalamBuf *p, sqlite3_int64 v){
-  /* Two digits a step: every row carries a 19-digit _seq and a 13-digit
-  ** time, so this runs several times per row written. */
-  static const char aPair[] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
   char a[24];
   int i = (int)sizeof(a);
   sqlite3_uint64 u;
+  unsigned int w;
   /* Negate in unsigned arithmetic so that INT64_MIN needs no special case. */
   u = v<0 ? (sqlite3_uint64)0 - (sqlite3_uint64)v : (sqlite3_uint64)v;
-  while( u>=100 ){
-    unsigned int d = (unsigned int)(u % 100) * 2;
-    u /= 100;
-    a[--i] = aPair[d + 1];
-    a[--i] = aPair[d];
+  /* Eight digits at a time in 32-bit arithmetic, which divides by a
+  ** constant in fewer instructions than 64-bit. */
+  while( u>=100000000 ){
+    bufDigits8(a + i, (unsigned int)(u % 100000000));
+    u /= 100000000;
+    i -= 8;
   }
-  if( u>=10 ){
-    a[--i] = aPair[u*2 + 1];
-    a[--i] = aPair[u*2];
+  w = (unsigned int)u;
+  while( w>=100 ){
+    unsigned int d = (w % 100) * 2;
+    w /= 100;
+    a[--i] = bufPair[d + 1];
+    a[--i] = bufPair[d];
+  }
+  if( w>=10 ){
+    a[--i] = bufPair[w*2 + 1];
+    a[--i] = bufPair[w*2];
   }else{
-    a[--i] = (char)('0' + u);
+    a[--i] = (char)('0' + w);
   }
   if( v<0 ) a[--i] = '-';
   kalamBufAppend(p, a + i, (sqlite3_int64)sizeof(a) - i);

@@ -69,36 +69,7 @@ typedef struct KalamIter KalamIter;
 typedef struct KalamTable KalamTable;
 typedef struct KalamCursor KalamCursor;
 
-/************************************************************************
-** Interface to buf.c: a growable byte buffer and number formatting.
-*/
-
-/* Memory comes from sqlite3_realloc64; the owner frees it with
-** kalamBufFree(). A failed allocation sets oom and later appends do
-** nothing, so callers check once at the end. */
-struct KalamBuf {
-  char *z;
-  sqlite3_int64 n;
-  sqlite3_int64 nAlloc;
-  int oom;
-};
-void kalamBufInit(KalamBuf *p);
-void kalamBufFree(KalamBuf *p);
-void kalamBufAppend(KalamBuf *p, const void *z, sqlite3_int64 n);
-void kalamBufAppendStr(KalamBuf *p, const char *z);
-void kalamBufAppendCharSlow(KalamBuf *p, char c);
-/* One byte: inline, because the row codec appends many. */
-static inline void kalamBufAppendChar(KalamBuf *p, char c){
-  if( p->n + 1 < p->nAlloc ){
-    p->z[p->n++] = c;
-    p->z[p->n] = 0;
-  }else{
-    kalamBufAppendCharSlow(p, c);
-  }
-}
-void kalamBufAppendInt(KalamBuf *p, sqlite3_int64 v);
-void kalamBufAppendDouble(KalamBuf *p, double v);
-void kalamBufAppendJsonString(KalamBuf *p, const char *z, sqlite3_int64 n);
+#include "buf.h"
 
 /************************************************************************
 ** Interface to number.c: numbers read from text, exactly.
