@@ -270,7 +270,9 @@ static int cursorBoundValue(sqlite3_value *pVal, double *prOut){
   }
 }
 
-/* Narrows [*piLo, *piHi] by a bound on the row id. */
+/* Narrows [*piLo, *piHi] by a bound on the row id, or on _seq (whose
+** bounds skip row groups of cold files, cold_scan.c). A value that is no
+** number bounds nothing: SQLite tests every constraint again. */
 static void cursorNarrow(sqlite3_value *pVal, int bLower, int bStrict,
                          sqlite3_int64 *piLo, sqlite3_int64 *piHi){
   sqlite3_int64 v;
@@ -325,32 +327,6 @@ static void cursorNarrowTs(sqlite3_value *pVal, int bLower, int bStrict,
   }
 }
 
-/* A bound on _seq as a row of the cold files could meet it, loosely:
-** an integer as it is (past it when bStrict), a real rounded outwards;
-** anything else bounds nothing (SQLite's own test of the constraint
-** decides). */
-static void cursorNarrowSeq(sqlite3_value *pVal, int bLower, int bStrict,
-                            sqlite3_int64 *piLo, sqlite3_int64 *piHi){
-  sqlite3_int64 v;
-  double r;
-  if( sqlite3_value_type(pVal)==SQLITE_INTEGER ){
-    v = sqlite3_value_int64(pVal);
-    if( bStrict && bLower && v<INT64_MAX ) v++;
-    if( bStrict && !bLower && v>INT64_MIN ) v--;
-  }else if( sqlite3_value_type(pVal)==SQLITE_FLOAT ){
-    r = sqlite3_value_double(pVal);
-    if( r!=r || r<-9e18 || r>9e18 ) return;
-    v = (sqlite3_int64)(bLower ? floor(r) : ceil(r));
-  }else{
-    return;
-  }
-  if( bLower ){
-    if( v>*piLo ) *piLo = v;
-  }else{
-    if( v<*piHi ) *piHi = v;
-  }
-}
-
 /* A PRIMARY KEY bound as a KalamValue borrowing from pVal (cold_scan.c
 ** keeps only those it can compare statistics with). */
 static void cursorKeyBound(sqlite3_value *pVal, int *pbSet, KalamValue *pOut){
@@ -384,14 +360,14 @@ static int cursorColdFilter(int idxNum, sqlite3_value **argv, int iArg,
   pF->bLive = (idxNum & KALAM_PLAN_TRASH)==0;
   if( idxNum & KALAM_PLAN_SEQ_LO ){
     sqlite3_value *pVal = argv[iArg++];
-    cursorNarrowSeq(pVal, 1, (idxNum & KALAM_PLAN_SEQ_LO_GT)!=0,
+    cursorNarrow(pVal, 1, (idxNum & KALAM_PLAN_SEQ_LO_GT)!=0,
                     &pF->iSeqLo, &pF->iSeqHi);
     if( idxNum & KALAM_PLAN_SEQ_EQ ){
-      cursorNarrowSeq(pVal, 0, 0, &pF->iSeqLo, &pF->iSeqHi);
+      cursorNarrow(pVal, 0, 0, &pF->iSeqLo, &pF->iSeqHi);
     }
   }
   if( idxNum & KALAM_PLAN_SEQ_HI ){
-    cursorNarrowSeq(argv[iArg++], 0, (idxNum & KALAM_PLAN_SEQ_HI_LT)!=0,
+    cursorNarrow(argv[iArg++], 0, (idxNum & KALAM_PLAN_SEQ_HI_LT)!=0,
                     &pF->iSeqLo, &pF->iSeqHi);
   }
   if( idxNum & KALAM_PLAN_KEY_LO ){
