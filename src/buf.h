@@ -39,11 +39,12 @@ static inline void kalamBufAppendChar(KalamBuf *p, char c){
 static inline void kalamBufAppend(KalamBuf *p, const void *z,
                                   sqlite3_int64 n){
   const char *zIn = (const char*)z;
-  char *zOut = p->z + p->n;
+  char *zOut;
   if( n<=0 || n>16 || p->n + n >= p->nAlloc ){
-    kalamBufAppendSlow(p, z, n);
+    kalamBufAppendSlow(p, z, n);   /* also an empty buffer: z may be NULL */
     return;
   }
+  zOut = p->z + p->n;
   if( n>=8 ){
     uint64_t x0, x1;
     memcpy(&x0, zIn, 8);
