@@ -565,8 +565,7 @@ int kalamPlanBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
     idxNum &= ~(iLo<0 ? KALAM_PLAN_LO_GT : 0) & ~(iHi<0 ? KALAM_PLAN_HI_LT : 0)
             & ~(iTsLo<0 ? KALAM_PLAN_TS_LO_GT : 0) & ~(iTsHi<0 ? KALAM_PLAN_TS_HI_LT : 0);
     if( idxNum & KALAM_PLAN_TS_EQ ) nScan /= 64;
-    if( nArg==0 && !kalamSchemaOwned(pSchema)
-     && (double)pTab->nRowEst / (1 + pSchema->nIndex) > KALAM_BULK_ROWS ){
+    if( nArg==0 && !kalamSchemaOwned(pSchema) && nRow>KALAM_BULK_ROWS ){
       idxNum |= KALAM_PLAN_BULK;
     }
     for(i=0; i<4; i++){
