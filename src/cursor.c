@@ -141,14 +141,18 @@ int kalamCursorClose(sqlite3_vtab_cursor *cur){
   return SQLITE_OK;
 }
 
-/* Is the row with this value visible to the cursor's query? */
+/* Does the cursor's query want row iRowid, soft-deleted or not? Not an
+** expired stream row; a deleted one only if the WHERE names _deleted. */
+static int cursorWanted(KalamCursor *pCur, sqlite3_int64 iRowid,
+                        int bDeleted){
+  if( iRowid < pCur->iMinRowid ) return 0;
+  return !bDeleted || (pCur->idxNum & KALAM_PLAN_TRASH)!=0;
+}
+
+/* cursorWanted for a stored row: its value says whether it is deleted. */
 static int cursorVisible(KalamCursor *pCur, sqlite3_int64 iRowid,
                          const char *zVal, size_t nVal){
-  if( iRowid < pCur->iMinRowid ) return 0;
-  if( (pCur->idxNum & KALAM_PLAN_TRASH)==0 && kalamRowIsDeleted(zVal, nVal) ){
-    return 0;
-  }
-  return 1;
+  return cursorWanted(pCur, iRowid, kalamRowIsDeleted(zVal, nVal));
 }
 
 /* Moves a range cursor to the next visible row, starting with the one the
@@ -168,8 +172,7 @@ static int cursorScan(KalamCursor *pCur){
       /* A cold row, in the scan's range by construction: its columns are
       ** read from the cold file's chunks as xColumn asks for them. */
       pTab->pConn->nRowsRead++;
-      if( iRowid>=pCur->iMinRowid
-       && (!bDeleted || (pCur->idxNum & KALAM_PLAN_TRASH)) ){
+      if( cursorWanted(pCur, iRowid, bDeleted) ){
         pCur->iRowid = iRowid;
         pCur->bCold = 1;
         pCur->bEof = 0;
@@ -361,14 +364,14 @@ static int cursorColdFilter(int idxNum, sqlite3_value **argv, int iArg,
   if( idxNum & KALAM_PLAN_SEQ_LO ){
     sqlite3_value *pVal = argv[iArg++];
     cursorNarrow(pVal, 1, (idxNum & KALAM_PLAN_SEQ_LO_GT)!=0,
-                    &pF->iSeqLo, &pF->iSeqHi);
+                 &pF->iSeqLo, &pF->iSeqHi);
     if( idxNum & KALAM_PLAN_SEQ_EQ ){
       cursorNarrow(pVal, 0, 0, &pF->iSeqLo, &pF->iSeqHi);
     }
   }
   if( idxNum & KALAM_PLAN_SEQ_HI ){
     cursorNarrow(argv[iArg++], 0, (idxNum & KALAM_PLAN_SEQ_HI_LT)!=0,
-                    &pF->iSeqLo, &pF->iSeqHi);
+                 &pF->iSeqLo, &pF->iSeqHi);
   }
   if( idxNum & KALAM_PLAN_KEY_LO ){
     cursorKeyBound(argv[iArg++], &pF->bKeyLo, &pF->keyLo);
