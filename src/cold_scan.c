@@ -630,33 +630,6 @@ static int coldColumnError(sqlite3_context *ctx, int rc, char *zErr){
   return rc;
 }
 
-/* Hands value v to SQLite (text and blobs copied unless v owns them). */
-static void coldResultValue(sqlite3_context *ctx, KalamValue *v){
-  switch( v->eType ){
-    case SQLITE_INTEGER: sqlite3_result_int64(ctx, v->i); break;
-    case SQLITE_FLOAT:   sqlite3_result_double(ctx, v->r); break;
-    case SQLITE_TEXT:
-    case SQLITE_BLOB:
-      if( v->zOwned ){
-        if( v->eType==SQLITE_TEXT ){
-          sqlite3_result_text(ctx, v->zOwned, v->n, sqlite3_free);
-        }else{
-          sqlite3_result_blob(ctx, v->zOwned, v->n, sqlite3_free);
-        }
-        v->zOwned = 0;
-      }else if( v->eType==SQLITE_TEXT ){
-        sqlite3_result_text(ctx, v->z, v->n, SQLITE_TRANSIENT);
-      }else{
-        sqlite3_result_blob(ctx, v->z, v->n, SQLITE_TRANSIENT);
-      }
-      break;
-    default:
-      sqlite3_result_null(ctx);
-      break;
-  }
-  kalamValueClear(v);
-}
-
 /* Column iCol (as xColumn numbers them: user columns, then the system
 ** columns) of the cold current row, straight from the decoded chunks. */
 int kalamRowIterColumn(KalamRowIter *p, int iCol, sqlite3_context *ctx){
@@ -703,7 +676,7 @@ int kalamRowIterColumn(KalamRowIter *p, int iCol, sqlite3_context *ctx){
       rc = kalamValueDefault(pSchema, iCol, &v, &zErr);
       if( rc ) return coldColumnError(ctx, rc, zErr);
     }
-    coldResultValue(ctx, &v);
+    kalamValueResult(ctx, &v);
     return SQLITE_OK;
   }
   if( f->apSlot[iFileCol]==0 ){
@@ -728,7 +701,7 @@ int kalamRowIterColumn(KalamRowIter *p, int iCol, sqlite3_context *ctx){
     default:
       rc = kalamParquetChunkValue(f->apChunk[iFileCol], iRow, &v, &zErr);
       if( rc ) return coldColumnError(ctx, rc, zErr);
-      coldResultValue(ctx, &v);
+      kalamValueResult(ctx, &v);
       return SQLITE_OK;
   }
 }

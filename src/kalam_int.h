@@ -244,6 +244,7 @@ int kalamValueConvertFrom(const KalamSchema *pSchema, int iCol,
 int kalamValueDefault(const KalamSchema *pSchema, int iCol, KalamValue *pOut,
                       char **pzErr);
 int kalamValueCheckDefaults(const KalamSchema *pSchema, char **pzErr);
+void kalamValueResult(sqlite3_context *ctx, KalamValue *v);
 int kalamJsonValid(const char *z, int n);
 void kalamBase64Encode(KalamBuf *p, const unsigned char *a, int n);
 int kalamBase64Decode(const char *z, int n, unsigned char *aOut);

@@ -654,26 +654,7 @@ int kalamRowResult(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
     sqlite3_free(zErr);
     return rc;
   }
-  switch( v.eType ){
-    case SQLITE_INTEGER: sqlite3_result_int64(ctx, v.i); break;
-    case SQLITE_FLOAT:   sqlite3_result_double(ctx, v.r); break;
-    case SQLITE_TEXT:
-      if( v.zOwned ){
-        sqlite3_result_text(ctx, v.zOwned, v.n, sqlite3_free);
-        v.zOwned = 0;
-      }else{
-        sqlite3_result_text(ctx, v.z, v.n, SQLITE_TRANSIENT);
-      }
-      break;
-    case SQLITE_BLOB:
-      sqlite3_result_blob(ctx, v.zOwned, v.n, sqlite3_free);
-      v.zOwned = 0;
-      break;
-    default:
-      sqlite3_result_null(ctx);
-      break;
-  }
-  kalamValueClear(&v);
+  kalamValueResult(ctx, &v);
   return SQLITE_OK;
 }
 

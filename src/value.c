@@ -486,6 +486,35 @@ int kalamValueConvert(const KalamSchema *pSchema, int iCol,
   return kalamValueConvertFrom(pSchema, iCol, &in, pOut, pzErr);
 }
 
+/* Hands v to SQLite as ctx's result, and clears it: text and blobs that
+** v owns are handed over, the others copied (xColumn of hot and cold rows
+** alike, row.c and cold_scan.c). */
+void kalamValueResult(sqlite3_context *ctx, KalamValue *v){
+  switch( v->eType ){
+    case SQLITE_INTEGER: sqlite3_result_int64(ctx, v->i); break;
+    case SQLITE_FLOAT:   sqlite3_result_double(ctx, v->r); break;
+    case SQLITE_TEXT:
+    case SQLITE_BLOB:
+      if( v->zOwned ){
+        if( v->eType==SQLITE_TEXT ){
+          sqlite3_result_text(ctx, v->zOwned, v->n, sqlite3_free);
+        }else{
+          sqlite3_result_blob(ctx, v->zOwned, v->n, sqlite3_free);
+        }
+        v->zOwned = 0;
+      }else if( v->eType==SQLITE_TEXT ){
+        sqlite3_result_text(ctx, v->z, v->n, SQLITE_TRANSIENT);
+      }else{
+        sqlite3_result_blob(ctx, v->z, v->n, SQLITE_TRANSIENT);
+      }
+      break;
+    default:
+      sqlite3_result_null(ctx);
+      break;
+  }
+  kalamValueClear(v);
+}
+
 /* The value of column iCol's DEFAULT, converted to the column type: what
 ** an INSERT stores when it gives the column no value. A virtual table is
 ** handed NULL both for a column left out and for an explicit NULL, so
