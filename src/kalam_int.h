@@ -284,6 +284,7 @@ int kalamRowColumn(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
 int kalamRowResult(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
                    sqlite3_context *ctx);
 int kalamRowIsDeleted(const char *z, size_t n);
+int kalamRowAnyValue(const char *z, int n, KalamValue *pOut);
 sqlite3_int64 kalamRowSeq(const char *z, size_t n);
 int kalamRowUserJson(const KalamSchema *pSchema, const KalamRow *pRow,
                      char **pz, int *pn, char **pzErr);
@@ -294,6 +295,7 @@ char *kalamRowCorruptMessage(const KalamSchema *pSchema, sqlite3_int64 iRowid);
 void kalamRowEncodeBegin(KalamBuf *p);
 void kalamRowEncodeValue(KalamBuf *p, const KalamColumn *pCol,
                          const KalamValue *pVal, int bFirst);
+void kalamRowValueText(KalamBuf *p, int eType, const KalamValue *pVal);
 void kalamRowEncodeRaw(KalamBuf *p, const KalamColumn *pCol,
                        const char *z, int n, int bFirst);
 void kalamRowEncodeEnd(KalamBuf *p, int eKind, sqlite3_int64 iSeq,

@@ -421,130 +421,6 @@ void kalamParquetChunkFree(KalamParquetChunk *c){
   sqlite3_free(c);
 }
 
-/* ---------------------------------------------------------------- ANY */
-
-static int pqHex4(const char *z, unsigned int *pu){
-  unsigned int u = 0;
-  int i;
-  for(i=0; i<4; i++){
-    char h = z[i];
-    u <<= 4;
-    if( h>='0' && h<='9' ) u |= (unsigned)(h - '0');
-    else if( h>='a' && h<='f' ) u |= (unsigned)(h - 'a' + 10);
-    else if( h>='A' && h<='F' ) u |= (unsigned)(h - 'A' + 10);
-    else return 0;
-  }
-  *pu = u;
-  return 1;
-}
-
-/* Decodes JSON string z[0..n), quotes included, into pOut as TEXT:
-** borrowed if it has no escape, else decoded into zOwned. */
-static int pqJsonString(const char *z, int n, KalamValue *pOut){
-  char *zOut;
-  int i, j = 0;
-  if( n<2 || z[0]!='"' || z[n-1]!='"' ) return SQLITE_CORRUPT;
-  for(i=1; i<n-1; i++){
-    if( z[i]=='"' || (unsigned char)z[i]<0x20 ) return SQLITE_CORRUPT;
-    if( z[i]=='\\' ) break;
-  }
-  pOut->eType = SQLITE_TEXT;
-  if( i==n-1 ){
-    pOut->z = z + 1;
-    pOut->n = n - 2;
-    return SQLITE_OK;
-  }
-  zOut = sqlite3_malloc(n);   /* escapes only shrink: \uXXXX is 6 bytes */
-  if( zOut==0 ) return SQLITE_NOMEM;
-  for(i=1; i<n-1; i++){
-    unsigned int u, u2;
-    char ch = z[i];
-    if( ch=='"' || (unsigned char)ch<0x20 ) goto corrupt;
-    if( ch!='\\' ){ zOut[j++] = ch; continue; }
-    if( ++i>=n-1 ) goto corrupt;
-    switch( z[i] ){
-      case '"': case '\\': case '/': zOut[j++] = z[i]; break;
-      case 'b': zOut[j++] = '\b'; break;
-      case 'f': zOut[j++] = '\f'; break;
-      case 'n': zOut[j++] = '\n'; break;
-      case 'r': zOut[j++] = '\r'; break;
-      case 't': zOut[j++] = '\t'; break;
-      case 'u':
-        if( i+4>=n-1 || !pqHex4(z + i + 1, &u) ) goto corrupt;
-        i += 4;
-        if( u>=0xd800 && u<0xdc00 && i+6<n-1 && z[i+1]=='\\' && z[i+2]=='u'
-         && pqHex4(z + i + 3, &u2) && u2>=0xdc00 && u2<0xe000 ){
-          u = 0x10000 + ((u - 0xd800)<<10) + (u2 - 0xdc00);
-          i += 6;
-        }
-        if( u<0x80 ){
-          zOut[j++] = (char)u;
-        }else if( u<0x800 ){
-          zOut[j++] = (char)(0xc0 | (u>>6));
-          zOut[j++] = (char)(0x80 | (u & 0x3f));
-        }else if( u<0x10000 ){
-          zOut[j++] = (char)(0xe0 | (u>>12));
-          zOut[j++] = (char)(0x80 | ((u>>6) & 0x3f));
-          zOut[j++] = (char)(0x80 | (u & 0x3f));
-        }else{
-          zOut[j++] = (char)(0xf0 | (u>>18));
-          zOut[j++] = (char)(0x80 | ((u>>12) & 0x3f));
-          zOut[j++] = (char)(0x80 | ((u>>6) & 0x3f));
-          zOut[j++] = (char)(0x80 | (u & 0x3f));
-        }
-        break;
-      default: goto corrupt;
-    }
-  }
-  zOut[j] = 0;
-  pOut->zOwned = zOut;
-  pOut->z = zOut;
-  pOut->n = j;
-  return SQLITE_OK;
-corrupt:
-  sqlite3_free(zOut);
-  return SQLITE_CORRUPT;
-}
-
-/* An ANY value's JSON text (parquet_write.c's pqAnyText) back into the
-** SQL value: a string is TEXT, {"base64":"..."} a BLOB, a number with a
-** '.' or an exponent REAL, any other number INTEGER. */
-static int pqAnyValue(const char *z, int n, KalamValue *pOut){
-  static const char zPre[] = "{\"base64\":\"";
-  const int nPre = (int)sizeof(zPre) - 1;
-  if( n<=0 ) return SQLITE_CORRUPT;
-  if( z[0]=='"' ) return pqJsonString(z, n, pOut);
-  if( z[0]=='{' ){
-    unsigned char *a;
-    int nOut;
-    if( n<nPre+2 || memcmp(z, zPre, (size_t)nPre)!=0
-     || z[n-2]!='"' || z[n-1]!='}' ){
-      return SQLITE_CORRUPT;
-    }
-    a = sqlite3_malloc(n);
-    if( a==0 ) return SQLITE_NOMEM;
-    nOut = kalamBase64Decode(z + nPre, n - nPre - 2, a);
-    if( nOut<0 ){
-      sqlite3_free(a);
-      return SQLITE_CORRUPT;
-    }
-    pOut->eType = SQLITE_BLOB;
-    pOut->zOwned = (char*)a;
-    pOut->z = (const char*)a;
-    pOut->n = nOut;
-    return SQLITE_OK;
-  }
-  if( memchr(z, '.', (size_t)n) || memchr(z, 'e', (size_t)n)
-   || memchr(z, 'E', (size_t)n) ){
-    if( !kalamParseDouble(z, n, &pOut->r) ) return SQLITE_CORRUPT;
-    pOut->eType = SQLITE_FLOAT;
-    return SQLITE_OK;
-  }
-  if( !kalamParseInt(z, n, &pOut->i) ) return SQLITE_CORRUPT;
-  pOut->eType = SQLITE_INTEGER;
-  return SQLITE_OK;
-}
-
 /* Row iRow's value, into pOut (kalamValueClear frees it). TEXT, JSON and
 ** BLOB values borrow from the chunk, valid until it is freed. */
 int kalamParquetChunkValue(const KalamParquetChunk *c, sqlite3_int64 iRow,
@@ -594,7 +470,7 @@ int kalamParquetChunkValue(const KalamParquetChunk *c, sqlite3_int64 iRow,
       pOut->n = n;
       break;
     default:
-      rc = pqAnyValue(z, n, pOut);
+      rc = kalamRowAnyValue(z, n, pOut);
       break;
   }
   if( rc==SQLITE_CORRUPT ){

@@ -152,22 +152,6 @@ static void pqStageBytes(PqColumn *pCol, const char *a, sqlite3_int64 n){
   pCol->bMinMax = 1;
 }
 
-/* The JSON text of an ANY value, as the row codec writes it: a number, a
-** string, or {"base64":"..."} for a blob. */
-static void pqAnyText(KalamBuf *pBuf, const KalamValue *v){
-  pBuf->n = 0;
-  switch( v->eType ){
-    case SQLITE_INTEGER: kalamBufAppendInt(pBuf, v->i); break;
-    case SQLITE_FLOAT:   kalamBufAppendDouble(pBuf, v->r); break;
-    case SQLITE_TEXT:    kalamBufAppendJsonString(pBuf, v->z, v->n); break;
-    default:
-      kalamBufAppendStr(pBuf, "{\"base64\":\"");
-      kalamBase64Encode(pBuf, (const unsigned char*)v->z, v->n);
-      kalamBufAppendStr(pBuf, "\"}");
-      break;
-  }
-}
-
 /* Adds value v (of the right type, not NULL) to column pCol. */
 static void pqStage(KalamParquetWriter *p, PqColumn *pCol,
                     const KalamValue *v){
@@ -203,7 +187,9 @@ static void pqStage(KalamParquetWriter *p, PqColumn *pCol,
     }
     default:
       if( pCol->def.eType==KALAM_TYPE_ANY ){
-        pqAnyText(&p->hdr, v);
+        /* The JSON text the row codec writes (row.c). */
+        p->hdr.n = 0;
+        kalamRowValueText(&p->hdr, KALAM_TYPE_ANY, v);
         pqStageBytes(pCol, p->hdr.z, p->hdr.n);
         if( p->hdr.oom ) pCol->vals.oom = 1;
       }else{

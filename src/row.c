@@ -495,6 +495,26 @@ static int rowNumber(const char *z, int n, int bPreferReal, KalamValue *pOut){
   return SQLITE_CORRUPT;
 }
 
+/* An ANY column's stored JSON text z[0..n) as its SQL value: a string is
+** TEXT, {"base64":"..."} a BLOB, a number with a '.' or an exponent REAL,
+** another number INTEGER. The cold tier's files hold ANY values in the same
+** text (parquet_chunk.c), so both tiers read them here. */
+int kalamRowAnyValue(const char *z, int n, KalamValue *pOut){
+  if( n<=0 ) return SQLITE_CORRUPT;
+  if( z[0]=='"' ) return rowString(z, n, pOut);
+  if( z[0]=='{' ){
+    /* {"base64":"..."} is a blob; any other object is corrupt. */
+    static const char zPre[] = "{\"base64\":";
+    int nPre = (int)sizeof(zPre) - 1;
+    if( n>nPre+1 && memcmp(z, zPre, (size_t)nPre)==0 && z[n-1]=='}' ){
+      return rowBlob(z + nPre, n - nPre - 1, pOut);
+    }
+    return SQLITE_CORRUPT;
+  }
+  return rowNumber(z, n, memchr(z, '.', (size_t)n) || memchr(z, 'e', (size_t)n)
+                         || memchr(z, 'E', (size_t)n), pOut);
+}
+
 /* Converts column iCol of a parsed row into pOut (kalamValueClear frees
 ** it). A missing column reads as NULL. */
 int kalamRowColumn(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
@@ -561,22 +581,7 @@ int kalamRowColumn(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
       rc = rowBlob(z, n, pOut);
       break;
     default: /* ANY */
-      if( z[0]=='"' ){
-        rc = rowString(z, n, pOut);
-      }else if( z[0]=='{' ){
-        /* {"base64":"..."} is a blob; any other object is corrupt. */
-        static const char zPre[] = "{\"base64\":";
-        int nPre = (int)sizeof(zPre) - 1;
-        if( n>nPre+1 && memcmp(z, zPre, (size_t)nPre)==0 && z[n-1]=='}' ){
-          rc = rowBlob(z + nPre, n - nPre - 1, pOut);
-        }else{
-          rc = SQLITE_CORRUPT;
-        }
-      }else{
-        int bReal = memchr(z, '.', (size_t)n) || memchr(z, 'e', (size_t)n)
-                 || memchr(z, 'E', (size_t)n);
-        rc = rowNumber(z, n, bReal, pOut);
-      }
+      rc = kalamRowAnyValue(z, n, pOut);
       break;
   }
   if( rc==SQLITE_CORRUPT ){
@@ -673,9 +678,16 @@ static void rowKey(KalamBuf *p, const KalamColumn *pCol, int bFirst){
 void kalamRowEncodeValue(KalamBuf *p, const KalamColumn *pCol,
                          const KalamValue *pVal, int bFirst){
   rowKey(p, pCol, bFirst);
+  kalamRowValueText(p, pCol->eType, pVal);
+}
+
+/* Appends the JSON text of pVal as a column of type eType (KALAM_TYPE_*)
+** holds it. The cold tier's files keep ANY values in this same text
+** (parquet_write.c), which kalamRowAnyValue reads back for both tiers. */
+void kalamRowValueText(KalamBuf *p, int eType, const KalamValue *pVal){
   switch( pVal->eType ){
     case SQLITE_INTEGER:
-      if( pCol->eType==KALAM_TYPE_BOOLEAN ){
+      if( eType==KALAM_TYPE_BOOLEAN ){
         kalamBufAppendStr(p, pVal->i ? "true" : "false");
       }else{
         kalamBufAppendInt(p, pVal->i);
@@ -692,11 +704,11 @@ void kalamRowEncodeValue(KalamBuf *p, const KalamColumn *pCol,
       }
       break;
     case SQLITE_BLOB:
-      if( pCol->eType!=KALAM_TYPE_BLOB ) kalamBufAppendStr(p, "{\"base64\":");
+      if( eType!=KALAM_TYPE_BLOB ) kalamBufAppendStr(p, "{\"base64\":");
       kalamBufAppendChar(p, '"');
       kalamBase64Encode(p, (const unsigned char*)pVal->z, pVal->n);
       kalamBufAppendChar(p, '"');
-      if( pCol->eType!=KALAM_TYPE_BLOB ) kalamBufAppendChar(p, '}');
+      if( eType!=KALAM_TYPE_BLOB ) kalamBufAppendChar(p, '}');
       break;
     default:
       kalamBufAppendStr(p, "null");
