@@ -259,15 +259,33 @@ done:
   return rc;
 }
 
-/* The row id a key or index entry points at; a problem when its value is
-** not one. */
-static int checkEntryTarget(KalamCheck *p, const char *zOwner,
-                            const char *zWhat, const char *zKey,
-                            const char *aVal, size_t nVal,
-                            sqlite3_int64 *piRowid, int *pbOk){
-  *pbOk = kalamKeyRowDecode(aVal, nVal, 0, piRowid);
-  if( *pbOk ) return SQLITE_OK;
-  return kalamCheckProblem(p, "%s%s %s holds no row id", zOwner, zWhat, zKey);
+/* Reads the row that a key, index or change entry points at (its value
+** is the row id) into *pRow and *pzRow, as checkReadRow does, and sets
+** *pbGo when there is one to check the entry against. Otherwise the
+** entry's problem is reported here (no row id, or no such row); a row
+** that does not parse is its own check's to report. zWhat and zAlso name
+** the entry in messages: "<owner><zWhat> <key><zAlso> points at ...". */
+static int checkEntryRow(KalamCheck *p, const char *zOwner,
+                         const char *zWhat, const char *zKey,
+                         const char *zAlso, const char *aKey, int nPrefix,
+                         const char *aVal, size_t nVal,
+                         sqlite3_int64 *piRowid, KalamRow *pRow,
+                         char **pzRow, int *pbGo){
+  int rc, bDamaged = 0;
+  *pbGo = 0;
+  if( !kalamKeyRowDecode(aVal, nVal, 0, piRowid) ){
+    return kalamCheckProblem(p, "%s%s %s holds no row id", zOwner, zWhat,
+                             zKey);
+  }
+  rc = checkReadRow(p, aKey, nPrefix, *piRowid, pRow, pzRow, &bDamaged);
+  if( rc || bDamaged ) return rc;
+  if( *pzRow==0 ){
+    return kalamCheckProblem(p, "%s%s %s%s points at row %lld, which does "
+                             "not exist", zOwner, zWhat, zKey, zAlso,
+                             *piRowid);
+  }
+  *pbGo = 1;
+  return SQLITE_OK;
 }
 
 /* 'k': the key entry of a PRIMARY KEY that is not the row id. */
@@ -276,50 +294,42 @@ static int checkKeyEntry(KalamCheck *p, const char *aKey, size_t nKey,
   const KalamSchema *pSchema = p->pSchema;
   char *zOwner = checkOwnerText(p, aKey, nPrefix);
   char *zKey = checkKeyText(aKey, nKey);
-  char *zRow = 0;
+  char *zRow = 0, *zErr = 0;
   sqlite3_int64 iRowid = 0;
   KalamRow row;
-  int rc = SQLITE_NOMEM, bOk = 0, bDamaged = 0;
+  KalamValue v;
+  KalamBuf key;
+  int rc = SQLITE_NOMEM, bGo = 0;
 
   memset(&row, 0, sizeof(row));
+  memset(&v, 0, sizeof(v));
+  kalamBufInit(&key);
   if( zOwner==0 || zKey==0 ) goto done;
   if( pSchema->iPk<0 || pSchema->bIntPk ){
     rc = kalamCheckProblem(p, "%skey entry %s in a table whose rows have no "
                            "key but their row id", zOwner, zKey);
     goto done;
   }
-  rc = checkEntryTarget(p, zOwner, "key entry", zKey, aVal, nVal, &iRowid,
-                        &bOk);
-  if( rc || !bOk ) goto done;
-  rc = checkReadRow(p, aKey, nPrefix, iRowid, &row, &zRow, &bDamaged);
-  if( rc || bDamaged ) goto done;
-  if( zRow==0 ){
-    rc = kalamCheckProblem(p, "%skey entry %s points at row %lld, which "
-                           "does not exist", zOwner, zKey, iRowid);
-  }else{
-    KalamValue v;
-    KalamBuf key;
-    char *zErr = 0;
-    kalamBufInit(&key);
-    rc = kalamRowColumn(&row, pSchema, pSchema->iPk, &v, &zErr);
-    if( rc==SQLITE_OK ){
-      if( v.eType!=SQLITE_NULL ) kalamKeyIndex(&key, aKey, nPrefix, &v);
-      if( key.oom ){
-        rc = SQLITE_NOMEM;
-      }else if( key.n!=(sqlite3_int64)nKey || memcmp(key.z, aKey, nKey) ){
-        rc = kalamCheckProblem(p, "%skey entry %s points at row %lld, whose "
-                               "PRIMARY KEY (%s) is another value", zOwner,
-                               zKey, iRowid,
-                               pSchema->aCol[pSchema->iPk].zName);
-      }
+  rc = checkEntryRow(p, zOwner, "key entry", zKey, "", aKey, nPrefix, aVal,
+                     nVal, &iRowid, &row, &zRow, &bGo);
+  if( rc || !bGo ) goto done;
+  rc = kalamRowColumn(&row, pSchema, pSchema->iPk, &v, &zErr);
+  if( rc==SQLITE_OK ){
+    if( v.eType!=SQLITE_NULL ) kalamKeyIndex(&key, aKey, nPrefix, &v);
+    if( key.oom ){
+      rc = SQLITE_NOMEM;
+    }else if( key.n!=(sqlite3_int64)nKey || memcmp(key.z, aKey, nKey) ){
+      rc = kalamCheckProblem(p, "%skey entry %s points at row %lld, whose "
+                             "PRIMARY KEY (%s) is another value", zOwner,
+                             zKey, iRowid, pSchema->aCol[pSchema->iPk].zName);
     }
-    if( rc==SQLITE_CORRUPT ) rc = SQLITE_OK;  /* the row's own problem */
-    kalamValueClear(&v);
-    kalamBufFree(&key);
-    sqlite3_free(zErr);
   }
+  if( rc==SQLITE_CORRUPT ) rc = SQLITE_OK;  /* the row's own problem */
 
 done:
+  kalamValueClear(&v);
+  kalamBufFree(&key);
+  sqlite3_free(zErr);
   kalamRowFree(&row);
   if( zRow ) kalamStoreFree(zRow);
   sqlite3_free(zOwner);
@@ -337,7 +347,7 @@ static int checkIndexEntry(KalamCheck *p, const char *aKey, size_t nKey,
   sqlite3_int64 iRowid = 0;
   KalamRow row;
   KalamIndexKeys keys;
-  int rc = SQLITE_NOMEM, bOk = 0, bDamaged = 0, iNum = -1, i, iIdx = -1;
+  int rc = SQLITE_NOMEM, bGo = 0, iNum = -1, i, iIdx = -1;
 
   memset(&row, 0, sizeof(row));
   kalamIndexKeysInit(&keys);
@@ -354,16 +364,9 @@ static int checkIndexEntry(KalamCheck *p, const char *aKey, size_t nKey,
                            zOwner, zKey);
     goto done;
   }
-  rc = checkEntryTarget(p, zOwner, "index entry", zKey, aVal, nVal, &iRowid,
-                        &bOk);
-  if( rc || !bOk ) goto done;
-  rc = checkReadRow(p, aKey, nPrefix, iRowid, &row, &zRow, &bDamaged);
-  if( rc || bDamaged ) goto done;
-  if( zRow==0 ){
-    rc = kalamCheckProblem(p, "%sindex entry %s points at row %lld, which does "
-                           "not exist", zOwner, zKey, iRowid);
-    goto done;
-  }
+  rc = checkEntryRow(p, zOwner, "index entry", zKey, "", aKey, nPrefix,
+                     aVal, nVal, &iRowid, &row, &zRow, &bGo);
+  if( rc || !bGo ) goto done;
   rc = kalamIndexKeys(pSchema, aKey, nPrefix, &row, iRowid, &keys, &zErr);
   if( rc==SQLITE_OK ){
     int n;
@@ -399,7 +402,8 @@ static int checkChangeEntry(KalamCheck *p, const char *aKey, size_t nKey,
   char *zRow = 0;
   sqlite3_int64 iSeq = 0, iRowid = 0, iRowSeq = 0;
   KalamRow row;
-  int rc = SQLITE_NOMEM, bOk = 0, bDamaged = 0;
+  char zSeq[40];
+  int rc = SQLITE_NOMEM, bGo = 0;
 
   memset(&row, 0, sizeof(row));
   if( zOwner==0 || zKey==0 ) goto done;
@@ -410,20 +414,15 @@ static int checkChangeEntry(KalamCheck *p, const char *aKey, size_t nKey,
                            kalamKindName(p->pSchema->eKind));
     goto done;
   }
-  rc = checkEntryTarget(p, zOwner, "change entry", zKey, aVal, nVal, &iRowid,
-                        &bOk);
-  if( rc || !bOk ) goto done;
-  rc = checkReadRow(p, aKey, nPrefix, iRowid, &row, &zRow, &bDamaged);
-  if( rc || bDamaged ) goto done;
-  if( zRow==0 ){
-    rc = kalamCheckProblem(p, "%schange entry %s (_seq %lld) points at row "
-                           "%lld, which does not exist", zOwner, zKey, iSeq,
-                           iRowid);
-  }else if( kalamRowSystem(&row, p->pSchema, KALAM_SYS_SEQ, &iRowSeq)==0
-         && iRowSeq!=iSeq ){
-    rc = kalamCheckProblem(p, "%schange entry %s (_seq %lld) points at row "
-                           "%lld, whose _seq is %lld", zOwner, zKey, iSeq,
-                           iRowid, iRowSeq);
+  sqlite3_snprintf(sizeof(zSeq), zSeq, " (_seq %lld)", iSeq);
+  rc = checkEntryRow(p, zOwner, "change entry", zKey, zSeq, aKey, nPrefix,
+                     aVal, nVal, &iRowid, &row, &zRow, &bGo);
+  if( rc || !bGo ) goto done;
+  if( kalamRowSystem(&row, p->pSchema, KALAM_SYS_SEQ, &iRowSeq)==0
+   && iRowSeq!=iSeq ){
+    rc = kalamCheckProblem(p, "%schange entry %s%s points at row %lld, whose "
+                           "_seq is %lld", zOwner, zKey, zSeq, iRowid,
+                           iRowSeq);
   }
 
 done:

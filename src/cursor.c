@@ -201,31 +201,41 @@ static int cursorScan(KalamCursor *pCur){
   return rc;
 }
 
+/* Reads row iRowid and, if the cursor wants it, makes it the current row
+** and sets *pbFound. A row that is missing or hidden leaves the cursor
+** where it was. */
+static int cursorFetch(KalamCursor *pCur, sqlite3_int64 iRowid,
+                       int *pbFound){
+  KalamTable *pTab = (KalamTable*)pCur->base.pVtab;
+  size_t nVal = 0;
+  const char *zVal = 0;
+  char *zErr = 0;
+  int rc;
+  cursorDropGot(pCur);
+  rc = kalamRowRead(pTab, pCur->aPrefix, pCur->nPrefix, iRowid, &zVal,
+                    &nVal, &pCur->pPin, &pCur->zGot, &zErr);
+  if( rc ){
+    kalamTableError(pTab, zErr);
+    return rc;
+  }
+  if( zVal ) pTab->pConn->nRowsRead++;
+  if( zVal && cursorVisible(pCur, iRowid, zVal, nVal) ){
+    pCur->iRowid = iRowid;
+    pCur->zVal = zVal;
+    pCur->nVal = nVal;
+    pCur->bEof = 0;
+    *pbFound = 1;
+  }
+  return SQLITE_OK;
+}
+
 /* Moves a lookup cursor to the next row id of its list that exists. */
 static int cursorLookup(KalamCursor *pCur){
-  KalamTable *pTab = (KalamTable*)pCur->base.pVtab;
   pCur->bParsed = 0;
   while( pCur->iNext < pCur->nRowid ){
-    sqlite3_int64 iRowid = pCur->aRowid[pCur->iNext++];
-    size_t nVal = 0;
-    const char *zVal = 0;
-    char *zErr = 0;
-    int rc;
-    cursorDropGot(pCur);
-    rc = kalamRowRead(pTab, pCur->aPrefix, pCur->nPrefix, iRowid, &zVal,
-                      &nVal, &pCur->pPin, &pCur->zGot, &zErr);
-    if( rc ){
-      kalamTableError(pTab, zErr);
-      return rc;
-    }
-    if( zVal ) pTab->pConn->nRowsRead++;
-    if( zVal && cursorVisible(pCur, iRowid, zVal, nVal) ){
-      pCur->iRowid = iRowid;
-      pCur->zVal = zVal;
-      pCur->nVal = nVal;
-      pCur->bEof = 0;
-      return SQLITE_OK;
-    }
+    int bFound = 0;
+    int rc = cursorFetch(pCur, pCur->aRowid[pCur->iNext++], &bFound);
+    if( rc || bFound ) return rc;
   }
   pCur->bEof = 1;
   return SQLITE_OK;
@@ -464,10 +474,11 @@ static int cursorIndexScan(KalamCursor *pCur){
   int rc;
   pCur->bParsed = 0;
   while( kalamIterValid(pCur->pIter) ){
-    size_t nKey, nEntry, nVal = 0;
+    size_t nKey, nEntry;
     const char *zKey = kalamIterKey(pCur->pIter, &nKey);
-    const char *zEntry, *zVal = 0;
+    const char *zEntry;
     sqlite3_int64 iRowid;
+    int bFound = 0;
     if( bDesc ? kalamKeyCmp(zKey, nKey, pCur->idxLo.z, (size_t)pCur->idxLo.n)<0
               : kalamKeyCmp(zKey, nKey, pCur->idxHi.z, (size_t)pCur->idxHi.n)>=0 ){
       break;
@@ -478,21 +489,8 @@ static int cursorIndexScan(KalamCursor *pCur){
           "table %s", pTab->pSchema->zTable));
       return SQLITE_CORRUPT;
     }
-    cursorDropGot(pCur);
-    rc = kalamRowRead(pTab, pCur->aPrefix, pCur->nPrefix, iRowid, &zVal,
-                      &nVal, &pCur->pPin, &pCur->zGot, &zErr);
-    if( rc ){
-      kalamTableError(pTab, zErr);
-      return rc;
-    }
-    if( zVal ) pTab->pConn->nRowsRead++;
-    if( zVal && cursorVisible(pCur, iRowid, zVal, nVal) ){
-      pCur->iRowid = iRowid;
-      pCur->zVal = zVal;
-      pCur->nVal = nVal;
-      pCur->bEof = 0;
-      return SQLITE_OK;
-    }
+    rc = cursorFetch(pCur, iRowid, &bFound);
+    if( rc || bFound ) return rc;
     kalamIterNext(pCur->pIter);
   }
   pCur->bEof = 1;
