@@ -31,20 +31,28 @@ SQLITE_EXTENSION_INIT3
 ** hundred bytes per row group), low enough to bound the allocation. */
 #define PQ_MAX_FOOTER (256<<20)
 
+/* Sets *pzErr to zOuter (a format with two %s: the file's name, then the
+** detail zFmt makes) and returns SQLITE_CORRUPT. */
+static int pqReport(const KalamParquetFile *p, char **pzErr,
+                    const char *zOuter, const char *zFmt, va_list ap){
+  char *zDetail = sqlite3_vmprintf(zFmt, ap);
+  sqlite3_free(*pzErr);
+  *pzErr = sqlite3_mprintf(zOuter, p->zName,
+                           zDetail ? zDetail : "out of memory");
+  sqlite3_free(zDetail);
+  return SQLITE_CORRUPT;
+}
+
 /* A message for a file that is not what kalam wrote: "corrupt Parquet
 ** file NAME: DETAIL". Returns SQLITE_CORRUPT. */
 static int pqCorrupt(const KalamParquetFile *p, char **pzErr,
                      const char *zFmt, ...){
   va_list ap;
-  char *zDetail;
+  int rc;
   va_start(ap, zFmt);
-  zDetail = sqlite3_vmprintf(zFmt, ap);
+  rc = pqReport(p, pzErr, "corrupt Parquet file %s: %s", zFmt, ap);
   va_end(ap);
-  sqlite3_free(*pzErr);
-  *pzErr = sqlite3_mprintf("corrupt Parquet file %s: %s", p->zName,
-                           zDetail ? zDetail : "out of memory");
-  sqlite3_free(zDetail);
-  return SQLITE_CORRUPT;
+  return rc;
 }
 
 /* A message for a well-formed file that uses what kalam's writer does not
@@ -53,15 +61,12 @@ static int pqCorrupt(const KalamParquetFile *p, char **pzErr,
 static int pqForeign(const KalamParquetFile *p, char **pzErr,
                      const char *zFmt, ...){
   va_list ap;
-  char *zDetail;
+  int rc;
   va_start(ap, zFmt);
-  zDetail = sqlite3_vmprintf(zFmt, ap);
+  rc = pqReport(p, pzErr, "Parquet file %s is not as kalam writes it: %s",
+                zFmt, ap);
   va_end(ap);
-  sqlite3_free(*pzErr);
-  *pzErr = sqlite3_mprintf("Parquet file %s is not as kalam writes it: %s",
-                           p->zName, zDetail ? zDetail : "out of memory");
-  sqlite3_free(zDetail);
-  return SQLITE_CORRUPT;
+  return rc;
 }
 
 /* Names of the Parquet enums kalam's messages mention. */
