@@ -626,7 +626,10 @@ int kalamTxnSavepoint(KalamTxn *p, int iSavepoint){
     p->aSp = aNew;
     p->nSpAlloc = nNew;
   }
-  while( p->nSp <= iSavepoint ) p->aSp[p->nSp++] = p->nEntry;
+  while( p->nSp <= iSavepoint ){
+    if( p->nSp==0 ) p->nSpBytes = p->nBytes;
+    p->aSp[p->nSp++] = p->nEntry;
+  }
   assert( p->nSp<2 || p->aSp[p->nSp-2]<=p->aSp[p->nSp-1] );
   return SQLITE_OK;
 }
@@ -649,8 +652,8 @@ int kalamTxnRollbackTo(KalamTxn *p, int iSavepoint, char **pzErr){
   if( !p->bInTxn || iSavepoint >= p->nSp ) return SQLITE_OK;
   nTarget = iSavepoint<0 ? 0 : p->aSp[iSavepoint];
   assert( nTarget>=0 && nTarget<=p->nEntry );
-  /* Only ROLLBACK TO -1 can reach below what was handed over, which never
-  ** goes past aSp[0]; the worker's file cannot take entries back. */
+  /* The worker's file cannot take entries back: reaching below what it
+  ** was handed (txn_ingest.c) ends the speculation. */
   kalamIngestRollback(p, nTarget);
   /* Newest first, each key's slot goes back to what it shadowed. The
   ** entries' memory stays in the arena until the transaction ends, so a

@@ -17,21 +17,23 @@
 ** transactions, for which a file and a manifest sync cost more than the
 ** log.
 **
-** The worker. Building the file Building it (blocks, LZ4) was a
-** quarter of a million-row import, all at COMMIT on one core while the
-** other idled. So once a transaction's buffer reaches TXN_INGEST_MIN_BYTES
-** and all it wrote so far went to one column family in strictly ascending
-** key order (snowflake row ids make an import so), a worker thread starts
-** writing that file while the transaction goes on (TxnSpec), and COMMIT
-** only finishes and ingests it. This is speculation: the transaction may
-** yet write out of order or to another table, or roll back. The worker is
-** only ever handed settled entries, those below the oldest open savepoint,
-** which no failing statement can take back. A write that breaks the order
-** or goes to another column family, a ROLLBACK TO below what was handed
-** over, a worker's error, or the end of the transaction stops the worker
-** and removes its file for good (until the next transaction); COMMIT then
-** builds the file itself or takes the batch, as it would have without
-** the worker. The worker calls the store's file writer (RocksDB), pthreads
+** The worker. Building the file (blocks, LZ4) was a quarter of a
+** million-row import, all at COMMIT on one core while the other idled. So
+** once a transaction's buffer reaches TXN_INGEST_MIN_BYTES and all it
+** wrote so far went to one column family in strictly ascending key order
+** (snowflake row ids make an import so), a worker thread starts writing
+** that file while the transaction goes on (TxnSpec), and COMMIT only
+** finishes and ingests it. This is speculation: the transaction may yet
+** write out of order or to another table, or roll back. The worker is
+** handed settled entries, those below the oldest open savepoint, which no
+** failing statement can take back, or, once the open savepoints hold a
+** large transaction's worth, all of them (txnSpecSettledCount). A write
+** that breaks the order or goes to another column family, a ROLLBACK TO
+** below what was handed over, a worker's error, or the end of the
+** transaction stops the worker and removes its file for good (until the
+** next transaction); COMMIT then builds the file itself or takes the
+** batch, as it would have without the worker. The worker calls the
+** store's file writer (RocksDB), pthreads
 ** and libc only, never SQLite, which may be built single-threaded.
 */
 #include "txn_int.h"
@@ -261,9 +263,18 @@ void kalamIngestStop(KalamTxn *p){
   txnSpecFree(s, 1);
 }
 
-/* The entries that no open savepoint can take back. */
+/* The entries the worker may have: those that no open savepoint can take
+** back. But an import inside BEGIN ... COMMIT is often one INSERT ...
+** SELECT, whose statement savepoint stays open until its last row: once
+** what the open savepoints hold is TXN_INGEST_MIN_BYTES or more, their
+** entries go to the worker too. Should that statement fail after all, its
+** rollback reaches below them and the speculation ends
+** (kalamIngestRollback): COMMIT builds the file, as without the worker. */
 static int txnSpecSettledCount(KalamTxn *p){
-  return p->nSp>0 ? p->aSp[0] : p->nEntry;
+  if( p->nSp==0 || p->nBytes - p->nSpBytes >= TXN_INGEST_MIN_BYTES ){
+    return p->nEntry;
+  }
+  return p->aSp[0];
 }
 
 /* After each write, while the transaction may still speculate: keeps
@@ -431,9 +442,10 @@ done:
   return rc;
 }
 
-/* ROLLBACK TO back to nTarget entries: only ROLLBACK TO -1 can reach below
-** what was handed over, which never goes past aSp[0]; the worker's file
-** cannot take entries back, so the speculation ends. */
+/* ROLLBACK TO back to nTarget entries: below what was handed over (only
+** ROLLBACK TO -1, or a savepoint of a statement large enough to be handed
+** over before its end), the worker's file cannot take entries back, so
+** the speculation ends. */
 void kalamIngestRollback(KalamTxn *p, int nTarget){
   if( p->pSpec && nTarget < p->pSpec->nHanded ) kalamIngestStop(p);
 }

@@ -59,6 +59,7 @@ struct KalamTxn {
   TxnArenaRef *pArenaRef;          /* the arena's share with iterators */
   int nSp;                         /* SQLite savepoints we hold */
   int *aSp;                        /* aSp[i]: nEntry when savepoint i began */
+  sqlite3_int64 nSpBytes;          /* nBytes when savepoint 0 began */
   int nSpAlloc;
   TxnSpec *pSpec;                  /* the commit's table file, being built
                                    ** by a worker thread, or NULL */
