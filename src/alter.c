@@ -807,11 +807,9 @@ done:
   if( rc==SQLITE_OK ){
     sqlite3_result_text(ctx, zSql, -1, sqlite3_free);
     zSql = 0;
-  }else if( rc==SQLITE_NOMEM ){
-    sqlite3_result_error_nomem(ctx);
   }else{
-    sqlite3_result_error(ctx, zErr ? zErr : "kalam_alter failed", -1);
-    sqlite3_result_error_code(ctx, rc);
+    kalamFuncError(ctx, rc, zErr);
+    zErr = 0;
   }
   if( pCf ) kalamStoreCfRelease(pDb->pStore, pCf);
   kalamSchemaFree(pOld);

@@ -190,15 +190,10 @@ void kalamBackupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     if( rc ) backupRemove(zDest, zDestStore);
   }
   if( rc ){
-    if( rc==SQLITE_NOMEM ){
-      sqlite3_result_error_nomem(ctx);
-    }else{
-      sqlite3_result_error(ctx, zErr ? zErr : sqlite3_errstr(rc), -1);
-      sqlite3_result_error_code(ctx, rc);
-    }
+    kalamFuncError(ctx, rc, zErr);
   }else{
     sqlite3_result_text(ctx, zDest, -1, SQLITE_TRANSIENT);
+    sqlite3_free(zErr);
   }
-  sqlite3_free(zErr);
   sqlite3_free(zDestStore);
 }

@@ -618,18 +618,6 @@ int kalamRowIterCold(KalamRowIter *p, sqlite3_int64 *piRowid,
   return 1;
 }
 
-/* Reports error rc (message zErr, freed here) as xColumn's result. */
-static int coldColumnError(sqlite3_context *ctx, int rc, char *zErr){
-  if( rc==SQLITE_NOMEM ){
-    sqlite3_result_error_nomem(ctx);
-  }else{
-    sqlite3_result_error(ctx, zErr ? zErr : "corrupt cold file", -1);
-    sqlite3_result_error_code(ctx, rc);
-  }
-  sqlite3_free(zErr);
-  return rc;
-}
-
 /* Column iCol (as xColumn numbers them: user columns, then the system
 ** columns) of the cold current row, straight from the decoded chunks. */
 int kalamRowIterColumn(KalamRowIter *p, int iCol, sqlite3_context *ctx){
@@ -655,7 +643,7 @@ int kalamRowIterColumn(KalamRowIter *p, int iCol, sqlite3_context *ctx){
       return SQLITE_OK;
     }
     rc = kalamColdChunk(f, f->iSeq, &zErr);
-    if( rc ) return coldColumnError(ctx, rc, zErr);
+    if( rc ) return kalamFuncError(ctx, rc, zErr);
     iSeq = f->apSlot[f->iSeq][iRow];
     sqlite3_result_int64(ctx, iSlot==KALAM_SYS_SEQ ? iSeq
                                                    : kalamSnowflakeMs(iSeq));
@@ -674,14 +662,14 @@ int kalamRowIterColumn(KalamRowIter *p, int iCol, sqlite3_context *ctx){
     if( pSchema->aCol[iCol].zDefault
      && pSchema->aCol[iCol].dflt.eType!=SQLITE_NULL ){
       rc = kalamValueDefault(pSchema, iCol, &v, &zErr);
-      if( rc ) return coldColumnError(ctx, rc, zErr);
+      if( rc ) return kalamFuncError(ctx, rc, zErr);
     }
     kalamValueResult(ctx, &v);
     return SQLITE_OK;
   }
   if( f->apSlot[iFileCol]==0 ){
     rc = kalamColdChunk(f, iFileCol, &zErr);
-    if( rc ) return coldColumnError(ctx, rc, zErr);
+    if( rc ) return kalamFuncError(ctx, rc, zErr);
   }
   if( f->apNull[iFileCol] && f->apNull[iFileCol][iRow] ){
     return SQLITE_OK;   /* NULL: xColumn's result unless one is set */
@@ -700,7 +688,7 @@ int kalamRowIterColumn(KalamRowIter *p, int iCol, sqlite3_context *ctx){
     }
     default:
       rc = kalamParquetChunkValue(f->apChunk[iFileCol], iRow, &v, &zErr);
-      if( rc ) return coldColumnError(ctx, rc, zErr);
+      if( rc ) return kalamFuncError(ctx, rc, zErr);
       kalamValueResult(ctx, &v);
       return SQLITE_OK;
   }

@@ -347,10 +347,10 @@ static void connLockUserFunc(sqlite3_context *ctx, int argc,
   sqlite3_result_int(ctx, 1);
 }
 
-/* Registers aFunc[0..nFunc), each holding a reference on pConn. */
-/* Reports the error of one of kalam's SQL functions: rc with message zErr
-** (or rc's own text), or out of memory. Frees zErr. */
-void kalamFuncError(sqlite3_context *ctx, int rc, char *zErr){
+/* Reports error rc as the result of one of kalam's SQL functions or of
+** an xColumn: message zErr (or rc's own text), or out of memory. Frees
+** zErr; returns rc. */
+int kalamFuncError(sqlite3_context *ctx, int rc, char *zErr){
   if( rc==SQLITE_NOMEM ){
     sqlite3_result_error_nomem(ctx);
   }else{
@@ -358,7 +358,10 @@ void kalamFuncError(sqlite3_context *ctx, int rc, char *zErr){
     sqlite3_result_error_code(ctx, rc);
   }
   sqlite3_free(zErr);
+  return rc;
 }
+
+/* Registers aFunc[0..nFunc), each holding a reference on pConn. */
 
 int kalamFunctionsRegister(sqlite3 *db, KalamConn *pConn,
                            const KalamFunc *aFunc, int nFunc){

@@ -710,11 +710,8 @@ int kalamCursorEof(sqlite3_vtab_cursor *cur){
 /* Reports the cursor's row as damaged, from xColumn. */
 static int cursorCorrupt(KalamCursor *pCur, sqlite3_context *ctx, int rc){
   KalamTable *pTab = (KalamTable*)pCur->base.pVtab;
-  char *zErr = kalamRowCorruptMessage(pTab->pSchema, pCur->iRowid);
-  sqlite3_result_error(ctx, zErr ? zErr : "corrupt row", -1);
-  sqlite3_result_error_code(ctx, rc);
-  sqlite3_free(zErr);
-  return rc;
+  return kalamFuncError(ctx, rc,
+                        kalamRowCorruptMessage(pTab->pSchema, pCur->iRowid));
 }
 
 /* xColumn: a user column, then the kind's system columns (schema.c). */

@@ -677,7 +677,7 @@ struct KalamFunc {
 };
 int kalamFunctionsRegister(sqlite3 *db, KalamConn *pConn,
                            const KalamFunc *aFunc, int nFunc);
-void kalamFuncError(sqlite3_context *ctx, int rc, char *zErr);
+int kalamFuncError(sqlite3_context *ctx, int rc, char *zErr);
 
 /************************************************************************
 ** Interface to commit.c: one commit and one snapshot with SQLite's file

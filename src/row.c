@@ -649,16 +649,7 @@ int kalamRowResult(const KalamRow *pRow, const KalamSchema *pSchema, int iCol,
   KalamValue v;
   char *zErr = 0;
   int rc = kalamRowColumn(pRow, pSchema, iCol, &v, &zErr);
-  if( rc ){
-    if( rc==SQLITE_NOMEM ){
-      sqlite3_result_error_nomem(ctx);
-    }else{
-      sqlite3_result_error(ctx, zErr ? zErr : "corrupt row", -1);
-      sqlite3_result_error_code(ctx, rc);
-    }
-    sqlite3_free(zErr);
-    return rc;
-  }
+  if( rc ) return kalamFuncError(ctx, rc, zErr);
   kalamValueResult(ctx, &v);
   return SQLITE_OK;
 }
