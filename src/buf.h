@@ -1,7 +1,8 @@
 /*
 ** buf.h — the interface of buf.c, a growable byte buffer, with its inline
-** appends; included by kalam_int.h. The row codec appends a dozen small
-** pieces per row written, so the common case of each append is inline.
+** appends and the byte order of 8-byte integers; included by kalam_int.h.
+** The row codec appends a dozen small pieces per row written, so the
+** common case of each append is inline.
 */
 #ifndef KALAM_BUF_H
 #define KALAM_BUF_H
@@ -68,5 +69,35 @@ static inline void kalamBufAppend(KalamBuf *p, const void *z,
 void kalamBufAppendInt(KalamBuf *p, sqlite3_int64 v);
 void kalamBufAppendDouble(KalamBuf *p, double v);
 void kalamBufAppendJsonString(KalamBuf *p, const char *z, sqlite3_int64 n);
+
+/* 8-byte big-endian integers, as keys, prepared records and segment
+** headers hold them: byte order is then numeric order. One byte swap
+** where the compiler has one, since every scanned row decodes its key. */
+static inline void kalamPut64(unsigned char *a, sqlite3_uint64 u){
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) \
+    && __BYTE_ORDER__==__ORDER_LITTLE_ENDIAN__
+  u = __builtin_bswap64(u);
+  memcpy(a, &u, 8);
+#else
+  int i;
+  for(i=7; i>=0; i--){
+    a[i] = (unsigned char)(u & 0xff);
+    u >>= 8;
+  }
+#endif
+}
+static inline sqlite3_uint64 kalamGet64(const unsigned char *a){
+  sqlite3_uint64 u;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) \
+    && __BYTE_ORDER__==__ORDER_LITTLE_ENDIAN__
+  memcpy(&u, a, 8);
+  u = __builtin_bswap64(u);
+#else
+  int i;
+  u = 0;
+  for(i=0; i<8; i++) u = (u<<8) | a[i];
+#endif
+  return u;
+}
 
 #endif /* KALAM_BUF_H */

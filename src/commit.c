@@ -186,11 +186,10 @@ static int commitSettleApply(KalamStore *pStore, const char *aKey,
     sqlite3_int64 iOff = 0;
     char *zCf = 0, *zFile = 0;
     KalamCf *pCf = 0;
-    int i;
     if( zNl2==0 || nBase==0 || memchr(zBase, '/', nBase) || nRest<8 ){
       goto corrupt;
     }
-    for(i=0; i<8; i++) iOff = (iOff<<8) | aOff[i];
+    iOff = (sqlite3_int64)kalamGet64(aOff);
     zCf = sqlite3_mprintf("%.*s", (int)(zNl - zVal), zVal);
     zFile = sqlite3_mprintf("%s/%.*s", kalamStorePath(pStore), (int)nBase,
                             zBase);
@@ -275,10 +274,9 @@ static int commitSettle(KalamDb *pDb, int bFirst, sqlite3_int64 *piTxn,
     size_t nKey, nVal;
     const char *aKey = kalamStoreIterKey(pIt, &nKey);
     const char *zVal = kalamStoreIterValue(pIt, &nVal);
-    sqlite3_int64 iTxn = 0;
-    int i;
+    sqlite3_int64 iTxn;
     if( nKey!=9 ) continue;      /* not kalam's: left alone */
-    for(i=0; i<8; i++) iTxn = (iTxn<<8) | (unsigned char)aKey[i];
+    iTxn = (sqlite3_int64)kalamGet64((const unsigned char*)aKey);
     if( bTable && iTxn<=iFile ){
       rc = commitSettleApply(pStore, aKey, nKey, zVal, nVal, pzErr);
     }else if( bFirst ){

@@ -77,35 +77,13 @@ int kalamKeyPrefix(char *aOut, const char *zUser){
 }
 
 /* Numbers in keys are 8 bytes big-endian with the sign bit flipped, so
-** that they sort as bytes. Every scanned row decodes its key, so these
-** are one byte swap where the compiler has one. */
+** that they sort as bytes. */
 static void keyPutRowid(unsigned char *a, sqlite3_int64 iRowid){
-  sqlite3_uint64 u = (sqlite3_uint64)iRowid ^ ((sqlite3_uint64)1 << 63);
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) \
-    && __BYTE_ORDER__==__ORDER_LITTLE_ENDIAN__
-  u = __builtin_bswap64(u);
-  memcpy(a, &u, 8);
-#else
-  int i;
-  for(i=7; i>=0; i--){
-    a[i] = (unsigned char)(u & 0xff);
-    u >>= 8;
-  }
-#endif
+  kalamPut64(a, (sqlite3_uint64)iRowid ^ ((sqlite3_uint64)1 << 63));
 }
 
 static sqlite3_int64 keyGetRowid(const unsigned char *a){
-  sqlite3_uint64 u;
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) \
-    && __BYTE_ORDER__==__ORDER_LITTLE_ENDIAN__
-  memcpy(&u, a, 8);
-  u = __builtin_bswap64(u);
-#else
-  int i;
-  u = 0;
-  for(i=0; i<8; i++) u = (u<<8) | a[i];
-#endif
-  return (sqlite3_int64)(u ^ ((sqlite3_uint64)1 << 63));
+  return (sqlite3_int64)(kalamGet64(a) ^ ((sqlite3_uint64)1 << 63));
 }
 
 /* A key of tag cTag numbered by i (a row id, a _seq) under the owner
@@ -279,7 +257,6 @@ static void keyPutEscaped(KalamBuf *p, const char *z, int n){
 ** sign bit set, negative ones with every bit flipped. */
 static void keyPutDouble(unsigned char *a, double r){
   sqlite3_uint64 u;
-  int i;
   if( r==0.0 ) r = 0.0;    /* -0.0 is 0.0 */
   memcpy(&u, &r, 8);
   if( u & ((sqlite3_uint64)1 << 63) ){
@@ -287,10 +264,7 @@ static void keyPutDouble(unsigned char *a, double r){
   }else{
     u |= (sqlite3_uint64)1 << 63;
   }
-  for(i=7; i>=0; i--){
-    a[i] = (unsigned char)(u & 0xff);
-    u >>= 8;
-  }
+  kalamPut64(a, u);
 }
 
 /* Appends one value of an index entry, encoded as the header says. A

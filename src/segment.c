@@ -31,18 +31,6 @@ SQLITE_EXTENSION_INIT3
 
 #define SEG_HEADER 56   /* seven 8-byte integers */
 
-static void segPut64(unsigned char *a, sqlite3_int64 v){
-  sqlite3_uint64 u = (sqlite3_uint64)v;
-  int i;
-  for(i=7; i>=0; i--){ a[i] = (unsigned char)(u & 0xff); u >>= 8; }
-}
-
-static sqlite3_int64 segGet64(const unsigned char *a){
-  sqlite3_uint64 u = 0;
-  int i;
-  for(i=0; i<8; i++) u = (u<<8) | a[i];
-  return (sqlite3_int64)u;
-}
 
 /* Appends zName (n bytes; lower-cased if bLower) as a folder name. */
 void kalamColdNameEncode(KalamBuf *p, const char *zName, int n, int bLower){
@@ -67,20 +55,20 @@ int kalamSegmentKey(char *aOut, const char *aPrefix, int nPrefix,
                     sqlite3_int64 iNum){
   memcpy(aOut, aPrefix, (size_t)nPrefix);
   aOut[nPrefix] = KALAM_TAG_COLD;
-  segPut64((unsigned char*)aOut + nPrefix + 1, iNum);
+  kalamPut64((unsigned char*)aOut + nPrefix + 1, iNum);
   return nPrefix + 9;
 }
 
 /* The record of *pSeg (its zRel, the path relative to the store) into p. */
 void kalamSegmentEncode(KalamBuf *p, const KalamSegment *pSeg){
   unsigned char a[SEG_HEADER];
-  segPut64(a, pSeg->nRows);
-  segPut64(a + 8, pSeg->iMinSeq);
-  segPut64(a + 16, pSeg->iMaxSeq);
-  segPut64(a + 24, pSeg->nBytes);
-  segPut64(a + 32, pSeg->iMinRowid);
-  segPut64(a + 40, pSeg->iMaxRowid);
-  segPut64(a + 48, 0);
+  kalamPut64(a, pSeg->nRows);
+  kalamPut64(a + 8, pSeg->iMinSeq);
+  kalamPut64(a + 16, pSeg->iMaxSeq);
+  kalamPut64(a + 24, pSeg->nBytes);
+  kalamPut64(a + 32, pSeg->iMinRowid);
+  kalamPut64(a + 40, pSeg->iMaxRowid);
+  kalamPut64(a + 48, 0);
   p->n = 0;
   kalamBufAppend(p, a, SEG_HEADER);
   kalamBufAppendStr(p, pSeg->zRel);
@@ -104,13 +92,14 @@ int kalamSegmentDecode(const char *zKey, size_t nKey, int nPrefix,
   for(i=SEG_HEADER; i<nVal; i++){
     if( a[i]<=' ' || a[i]>=0x7f ) return SQLITE_CORRUPT;
   }
-  pSeg->iNum = segGet64((const unsigned char*)zKey + nPrefix + 1);
-  pSeg->nRows = segGet64(a);
-  pSeg->iMinSeq = segGet64(a + 8);
-  pSeg->iMaxSeq = segGet64(a + 16);
-  pSeg->nBytes = segGet64(a + 24);
-  pSeg->iMinRowid = segGet64(a + 32);
-  pSeg->iMaxRowid = segGet64(a + 40);
+  pSeg->iNum = (sqlite3_int64)kalamGet64((const unsigned char*)zKey
+                                         + nPrefix + 1);
+  pSeg->nRows = (sqlite3_int64)kalamGet64(a);
+  pSeg->iMinSeq = (sqlite3_int64)kalamGet64(a + 8);
+  pSeg->iMaxSeq = (sqlite3_int64)kalamGet64(a + 16);
+  pSeg->nBytes = (sqlite3_int64)kalamGet64(a + 24);
+  pSeg->iMinRowid = (sqlite3_int64)kalamGet64(a + 32);
+  pSeg->iMaxRowid = (sqlite3_int64)kalamGet64(a + 40);
   if( nVal - SEG_HEADER < 5 || memcmp(zVal + SEG_HEADER, "cold/", 5)!=0 ){
     return SQLITE_CORRUPT;
   }

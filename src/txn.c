@@ -375,11 +375,7 @@ int kalamTxnEntryCmp(const void *pA, const void *pB){
 ** (TXN_PREPARED_BATCH or _FILE). */
 #define TXN_PREPARED_KEY 9
 static void txnPreparedKey(char *aKey, sqlite3_int64 iTxn, char cTag){
-  int i;
-  for(i=7; i>=0; i--){
-    aKey[i] = (char)(iTxn & 0xff);
-    iTxn >>= 8;
-  }
+  kalamPut64((unsigned char*)aKey, (sqlite3_uint64)iTxn);
   aKey[8] = cTag;
 }
 
@@ -512,12 +508,12 @@ int kalamTxnPrepare(KalamTxn *p, sqlite3_int64 iTxn, char **pzErr){
       ** written (kalamPreparedFileTail says why). */
       KalamBuf rec;
       char *zTail = 0;
-      int nTail = 0, i;
+      int nTail = 0;
       sqlite3_int64 iOff = 0;
       unsigned char aOff[8];
       rc = kalamPreparedFileTail(zFile, &zTail, &nTail, &iOff, pzErr);
       if( rc ) goto done;
-      for(i=7; i>=0; i--){ aOff[i] = (unsigned char)(iOff & 0xff); iOff >>= 8; }
+      kalamPut64(aOff, (sqlite3_uint64)iOff);
       kalamBufInit(&rec);
       kalamBufAppendStr(&rec, kalamStoreCfName(pCf));
       kalamBufAppendChar(&rec, '\n');
