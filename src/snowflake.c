@@ -5,14 +5,15 @@
 ** Layout: 41 bits of milliseconds since KALAM_EPOCH_MS (2020-01-01, good
 ** until 2089), 10 bits of node (0: one process owns a store at a time, so
 ** ids never need telling apart by node), 12 bits of sequence within the
-** millisecond. The generator is process-wide and guarded by a static
-** mutex; ids it hands out strictly increase, even if the clock steps back
+** millisecond. The generator is process-wide and lock-free; ids it hands
+** out strictly increase, even if the clock steps back
 ** (then the last millisecond is reused and, when its sequence is spent,
 ** the next one borrowed).
 */
 #include "kalam_int.h"
 #include <time.h>
 #include <sys/time.h>
+#include <stdatomic.h>
 
 SQLITE_EXTENSION_INIT3
 
@@ -20,8 +21,8 @@ SQLITE_EXTENSION_INIT3
 #define SNOW_NODE_BITS 10
 #define SNOW_TIME_SHIFT (SNOW_SEQ_BITS + SNOW_NODE_BITS)
 
-static sqlite3_int64 snowLastMs = 0;
-static sqlite3_int64 snowSeq = 0;
+/* The last id handed out, process-wide. */
+static _Atomic sqlite3_int64 snowLast = 0;
 
 sqlite3_int64 kalamNowMs(void){
   struct timespec ts;
@@ -29,24 +30,22 @@ sqlite3_int64 kalamNowMs(void){
   return (sqlite3_int64)ts.tv_sec*1000 + ts.tv_nsec/1000000;
 }
 
+/* The next id is the clock's millisecond with sequence 0, or, if that is
+** not past the last id (the same millisecond, or a clock that stepped
+** back), the last id plus one, its sequence carried into the
+** millisecond when spent. One compare-and-swap instead of a lock: every
+** inserted row draws an id. */
 sqlite3_int64 kalamSnowflakeNext(void){
-  sqlite3_mutex *m = sqlite3_mutex_alloc(SQLITE_MUTEX_STATIC_APP1);
-  sqlite3_int64 ms, id;
-  sqlite3_mutex_enter(m);
-  ms = kalamNowMs() - KALAM_EPOCH_MS;
-  if( ms<=snowLastMs ){
-    ms = snowLastMs;
-    snowSeq++;
-    if( snowSeq >= (1<<SNOW_SEQ_BITS) ){
-      ms++;
-      snowSeq = 0;
+  const sqlite3_int64 mNode = ((sqlite3_int64)1 << SNOW_NODE_BITS) - 1;
+  sqlite3_int64 now = (kalamNowMs() - KALAM_EPOCH_MS) << SNOW_TIME_SHIFT;
+  sqlite3_int64 last = atomic_load(&snowLast), id;
+  do{
+    id = last + 1;
+    if( (id >> SNOW_SEQ_BITS) & mNode ){
+      id = ((last >> SNOW_TIME_SHIFT) + 1) << SNOW_TIME_SHIFT;
     }
-  }else{
-    snowSeq = 0;
-  }
-  snowLastMs = ms;
-  id = (ms << SNOW_TIME_SHIFT) | snowSeq;
-  sqlite3_mutex_leave(m);
+    if( now > id ) id = now;
+  }while( !atomic_compare_exchange_weak(&snowLast, &last, id) );
   return id;
 }
 

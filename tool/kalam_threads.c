@@ -8,6 +8,14 @@
 ** interleaving). Then the main thread checks both tables row by row.
 **
 **   kalam_threads DBFILE EXTENSION ROWS   prints "ok A B" or an error
+**
+** With "ids" for DBFILE, the two threads instead draw ROWS snowflake ids
+** each from the process-wide generator at once, through snowflake_id() in
+** their own in-memory databases; the main thread checks that each thread's
+** ids strictly increase with the node bits clear, and that no id was handed
+** out twice.
+**
+**   kalam_threads ids EXTENSION ROWS      prints "ok IDS" or an error
 */
 #include <sqlite3.h>
 #include <pthread.h>
@@ -21,6 +29,7 @@ struct Job {
   const char *zExt;
   const char *zTable;
   int nRow;
+  sqlite3_int64 *aId;   /* "ids" mode: where the ids go */
   char zErr[512];
 };
 
@@ -67,6 +76,73 @@ done:
   return 0;
 }
 
+/* Thread body of the "ids" mode: p->aId gets p->nRow snowflake ids. */
+static void *drawer(void *pArg){
+  Job *p = (Job*)pArg;
+  sqlite3 *db = 0;
+  sqlite3_stmt *pStmt = 0;
+  int i, rc;
+  if( openDb(":memory:", p->zExt, &db, p->zErr, sizeof(p->zErr)) ) goto done;
+  rc = sqlite3_prepare_v2(db, "SELECT snowflake_id()", -1, &pStmt, 0);
+  for(i=0; rc==SQLITE_OK && i<p->nRow; i++){
+    rc = sqlite3_step(pStmt);
+    if( rc==SQLITE_ROW ){
+      p->aId[i] = sqlite3_column_int64(pStmt, 0);
+      rc = sqlite3_reset(pStmt);
+    }
+  }
+  if( rc ) snprintf(p->zErr, sizeof(p->zErr), "ids: %s", sqlite3_errmsg(db));
+done:
+  sqlite3_finalize(pStmt);
+  sqlite3_close(db);
+  return 0;
+}
+
+static int cmpId(const void *a, const void *b){
+  sqlite3_int64 x = *(const sqlite3_int64*)a, y = *(const sqlite3_int64*)b;
+  return x<y ? -1 : x>y;
+}
+
+/* The "ids" mode (see the header comment). */
+static int drawIds(const char *zExt, int nRow){
+  Job a, b;
+  pthread_t ta, tb;
+  sqlite3_int64 *aAll;
+  int i, nBad = 0;
+  memset(&a, 0, sizeof(a));
+  memset(&b, 0, sizeof(b));
+  a.zExt = b.zExt = zExt;
+  a.nRow = b.nRow = nRow;
+  aAll = calloc((size_t)nRow*2, sizeof(sqlite3_int64));
+  if( aAll==0 ){
+    printf("error: out of memory\n");
+    return 1;
+  }
+  a.aId = aAll;
+  b.aId = aAll + nRow;
+  pthread_create(&ta, 0, drawer, &a);
+  pthread_create(&tb, 0, drawer, &b);
+  pthread_join(ta, 0);
+  pthread_join(tb, 0);
+  if( a.zErr[0] || b.zErr[0] ){
+    printf("error: %s %s\n", a.zErr, b.zErr);
+    free(aAll);
+    return 1;
+  }
+  for(i=0; i<nRow*2; i++){
+    if( (aAll[i]>>12) & 1023 ) nBad++;                 /* node bits */
+    if( i%nRow>0 && aAll[i]<=aAll[i-1] ) nBad++;        /* order */
+  }
+  qsort(aAll, (size_t)nRow*2, sizeof(sqlite3_int64), cmpId);
+  for(i=1; i<nRow*2; i++){
+    if( aAll[i]==aAll[i-1] ) nBad++;                   /* twice */
+  }
+  free(aAll);
+  if( nBad ) printf("bad %d\n", nBad);
+  else printf("ok %d\n", nRow*2);
+  return 0;
+}
+
 static int countRows(sqlite3 *db, const char *zTable, int nRow){
   char zSql[256];
   sqlite3_stmt *pStmt = 0;
@@ -101,6 +177,7 @@ int main(int argc, char **argv){
     printf("error: SQLite built without threads\n");
     return 1;
   }
+  if( strcmp(argv[1], "ids")==0 ) return drawIds(argv[2], atoi(argv[3]));
   memset(&a, 0, sizeof(a));
   memset(&b, 0, sizeof(b));
   a.zDb = b.zDb = argv[1];
