@@ -11,7 +11,8 @@
 
 /************************************************************************
 ** Interface to feed.c: the change entries (the _seq index) and horizons
-** that kalam_changes reads, written beside the rows.
+** that kalam_changes reads, written beside the rows, and the ranges of
+** rows and entries its readers iterate over.
 */
 void kalamFeedPut(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
                   int nPrefix, sqlite3_int64 iSeq, sqlite3_int64 iRowid);
@@ -25,6 +26,18 @@ int kalamFeedHorizon(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
 int kalamFeedNewest(KalamTxn *pTxn, KalamCf *pCf, int eKind,
                     const char *aPrefix, int nPrefix,
                     sqlite3_int64 *piNewest, char **pzErr);
+KalamIter *kalamFeedRows(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
+                         int nPrefix, sqlite3_int64 iFrom);
+KalamIter *kalamFeedEntries(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
+                            int nPrefix, sqlite3_int64 iFrom);
+sqlite3_int64 kalamFeedStreamCut(sqlite3_int64 nTtlSeconds);
+KalamIter *kalamFeedStream(KalamTxn *pTxn, KalamCf *pCf,
+                           sqlite3_int64 nTtlSeconds, const char *aPrefix,
+                           int nPrefix, sqlite3_int64 iAfter);
+int kalamFeedRow(KalamIter *pIt, int nPrefix, sqlite3_int64 *piRowid,
+                 const char **pzVal, size_t *pnVal);
+int kalamFeedEntry(KalamIter *pIt, int nPrefix, sqlite3_int64 *piSeq,
+                   sqlite3_int64 *piRowid);
 struct timespec;
 void kalamFeedNotify(void);
 sqlite3_int64 kalamFeedGeneration(void);
@@ -50,8 +63,37 @@ void kalamSubscribeDeliver(KalamSubBatch *pB, KalamStore *pStore,
                            int bApplied);
 
 /************************************************************************
-** Interface to changes.c: kalam_changes and kalam_wait.
+** Interface to changes.c: kalam_changes and kalam_wait, and the change
+** rows that kalam_changes and kalam_consume (consume.c) both return.
 */
+typedef struct KalamChange KalamChange;
+struct KalamChange {
+  sqlite3_int64 iSeq;
+  sqlite3_int64 iRowid;
+  int bDeleted;
+  char *zRow;               /* JSON object of the user columns (sqlite3_free) */
+  int nRow;
+};
+typedef struct KalamChangeList KalamChangeList;
+struct KalamChangeList {
+  KalamChange *aRow;        /* nAlloc slots, nRow of them filled */
+  int nRow, nAlloc;
+  int iRow;                 /* the change a cursor is on */
+};
+/* What a column of a change shows (kalamChangeColumn). */
+#define KALAM_CHANGE_SEQ     0
+#define KALAM_CHANGE_ROWID   1
+#define KALAM_CHANGE_DELETED 2
+#define KALAM_CHANGE_ROW     3
+#define KALAM_CHANGE_TS      4   /* the time of the row id, a snowflake */
+void kalamChangeListClear(KalamChangeList *pList);
+void kalamChangeListFree(KalamChangeList *pList);
+void kalamChangeColumn(const KalamChangeList *pList, const int *aField,
+                       int nField, int iCol, sqlite3_context *ctx);
+int kalamChangesStream(KalamChangeList *pList, KalamTable *pTab,
+                       KalamTxn *pTxn, const char *aPrefix, int nPrefix,
+                       sqlite3_int64 nWant, sqlite3_int64 *piAfter,
+                       int *pbLast, char **pzErr);
 int kalamChangesRegister(sqlite3 *db, KalamConn *pConn);
 int kalamChangesTableFind(sqlite3 *db, KalamConn *pConn, const char *zName,
                           KalamTable **ppTab, char **pzErr);
