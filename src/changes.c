@@ -21,6 +21,11 @@
 ** that nothing of a table is held between xNext calls but the connection
 ** (whose view of the store stays put while the cursor is open, as a
 ** table cursor's does).
+**
+** A materialized change (KalamChange) and the cursor on a list of them
+** (KalamChangeCursor) serve kalam_consume too (consume.c), which reads a
+** stream's feed as kalam_changes does (kalamChangesStream) and shows other
+** columns of the same rows.
 */
 #include "kalam_int.h"
 #include <string.h>
@@ -47,13 +52,12 @@ SQLITE_EXTENSION_INIT3
 
 typedef struct ChangesCursor ChangesCursor;
 struct ChangesCursor {
-  sqlite3_vtab_cursor base; /* must be first */
+  KalamChangeCursor c;      /* must be first: the current page */
   KalamDb *pDb;             /* the table's database; its nCursor counts us */
   char *zTable;             /* the name as given */
   sqlite3_int64 iAfter;     /* the next page starts after this _seq */
   sqlite3_int64 nLeft;      /* rows the limit still allows, or -1 */
   int bLast;                /* the current page is the last */
-  KalamChangeList page;     /* the current page */
   sqlite3_int64 iCount;     /* rows returned: xRowid */
 };
 
@@ -236,21 +240,44 @@ void kalamChangeListClear(KalamChangeList *pList){
   pList->iRow = 0;
 }
 
-/* Frees all that a list holds. */
-void kalamChangeListFree(KalamChangeList *pList){
-  kalamChangeListClear(pList);
-  sqlite3_free(pList->aRow);
-  pList->aRow = 0;
-  pList->nAlloc = 0;
+/* Opens a cursor of nByte bytes (a KalamChangeCursor, or a struct that
+** starts with one) whose columns show aField[0..nField). */
+int kalamChangeCursorOpen(size_t nByte, const int *aField, int nField,
+                          sqlite3_vtab_cursor **ppCur){
+  KalamChangeCursor *pCur;
+  assert( nByte>=sizeof(*pCur) );
+  pCur = sqlite3_malloc64(nByte);
+  if( pCur==0 ) return SQLITE_NOMEM;
+  memset(pCur, 0, nByte);
+  pCur->aField = aField;
+  pCur->nField = nField;
+  *ppCur = &pCur->base;
+  return SQLITE_OK;
 }
 
-/* xColumn of a cursor on the change pList is on, whose columns show
-** aField[0..nField) (KALAM_CHANGE_*): the columns after them are the
-** hidden arguments, which read as NULL. */
-void kalamChangeColumn(const KalamChangeList *pList, const int *aField,
-                       int nField, int iCol, sqlite3_context *ctx){
-  const KalamChange *p = &pList->aRow[pList->iRow];
-  switch( iCol<nField ? aField[iCol] : -1 ){
+/* xClose: frees the cursor and its changes (a larger cursor frees what
+** else it holds first). */
+int kalamChangeCursorClose(sqlite3_vtab_cursor *cur){
+  KalamChangeCursor *pCur = (KalamChangeCursor*)cur;
+  kalamChangeListClear(&pCur->list);
+  sqlite3_free(pCur->list.aRow);
+  sqlite3_free(pCur);
+  return SQLITE_OK;
+}
+
+/* xEof: past the last change read (kalam_changes reads the next page
+** before it is). */
+int kalamChangeCursorEof(sqlite3_vtab_cursor *cur){
+  const KalamChangeList *pList = &((KalamChangeCursor*)cur)->list;
+  return pList->iRow>=pList->nRow;
+}
+
+/* xColumn: what the cursor's column iCol shows of the change it is on. */
+int kalamChangeCursorColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
+                            int iCol){
+  const KalamChangeCursor *pCur = (KalamChangeCursor*)cur;
+  const KalamChange *p = &pCur->list.aRow[pCur->list.iRow];
+  switch( iCol<pCur->nField ? pCur->aField[iCol] : -1 ){
     case KALAM_CHANGE_SEQ:     sqlite3_result_int64(ctx, p->iSeq); break;
     case KALAM_CHANGE_ROWID:   sqlite3_result_int64(ctx, p->iRowid); break;
     case KALAM_CHANGE_DELETED: sqlite3_result_int(ctx, p->bDeleted); break;
@@ -262,8 +289,9 @@ void kalamChangeColumn(const KalamChangeList *pList, const int *aField,
       sqlite3_result_subtype(ctx, KALAM_JSON_SUBTYPE);
       break;
     default:
-      break;
+      break;   /* the hidden arguments read as NULL */
   }
+  return SQLITE_OK;
 }
 
 /* Adds to the list up to nWant (at most) live rows of a stream's owner
@@ -306,7 +334,7 @@ static int changesPageRows(ChangesCursor *pCur, KalamTable *pTab,
                            const char *aPrefix, int nPrefix, int nWant,
                            char **pzErr){
   KalamTxn *pTxn = pCur->pDb->pTxn;
-  KalamChangeList *pPage = &pCur->page;
+  KalamChangeList *pPage = &pCur->c.list;
   int rc = SQLITE_OK;
   KalamIter *pRows, *pSeqs;
   sqlite3_int64 iSeqB = 0, iRowidB = 0, iRowidA = 0;
@@ -378,13 +406,13 @@ done:
 
 /* Reads the next page: up to CHANGES_PAGE changes after pCur->iAfter. */
 static int changesPage(ChangesCursor *pCur, char **pzErr){
-  KalamTvf *pVtab = (KalamTvf*)pCur->base.pVtab;
+  KalamTvf *pVtab = (KalamTvf*)pCur->c.base.pVtab;
   KalamTable *pTab = 0;
   char aPrefix[KALAM_MAX_PREFIX];
   int nPrefix, nWant;
   int rc;
 
-  kalamChangeListClear(&pCur->page);
+  kalamChangeListClear(&pCur->c.list);
   nWant = CHANGES_PAGE;
   if( pCur->nLeft>=0 && pCur->nLeft<nWant ) nWant = (int)pCur->nLeft;
   if( nWant==0 ){ pCur->bLast = 1; return SQLITE_OK; }
@@ -395,13 +423,13 @@ static int changesPage(ChangesCursor *pCur, char **pzErr){
   }
   if( rc ) return rc;
   if( pTab->pSchema->eKind==KALAM_KIND_STREAM ){
-    rc = kalamChangesStream(&pCur->page, pTab, pCur->pDb->pTxn, aPrefix,
+    rc = kalamChangesStream(&pCur->c.list, pTab, pCur->pDb->pTxn, aPrefix,
                             nPrefix, nWant, &pCur->iAfter, &pCur->bLast,
                             pzErr);
   }else{
     rc = changesPageRows(pCur, pTab, aPrefix, nPrefix, nWant, pzErr);
   }
-  if( pCur->nLeft>=0 ) pCur->nLeft -= pCur->page.nRow;
+  if( pCur->nLeft>=0 ) pCur->nLeft -= pCur->c.list.nRow;
   return rc;
 }
 
@@ -423,17 +451,18 @@ static int changesBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
 }
 
 static int changesOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
-  ChangesCursor *pCur = sqlite3_malloc(sizeof(*pCur));
+  static const int aField[] = {
+    [CHANGES_SEQ] = KALAM_CHANGE_SEQ, [CHANGES_ROWID] = KALAM_CHANGE_ROWID,
+    [CHANGES_DELETED] = KALAM_CHANGE_DELETED, [CHANGES_ROW] = KALAM_CHANGE_ROW
+  };
   (void)pVtab;
-  if( pCur==0 ) return SQLITE_NOMEM;
-  memset(pCur, 0, sizeof(*pCur));
-  *ppCur = &pCur->base;
-  return SQLITE_OK;
+  return kalamChangeCursorOpen(sizeof(ChangesCursor), aField,
+                               (int)(sizeof(aField)/sizeof(aField[0])), ppCur);
 }
 
 /* Lets go of the connection's view as a table cursor does (cursor.c). */
 static void changesRelease(ChangesCursor *pCur){
-  KalamTvf *pVtab = (KalamTvf*)pCur->base.pVtab;
+  KalamTvf *pVtab = (KalamTvf*)pCur->c.base.pVtab;
   if( pCur->pDb==0 ) return;
   if( --pCur->pDb->nCursor==0 && sqlite3_get_autocommit(pVtab->db) ){
     kalamCommitViewRelease(pCur->pDb);
@@ -443,11 +472,9 @@ static void changesRelease(ChangesCursor *pCur){
 
 static int changesClose(sqlite3_vtab_cursor *cur){
   ChangesCursor *pCur = (ChangesCursor*)cur;
-  kalamChangeListFree(&pCur->page);
   changesRelease(pCur);
   sqlite3_free(pCur->zTable);
-  sqlite3_free(pCur);
-  return SQLITE_OK;
+  return kalamChangeCursorClose(cur);
 }
 
 /* Reads a non-negative integer argument; NULL gives dflt. */
@@ -481,7 +508,7 @@ static int changesFilter(sqlite3_vtab_cursor *cur, int idxNum,
   int rc = SQLITE_OK;
   (void)idxStr; (void)argc;
 
-  kalamChangeListClear(&pCur->page);
+  kalamChangeListClear(&pCur->c.list);
   changesRelease(pCur);
   sqlite3_free(pCur->zTable);
   pCur->zTable = 0;
@@ -529,29 +556,13 @@ static int changesNext(sqlite3_vtab_cursor *cur){
   KalamTvf *pVtab = (KalamTvf*)cur->pVtab;
   char *zErr = 0;
   int rc = SQLITE_OK;
-  pCur->page.iRow++;
+  pCur->c.list.iRow++;
   pCur->iCount++;
-  while( pCur->page.iRow>=pCur->page.nRow && !pCur->bLast && rc==SQLITE_OK ){
+  while( kalamChangeCursorEof(cur) && !pCur->bLast && rc==SQLITE_OK ){
     rc = changesPage(pCur, &zErr);
   }
   kalamTvfError(&pVtab->base, zErr);
   return rc;
-}
-
-static int changesEof(sqlite3_vtab_cursor *cur){
-  const KalamChangeList *pPage = &((ChangesCursor*)cur)->page;
-  return pPage->iRow>=pPage->nRow;
-}
-
-static int changesColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
-                         int iCol){
-  static const int aField[] = {
-    [CHANGES_SEQ] = KALAM_CHANGE_SEQ, [CHANGES_ROWID] = KALAM_CHANGE_ROWID,
-    [CHANGES_DELETED] = KALAM_CHANGE_DELETED, [CHANGES_ROW] = KALAM_CHANGE_ROW
-  };
-  kalamChangeColumn(&((ChangesCursor*)cur)->page, aField,
-                    (int)(sizeof(aField)/sizeof(aField[0])), iCol, ctx);
-  return SQLITE_OK;
 }
 
 static int changesRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid){
@@ -560,21 +571,21 @@ static int changesRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid){
 }
 
 static sqlite3_module changesModule = {
-  0,                  /* iVersion */
-  0,                  /* xCreate: none, an eponymous-only table */
-  changesConnect,     /* xConnect */
-  changesBestIndex,   /* xBestIndex */
-  kalamTvfDisconnect, /* xDisconnect */
-  0,                  /* xDestroy */
-  changesOpen,        /* xOpen */
-  changesClose,       /* xClose */
-  changesFilter,      /* xFilter */
-  changesNext,        /* xNext */
-  changesEof,         /* xEof */
-  changesColumn,      /* xColumn */
-  changesRowid,       /* xRowid */
+  0,                       /* iVersion */
+  0,                       /* xCreate: none, an eponymous-only table */
+  changesConnect,          /* xConnect */
+  changesBestIndex,        /* xBestIndex */
+  kalamTvfDisconnect,      /* xDisconnect */
+  0,                       /* xDestroy */
+  changesOpen,             /* xOpen */
+  changesClose,            /* xClose */
+  changesFilter,           /* xFilter */
+  changesNext,             /* xNext */
+  kalamChangeCursorEof,    /* xEof */
+  kalamChangeCursorColumn, /* xColumn */
+  changesRowid,            /* xRowid */
   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* read-only: no write methods */
-  0                   /* xShadowName */
+  0                        /* xShadowName */
 };
 
 /* kalam_wait(t, since_seq, timeout_ms). Reads the table's newest _seq;

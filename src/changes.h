@@ -80,16 +80,29 @@ struct KalamChangeList {
   int nRow, nAlloc;
   int iRow;                 /* the change a cursor is on */
 };
-/* What a column of a change shows (kalamChangeColumn). */
+/* What a column of a change shows (KalamChangeCursor). */
 #define KALAM_CHANGE_SEQ     0
 #define KALAM_CHANGE_ROWID   1
 #define KALAM_CHANGE_DELETED 2
 #define KALAM_CHANGE_ROW     3
 #define KALAM_CHANGE_TS      4   /* the time of the row id, a snowflake */
+/* A cursor on a list of changes (kalam_consume's; kalam_changes's starts
+** with one): column i shows aField[i], and the columns past nField (a
+** table-valued function's hidden arguments) read as NULL. */
+typedef struct KalamChangeCursor KalamChangeCursor;
+struct KalamChangeCursor {
+  sqlite3_vtab_cursor base; /* must be first */
+  KalamChangeList list;
+  const int *aField;        /* KALAM_CHANGE_*, a static array */
+  int nField;
+};
 void kalamChangeListClear(KalamChangeList *pList);
-void kalamChangeListFree(KalamChangeList *pList);
-void kalamChangeColumn(const KalamChangeList *pList, const int *aField,
-                       int nField, int iCol, sqlite3_context *ctx);
+int kalamChangeCursorOpen(size_t nByte, const int *aField, int nField,
+                          sqlite3_vtab_cursor **ppCur);
+int kalamChangeCursorClose(sqlite3_vtab_cursor *cur);
+int kalamChangeCursorEof(sqlite3_vtab_cursor *cur);
+int kalamChangeCursorColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
+                            int iCol);
 int kalamChangesStream(KalamChangeList *pList, KalamTable *pTab,
                        KalamTxn *pTxn, const char *aPrefix, int nPrefix,
                        sqlite3_int64 nWant, sqlite3_int64 *piAfter,

@@ -104,12 +104,6 @@ static int consumePosition(KalamTable *pTab, const char *aKey, int nKey,
 #define CONSUME_N     5
 
 
-typedef struct ConsumeCursor ConsumeCursor;
-struct ConsumeCursor {
-  sqlite3_vtab_cursor base; /* must be first */
-  KalamChangeList rows;     /* the rows, read at xFilter (at most n) */
-};
-
 static int consumeConnect(sqlite3 *db, void *pAux, int argc,
                           const char *const *argv, sqlite3_vtab **ppVtab,
                           char **pzErr){
@@ -130,24 +124,20 @@ static int consumeBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   return rc;
 }
 
+/* The cursor is a list of changes (changes.c), all read at xFilter. */
 static int consumeOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
-  ConsumeCursor *pCur = sqlite3_malloc(sizeof(*pCur));
+  static const int aField[] = {
+    [CONSUME_ROWID] = KALAM_CHANGE_ROWID, [CONSUME_TS] = KALAM_CHANGE_TS,
+    [CONSUME_ROW] = KALAM_CHANGE_ROW
+  };
   (void)pVtab;
-  if( pCur==0 ) return SQLITE_NOMEM;
-  memset(pCur, 0, sizeof(*pCur));
-  *ppCur = &pCur->base;
-  return SQLITE_OK;
-}
-
-static int consumeClose(sqlite3_vtab_cursor *cur){
-  kalamChangeListFree(&((ConsumeCursor*)cur)->rows);
-  sqlite3_free(cur);
-  return SQLITE_OK;
+  return kalamChangeCursorOpen(sizeof(KalamChangeCursor), aField,
+                               (int)(sizeof(aField)/sizeof(aField[0])), ppCur);
 }
 
 static int consumeFilter(sqlite3_vtab_cursor *cur, int idxNum,
                          const char *idxStr, int argc, sqlite3_value **argv){
-  ConsumeCursor *pCur = (ConsumeCursor*)cur;
+  KalamChangeCursor *pCur = (KalamChangeCursor*)cur;
   KalamTvf *pVtab = (KalamTvf*)cur->pVtab;
   KalamTable *pTab = 0;
   char aPrefix[KALAM_MAX_PREFIX], aKey[CONSUME_KEY_MAX];
@@ -158,7 +148,7 @@ static int consumeFilter(sqlite3_vtab_cursor *cur, int idxNum,
   int rc;
   (void)idxStr; (void)argc;
 
-  kalamChangeListFree(&pCur->rows);
+  kalamChangeListClear(&pCur->list);
   rc = consumeStream(pVtab->db, pVtab->pConn, "kalam_consume", argv[0], &pTab,
                      aPrefix, &nPrefix, &zErr);
   if( rc==SQLITE_OK ){
@@ -181,7 +171,7 @@ static int consumeFilter(sqlite3_vtab_cursor *cur, int idxNum,
   }
   if( rc==SQLITE_OK ){
     int bLast;
-    rc = kalamChangesStream(&pCur->rows, pTab, pTab->pDb->pTxn, aPrefix,
+    rc = kalamChangesStream(&pCur->list, pTab, pTab->pDb->pTxn, aPrefix,
                             nPrefix, nWant, &iPos, &bLast, &zErr);
   }
   kalamTvfError(&pVtab->base, zErr);
@@ -189,48 +179,32 @@ static int consumeFilter(sqlite3_vtab_cursor *cur, int idxNum,
 }
 
 static int consumeNext(sqlite3_vtab_cursor *cur){
-  ((ConsumeCursor*)cur)->rows.iRow++;
-  return SQLITE_OK;
-}
-
-static int consumeEof(sqlite3_vtab_cursor *cur){
-  const KalamChangeList *pRows = &((ConsumeCursor*)cur)->rows;
-  return pRows->iRow>=pRows->nRow;
-}
-
-static int consumeColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
-                         int iCol){
-  static const int aField[] = {
-    [CONSUME_ROWID] = KALAM_CHANGE_ROWID, [CONSUME_TS] = KALAM_CHANGE_TS,
-    [CONSUME_ROW] = KALAM_CHANGE_ROW
-  };
-  kalamChangeColumn(&((ConsumeCursor*)cur)->rows, aField,
-                    (int)(sizeof(aField)/sizeof(aField[0])), iCol, ctx);
+  ((KalamChangeCursor*)cur)->list.iRow++;
   return SQLITE_OK;
 }
 
 static int consumeRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid){
-  const KalamChangeList *pRows = &((ConsumeCursor*)cur)->rows;
-  *pRowid = pRows->aRow[pRows->iRow].iRowid;
+  const KalamChangeList *pList = &((KalamChangeCursor*)cur)->list;
+  *pRowid = pList->aRow[pList->iRow].iRowid;
   return SQLITE_OK;
 }
 
 static sqlite3_module consumeModule = {
-  0,                  /* iVersion */
-  0,                  /* xCreate: none, an eponymous-only table */
-  consumeConnect,     /* xConnect */
-  consumeBestIndex,   /* xBestIndex */
-  kalamTvfDisconnect, /* xDisconnect */
-  0,                  /* xDestroy */
-  consumeOpen,        /* xOpen */
-  consumeClose,       /* xClose */
-  consumeFilter,      /* xFilter */
-  consumeNext,        /* xNext */
-  consumeEof,         /* xEof */
-  consumeColumn,      /* xColumn */
-  consumeRowid,       /* xRowid */
+  0,                       /* iVersion */
+  0,                       /* xCreate: none, an eponymous-only table */
+  consumeConnect,          /* xConnect */
+  consumeBestIndex,        /* xBestIndex */
+  kalamTvfDisconnect,      /* xDisconnect */
+  0,                       /* xDestroy */
+  consumeOpen,             /* xOpen */
+  kalamChangeCursorClose,  /* xClose */
+  consumeFilter,           /* xFilter */
+  consumeNext,             /* xNext */
+  kalamChangeCursorEof,    /* xEof */
+  kalamChangeCursorColumn, /* xColumn */
+  consumeRowid,            /* xRowid */
   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* read-only: no write methods */
-  0                   /* xShadowName */
+  0                        /* xShadowName */
 };
 
 /* ---------------------------------------------------------- kalam_ack */
