@@ -21,6 +21,11 @@
 ** that nothing of a table is held between xNext calls but the connection
 ** (whose view of the store stays put while the cursor is open, as a
 ** table cursor's does).
+**
+** A materialized change (KalamChange) and the cursor on a list of them
+** (KalamChangeCursor) serve kalam_consume too (consume.c), which reads a
+** stream's feed as kalam_changes does (kalamChangesStream) and shows other
+** columns of the same rows.
 */
 #include "kalam_int.h"
 #include <string.h>
@@ -45,27 +50,14 @@ SQLITE_EXTENSION_INIT3
 #define CHANGES_HAS_LIMIT 0x04
 
 
-/* One change, materialized. */
-typedef struct ChangesRow ChangesRow;
-struct ChangesRow {
-  sqlite3_int64 iSeq;
-  sqlite3_int64 iRowid;
-  int bDeleted;
-  char *zRow;               /* JSON object of the user columns (sqlite3_free) */
-  int nRow;
-};
-
 typedef struct ChangesCursor ChangesCursor;
 struct ChangesCursor {
-  sqlite3_vtab_cursor base; /* must be first */
+  KalamChangeCursor c;      /* must be first: the current page */
   KalamDb *pDb;             /* the table's database; its nCursor counts us */
   char *zTable;             /* the name as given */
   sqlite3_int64 iAfter;     /* the next page starts after this _seq */
   sqlite3_int64 nLeft;      /* rows the limit still allows, or -1 */
   int bLast;                /* the current page is the last */
-  ChangesRow *aRow;         /* the current page */
-  int nRow;
-  int iRow;
   sqlite3_int64 iCount;     /* rows returned: xRowid */
 };
 
@@ -177,8 +169,7 @@ static int changesCheckHorizon(KalamTable *pTab, const char *aPrefix,
   if( pTab->pSchema->eKind==KALAM_KIND_STREAM ){
     /* Rows past iSince but below the ttl's cutoff expired unseen, even if
     ** they are still on disk. */
-    sqlite3_int64 iCut = kalamSnowflakeMin(kalamNowMs()
-                                           - pTab->pSchema->nTtlSeconds*1000);
+    sqlite3_int64 iCut = kalamFeedStreamCut(pTab->pSchema->nTtlSeconds);
     if( iSince + 1 < iCut ){
       char aLo[KALAM_ROWKEY_MAX], aHi[KALAM_ROWKEY_MAX];
       int nLo = kalamKeyRow(aLo, aPrefix, nPrefix, iSince + 1);
@@ -201,13 +192,13 @@ static int changesCheckHorizon(KalamTable *pTab, const char *aPrefix,
   return SQLITE_OK;
 }
 
-/* Takes the stored row zVal of iRowid into the page, if it is the state
+/* Takes the stored row zVal of iRowid into the list, if it is the state
 ** the change entry of iSeq names (iSeq 0: a stream row, always). */
-static int changesTake(ChangesCursor *pCur, KalamTable *pTab,
+static int changesTake(KalamChangeList *pList, KalamTable *pTab,
                        sqlite3_int64 iSeq, sqlite3_int64 iRowid,
                        const char *zVal, size_t nVal, char **pzErr){
   const KalamSchema *pSchema = pTab->pSchema;
-  ChangesRow *pOut = &pCur->aRow[pCur->nRow];
+  KalamChange *pOut;
   KalamRow row;
   int rc;
   memset(&row, 0, sizeof(row));
@@ -220,54 +211,115 @@ static int changesTake(ChangesCursor *pCur, KalamTable *pTab,
   /* An entry that names another state than the row's is not the row's
   ** change (kalam_check reports it); the row's own entry comes in turn. */
   if( iSeq && row.aSys[KALAM_SYS_SEQ]!=iSeq ) goto done;
+  if( pList->nRow>=pList->nAlloc ){
+    int nNew = pList->nAlloc ? pList->nAlloc*2 : 64;
+    KalamChange *aNew = sqlite3_realloc64(pList->aRow,
+                                          sizeof(KalamChange)*(size_t)nNew);
+    if( aNew==0 ){ rc = SQLITE_NOMEM; goto done; }
+    pList->aRow = aNew;
+    pList->nAlloc = nNew;
+  }
+  pOut = &pList->aRow[pList->nRow];
   memset(pOut, 0, sizeof(*pOut));
   pOut->iSeq = row.aSys[KALAM_SYS_SEQ];
   pOut->iRowid = iRowid;
   pOut->bDeleted = pSchema->eKind!=KALAM_KIND_STREAM
                 && row.aSys[KALAM_SYS_DELETED]!=0;
   rc = kalamRowUserJson(pSchema, &row, &pOut->zRow, &pOut->nRow, pzErr);
-  if( rc==SQLITE_OK ) pCur->nRow++;
+  if( rc==SQLITE_OK ) pList->nRow++;
 done:
   kalamRowFree(&row);
   return rc;
 }
 
-static void changesPageFree(ChangesCursor *pCur){
+/* Frees the changes of a list, keeping its array for the next ones. */
+void kalamChangeListClear(KalamChangeList *pList){
   int i;
-  for(i=0; i<pCur->nRow; i++) sqlite3_free(pCur->aRow[i].zRow);
-  pCur->nRow = 0;
-  pCur->iRow = 0;
+  for(i=0; i<pList->nRow; i++) sqlite3_free(pList->aRow[i].zRow);
+  pList->nRow = 0;
+  pList->iRow = 0;
 }
 
-/* A stream's page: its live rows after pCur->iAfter, in row id order. */
-static int changesPageStream(ChangesCursor *pCur, KalamTable *pTab,
-                             const char *aPrefix, int nPrefix, int nWant,
-                             char **pzErr){
-  char aLo[KALAM_ROWKEY_MAX], aHi[KALAM_BOUND_MAX];
-  sqlite3_int64 iFrom = pCur->iAfter + 1;
-  sqlite3_int64 iCut = kalamSnowflakeMin(kalamNowMs()
-                                         - pTab->pSchema->nTtlSeconds*1000);
-  int nLo, nHi, rc = SQLITE_OK;
+/* Opens a cursor of nByte bytes (a KalamChangeCursor, or a struct that
+** starts with one) whose columns show aField[0..nField). */
+int kalamChangeCursorOpen(size_t nByte, const int *aField, int nField,
+                          sqlite3_vtab_cursor **ppCur){
+  KalamChangeCursor *pCur;
+  assert( nByte>=sizeof(*pCur) );
+  pCur = sqlite3_malloc64(nByte);
+  if( pCur==0 ) return SQLITE_NOMEM;
+  memset(pCur, 0, nByte);
+  pCur->aField = aField;
+  pCur->nField = nField;
+  *ppCur = &pCur->base;
+  return SQLITE_OK;
+}
+
+/* xClose: frees the cursor and its changes (a larger cursor frees what
+** else it holds first). */
+int kalamChangeCursorClose(sqlite3_vtab_cursor *cur){
+  KalamChangeCursor *pCur = (KalamChangeCursor*)cur;
+  kalamChangeListClear(&pCur->list);
+  sqlite3_free(pCur->list.aRow);
+  sqlite3_free(pCur);
+  return SQLITE_OK;
+}
+
+/* xEof: past the last change read (kalam_changes reads the next page
+** before it is). */
+int kalamChangeCursorEof(sqlite3_vtab_cursor *cur){
+  const KalamChangeList *pList = &((KalamChangeCursor*)cur)->list;
+  return pList->iRow>=pList->nRow;
+}
+
+/* xColumn: what the cursor's column iCol shows of the change it is on. */
+int kalamChangeCursorColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
+                            int iCol){
+  const KalamChangeCursor *pCur = (KalamChangeCursor*)cur;
+  const KalamChange *p = &pCur->list.aRow[pCur->list.iRow];
+  switch( iCol<pCur->nField ? pCur->aField[iCol] : -1 ){
+    case KALAM_CHANGE_SEQ:     sqlite3_result_int64(ctx, p->iSeq); break;
+    case KALAM_CHANGE_ROWID:   sqlite3_result_int64(ctx, p->iRowid); break;
+    case KALAM_CHANGE_DELETED: sqlite3_result_int(ctx, p->bDeleted); break;
+    case KALAM_CHANGE_TS:
+      sqlite3_result_int64(ctx, kalamSnowflakeMs(p->iRowid));
+      break;
+    case KALAM_CHANGE_ROW:
+      sqlite3_result_text(ctx, p->zRow, p->nRow, SQLITE_TRANSIENT);
+      sqlite3_result_subtype(ctx, KALAM_JSON_SUBTYPE);
+      break;
+    default:
+      break;   /* the hidden arguments read as NULL */
+  }
+  return SQLITE_OK;
+}
+
+/* Adds to the list up to nWant (at most) live rows of a stream's owner
+** after row id *piAfter, in row id order, as the transaction pTxn sees
+** them (kalamFeedStream). *piAfter moves to the last row read; *pbLast
+** says whether the stream had no more. */
+int kalamChangesStream(KalamChangeList *pList, KalamTable *pTab,
+                       KalamTxn *pTxn, const char *aPrefix, int nPrefix,
+                       sqlite3_int64 nWant, sqlite3_int64 *piAfter,
+                       int *pbLast, char **pzErr){
   KalamIter *pIt;
-  if( iFrom < iCut ) iFrom = iCut;
-  nLo = kalamKeyRow(aLo, aPrefix, nPrefix, iFrom);
-  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aHi, &nHi, aHi, &nHi);
-  pIt = kalamTxnIterator(pCur->pDb->pTxn, pTab->pCf, aLo, nLo, aHi, nHi, 0);
+  int rc = SQLITE_OK;
+  if( nWant==0 ) return SQLITE_OK;
+  pIt = kalamFeedStream(pTxn, pTab->pCf, pTab->pSchema->nTtlSeconds, aPrefix,
+                        nPrefix, *piAfter);
   if( pIt==0 ) return SQLITE_NOMEM;
-  for(kalamIterSeek(pIt, aLo, (size_t)nLo);
-      rc==SQLITE_OK && pCur->nRow<nWant && kalamIterValid(pIt);
+  for(; rc==SQLITE_OK && pList->nRow<nWant && kalamIterValid(pIt);
       kalamIterNext(pIt)){
-    size_t nKey, nVal;
-    const char *zKey = kalamIterKey(pIt, &nKey);
-    const char *zVal = kalamIterValue(pIt, &nVal);
+    const char *zVal;
+    size_t nVal;
     sqlite3_int64 iRowid;
-    if( !kalamKeyRowDecode(zKey, nKey, nPrefix, &iRowid) ) continue;
-    pCur->iAfter = iRowid;
+    if( !kalamFeedRow(pIt, nPrefix, &iRowid, &zVal, &nVal) ) continue;
+    *piAfter = iRowid;
     pTab->pConn->nRowsRead++;
-    rc = changesTake(pCur, pTab, 0, iRowid, zVal, nVal, pzErr);
+    rc = changesTake(pList, pTab, 0, iRowid, zVal, nVal, pzErr);
   }
   if( rc==SQLITE_OK ){
-    pCur->bLast = !kalamIterValid(pIt);
+    *pbLast = !kalamIterValid(pIt);
     rc = kalamIterError(pIt, pzErr);
   }
   kalamIterDestroy(pIt);
@@ -282,32 +334,25 @@ static int changesPageRows(ChangesCursor *pCur, KalamTable *pTab,
                            const char *aPrefix, int nPrefix, int nWant,
                            char **pzErr){
   KalamTxn *pTxn = pCur->pDb->pTxn;
-  char aLo[KALAM_ROWKEY_MAX], aHi[KALAM_BOUND_MAX];
-  int nLo, nHi, rc = SQLITE_OK;
-  KalamIter *pRows = 0, *pSeqs = 0;
+  KalamChangeList *pPage = &pCur->c.list;
+  int rc = SQLITE_OK;
+  KalamIter *pRows, *pSeqs;
   sqlite3_int64 iSeqB = 0, iRowidB = 0, iRowidA = 0;
   char *zB = 0;             /* the row of the entry pSeqs is on */
   size_t nB = 0;
   int bA = 0, bB = 0;       /* each range has a row ready */
 
-  nLo = kalamKeyRow(aLo, aPrefix, nPrefix, pCur->iAfter + 1);
-  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aHi, &nHi, aHi, &nHi);
-  pRows = kalamTxnIterator(pTxn, pTab->pCf, aLo, nLo, aHi, nHi, 0);
-  if( pRows ) kalamIterSeek(pRows, aLo, (size_t)nLo);
-  nLo = kalamKeyNumbered(aLo, aPrefix, nPrefix, KALAM_TAG_SEQ,
-                         pCur->iAfter + 1);
-  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_SEQ, aHi, &nHi, aHi, &nHi);
-  pSeqs = kalamTxnIterator(pTxn, pTab->pCf, aLo, nLo, aHi, nHi, 0);
-  if( pSeqs ) kalamIterSeek(pSeqs, aLo, (size_t)nLo);
+  pRows = kalamFeedRows(pTxn, pTab->pCf, aPrefix, nPrefix, pCur->iAfter + 1);
+  pSeqs = kalamFeedEntries(pTxn, pTab->pCf, aPrefix, nPrefix,
+                           pCur->iAfter + 1);
   if( pRows==0 || pSeqs==0 ){ rc = SQLITE_NOMEM; goto done; }
 
-  while( rc==SQLITE_OK && pCur->nRow<nWant ){
+  while( rc==SQLITE_OK && pPage->nRow<nWant ){
     /* The next row whose _seq is its row id. */
     while( !bA && kalamIterValid(pRows) ){
-      size_t nKey, nVal;
-      const char *zKey = kalamIterKey(pRows, &nKey);
-      const char *zVal = kalamIterValue(pRows, &nVal);
-      if( kalamKeyRowDecode(zKey, nKey, nPrefix, &iRowidA) ){
+      const char *zVal;
+      size_t nVal;
+      if( kalamFeedRow(pRows, nPrefix, &iRowidA, &zVal, &nVal) ){
         pTab->pConn->nRowsRead++;
         if( kalamRowSeq(zVal, nVal)==iRowidA ){ bA = 1; break; }
       }
@@ -315,11 +360,7 @@ static int changesPageRows(ChangesCursor *pCur, KalamTable *pTab,
     }
     /* The next change entry whose row is there in that state. */
     while( !bB && rc==SQLITE_OK && kalamIterValid(pSeqs) ){
-      size_t nKey, nVal;
-      const char *zKey = kalamIterKey(pSeqs, &nKey);
-      const char *zVal = kalamIterValue(pSeqs, &nVal);
-      if( kalamKeyNumberedDecode(zKey, nKey, nPrefix, KALAM_TAG_SEQ, &iSeqB)
-       && kalamKeyRowDecode(zVal, nVal, 0, &iRowidB) ){
+      if( kalamFeedEntry(pSeqs, nPrefix, &iSeqB, &iRowidB) ){
         /* Hot, or flushed to a cold file (cold_read.c). */
         rc = kalamRowReadCopy(pTab, aPrefix, nPrefix, iRowidB, &zB, &nB,
                               pzErr);
@@ -337,12 +378,12 @@ static int changesPageRows(ChangesCursor *pCur, KalamTable *pTab,
       size_t nVal;
       const char *zVal = kalamIterValue(pRows, &nVal);
       pCur->iAfter = iRowidA;
-      rc = changesTake(pCur, pTab, iRowidA, iRowidA, zVal, nVal, pzErr);
+      rc = changesTake(pPage, pTab, iRowidA, iRowidA, zVal, nVal, pzErr);
       bA = 0;
       kalamIterNext(pRows);
     }else{
       pCur->iAfter = iSeqB;
-      rc = changesTake(pCur, pTab, iSeqB, iRowidB, zB, nB, pzErr);
+      rc = changesTake(pPage, pTab, iSeqB, iRowidB, zB, nB, pzErr);
       kalamStoreFree(zB);
       zB = 0;
       bB = 0;
@@ -365,13 +406,13 @@ done:
 
 /* Reads the next page: up to CHANGES_PAGE changes after pCur->iAfter. */
 static int changesPage(ChangesCursor *pCur, char **pzErr){
-  KalamTvf *pVtab = (KalamTvf*)pCur->base.pVtab;
+  KalamTvf *pVtab = (KalamTvf*)pCur->c.base.pVtab;
   KalamTable *pTab = 0;
   char aPrefix[KALAM_MAX_PREFIX];
   int nPrefix, nWant;
   int rc;
 
-  changesPageFree(pCur);
+  kalamChangeListClear(&pCur->c.list);
   nWant = CHANGES_PAGE;
   if( pCur->nLeft>=0 && pCur->nLeft<nWant ) nWant = (int)pCur->nLeft;
   if( nWant==0 ){ pCur->bLast = 1; return SQLITE_OK; }
@@ -381,16 +422,14 @@ static int changesPage(ChangesCursor *pCur, char **pzErr){
     rc = kalamChangesOwner(pTab, "kalam_changes", aPrefix, &nPrefix, pzErr);
   }
   if( rc ) return rc;
-  if( pCur->aRow==0 ){
-    pCur->aRow = sqlite3_malloc64(sizeof(ChangesRow)*CHANGES_PAGE);
-    if( pCur->aRow==0 ) return SQLITE_NOMEM;
-  }
   if( pTab->pSchema->eKind==KALAM_KIND_STREAM ){
-    rc = changesPageStream(pCur, pTab, aPrefix, nPrefix, nWant, pzErr);
+    rc = kalamChangesStream(&pCur->c.list, pTab, pCur->pDb->pTxn, aPrefix,
+                            nPrefix, nWant, &pCur->iAfter, &pCur->bLast,
+                            pzErr);
   }else{
     rc = changesPageRows(pCur, pTab, aPrefix, nPrefix, nWant, pzErr);
   }
-  if( pCur->nLeft>=0 ) pCur->nLeft -= pCur->nRow;
+  if( pCur->nLeft>=0 ) pCur->nLeft -= pCur->c.list.nRow;
   return rc;
 }
 
@@ -412,17 +451,18 @@ static int changesBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
 }
 
 static int changesOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
-  ChangesCursor *pCur = sqlite3_malloc(sizeof(*pCur));
+  static const int aField[] = {
+    [CHANGES_SEQ] = KALAM_CHANGE_SEQ, [CHANGES_ROWID] = KALAM_CHANGE_ROWID,
+    [CHANGES_DELETED] = KALAM_CHANGE_DELETED, [CHANGES_ROW] = KALAM_CHANGE_ROW
+  };
   (void)pVtab;
-  if( pCur==0 ) return SQLITE_NOMEM;
-  memset(pCur, 0, sizeof(*pCur));
-  *ppCur = &pCur->base;
-  return SQLITE_OK;
+  return kalamChangeCursorOpen(sizeof(ChangesCursor), aField,
+                               (int)(sizeof(aField)/sizeof(aField[0])), ppCur);
 }
 
 /* Lets go of the connection's view as a table cursor does (cursor.c). */
 static void changesRelease(ChangesCursor *pCur){
-  KalamTvf *pVtab = (KalamTvf*)pCur->base.pVtab;
+  KalamTvf *pVtab = (KalamTvf*)pCur->c.base.pVtab;
   if( pCur->pDb==0 ) return;
   if( --pCur->pDb->nCursor==0 && sqlite3_get_autocommit(pVtab->db) ){
     kalamCommitViewRelease(pCur->pDb);
@@ -432,12 +472,9 @@ static void changesRelease(ChangesCursor *pCur){
 
 static int changesClose(sqlite3_vtab_cursor *cur){
   ChangesCursor *pCur = (ChangesCursor*)cur;
-  changesPageFree(pCur);
   changesRelease(pCur);
-  sqlite3_free(pCur->aRow);
   sqlite3_free(pCur->zTable);
-  sqlite3_free(pCur);
-  return SQLITE_OK;
+  return kalamChangeCursorClose(cur);
 }
 
 /* Reads a non-negative integer argument; NULL gives dflt. */
@@ -471,7 +508,7 @@ static int changesFilter(sqlite3_vtab_cursor *cur, int idxNum,
   int rc = SQLITE_OK;
   (void)idxStr; (void)argc;
 
-  changesPageFree(pCur);
+  kalamChangeListClear(&pCur->c.list);
   changesRelease(pCur);
   sqlite3_free(pCur->zTable);
   pCur->zTable = 0;
@@ -519,36 +556,13 @@ static int changesNext(sqlite3_vtab_cursor *cur){
   KalamTvf *pVtab = (KalamTvf*)cur->pVtab;
   char *zErr = 0;
   int rc = SQLITE_OK;
-  pCur->iRow++;
+  pCur->c.list.iRow++;
   pCur->iCount++;
-  while( pCur->iRow>=pCur->nRow && !pCur->bLast && rc==SQLITE_OK ){
+  while( kalamChangeCursorEof(cur) && !pCur->bLast && rc==SQLITE_OK ){
     rc = changesPage(pCur, &zErr);
   }
   kalamTvfError(&pVtab->base, zErr);
   return rc;
-}
-
-static int changesEof(sqlite3_vtab_cursor *cur){
-  ChangesCursor *pCur = (ChangesCursor*)cur;
-  return pCur->iRow>=pCur->nRow;
-}
-
-static int changesColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
-                         int iCol){
-  ChangesCursor *pCur = (ChangesCursor*)cur;
-  const ChangesRow *p = &pCur->aRow[pCur->iRow];
-  switch( iCol ){
-    case CHANGES_SEQ:     sqlite3_result_int64(ctx, p->iSeq); break;
-    case CHANGES_ROWID:   sqlite3_result_int64(ctx, p->iRowid); break;
-    case CHANGES_DELETED: sqlite3_result_int(ctx, p->bDeleted); break;
-    case CHANGES_ROW:
-      sqlite3_result_text(ctx, p->zRow, p->nRow, SQLITE_TRANSIENT);
-      sqlite3_result_subtype(ctx, KALAM_JSON_SUBTYPE);
-      break;
-    default:
-      break;   /* the hidden arguments read as NULL */
-  }
-  return SQLITE_OK;
 }
 
 static int changesRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid){
@@ -557,21 +571,21 @@ static int changesRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid){
 }
 
 static sqlite3_module changesModule = {
-  0,                  /* iVersion */
-  0,                  /* xCreate: none, an eponymous-only table */
-  changesConnect,     /* xConnect */
-  changesBestIndex,   /* xBestIndex */
-  kalamTvfDisconnect, /* xDisconnect */
-  0,                  /* xDestroy */
-  changesOpen,        /* xOpen */
-  changesClose,       /* xClose */
-  changesFilter,      /* xFilter */
-  changesNext,        /* xNext */
-  changesEof,         /* xEof */
-  changesColumn,      /* xColumn */
-  changesRowid,       /* xRowid */
+  0,                       /* iVersion */
+  0,                       /* xCreate: none, an eponymous-only table */
+  changesConnect,          /* xConnect */
+  changesBestIndex,        /* xBestIndex */
+  kalamTvfDisconnect,      /* xDisconnect */
+  0,                       /* xDestroy */
+  changesOpen,             /* xOpen */
+  changesClose,            /* xClose */
+  changesFilter,           /* xFilter */
+  changesNext,             /* xNext */
+  kalamChangeCursorEof,    /* xEof */
+  kalamChangeCursorColumn, /* xColumn */
+  changesRowid,            /* xRowid */
   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* read-only: no write methods */
-  0                   /* xShadowName */
+  0                        /* xShadowName */
 };
 
 /* kalam_wait(t, since_seq, timeout_ms). Reads the table's newest _seq;

@@ -11,7 +11,8 @@
 
 /************************************************************************
 ** Interface to feed.c: the change entries (the _seq index) and horizons
-** that kalam_changes reads, written beside the rows.
+** that kalam_changes reads, written beside the rows, and the ranges of
+** rows and entries its readers iterate over.
 */
 void kalamFeedPut(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
                   int nPrefix, sqlite3_int64 iSeq, sqlite3_int64 iRowid);
@@ -25,6 +26,18 @@ int kalamFeedHorizon(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
 int kalamFeedNewest(KalamTxn *pTxn, KalamCf *pCf, int eKind,
                     const char *aPrefix, int nPrefix,
                     sqlite3_int64 *piNewest, char **pzErr);
+KalamIter *kalamFeedRows(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
+                         int nPrefix, sqlite3_int64 iFrom);
+KalamIter *kalamFeedEntries(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
+                            int nPrefix, sqlite3_int64 iFrom);
+sqlite3_int64 kalamFeedStreamCut(sqlite3_int64 nTtlSeconds);
+KalamIter *kalamFeedStream(KalamTxn *pTxn, KalamCf *pCf,
+                           sqlite3_int64 nTtlSeconds, const char *aPrefix,
+                           int nPrefix, sqlite3_int64 iAfter);
+int kalamFeedRow(KalamIter *pIt, int nPrefix, sqlite3_int64 *piRowid,
+                 const char **pzVal, size_t *pnVal);
+int kalamFeedEntry(KalamIter *pIt, int nPrefix, sqlite3_int64 *piSeq,
+                   sqlite3_int64 *piRowid);
 struct timespec;
 void kalamFeedNotify(void);
 sqlite3_int64 kalamFeedGeneration(void);
@@ -50,8 +63,50 @@ void kalamSubscribeDeliver(KalamSubBatch *pB, KalamStore *pStore,
                            int bApplied);
 
 /************************************************************************
-** Interface to changes.c: kalam_changes and kalam_wait.
+** Interface to changes.c: kalam_changes and kalam_wait, and the change
+** rows that kalam_changes and kalam_consume (consume.c) both return.
 */
+typedef struct KalamChange KalamChange;
+struct KalamChange {
+  sqlite3_int64 iSeq;
+  sqlite3_int64 iRowid;
+  int bDeleted;
+  char *zRow;               /* JSON object of the user columns (sqlite3_free) */
+  int nRow;
+};
+typedef struct KalamChangeList KalamChangeList;
+struct KalamChangeList {
+  KalamChange *aRow;        /* nAlloc slots, nRow of them filled */
+  int nRow, nAlloc;
+  int iRow;                 /* the change a cursor is on */
+};
+/* What a column of a change shows (KalamChangeCursor). */
+#define KALAM_CHANGE_SEQ     0
+#define KALAM_CHANGE_ROWID   1
+#define KALAM_CHANGE_DELETED 2
+#define KALAM_CHANGE_ROW     3
+#define KALAM_CHANGE_TS      4   /* the time of the row id, a snowflake */
+/* A cursor on a list of changes (kalam_consume's; kalam_changes's starts
+** with one): column i shows aField[i], and the columns past nField (a
+** table-valued function's hidden arguments) read as NULL. */
+typedef struct KalamChangeCursor KalamChangeCursor;
+struct KalamChangeCursor {
+  sqlite3_vtab_cursor base; /* must be first */
+  KalamChangeList list;
+  const int *aField;        /* KALAM_CHANGE_*, a static array */
+  int nField;
+};
+void kalamChangeListClear(KalamChangeList *pList);
+int kalamChangeCursorOpen(size_t nByte, const int *aField, int nField,
+                          sqlite3_vtab_cursor **ppCur);
+int kalamChangeCursorClose(sqlite3_vtab_cursor *cur);
+int kalamChangeCursorEof(sqlite3_vtab_cursor *cur);
+int kalamChangeCursorColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
+                            int iCol);
+int kalamChangesStream(KalamChangeList *pList, KalamTable *pTab,
+                       KalamTxn *pTxn, const char *aPrefix, int nPrefix,
+                       sqlite3_int64 nWant, sqlite3_int64 *piAfter,
+                       int *pbLast, char **pzErr);
 int kalamChangesRegister(sqlite3 *db, KalamConn *pConn);
 int kalamChangesTableFind(sqlite3 *db, KalamConn *pConn, const char *zName,
                           KalamTable **ppTab, char **pzErr);

@@ -94,15 +94,6 @@ static int consumePosition(KalamTable *pTab, const char *aKey, int nKey,
   return rc;
 }
 
-/* The first row id a group at iPos reads: the one after its position, or
-** the oldest live row if expiry has passed the position. */
-static sqlite3_int64 consumeStart(const KalamSchema *pSchema,
-                                  sqlite3_int64 iPos){
-  sqlite3_int64 iCut = kalamSnowflakeMin(kalamNowMs()
-                                         - pSchema->nTtlSeconds*1000);
-  return iPos + 1 > iCut ? iPos + 1 : iCut;
-}
-
 /* ------------------------------------------------------ kalam_consume */
 
 #define CONSUME_ROWID 0
@@ -112,21 +103,6 @@ static sqlite3_int64 consumeStart(const KalamSchema *pSchema,
 #define CONSUME_GROUP 4
 #define CONSUME_N     5
 
-
-typedef struct ConsumeRow ConsumeRow;
-struct ConsumeRow {
-  sqlite3_int64 iRowid;
-  char *zRow;               /* sqlite3_free */
-  int nRow;
-};
-
-typedef struct ConsumeCursor ConsumeCursor;
-struct ConsumeCursor {
-  sqlite3_vtab_cursor base; /* must be first */
-  ConsumeRow *aRow;         /* the rows, read at xFilter (at most n) */
-  int nRow;
-  int iRow;
-};
 
 static int consumeConnect(sqlite3 *db, void *pAux, int argc,
                           const char *const *argv, sqlite3_vtab **ppVtab,
@@ -148,84 +124,20 @@ static int consumeBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   return rc;
 }
 
+/* The cursor is a list of changes (changes.c), all read at xFilter. */
 static int consumeOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
-  ConsumeCursor *pCur = sqlite3_malloc(sizeof(*pCur));
+  static const int aField[] = {
+    [CONSUME_ROWID] = KALAM_CHANGE_ROWID, [CONSUME_TS] = KALAM_CHANGE_TS,
+    [CONSUME_ROW] = KALAM_CHANGE_ROW
+  };
   (void)pVtab;
-  if( pCur==0 ) return SQLITE_NOMEM;
-  memset(pCur, 0, sizeof(*pCur));
-  *ppCur = &pCur->base;
-  return SQLITE_OK;
-}
-
-static void consumeReset(ConsumeCursor *pCur){
-  int i;
-  for(i=0; i<pCur->nRow; i++) sqlite3_free(pCur->aRow[i].zRow);
-  sqlite3_free(pCur->aRow);
-  pCur->aRow = 0;
-  pCur->nRow = pCur->iRow = 0;
-}
-
-static int consumeClose(sqlite3_vtab_cursor *cur){
-  consumeReset((ConsumeCursor*)cur);
-  sqlite3_free(cur);
-  return SQLITE_OK;
-}
-
-/* Reads up to nWant rows of the owner after the group's position. */
-static int consumeRead(ConsumeCursor *pCur, KalamTable *pTab,
-                       const char *aPrefix, int nPrefix, sqlite3_int64 iPos,
-                       sqlite3_int64 nWant, char **pzErr){
-  char aLo[KALAM_ROWKEY_MAX], aHi[KALAM_BOUND_MAX];
-  int nLo, nHi, rc = SQLITE_OK;
-  KalamIter *pIt;
-  KalamRow row;
-  if( nWant==0 ) return SQLITE_OK;
-  pCur->aRow = sqlite3_malloc64(sizeof(ConsumeRow)
-                                * (sqlite3_uint64)(nWant < 256 ? nWant : 256));
-  if( pCur->aRow==0 ) return SQLITE_NOMEM;
-  memset(&row, 0, sizeof(row));
-  nLo = kalamKeyRow(aLo, aPrefix, nPrefix, consumeStart(pTab->pSchema, iPos));
-  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aHi, &nHi, aHi, &nHi);
-  pIt = kalamTxnIterator(pTab->pDb->pTxn, pTab->pCf, aLo, nLo, aHi, nHi, 0);
-  if( pIt==0 ) return SQLITE_NOMEM;
-  for(kalamIterSeek(pIt, aLo, (size_t)nLo);
-      rc==SQLITE_OK && pCur->nRow<nWant && kalamIterValid(pIt);
-      kalamIterNext(pIt)){
-    size_t nKey, nVal;
-    const char *zKey = kalamIterKey(pIt, &nKey);
-    const char *zVal = kalamIterValue(pIt, &nVal);
-    ConsumeRow *pOut;
-    sqlite3_int64 iRowid;
-    if( !kalamKeyRowDecode(zKey, nKey, nPrefix, &iRowid) ) continue;
-    if( pCur->nRow>=256 && (pCur->nRow & (pCur->nRow-1))==0 ){
-      ConsumeRow *aNew = sqlite3_realloc64(pCur->aRow,
-          sizeof(ConsumeRow)*(sqlite3_uint64)pCur->nRow*2);
-      if( aNew==0 ){ rc = SQLITE_NOMEM; break; }
-      pCur->aRow = aNew;
-    }
-    pTab->pConn->nRowsRead++;
-    rc = kalamRowParse(&row, pTab->pSchema, zVal, nVal);
-    if( rc ){
-      if( rc==SQLITE_CORRUPT ){
-        *pzErr = kalamRowCorruptMessage(pTab->pSchema, iRowid);
-      }
-      break;
-    }
-    pOut = &pCur->aRow[pCur->nRow];
-    pOut->iRowid = iRowid;
-    rc = kalamRowUserJson(pTab->pSchema, &row, &pOut->zRow, &pOut->nRow,
-                          pzErr);
-    if( rc==SQLITE_OK ) pCur->nRow++;
-  }
-  if( rc==SQLITE_OK ) rc = kalamIterError(pIt, pzErr);
-  kalamIterDestroy(pIt);
-  kalamRowFree(&row);
-  return rc;
+  return kalamChangeCursorOpen(sizeof(KalamChangeCursor), aField,
+                               (int)(sizeof(aField)/sizeof(aField[0])), ppCur);
 }
 
 static int consumeFilter(sqlite3_vtab_cursor *cur, int idxNum,
                          const char *idxStr, int argc, sqlite3_value **argv){
-  ConsumeCursor *pCur = (ConsumeCursor*)cur;
+  KalamChangeCursor *pCur = (KalamChangeCursor*)cur;
   KalamTvf *pVtab = (KalamTvf*)cur->pVtab;
   KalamTable *pTab = 0;
   char aPrefix[KALAM_MAX_PREFIX], aKey[CONSUME_KEY_MAX];
@@ -236,7 +148,7 @@ static int consumeFilter(sqlite3_vtab_cursor *cur, int idxNum,
   int rc;
   (void)idxStr; (void)argc;
 
-  consumeReset(pCur);
+  kalamChangeListClear(&pCur->list);
   rc = consumeStream(pVtab->db, pVtab->pConn, "kalam_consume", argv[0], &pTab,
                      aPrefix, &nPrefix, &zErr);
   if( rc==SQLITE_OK ){
@@ -258,63 +170,41 @@ static int consumeFilter(sqlite3_vtab_cursor *cur, int idxNum,
     rc = consumePosition(pTab, aKey, nKey, &iPos, &zErr);
   }
   if( rc==SQLITE_OK ){
-    rc = consumeRead(pCur, pTab, aPrefix, nPrefix, iPos, nWant, &zErr);
+    int bLast;
+    rc = kalamChangesStream(&pCur->list, pTab, pTab->pDb->pTxn, aPrefix,
+                            nPrefix, nWant, &iPos, &bLast, &zErr);
   }
   kalamTvfError(&pVtab->base, zErr);
   return rc;
 }
 
 static int consumeNext(sqlite3_vtab_cursor *cur){
-  ((ConsumeCursor*)cur)->iRow++;
-  return SQLITE_OK;
-}
-
-static int consumeEof(sqlite3_vtab_cursor *cur){
-  ConsumeCursor *pCur = (ConsumeCursor*)cur;
-  return pCur->iRow>=pCur->nRow;
-}
-
-static int consumeColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
-                         int iCol){
-  ConsumeCursor *pCur = (ConsumeCursor*)cur;
-  const ConsumeRow *p = &pCur->aRow[pCur->iRow];
-  switch( iCol ){
-    case CONSUME_ROWID: sqlite3_result_int64(ctx, p->iRowid); break;
-    case CONSUME_TS:
-      sqlite3_result_int64(ctx, kalamSnowflakeMs(p->iRowid));
-      break;
-    case CONSUME_ROW:
-      sqlite3_result_text(ctx, p->zRow, p->nRow, SQLITE_TRANSIENT);
-      sqlite3_result_subtype(ctx, KALAM_JSON_SUBTYPE);
-      break;
-    default:
-      break;
-  }
+  ((KalamChangeCursor*)cur)->list.iRow++;
   return SQLITE_OK;
 }
 
 static int consumeRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid){
-  ConsumeCursor *pCur = (ConsumeCursor*)cur;
-  *pRowid = pCur->aRow[pCur->iRow].iRowid;
+  const KalamChangeList *pList = &((KalamChangeCursor*)cur)->list;
+  *pRowid = pList->aRow[pList->iRow].iRowid;
   return SQLITE_OK;
 }
 
 static sqlite3_module consumeModule = {
-  0,                  /* iVersion */
-  0,                  /* xCreate: none, an eponymous-only table */
-  consumeConnect,     /* xConnect */
-  consumeBestIndex,   /* xBestIndex */
-  kalamTvfDisconnect, /* xDisconnect */
-  0,                  /* xDestroy */
-  consumeOpen,        /* xOpen */
-  consumeClose,       /* xClose */
-  consumeFilter,      /* xFilter */
-  consumeNext,        /* xNext */
-  consumeEof,         /* xEof */
-  consumeColumn,      /* xColumn */
-  consumeRowid,       /* xRowid */
+  0,                       /* iVersion */
+  0,                       /* xCreate: none, an eponymous-only table */
+  consumeConnect,          /* xConnect */
+  consumeBestIndex,        /* xBestIndex */
+  kalamTvfDisconnect,      /* xDisconnect */
+  0,                       /* xDestroy */
+  consumeOpen,             /* xOpen */
+  kalamChangeCursorClose,  /* xClose */
+  consumeFilter,           /* xFilter */
+  consumeNext,             /* xNext */
+  kalamChangeCursorEof,    /* xEof */
+  kalamChangeCursorColumn, /* xColumn */
+  consumeRowid,            /* xRowid */
   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* read-only: no write methods */
-  0                   /* xShadowName */
+  0                        /* xShadowName */
 };
 
 /* ---------------------------------------------------------- kalam_ack */
@@ -477,22 +367,12 @@ static int consumersPending(KalamDb *pDb, KalamCf *pCf,
                             const char *aPrefix, int nPrefix,
                             sqlite3_int64 iPos, sqlite3_int64 *pn,
                             char **pzErr){
-  KalamSchema s;
-  char aLo[KALAM_ROWKEY_MAX], aHi[KALAM_BOUND_MAX];
-  int nLo, nHi, rc;
-  KalamIter *pIt;
-  memset(&s, 0, sizeof(s));
-  s.eKind = KALAM_KIND_STREAM;
-  s.nTtlSeconds = pEntry->nTtlSeconds;
+  KalamIter *pIt = kalamFeedStream(pDb->pTxn, pCf, pEntry->nTtlSeconds,
+                                   aPrefix, nPrefix, iPos);
+  int rc;
   *pn = 0;
-  nLo = kalamKeyRow(aLo, aPrefix, nPrefix, consumeStart(&s, iPos));
-  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aHi, &nHi, aHi, &nHi);
-  pIt = kalamTxnIterator(pDb->pTxn, pCf, aLo, nLo, aHi, nHi, 0);
   if( pIt==0 ) return SQLITE_NOMEM;
-  for(kalamIterSeek(pIt, aLo, (size_t)nLo); kalamIterValid(pIt);
-      kalamIterNext(pIt)){
-    (*pn)++;
-  }
+  for(; kalamIterValid(pIt); kalamIterNext(pIt)) (*pn)++;
   rc = kalamIterError(pIt, pzErr);
   kalamIterDestroy(pIt);
   return rc;

@@ -1,6 +1,7 @@
 /*
 ** feed.c — the change entries and horizons that kalam_changes reads,
-** kept beside the rows by every writer.
+** kept beside the rows by every writer, and the ranges its readers
+** (kalam_changes, kalam_consume) iterate over.
 **
 ** The rows of a shared or user table changed after a _seq come from two
 ** key ranges, each in _seq order, merged (changes.c):
@@ -14,7 +15,8 @@
 ** Keeping no entry for a new row keeps a bulk insert's keys in ascending
 ** order (the large-transaction worker of txn_ingest.c needs that) and its
 ** writes to one key a row. A stream needs none at all: its row ids are
-** its time order, and rows never change.
+** its time order, and rows never change; its feed is its live rows, those
+** whose row id the ttl has not passed (kalamFeedStream).
 **
 ** A hard delete leaves nothing for the feed to report, so it records a
 ** horizon instead: a key <owner> 'h' <_seq>. A reader whose last _seq is
@@ -73,19 +75,96 @@ void kalamFeedHorizonAdd(KalamTxn *pTxn, KalamBatch *pBatch, KalamCf *pCf,
   }
 }
 
+/* An iterator over the owner's keys of tag cTag from number iFrom on,
+** on the first of them. */
+static KalamIter *feedFromOpen(KalamTxn *pTxn, KalamCf *pCf,
+                               const char *aPrefix, int nPrefix, char cTag,
+                               sqlite3_int64 iFrom){
+  char aLo[KALAM_ROWKEY_MAX], aHi[KALAM_BOUND_MAX];
+  int nLo, nHi;
+  KalamIter *pIt;
+  nLo = kalamKeyNumbered(aLo, aPrefix, nPrefix, cTag, iFrom);
+  kalamKeyTagRange(aPrefix, nPrefix, cTag, aHi, &nHi, aHi, &nHi);
+  pIt = kalamTxnIterator(pTxn, pCf, aLo, nLo, aHi, nHi, 0);
+  if( pIt ) kalamIterSeek(pIt, aLo, (size_t)nLo);
+  return pIt;
+}
+
+/* The owner's rows from row id iFrom on, in row id order: an iterator on
+** the first (NULL if out of memory), read with kalamFeedRow. */
+KalamIter *kalamFeedRows(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
+                         int nPrefix, sqlite3_int64 iFrom){
+  return feedFromOpen(pTxn, pCf, aPrefix, nPrefix, KALAM_TAG_ROW, iFrom);
+}
+
+/* The owner's change entries from _seq iFrom on, in _seq order: an
+** iterator on the first (NULL if out of memory), read with kalamFeedEntry. */
+KalamIter *kalamFeedEntries(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
+                            int nPrefix, sqlite3_int64 iFrom){
+  return feedFromOpen(pTxn, pCf, aPrefix, nPrefix, KALAM_TAG_SEQ, iFrom);
+}
+
+/* The oldest row id of a stream whose rows live nTtlSeconds that has not
+** expired now. Older rows are gone for every reader even while they are
+** still on disk, waiting for expiry to remove them. */
+sqlite3_int64 kalamFeedStreamCut(sqlite3_int64 nTtlSeconds){
+  return kalamSnowflakeMin(kalamNowMs() - nTtlSeconds*1000);
+}
+
+/* A stream's feed for a reader at row id iAfter: the owner's live rows
+** after it, in row id order (an iterator as kalamFeedRows gives). */
+KalamIter *kalamFeedStream(KalamTxn *pTxn, KalamCf *pCf,
+                           sqlite3_int64 nTtlSeconds, const char *aPrefix,
+                           int nPrefix, sqlite3_int64 iAfter){
+  sqlite3_int64 iCut = kalamFeedStreamCut(nTtlSeconds);
+  return kalamFeedRows(pTxn, pCf, aPrefix, nPrefix,
+                       iAfter + 1 > iCut ? iAfter + 1 : iCut);
+}
+
+/* The row the iterator is on: 1 and its row id and stored row if its key
+** is a row key of an owner of nPrefix bytes, else 0 (a corrupt or foreign
+** key, which readers pass over). */
+int kalamFeedRow(KalamIter *pIt, int nPrefix, sqlite3_int64 *piRowid,
+                 const char **pzVal, size_t *pnVal){
+  size_t nKey;
+  const char *zKey = kalamIterKey(pIt, &nKey);
+  *pzVal = kalamIterValue(pIt, pnVal);
+  return kalamKeyRowDecode(zKey, nKey, nPrefix, piRowid);
+}
+
+/* The change entry the iterator is on: 1 and its _seq and row id, or 0
+** if it is not one (as kalamFeedRow). */
+int kalamFeedEntry(KalamIter *pIt, int nPrefix, sqlite3_int64 *piSeq,
+                   sqlite3_int64 *piRowid){
+  size_t nKey, nVal;
+  const char *zKey = kalamIterKey(pIt, &nKey);
+  const char *zVal = kalamIterValue(pIt, &nVal);
+  return kalamKeyNumberedDecode(zKey, nKey, nPrefix, KALAM_TAG_SEQ, piSeq)
+      && kalamKeyRowDecode(zVal, nVal, 0, piRowid);
+}
+
+/* An iterator over the owner's keys of tag cTag, on the last of them:
+** the newest, since a number in a key sorts as it compares. */
+static KalamIter *feedLastOpen(KalamTxn *pTxn, KalamCf *pCf,
+                               const char *aPrefix, int nPrefix, char cTag){
+  char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
+  int nLo, nHi;
+  KalamIter *pIt;
+  kalamKeyTagRange(aPrefix, nPrefix, cTag, aLo, &nLo, aHi, &nHi);
+  pIt = kalamTxnIterator(pTxn, pCf, aLo, nLo, aHi, nHi, 0);
+  if( pIt ) kalamIterSeekForPrev(pIt, aHi, (size_t)nHi);
+  return pIt;
+}
+
 /* The number in the last key of tag cTag under the owner, as the
 ** connection sees the table (0 if there is none) into *pi. */
 static int feedLast(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
                     int nPrefix, char cTag, sqlite3_int64 *pi,
                     char **pzErr){
-  char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
-  int nLo, nHi, rc;
-  KalamIter *pIt;
+  KalamIter *pIt = feedLastOpen(pTxn, pCf, aPrefix, nPrefix, cTag);
+  int rc;
   *pi = 0;
-  kalamKeyTagRange(aPrefix, nPrefix, cTag, aLo, &nLo, aHi, &nHi);
-  pIt = kalamTxnIterator(pTxn, pCf, aLo, nLo, aHi, nHi, 0);
   if( pIt==0 ) return SQLITE_NOMEM;
-  kalamIterSeekForPrev(pIt, aHi, (size_t)nHi);
   if( kalamIterValid(pIt) ){
     size_t nKey;
     const char *zKey = kalamIterKey(pIt, &nKey);
@@ -121,19 +200,14 @@ int kalamFeedHorizon(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
 static int feedLastOwnRow(KalamTxn *pTxn, KalamCf *pCf, const char *aPrefix,
                           int nPrefix, sqlite3_int64 iFloor, sqlite3_int64 *pi,
                           char **pzErr){
-  char aLo[KALAM_BOUND_MAX], aHi[KALAM_BOUND_MAX];
-  int nLo, nHi, rc;
-  KalamIter *pIt;
-  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aLo, &nLo, aHi, &nHi);
-  pIt = kalamTxnIterator(pTxn, pCf, aLo, nLo, aHi, nHi, 0);
+  KalamIter *pIt = feedLastOpen(pTxn, pCf, aPrefix, nPrefix, KALAM_TAG_ROW);
+  int rc;
   if( pIt==0 ) return SQLITE_NOMEM;
-  for(kalamIterSeekForPrev(pIt, aHi, (size_t)nHi); kalamIterValid(pIt);
-      kalamIterNext(pIt)){
-    size_t nKey, nVal;
-    const char *zKey = kalamIterKey(pIt, &nKey);
-    const char *zVal = kalamIterValue(pIt, &nVal);
+  for(; kalamIterValid(pIt); kalamIterNext(pIt)){
+    const char *zVal;
+    size_t nVal;
     sqlite3_int64 iRowid;
-    if( !kalamKeyRowDecode(zKey, nKey, nPrefix, &iRowid) ) continue;
+    if( !kalamFeedRow(pIt, nPrefix, &iRowid, &zVal, &nVal) ) continue;
     if( iRowid<=iFloor ) break;
     if( kalamRowSeq(zVal, nVal)==iRowid ){
       *pi = iRowid;
