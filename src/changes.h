@@ -126,6 +126,9 @@ struct KalamTvf {
   sqlite3_vtab base;        /* must be first: SQLite sees only this part */
   sqlite3 *db;
   KalamConn *pConn;
+  int nRowText;             /* listings (kalamTvfRows*): a row's text
+                            ** columns, first */
+  int nRowInt;              /* ...and its integer columns, after them */
 };
 #define KALAM_TVF_MAX_ARG 8
 int kalamTvfConnect(sqlite3 *db, void *pAux, const char *zDecl,
@@ -135,5 +138,26 @@ int kalamTvfBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo,
                       int iFirst, int nArg, int nRequired,
                       const char *zUsage, int iOrder);
 void kalamTvfError(sqlite3_vtab *pVtab, char *zErr);
+
+/* The listings (kalam_tables, kalam_segments, kalam_check, kalam_users):
+** every row made at xFilter, then handed out by a cursor whose methods
+** they share. Rows are nText text columns, then nInt integer columns. */
+int kalamTvfRowsConnect(sqlite3 *db, void *pAux, const char *zDecl,
+                        int nText, int nInt, sqlite3_vtab **ppVtab);
+int kalamTvfRowsBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo);
+int kalamTvfRowsOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur);
+int kalamTvfRowsClose(sqlite3_vtab_cursor *cur);
+void kalamTvfRowsReset(sqlite3_vtab_cursor *cur);
+int kalamTvfRowsAdd(sqlite3_vtab_cursor *cur, const char *const *azText,
+                    const sqlite3_int64 *aInt);
+int kalamTvfRowsCount(sqlite3_vtab_cursor *cur);
+void kalamTvfRowsSort(sqlite3_vtab_cursor *cur);
+int kalamTvfRowsNext(sqlite3_vtab_cursor *cur);
+int kalamTvfRowsEof(sqlite3_vtab_cursor *cur);
+int kalamTvfRowsColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
+                       int iCol);
+int kalamTvfRowsRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid);
+int kalamTvfEachDb(sqlite3_vtab *pVtab,
+                   int (*xDb)(void*, KalamDb*, char**), void *pArg);
 
 #endif /* KALAM_CHANGES_H */
