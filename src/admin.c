@@ -196,22 +196,10 @@ done:
   return rc;
 }
 
-static sqlite3_module usersModule = {
-  0,                  /* iVersion */
-  0,                  /* xCreate: eponymous only */
-  usersConnect,       /* xConnect */
-  usersBestIndex,     /* xBestIndex: the table argument is required */
-  kalamTvfDisconnect, /* xDisconnect */
-  0,                  /* xDestroy */
-  kalamTvfRowsOpen,   /* xOpen */
-  kalamTvfRowsClose,  /* xClose */
-  usersFilter,        /* xFilter: lists the users */
-  kalamTvfRowsNext,   /* xNext */
-  kalamTvfRowsEof,    /* xEof */
-  kalamTvfRowsColumn, /* xColumn */
-  kalamTvfRowsRowid,  /* xRowid */
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-};
+/* The table argument is required (usersBestIndex); xFilter lists the
+** users. */
+static sqlite3_module usersModule =
+    KALAM_TVF_ROWS_MODULE(usersConnect, usersBestIndex, usersFilter);
 
 /* ------------------------------------------------------------ restore */
 

@@ -160,4 +160,25 @@ int kalamTvfRowsRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid);
 int kalamTvfEachDb(sqlite3_vtab *pVtab,
                    int (*xDb)(void*, KalamDb*, char**), void *pArg);
 
+/* The sqlite3_module of a listing: its own xConnect (which calls
+** kalamTvfRowsConnect), xBestIndex and xFilter, and the cursor's methods
+** above. Eponymous (no xCreate), read-only (no write methods). */
+#define KALAM_TVF_ROWS_MODULE(xConnect, xBestIndex, xFilter) {          \
+  0,                    /* iVersion */                                  \
+  0,                    /* xCreate: eponymous only */                   \
+  xConnect,             /* xConnect */                                  \
+  xBestIndex,           /* xBestIndex */                                \
+  kalamTvfDisconnect,   /* xDisconnect */                               \
+  0,                    /* xDestroy */                                  \
+  kalamTvfRowsOpen,     /* xOpen */                                     \
+  kalamTvfRowsClose,    /* xClose */                                    \
+  xFilter,              /* xFilter: makes every row */                  \
+  kalamTvfRowsNext,     /* xNext */                                     \
+  kalamTvfRowsEof,      /* xEof */                                      \
+  kalamTvfRowsColumn,   /* xColumn */                                   \
+  kalamTvfRowsRowid,    /* xRowid */                                    \
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* read-only: no write methods */       \
+  0                     /* xShadowName */                               \
+}
+
 #endif /* KALAM_CHANGES_H */

@@ -564,23 +564,9 @@ static int checkFilter(sqlite3_vtab_cursor *cur, int idxNum,
   return rc;
 }
 
-static sqlite3_module checkModule = {
-  0,                  /* iVersion */
-  0,                  /* xCreate: eponymous only */
-  checkConnect,       /* xConnect */
-  checkBestIndex,     /* xBestIndex */
-  kalamTvfDisconnect, /* xDisconnect */
-  0,                  /* xDestroy */
-  kalamTvfRowsOpen,   /* xOpen */
-  kalamTvfRowsClose,  /* xClose */
-  checkFilter,        /* xFilter: the check runs here */
-  kalamTvfRowsNext,   /* xNext */
-  kalamTvfRowsEof,    /* xEof */
-  kalamTvfRowsColumn, /* xColumn */
-  kalamTvfRowsRowid,  /* xRowid */
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* read-only: no write methods */
-  0                   /* xShadowName */
-};
+/* The check runs in xFilter. */
+static sqlite3_module checkModule =
+    KALAM_TVF_ROWS_MODULE(checkConnect, checkBestIndex, checkFilter);
 
 /* Registers kalam_check on db, holding a reference on pConn. */
 int kalamCheckRegister(sqlite3 *db, KalamConn *pConn){

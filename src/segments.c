@@ -132,23 +132,8 @@ static int segFilter(sqlite3_vtab_cursor *cur, int idxNum,
   return kalamTvfEachDb(cur->pVtab, segCollectDb, cur);
 }
 
-static sqlite3_module segModule = {
-  0,                  /* iVersion */
-  0,                  /* xCreate: eponymous only */
-  segConnect,         /* xConnect */
-  kalamTvfRowsBestIndex, /* xBestIndex */
-  kalamTvfDisconnect, /* xDisconnect */
-  0,                  /* xDestroy */
-  kalamTvfRowsOpen,   /* xOpen */
-  kalamTvfRowsClose,  /* xClose */
-  segFilter,          /* xFilter */
-  kalamTvfRowsNext,   /* xNext */
-  kalamTvfRowsEof,    /* xEof */
-  kalamTvfRowsColumn, /* xColumn */
-  kalamTvfRowsRowid,  /* xRowid */
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* read-only: no write methods */
-  0                   /* xShadowName */
-};
+static sqlite3_module segModule =
+    KALAM_TVF_ROWS_MODULE(segConnect, kalamTvfRowsBestIndex, segFilter);
 
 /* Registers kalam_segments on db, holding a reference on pConn. */
 int kalamSegmentsRegister(sqlite3 *db, KalamConn *pConn){

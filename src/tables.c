@@ -72,23 +72,8 @@ static int tablesFilter(sqlite3_vtab_cursor *cur, int idxNum,
   return kalamTvfEachDb(cur->pVtab, tablesCollectDb, cur);
 }
 
-static sqlite3_module tablesModule = {
-  0,                  /* iVersion */
-  0,                  /* xCreate: eponymous only */
-  tablesConnect,      /* xConnect */
-  kalamTvfRowsBestIndex, /* xBestIndex */
-  kalamTvfDisconnect, /* xDisconnect */
-  0,                  /* xDestroy */
-  kalamTvfRowsOpen,   /* xOpen */
-  kalamTvfRowsClose,  /* xClose */
-  tablesFilter,       /* xFilter */
-  kalamTvfRowsNext,   /* xNext */
-  kalamTvfRowsEof,    /* xEof */
-  kalamTvfRowsColumn, /* xColumn */
-  kalamTvfRowsRowid,  /* xRowid */
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* read-only: no write methods */
-  0                   /* xShadowName */
-};
+static sqlite3_module tablesModule =
+    KALAM_TVF_ROWS_MODULE(tablesConnect, kalamTvfRowsBestIndex, tablesFilter);
 
 /* Registers kalam_tables on db, holding a reference on pConn. */
 int kalamTablesRegister(sqlite3 *db, KalamConn *pConn){
