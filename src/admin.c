@@ -48,7 +48,7 @@ static int usersConnect(sqlite3 *db, void *pAux, int argc,
   (void)argc; (void)argv; (void)pzErr;
   /* A row is its user; the table argument, past it, reads NULL. */
   return kalamTvfRowsConnect(db, pAux, "CREATE TABLE x(user TEXT, "
-                             "tab HIDDEN)", 1, 0, ppVtab);
+                             "tab HIDDEN)", 1, 0, 0, ppVtab);
 }
 
 /* The table argument must be given: kalam_users('t'). */
@@ -300,9 +300,7 @@ int kalamAdminRegister(sqlite3 *db, KalamConn *pConn){
     {"kalam_restore", 2, SQLITE_DIRECTONLY, restoreFunc},
   };
   int rc;
-  kalamConnRef(pConn);
-  rc = sqlite3_create_module_v2(db, "kalam_users", &usersModule, pConn,
-                                kalamConnUnref);
+  rc = kalamTvfRegister(db, pConn, "kalam_users", &usersModule);
   if( rc==SQLITE_OK ){
     rc = kalamFunctionsRegister(db, pConn, aFunc,
                                 (int)(sizeof(aFunc)/sizeof(aFunc[0])));

@@ -129,8 +129,12 @@ struct KalamTvf {
   int nRowText;             /* listings (kalamTvfRows*): a row's text
                             ** columns, first */
   int nRowInt;              /* ...and its integer columns, after them */
+  int (*xRowsDb)(sqlite3_vtab_cursor*, KalamDb*, char**);
+                            /* kalamTvfRowsEachDb: one database's rows */
 };
 #define KALAM_TVF_MAX_ARG 8
+int kalamTvfRegister(sqlite3 *db, KalamConn *pConn, const char *zName,
+                     const sqlite3_module *pModule);
 int kalamTvfConnect(sqlite3 *db, void *pAux, const char *zDecl,
                     sqlite3_vtab **ppVtab);
 int kalamTvfDisconnect(sqlite3_vtab *pVtab);
@@ -143,7 +147,9 @@ void kalamTvfError(sqlite3_vtab *pVtab, char *zErr);
 ** every row made at xFilter, then handed out by a cursor whose methods
 ** they share. Rows are nText text columns, then nInt integer columns. */
 int kalamTvfRowsConnect(sqlite3 *db, void *pAux, const char *zDecl,
-                        int nText, int nInt, sqlite3_vtab **ppVtab);
+                        int nText, int nInt,
+                        int (*xDb)(sqlite3_vtab_cursor*, KalamDb*, char**),
+                        sqlite3_vtab **ppVtab);
 int kalamTvfRowsBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo);
 int kalamTvfRowsOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur);
 int kalamTvfRowsClose(sqlite3_vtab_cursor *cur);
@@ -157,8 +163,8 @@ int kalamTvfRowsEof(sqlite3_vtab_cursor *cur);
 int kalamTvfRowsColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
                        int iCol);
 int kalamTvfRowsRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid);
-int kalamTvfEachDb(sqlite3_vtab *pVtab,
-                   int (*xDb)(void*, KalamDb*, char**), void *pArg);
+int kalamTvfRowsEachDb(sqlite3_vtab_cursor *cur, int idxNum,
+                       const char *idxStr, int argc, sqlite3_value **argv);
 
 /* The sqlite3_module of a listing: its own xConnect (which calls
 ** kalamTvfRowsConnect), xBestIndex and xFilter, and the cursor's methods

@@ -518,7 +518,7 @@ static int checkConnect(sqlite3 *db, void *pAux, int argc,
   /* It reads every user's rows: not from a view or trigger (the
   ** listings' connect says so). */
   return kalamTvfRowsConnect(db, pAux, "CREATE TABLE x(schema TEXT, "
-                             "name TEXT, problem TEXT)", CHECK_TEXT, 0,
+                             "name TEXT, problem TEXT)", CHECK_TEXT, 0, 0,
                              ppVtab);
 }
 
@@ -570,7 +570,5 @@ static sqlite3_module checkModule =
 
 /* Registers kalam_check on db, holding a reference on pConn. */
 int kalamCheckRegister(sqlite3 *db, KalamConn *pConn){
-  kalamConnRef(pConn);
-  return sqlite3_create_module_v2(db, "kalam_check", &checkModule, pConn,
-                                  kalamConnUnref);
+  return kalamTvfRegister(db, pConn, "kalam_check", &checkModule);
 }

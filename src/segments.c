@@ -17,17 +17,11 @@
 
 SQLITE_EXTENSION_INIT3
 
+/* The columns: SEG_TEXT of text, then SEG_INT integers. */
+#define SEG_DECL "CREATE TABLE x(schema TEXT, name TEXT, user TEXT, " \
+    "path TEXT, rows INTEGER, min_seq INTEGER, max_seq INTEGER, bytes INTEGER)"
 #define SEG_TEXT 4      /* schema, name, user (or NULL), path */
 #define SEG_INT  4      /* rows, min_seq, max_seq, bytes */
-
-static int segConnect(sqlite3 *db, void *pAux, int argc,
-                      const char *const *argv, sqlite3_vtab **ppVtab,
-                      char **pzErr){
-  (void)argc; (void)argv; (void)pzErr;
-  return kalamTvfRowsConnect(db, pAux, "CREATE TABLE x(schema TEXT, "
-      "name TEXT, user TEXT, path TEXT, rows INTEGER, min_seq INTEGER, "
-      "max_seq INTEGER, bytes INTEGER)", SEG_TEXT, SEG_INT, ppVtab);
-}
 
 /* What segCollectEntry needs. */
 typedef struct SegCollect SegCollect;
@@ -106,10 +100,10 @@ static int segCollectEntry(void *pArg, const KalamCatalogEntry *pEntry,
   return rc;
 }
 
-/* kalamTvfEachDb's callback: the segments of one database's tables.
-** A memory store has no cold files. */
-static int segCollectDb(void *pArg, KalamDb *pDb, char **pzErr){
-  sqlite3_vtab_cursor *pCur = (sqlite3_vtab_cursor*)pArg;
+/* The rows of one database (kalamTvfRowsEachDb): the segments of its
+** tables. A memory store has no cold files. */
+static int segCollectDb(sqlite3_vtab_cursor *pCur, KalamDb *pDb,
+                        char **pzErr){
   KalamTvf *pTab = (KalamTvf*)pCur->pVtab;
   SegCollect collect;
   int rc;
@@ -125,19 +119,19 @@ static int segCollectDb(void *pArg, KalamDb *pDb, char **pzErr){
   return rc;
 }
 
-static int segFilter(sqlite3_vtab_cursor *cur, int idxNum,
-                     const char *idxStr, int argc, sqlite3_value **argv){
-  (void)idxNum; (void)idxStr; (void)argc; (void)argv;
-  kalamTvfRowsReset(cur);
-  return kalamTvfEachDb(cur->pVtab, segCollectDb, cur);
+static int segConnect(sqlite3 *db, void *pAux, int argc,
+                      const char *const *argv, sqlite3_vtab **ppVtab,
+                      char **pzErr){
+  (void)argc; (void)argv; (void)pzErr;
+  return kalamTvfRowsConnect(db, pAux, SEG_DECL, SEG_TEXT, SEG_INT,
+                             segCollectDb, ppVtab);
 }
 
 static sqlite3_module segModule =
-    KALAM_TVF_ROWS_MODULE(segConnect, kalamTvfRowsBestIndex, segFilter);
+    KALAM_TVF_ROWS_MODULE(segConnect, kalamTvfRowsBestIndex,
+                          kalamTvfRowsEachDb);
 
 /* Registers kalam_segments on db, holding a reference on pConn. */
 int kalamSegmentsRegister(sqlite3 *db, KalamConn *pConn){
-  kalamConnRef(pConn);
-  return sqlite3_create_module_v2(db, "kalam_segments", &segModule, pConn,
-                                  kalamConnUnref);
+  return kalamTvfRegister(db, pConn, "kalam_segments", &segModule);
 }

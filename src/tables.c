@@ -14,17 +14,11 @@
 
 SQLITE_EXTENSION_INIT3
 
+/* The columns: TABLES_TEXT of text, then TABLES_INT integers. */
+#define TABLES_DECL "CREATE TABLE x(schema TEXT, name TEXT, kind TEXT, " \
+    "columns TEXT, options TEXT, created_at INTEGER)"
 #define TABLES_TEXT 5      /* schema, name, kind, columns, options */
 #define TABLES_INT  1      /* created_at */
-
-static int tablesConnect(sqlite3 *db, void *pAux, int argc,
-                         const char *const *argv, sqlite3_vtab **ppVtab,
-                         char **pzErr){
-  (void)argc; (void)argv; (void)pzErr;
-  return kalamTvfRowsConnect(db, pAux, "CREATE TABLE x(schema TEXT, "
-      "name TEXT, kind TEXT, columns TEXT, options TEXT, created_at INTEGER)",
-      TABLES_TEXT, TABLES_INT, ppVtab);
-}
 
 /* What tablesCollectEntry needs. */
 typedef struct TablesCollect TablesCollect;
@@ -51,11 +45,13 @@ static int tablesCollectEntry(void *pArg, const KalamCatalogEntry *pEntry,
   return kalamTvfRowsAdd(p->pCur, azText, aInt);
 }
 
-/* kalamTvfEachDb's callback: the entries of one database's catalog. */
-static int tablesCollectDb(void *pArg, KalamDb *pDb, char **pzErr){
+/* The rows of one database (kalamTvfRowsEachDb): its catalog's
+** entries. */
+static int tablesCollectDb(sqlite3_vtab_cursor *pCur, KalamDb *pDb,
+                           char **pzErr){
   TablesCollect collect;
   int rc;
-  collect.pCur = (sqlite3_vtab_cursor*)pArg;
+  collect.pCur = pCur;
   collect.zSchema = pDb->zSchema;
   rc = kalamCatalogResolvePending(pDb, pzErr);
   if( rc==SQLITE_OK ){
@@ -65,19 +61,19 @@ static int tablesCollectDb(void *pArg, KalamDb *pDb, char **pzErr){
   return rc;
 }
 
-static int tablesFilter(sqlite3_vtab_cursor *cur, int idxNum,
-                        const char *idxStr, int argc, sqlite3_value **argv){
-  (void)idxNum; (void)idxStr; (void)argc; (void)argv;
-  kalamTvfRowsReset(cur);
-  return kalamTvfEachDb(cur->pVtab, tablesCollectDb, cur);
+static int tablesConnect(sqlite3 *db, void *pAux, int argc,
+                         const char *const *argv, sqlite3_vtab **ppVtab,
+                         char **pzErr){
+  (void)argc; (void)argv; (void)pzErr;
+  return kalamTvfRowsConnect(db, pAux, TABLES_DECL, TABLES_TEXT, TABLES_INT,
+                             tablesCollectDb, ppVtab);
 }
 
 static sqlite3_module tablesModule =
-    KALAM_TVF_ROWS_MODULE(tablesConnect, kalamTvfRowsBestIndex, tablesFilter);
+    KALAM_TVF_ROWS_MODULE(tablesConnect, kalamTvfRowsBestIndex,
+                          kalamTvfRowsEachDb);
 
 /* Registers kalam_tables on db, holding a reference on pConn. */
 int kalamTablesRegister(sqlite3 *db, KalamConn *pConn){
-  kalamConnRef(pConn);
-  return sqlite3_create_module_v2(db, "kalam_tables", &tablesModule, pConn,
-                                  kalamConnUnref);
+  return kalamTvfRegister(db, pConn, "kalam_tables", &tablesModule);
 }

@@ -16,6 +16,15 @@
 
 SQLITE_EXTENSION_INIT3
 
+/* Registers pModule as zName on db with pConn as its pAux, holding a
+** reference on pConn that SQLite releases when it drops the module (or
+** at once, if registering fails). */
+int kalamTvfRegister(sqlite3 *db, KalamConn *pConn, const char *zName,
+                     const sqlite3_module *pModule){
+  kalamConnRef(pConn);
+  return sqlite3_create_module_v2(db, zName, pModule, pConn, kalamConnUnref);
+}
+
 /* xConnect of a table-valued function declared by zDecl; pAux is its
 ** KalamConn. */
 int kalamTvfConnect(sqlite3 *db, void *pAux, const char *zDecl,
@@ -123,12 +132,15 @@ static sqlite3_int64 *tvfRowInt(TvfRows *p, int iRow){
 }
 
 /* xConnect of a listing declared by zDecl whose rows are nText text
-** columns then nInt integer columns; pAux is its KalamConn. A listing
+** columns then nInt integer columns; pAux is its KalamConn. xDb, if not
+** NULL, adds the rows of one database for kalamTvfRowsEachDb. A listing
 ** shows what the statement's user may not see through a view or a
 ** trigger (every table, every user's files or ids): SQL typed by that
 ** user is the only way in (SQLITE_VTAB_DIRECTONLY). */
 int kalamTvfRowsConnect(sqlite3 *db, void *pAux, const char *zDecl,
-                        int nText, int nInt, sqlite3_vtab **ppVtab){
+                        int nText, int nInt,
+                        int (*xDb)(sqlite3_vtab_cursor*, KalamDb*, char**),
+                        sqlite3_vtab **ppVtab){
   KalamTvf *p;
   int rc = kalamTvfConnect(db, pAux, zDecl, ppVtab);
   if( rc ) return rc;
@@ -136,6 +148,7 @@ int kalamTvfRowsConnect(sqlite3 *db, void *pAux, const char *zDecl,
   p = (KalamTvf*)*ppVtab;
   p->nRowText = nText;
   p->nRowInt = nInt;
+  p->xRowsDb = xDb;
   rc = sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
   if( rc ){
     kalamTvfDisconnect(*ppVtab);
@@ -273,22 +286,26 @@ int kalamTvfRowsRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid){
   return SQLITE_OK;
 }
 
-/* Calls xDb for each database of the connection that has kalam tables,
-** in the order of sqlite3_db_name (main, temp, the attached ones), until
-** one fails; the failure's message, if any, becomes the vtab's.
-** kalam_tables and kalam_segments list every store this way. */
-int kalamTvfEachDb(sqlite3_vtab *pVtab,
-                   int (*xDb)(void*, KalamDb*, char**), void *pArg){
-  KalamTvf *p = (KalamTvf*)pVtab;
+/* xFilter of the listings made database by database (kalam_tables,
+** kalam_segments): the vtab's xRowsDb adds the rows of each database of
+** the connection that has kalam tables, in the order of sqlite3_db_name
+** (main, temp, the attached ones), until one fails; the failure's
+** message, if any, becomes the vtab's. They take no argument. */
+int kalamTvfRowsEachDb(sqlite3_vtab_cursor *cur, int idxNum,
+                       const char *idxStr, int argc, sqlite3_value **argv){
+  KalamTvf *p = (KalamTvf*)cur->pVtab;
   const char *zSchema;
   int rc = SQLITE_OK, i;
+  (void)idxNum; (void)idxStr; (void)argc; (void)argv;
+  assert( p->xRowsDb!=0 );
+  kalamTvfRowsReset(cur);
   for(i=0; rc==SQLITE_OK && (zSchema = sqlite3_db_name(p->db, i))!=0; i++){
     KalamDb *pDb = 0;
     char *zErr = 0;
     rc = kalamConnDb(p->pConn, zSchema, 0, &pDb, &zErr);
-    if( rc==SQLITE_OK && pDb ) rc = xDb(pArg, pDb, &zErr);
+    if( rc==SQLITE_OK && pDb ) rc = p->xRowsDb(cur, pDb, &zErr);
     if( rc ){
-      kalamTvfError(pVtab, zErr);
+      kalamTvfError(&p->base, zErr);
     }else{
       sqlite3_free(zErr);
     }
