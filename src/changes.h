@@ -2,9 +2,10 @@
 ** changes.h — the interfaces of following changes: the change entries and
 ** horizons (feed.c), subscriptions (subscribe.c), kalam_changes and
 ** kalam_wait (changes.c), stream consumers (consume.c), and what their
-** table-valued functions share (tvf.c). Included at
-** the end of kalam_int.h; docs/changes.md and docs/streams.md describe
-** what they do.
+** table-valued functions share with the listings (kalam_tables,
+** kalam_segments, kalam_check, kalam_users) in tvf.c. Included at the end
+** of kalam_int.h; docs/changes.md and docs/streams.md describe what they
+** do.
 */
 #ifndef KALAM_CHANGES_H
 #define KALAM_CHANGES_H
