@@ -134,9 +134,9 @@ static sqlite3_int64 *tvfRowInt(TvfRows *p, int iRow){
 /* xConnect of a listing declared by zDecl whose rows are nText text
 ** columns then nInt integer columns; pAux is its KalamConn. xDb, if not
 ** NULL, adds the rows of one database for kalamTvfRowsEachDb. A listing
-** shows what the statement's user may not see through a view or a
-** trigger (every table, every user's files or ids): SQL typed by that
-** user is the only way in (SQLITE_VTAB_DIRECTONLY). */
+** reads what a database's schema must not reach behind the application's
+** back (every table, every user's files or ids): only top-level SQL may
+** use it, not a view or a trigger (SQLITE_VTAB_DIRECTONLY). */
 int kalamTvfRowsConnect(sqlite3 *db, void *pAux, const char *zDecl,
                         int nText, int nInt,
                         int (*xDb)(sqlite3_vtab_cursor*, KalamDb*, char**),
