@@ -34,21 +34,10 @@
 */
 #include "kalam_int.h"
 #include <string.h>
-#include <stdlib.h>
 
 SQLITE_EXTENSION_INIT3
 
 /* ------------------------------------------------------------ kalam_users */
-
-
-typedef struct UsersCursor UsersCursor;
-struct UsersCursor {
-  sqlite3_vtab_cursor base; /* must be first */
-  char **azUser;
-  int nUser;
-  int nAlloc;               /* slots of azUser */
-  int iUser;
-};
 
 #define USERS_COLUMN_USER  0
 #define USERS_COLUMN_TABLE 1
@@ -56,11 +45,10 @@ struct UsersCursor {
 static int usersConnect(sqlite3 *db, void *pAux, int argc,
                         const char *const *argv, sqlite3_vtab **ppVtab,
                         char **pzErr){
-  int rc;
   (void)argc; (void)argv; (void)pzErr;
-  rc = kalamTvfConnect(db, pAux, "CREATE TABLE x(user TEXT, tab HIDDEN)", ppVtab);
-  if( rc==SQLITE_OK ) sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
-  return rc;
+  /* A row is its user; the table argument, past it, reads NULL. */
+  return kalamTvfRowsConnect(db, pAux, "CREATE TABLE x(user TEXT, "
+                             "tab HIDDEN)", 1, 0, 0, ppVtab);
 }
 
 /* The table argument must be given: kalam_users('t'). */
@@ -88,31 +76,6 @@ static int usersBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   return SQLITE_OK;
 }
 
-static void usersReset(UsersCursor *p){
-  int i;
-  for(i=0; i<p->nUser; i++) sqlite3_free(p->azUser[i]);
-  sqlite3_free(p->azUser);
-  p->azUser = 0;
-  p->nUser = 0;
-  p->nAlloc = 0;
-  p->iUser = 0;
-}
-
-static int usersOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
-  UsersCursor *p = sqlite3_malloc(sizeof(*p));
-  (void)pVtab;
-  if( p==0 ) return SQLITE_NOMEM;
-  memset(p, 0, sizeof(*p));
-  *ppCur = &p->base;
-  return SQLITE_OK;
-}
-
-static int usersClose(sqlite3_vtab_cursor *cur){
-  usersReset((UsersCursor*)cur);
-  sqlite3_free(cur);
-  return SQLITE_OK;
-}
-
 /* Finds kalam table zName ("t" or "schema.t") of the connection, as the
 ** other functions do (kalamFuncTableFind): its KalamDb, kind and column
 ** family (a reference for the caller to release). */
@@ -129,11 +92,6 @@ static int adminTableFind(KalamConn *pConn, const char *zName, KalamDb **ppDb,
   t.pCf = 0;                 /* the caller's reference now */
   kalamFuncTableClear(&t);
   return SQLITE_OK;
-}
-
-/* qsort comparison of two user ids: bytewise, as ORDER BY user sorts. */
-static int usersCmp(const void *a, const void *b){
-  return strcmp(*(char *const*)a, *(char *const*)b);
 }
 
 /* Calls xOwner with the owner prefix of each user that has keys in column
@@ -173,38 +131,31 @@ int kalamOwnersEach(KalamDb *pDb, KalamCf *pCf,
   return rc;
 }
 
-/* kalamOwnersEach's callback for kalam_users: one user id into the list. */
+/* kalamOwnersEach's callback for kalam_users: one user id into the
+** cursor's rows. */
 static int usersAdd(void *pArg, const char *aPrefix, int nPrefix,
                     char **pzErr){
-  UsersCursor *pCur = (UsersCursor*)pArg;
+  char *zUser = sqlite3_mprintf("%.*s", nPrefix - 1, aPrefix + 1);
+  int rc;
   (void)pzErr;
-  if( pCur->nUser==pCur->nAlloc ){
-    int nAlloc = pCur->nAlloc ? pCur->nAlloc*2 : 16;
-    char **az = sqlite3_realloc64(pCur->azUser, sizeof(char*)*(size_t)nAlloc);
-    if( az==0 ) return SQLITE_NOMEM;
-    pCur->azUser = az;
-    pCur->nAlloc = nAlloc;
-  }
-  pCur->azUser[pCur->nUser] = sqlite3_mprintf("%.*s", nPrefix - 1,
-                                              aPrefix + 1);
-  if( pCur->azUser[pCur->nUser]==0 ) return SQLITE_NOMEM;
-  pCur->nUser++;
-  return SQLITE_OK;
+  if( zUser==0 ) return SQLITE_NOMEM;
+  rc = kalamTvfRowsAdd((sqlite3_vtab_cursor*)pArg,
+                       (const char *const*)&zUser, 0);
+  sqlite3_free(zUser);
+  return rc;
 }
 
-/* Lists the owners of table's keys, one seek per owner, sorted. */
-static int usersCollect(UsersCursor *pCur, KalamDb *pDb, KalamCf *pCf,
-                        char **pzErr){
+/* Lists the owners of table's keys, one seek per owner, sorted bytewise
+** (as ORDER BY user sorts, which xBestIndex says the rows are in). */
+static int usersCollect(sqlite3_vtab_cursor *pCur, KalamDb *pDb,
+                        KalamCf *pCf, char **pzErr){
   int rc = kalamOwnersEach(pDb, pCf, usersAdd, pCur, pzErr);
-  if( pCur->nUser>1 ){
-    qsort(pCur->azUser, (size_t)pCur->nUser, sizeof(char*), usersCmp);
-  }
+  if( rc==SQLITE_OK ) kalamTvfRowsSort(pCur);
   return rc;
 }
 
 static int usersFilter(sqlite3_vtab_cursor *cur, int idxNum,
                        const char *idxStr, int argc, sqlite3_value **argv){
-  UsersCursor *pCur = (UsersCursor*)cur;
   KalamTvf *pTab = (KalamTvf*)cur->pVtab;
   const char *zName;
   KalamDb *pDb = 0;
@@ -212,7 +163,7 @@ static int usersFilter(sqlite3_vtab_cursor *cur, int idxNum,
   char *zErr = 0;
   int eKind = -1, rc;
   (void)idxStr;
-  usersReset(pCur);
+  kalamTvfRowsReset(cur);
   if( idxNum!=1 || argc<1
    || (zName = (const char*)sqlite3_value_text(argv[0]))==0 ){
     zErr = sqlite3_mprintf("kalam_users needs a table: SELECT user FROM "
@@ -235,59 +186,20 @@ static int usersFilter(sqlite3_vtab_cursor *cur, int idxNum,
     goto done;
   }
   rc = kalamCommitView(pDb, &zErr);
-  if( rc==SQLITE_OK ) rc = usersCollect(pCur, pDb, pCf, &zErr);
+  if( rc==SQLITE_OK ) rc = usersCollect(cur, pDb, pCf, &zErr);
   if( pDb->nCursor==0 && sqlite3_get_autocommit(pTab->db) ){
     kalamCommitViewRelease(pDb);
   }
 done:
   if( pCf ) kalamStoreCfRelease(pDb->pStore, pCf);
-  if( zErr ){
-    sqlite3_free(pTab->base.zErrMsg);
-    pTab->base.zErrMsg = zErr;
-  }
+  kalamTvfError(&pTab->base, zErr);
   return rc;
 }
 
-static int usersNext(sqlite3_vtab_cursor *cur){
-  ((UsersCursor*)cur)->iUser++;
-  return SQLITE_OK;
-}
-
-static int usersEof(sqlite3_vtab_cursor *cur){
-  UsersCursor *p = (UsersCursor*)cur;
-  return p->iUser>=p->nUser;
-}
-
-static int usersColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
-                       int iCol){
-  UsersCursor *p = (UsersCursor*)cur;
-  if( iCol==USERS_COLUMN_USER ){
-    sqlite3_result_text(ctx, p->azUser[p->iUser], -1, SQLITE_TRANSIENT);
-  }
-  return SQLITE_OK;
-}
-
-static int usersRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid){
-  *pRowid = ((UsersCursor*)cur)->iUser + 1;
-  return SQLITE_OK;
-}
-
-static sqlite3_module usersModule = {
-  0,                  /* iVersion */
-  0,                  /* xCreate: eponymous only */
-  usersConnect,       /* xConnect */
-  usersBestIndex,     /* xBestIndex: the table argument is required */
-  kalamTvfDisconnect, /* xDisconnect */
-  0,                  /* xDestroy */
-  usersOpen,          /* xOpen */
-  usersClose,         /* xClose */
-  usersFilter,        /* xFilter: lists the users */
-  usersNext,          /* xNext */
-  usersEof,           /* xEof */
-  usersColumn,        /* xColumn */
-  usersRowid,         /* xRowid */
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-};
+/* The table argument is required (usersBestIndex); xFilter lists the
+** users. */
+static sqlite3_module usersModule =
+    KALAM_TVF_ROWS_MODULE(usersConnect, usersBestIndex, usersFilter);
 
 /* ------------------------------------------------------------ restore */
 
@@ -388,9 +300,7 @@ int kalamAdminRegister(sqlite3 *db, KalamConn *pConn){
     {"kalam_restore", 2, SQLITE_DIRECTONLY, restoreFunc},
   };
   int rc;
-  kalamConnRef(pConn);
-  rc = sqlite3_create_module_v2(db, "kalam_users", &usersModule, pConn,
-                                kalamConnUnref);
+  rc = kalamTvfRegister(db, pConn, "kalam_users", &usersModule);
   if( rc==SQLITE_OK ){
     rc = kalamFunctionsRegister(db, pConn, aFunc,
                                 (int)(sizeof(aFunc)/sizeof(aFunc[0])));

@@ -2,9 +2,10 @@
 ** changes.h — the interfaces of following changes: the change entries and
 ** horizons (feed.c), subscriptions (subscribe.c), kalam_changes and
 ** kalam_wait (changes.c), stream consumers (consume.c), and what their
-** table-valued functions share (tvf.c). Included at
-** the end of kalam_int.h; docs/changes.md and docs/streams.md describe
-** what they do.
+** table-valued functions share with the listings (kalam_tables,
+** kalam_segments, kalam_check, kalam_users) in tvf.c. Included at the end
+** of kalam_int.h; docs/changes.md and docs/streams.md describe what they
+** do.
 */
 #ifndef KALAM_CHANGES_H
 #define KALAM_CHANGES_H
@@ -126,8 +127,15 @@ struct KalamTvf {
   sqlite3_vtab base;        /* must be first: SQLite sees only this part */
   sqlite3 *db;
   KalamConn *pConn;
+  int nRowText;             /* listings (kalamTvfRows*): a row's text
+                            ** columns, first */
+  int nRowInt;              /* ...and its integer columns, after them */
+  int (*xRowsDb)(sqlite3_vtab_cursor*, KalamDb*, char**);
+                            /* kalamTvfRowsEachDb: one database's rows */
 };
 #define KALAM_TVF_MAX_ARG 8
+int kalamTvfRegister(sqlite3 *db, KalamConn *pConn, const char *zName,
+                     const sqlite3_module *pModule);
 int kalamTvfConnect(sqlite3 *db, void *pAux, const char *zDecl,
                     sqlite3_vtab **ppVtab);
 int kalamTvfDisconnect(sqlite3_vtab *pVtab);
@@ -135,5 +143,49 @@ int kalamTvfBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo,
                       int iFirst, int nArg, int nRequired,
                       const char *zUsage, int iOrder);
 void kalamTvfError(sqlite3_vtab *pVtab, char *zErr);
+
+/* The listings (kalam_tables, kalam_segments, kalam_check, kalam_users):
+** every row made at xFilter, then handed out by a cursor whose methods
+** they share. Rows are nText text columns, then nInt integer columns. */
+int kalamTvfRowsConnect(sqlite3 *db, void *pAux, const char *zDecl,
+                        int nText, int nInt,
+                        int (*xDb)(sqlite3_vtab_cursor*, KalamDb*, char**),
+                        sqlite3_vtab **ppVtab);
+int kalamTvfRowsBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo);
+int kalamTvfRowsOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur);
+int kalamTvfRowsClose(sqlite3_vtab_cursor *cur);
+void kalamTvfRowsReset(sqlite3_vtab_cursor *cur);
+int kalamTvfRowsAdd(sqlite3_vtab_cursor *cur, const char *const *azText,
+                    const sqlite3_int64 *aInt);
+int kalamTvfRowsCount(sqlite3_vtab_cursor *cur);
+void kalamTvfRowsSort(sqlite3_vtab_cursor *cur);
+int kalamTvfRowsNext(sqlite3_vtab_cursor *cur);
+int kalamTvfRowsEof(sqlite3_vtab_cursor *cur);
+int kalamTvfRowsColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
+                       int iCol);
+int kalamTvfRowsRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid);
+int kalamTvfRowsEachDb(sqlite3_vtab_cursor *cur, int idxNum,
+                       const char *idxStr, int argc, sqlite3_value **argv);
+
+/* The sqlite3_module of a listing: its own xConnect (which calls
+** kalamTvfRowsConnect), xBestIndex and xFilter, and the cursor's methods
+** above. Eponymous (no xCreate), read-only (no write methods). */
+#define KALAM_TVF_ROWS_MODULE(xConnect, xBestIndex, xFilter) {          \
+  0,                    /* iVersion */                                  \
+  0,                    /* xCreate: eponymous only */                   \
+  xConnect,             /* xConnect */                                  \
+  xBestIndex,           /* xBestIndex */                                \
+  kalamTvfDisconnect,   /* xDisconnect */                               \
+  0,                    /* xDestroy */                                  \
+  kalamTvfRowsOpen,     /* xOpen */                                     \
+  kalamTvfRowsClose,    /* xClose */                                    \
+  xFilter,              /* xFilter: makes every row */                  \
+  kalamTvfRowsNext,     /* xNext */                                     \
+  kalamTvfRowsEof,      /* xEof */                                      \
+  kalamTvfRowsColumn,   /* xColumn */                                   \
+  kalamTvfRowsRowid,    /* xRowid */                                    \
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* read-only: no write methods */       \
+  0                     /* xShadowName */                               \
+}
 
 #endif /* KALAM_CHANGES_H */

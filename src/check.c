@@ -63,34 +63,31 @@ SQLITE_EXTENSION_INIT3
 /* Problems listed per table before the rest are only counted. */
 #define CHECK_MAX_PER_TABLE 100
 
+/* The columns of kalam_check's rows, all text. */
+#define CHECK_TEXT 3        /* schema, name, problem */
+
 /* Records one problem (check_int.h). */
 int kalamCheckProblem(KalamCheck *p, const char *zFormat, ...){
-  KalamCheckCursor *pCur = p->pCur;
-  KalamCheckRow *aNew, *pNew;
+  const char *azText[CHECK_TEXT];
+  char *zProblem;
   va_list ap;
+  int rc;
   if( p->nListed>=CHECK_MAX_PER_TABLE ){
     p->nMore++;
     return SQLITE_OK;
   }
-  aNew = sqlite3_realloc64(pCur->aProblem,
-                           sizeof(KalamCheckRow) * (pCur->nProblem + 1));
-  if( aNew==0 ) return SQLITE_NOMEM;
-  pCur->aProblem = aNew;
-  pNew = &aNew[pCur->nProblem];
-  memset(pNew, 0, sizeof(*pNew));
-  pNew->zSchema = sqlite3_mprintf("%s", p->zSchema);
-  pNew->zName = p->zTable ? sqlite3_mprintf("%s", p->zTable) : 0;
   va_start(ap, zFormat);
-  pNew->zProblem = sqlite3_vmprintf(zFormat, ap);
+  zProblem = sqlite3_vmprintf(zFormat, ap);
   va_end(ap);
-  pCur->nProblem++;     /* counted first, so that the cursor frees it */
-  if( pNew->zSchema==0 || pNew->zProblem==0 || (p->zTable && !pNew->zName) ){
-    return SQLITE_NOMEM;
-  }
-  p->nListed++;
-  return SQLITE_OK;
+  if( zProblem==0 ) return SQLITE_NOMEM;
+  azText[0] = p->zSchema ? p->zSchema : "";
+  azText[1] = p->zTable;
+  azText[2] = zProblem;
+  rc = kalamTvfRowsAdd(p->pCur, azText, 0);
+  sqlite3_free(zProblem);
+  if( rc==SQLITE_OK ) p->nListed++;
+  return rc;
 }
-
 
 /* What a table keeps in its store, each checked by one function: the
 ** cold tier's files are to be one more. */
@@ -454,7 +451,7 @@ static int checkStoreOrphans(KalamCheck *pCtx, const CheckDecl *pDecl,
 }
 
 /* Checks every kalam table of schema zSchema. */
-static int checkDatabase(KalamCheckCursor *pCur, KalamConn *pConn,
+static int checkDatabase(sqlite3_vtab_cursor *pCur, KalamConn *pConn,
                          const char *zSchema, char **pzErr){
   KalamCheck ctx;
   CheckDecl decl;
@@ -514,34 +511,15 @@ done:
 
 /* ------------------------------------------------------------ the table */
 
-typedef struct CheckVtab CheckVtab;
-struct CheckVtab {
-  sqlite3_vtab base;        /* must be first */
-  KalamConn *pConn;
-};
-
 static int checkConnect(sqlite3 *db, void *pAux, int argc,
                         const char *const *argv, sqlite3_vtab **ppVtab,
                         char **pzErr){
-  CheckVtab *p;
-  int rc;
   (void)argc; (void)argv; (void)pzErr;
-  rc = sqlite3_declare_vtab(db, "CREATE TABLE x(schema TEXT, name TEXT, "
-                            "problem TEXT)");
-  if( rc ) return rc;
-  p = sqlite3_malloc(sizeof(*p));
-  if( p==0 ) return SQLITE_NOMEM;
-  memset(p, 0, sizeof(*p));
-  p->pConn = (KalamConn*)pAux;
-  /* It reads every user's rows: not from a view or trigger. */
-  sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
-  *ppVtab = &p->base;
-  return SQLITE_OK;
-}
-
-static int checkDisconnect(sqlite3_vtab *pVtab){
-  sqlite3_free(pVtab);
-  return SQLITE_OK;
+  /* It reads every user's rows: not from a view or trigger (the
+  ** listings' connect says so). */
+  return kalamTvfRowsConnect(db, pAux, "CREATE TABLE x(schema TEXT, "
+                             "name TEXT, problem TEXT)", CHECK_TEXT, 0, 0,
+                             ppVtab);
 }
 
 static int checkBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
@@ -552,46 +530,17 @@ static int checkBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   return SQLITE_OK;
 }
 
-static int checkOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
-  KalamCheckCursor *pCur = sqlite3_malloc(sizeof(*pCur));
-  (void)pVtab;
-  if( pCur==0 ) return SQLITE_NOMEM;
-  memset(pCur, 0, sizeof(*pCur));
-  *ppCur = &pCur->base;
-  return SQLITE_OK;
-}
-
-static void checkReset(KalamCheckCursor *pCur){
-  int i;
-  for(i=0; i<pCur->nProblem; i++){
-    sqlite3_free(pCur->aProblem[i].zSchema);
-    sqlite3_free(pCur->aProblem[i].zName);
-    sqlite3_free(pCur->aProblem[i].zProblem);
-  }
-  sqlite3_free(pCur->aProblem);
-  pCur->aProblem = 0;
-  pCur->nProblem = 0;
-  pCur->iRow = 0;
-}
-
-static int checkClose(sqlite3_vtab_cursor *cur){
-  checkReset((KalamCheckCursor*)cur);
-  sqlite3_free(cur);
-  return SQLITE_OK;
-}
-
 /* Runs the whole check: the rows are the problems found. */
 static int checkFilter(sqlite3_vtab_cursor *cur, int idxNum,
                        const char *idxStr, int argc, sqlite3_value **argv){
-  KalamCheckCursor *pCur = (KalamCheckCursor*)cur;
-  CheckVtab *pTab = (CheckVtab*)cur->pVtab;
+  KalamTvf *pTab = (KalamTvf*)cur->pVtab;
   KalamConn *pConn = pTab->pConn;
   const char *zSchema;
   char *zErr = 0;
   int rc = SQLITE_OK, i;
   (void)idxNum; (void)idxStr; (void)argc; (void)argv;
 
-  checkReset(pCur);
+  kalamTvfRowsReset(cur);
   if( pConn->bLocked ){
     zErr = sqlite3_mprintf("kalam_check: this connection is locked by "
                            "kalam_lock_user(): the check reads every "
@@ -600,72 +549,26 @@ static int checkFilter(sqlite3_vtab_cursor *cur, int idxNum,
   }
   for(i=0; rc==SQLITE_OK && (zSchema = sqlite3_db_name(pConn->db, i))!=0;
       i++){
-    rc = checkDatabase(pCur, pConn, zSchema, &zErr);
+    rc = checkDatabase(cur, pConn, zSchema, &zErr);
   }
-  if( rc==SQLITE_OK && pCur->nProblem==0 ){
-    pCur->aProblem = sqlite3_malloc(sizeof(KalamCheckRow));
-    if( pCur->aProblem==0 ) return SQLITE_NOMEM;
-    memset(pCur->aProblem, 0, sizeof(KalamCheckRow));
-    pCur->nProblem = 1;
-    pCur->aProblem[0].zProblem = sqlite3_mprintf("ok");
-    if( pCur->aProblem[0].zProblem==0 ) rc = SQLITE_NOMEM;
+  if( rc==SQLITE_OK && kalamTvfRowsCount(cur)==0 ){
+    static const char *const azOk[CHECK_TEXT] = { 0, 0, "ok" };
+    rc = kalamTvfRowsAdd(cur, azOk, 0);
   }
   if( rc && rc!=SQLITE_NOMEM ){
-    sqlite3_free(pTab->base.zErrMsg);
-    pTab->base.zErrMsg = zErr ? zErr : sqlite3_mprintf("kalam_check: %s",
-                                                      sqlite3_errstr(rc));
+    if( zErr==0 ) zErr = sqlite3_mprintf("kalam_check: %s", sqlite3_errstr(rc));
+    kalamTvfError(&pTab->base, zErr);
     zErr = 0;
   }
   sqlite3_free(zErr);
   return rc;
 }
 
-static int checkNext(sqlite3_vtab_cursor *cur){
-  ((KalamCheckCursor*)cur)->iRow++;
-  return SQLITE_OK;
-}
-
-static int checkEof(sqlite3_vtab_cursor *cur){
-  KalamCheckCursor *pCur = (KalamCheckCursor*)cur;
-  return pCur->iRow >= pCur->nProblem;
-}
-
-static int checkColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
-                       int iCol){
-  KalamCheckCursor *pCur = (KalamCheckCursor*)cur;
-  const KalamCheckRow *pRow = &pCur->aProblem[pCur->iRow];
-  const char *z = iCol==0 ? pRow->zSchema : iCol==1 ? pRow->zName
-                                                    : pRow->zProblem;
-  if( z ) sqlite3_result_text(ctx, z, -1, SQLITE_TRANSIENT);
-  return SQLITE_OK;
-}
-
-static int checkRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid){
-  *pRowid = ((KalamCheckCursor*)cur)->iRow + 1;
-  return SQLITE_OK;
-}
-
-static sqlite3_module checkModule = {
-  0,                  /* iVersion */
-  0,                  /* xCreate: eponymous only */
-  checkConnect,       /* xConnect */
-  checkBestIndex,     /* xBestIndex */
-  checkDisconnect,    /* xDisconnect */
-  0,                  /* xDestroy */
-  checkOpen,          /* xOpen */
-  checkClose,         /* xClose */
-  checkFilter,        /* xFilter: the check runs here */
-  checkNext,          /* xNext */
-  checkEof,           /* xEof */
-  checkColumn,        /* xColumn */
-  checkRowid,         /* xRowid */
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* read-only: no write methods */
-  0                   /* xShadowName */
-};
+/* The check runs in xFilter. */
+static sqlite3_module checkModule =
+    KALAM_TVF_ROWS_MODULE(checkConnect, checkBestIndex, checkFilter);
 
 /* Registers kalam_check on db, holding a reference on pConn. */
 int kalamCheckRegister(sqlite3 *db, KalamConn *pConn){
-  kalamConnRef(pConn);
-  return sqlite3_create_module_v2(db, "kalam_check", &checkModule, pConn,
-                                  kalamConnUnref);
+  return kalamTvfRegister(db, pConn, "kalam_check", &checkModule);
 }

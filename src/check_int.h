@@ -13,26 +13,11 @@
 
 #include "kalam_int.h"
 
-/* One row of kalam_check's result. */
-typedef struct KalamCheckRow KalamCheckRow;
-struct KalamCheckRow {
-  char *zSchema;            /* NULL for the 'ok' row */
-  char *zName;              /* NULL for the 'ok' row */
-  char *zProblem;
-};
-
-typedef struct KalamCheckCursor KalamCheckCursor;
-struct KalamCheckCursor {
-  sqlite3_vtab_cursor base; /* must be first */
-  KalamCheckRow *aProblem;
-  int nProblem;
-  int iRow;
-};
-
 /* What the checks of one table share. */
 typedef struct KalamCheck KalamCheck;
 struct KalamCheck {
-  KalamCheckCursor *pCur;   /* where problems go */
+  sqlite3_vtab_cursor *pCur; /* where problems go: kalam_check's cursor
+                            ** (tvf.c's listing cursor) */
   KalamStore *pStore;
   KalamView *pView;         /* the commit read, or NULL: the newest */
   const char *zSchema;

@@ -17,70 +17,16 @@
 
 SQLITE_EXTENSION_INIT3
 
-
-typedef struct SegRow SegRow;
-struct SegRow {
-  char *azCol[4];         /* schema, name, user (or NULL), path */
-  sqlite3_int64 aInt[4];  /* rows, min_seq, max_seq, bytes */
-};
-
-typedef struct SegCursor SegCursor;
-struct SegCursor {
-  sqlite3_vtab_cursor base; /* must be first */
-  SegRow *aRow;
-  int nRow;
-  int iRow;
-};
-
-static int segConnect(sqlite3 *db, void *pAux, int argc,
-                      const char *const *argv, sqlite3_vtab **ppVtab,
-                      char **pzErr){
-  int rc;
-  (void)argc; (void)argv; (void)pzErr;
-  rc = kalamTvfConnect(db, pAux, "CREATE TABLE x(schema TEXT, name TEXT, "
-      "user TEXT, path TEXT, rows INTEGER, min_seq INTEGER, max_seq INTEGER, "
-      "bytes INTEGER)", ppVtab);
-  if( rc==SQLITE_OK ) sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
-  return rc;
-}
-
-static int segBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
-  (void)pVtab;
-  pInfo->estimatedCost = 1000;
-  pInfo->estimatedRows = 100;
-  return SQLITE_OK;
-}
-
-static int segOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
-  SegCursor *pCur = sqlite3_malloc(sizeof(*pCur));
-  (void)pVtab;
-  if( pCur==0 ) return SQLITE_NOMEM;
-  memset(pCur, 0, sizeof(*pCur));
-  *ppCur = &pCur->base;
-  return SQLITE_OK;
-}
-
-static void segReset(SegCursor *pCur){
-  int i, j;
-  for(i=0; i<pCur->nRow; i++){
-    for(j=0; j<4; j++) sqlite3_free(pCur->aRow[i].azCol[j]);
-  }
-  sqlite3_free(pCur->aRow);
-  pCur->aRow = 0;
-  pCur->nRow = 0;
-  pCur->iRow = 0;
-}
-
-static int segClose(sqlite3_vtab_cursor *cur){
-  segReset((SegCursor*)cur);
-  sqlite3_free(cur);
-  return SQLITE_OK;
-}
+/* The columns: SEG_TEXT of text, then SEG_INT integers. */
+#define SEG_DECL "CREATE TABLE x(schema TEXT, name TEXT, user TEXT, " \
+    "path TEXT, rows INTEGER, min_seq INTEGER, max_seq INTEGER, bytes INTEGER)"
+#define SEG_TEXT 4      /* schema, name, user (or NULL), path */
+#define SEG_INT  4      /* rows, min_seq, max_seq, bytes */
 
 /* What segCollectEntry needs. */
 typedef struct SegCollect SegCollect;
 struct SegCollect {
-  SegCursor *pCur;
+  sqlite3_vtab_cursor *pCur;
   KalamDb *pDb;
   const char *zLockedUser;   /* only this user's files, or NULL for all */
   const KalamCatalogEntry *pEntry;  /* the table segCollectUser lists */
@@ -91,33 +37,29 @@ struct SegCollect {
 static int segCollectOwner(SegCollect *p, const KalamCatalogEntry *pEntry,
                            KalamCf *pCf, const char *aPrefix, int nPrefix,
                            char **pzErr){
-  SegCursor *pCur = p->pCur;
   KalamSegment *aSeg = 0;
+  char *zUser = 0;
   int nSeg = 0, i, rc;
   rc = kalamSegmentList(0, p->pDb->pStore, pCf, aPrefix, nPrefix,
                         pEntry->zName, &aSeg, &nSeg, pzErr);
-  for(i=0; rc==SQLITE_OK && i<nSeg; i++){
-    SegRow *aNew, *pRow;
-    aNew = sqlite3_realloc64(pCur->aRow, sizeof(SegRow)*(size_t)(pCur->nRow+1));
-    if( aNew==0 ){ rc = SQLITE_NOMEM; break; }
-    pCur->aRow = aNew;
-    pRow = &aNew[pCur->nRow++];
-    memset(pRow, 0, sizeof(*pRow));
-    pRow->azCol[0] = sqlite3_mprintf("%s", p->pDb->zSchema);
-    pRow->azCol[1] = sqlite3_mprintf("%s", pEntry->zName);
-    if( nPrefix>0 ){
-      pRow->azCol[2] = sqlite3_mprintf("%.*s", nPrefix - 1, aPrefix + 1);
-    }
-    pRow->azCol[3] = sqlite3_mprintf("%s", aSeg[i].zPath);
-    pRow->aInt[0] = aSeg[i].nRows;
-    pRow->aInt[1] = aSeg[i].iMinSeq;
-    pRow->aInt[2] = aSeg[i].iMaxSeq;
-    pRow->aInt[3] = aSeg[i].nBytes;
-    if( !pRow->azCol[0] || !pRow->azCol[1] || !pRow->azCol[3]
-     || (nPrefix>0 && !pRow->azCol[2]) ){
-      rc = SQLITE_NOMEM;
-    }
+  if( rc==SQLITE_OK && nSeg>0 && nPrefix>0 ){
+    zUser = sqlite3_mprintf("%.*s", nPrefix - 1, aPrefix + 1);
+    if( zUser==0 ) rc = SQLITE_NOMEM;
   }
+  for(i=0; rc==SQLITE_OK && i<nSeg; i++){
+    const char *azText[SEG_TEXT];
+    sqlite3_int64 aInt[SEG_INT];
+    azText[0] = p->pDb->zSchema;
+    azText[1] = pEntry->zName ? pEntry->zName : "";
+    azText[2] = zUser;
+    azText[3] = aSeg[i].zPath ? aSeg[i].zPath : "";
+    aInt[0] = aSeg[i].nRows;
+    aInt[1] = aSeg[i].iMinSeq;
+    aInt[2] = aSeg[i].iMaxSeq;
+    aInt[3] = aSeg[i].nBytes;
+    rc = kalamTvfRowsAdd(p->pCur, azText, aInt);
+  }
+  sqlite3_free(zUser);
   kalamSegmentListFree(aSeg, nSeg);
   return rc;
 }
@@ -158,87 +100,38 @@ static int segCollectEntry(void *pArg, const KalamCatalogEntry *pEntry,
   return rc;
 }
 
-static int segFilter(sqlite3_vtab_cursor *cur, int idxNum,
-                     const char *idxStr, int argc, sqlite3_value **argv){
-  SegCursor *pCur = (SegCursor*)cur;
-  KalamTvf *pTab = (KalamTvf*)cur->pVtab;
-  int rc = SQLITE_OK, i;
-  const char *zSchema;
-  (void)idxNum; (void)idxStr; (void)argc; (void)argv;
-  segReset(pCur);
-  for(i=0; rc==SQLITE_OK && (zSchema = sqlite3_db_name(pTab->db, i))!=0; i++){
-    KalamDb *pDb = 0;
-    char *zErr = 0;
-    rc = kalamConnDb(pTab->pConn, zSchema, 0, &pDb, &zErr);
-    if( rc==SQLITE_OK && pDb && !kalamStoreIsMemory(pDb->pStore) ){
-      SegCollect collect;
-      collect.pCur = pCur;
-      collect.pDb = pDb;
-      collect.zLockedUser = pTab->pConn->bLocked ? pTab->pConn->zUser : 0;
-      rc = kalamCatalogResolvePending(pDb, &zErr);
-      if( rc==SQLITE_OK ){
-        rc = kalamCatalogForEach(pDb->pStore, segCollectEntry, &collect,
-                                 &zErr);
-      }
-    }
-    if( rc && zErr ){
-      sqlite3_free(pTab->base.zErrMsg);
-      pTab->base.zErrMsg = zErr;
-      zErr = 0;
-    }
-    sqlite3_free(zErr);
+/* The rows of one database (kalamTvfRowsEachDb): the segments of its
+** tables. A memory store has no cold files. */
+static int segCollectDb(sqlite3_vtab_cursor *pCur, KalamDb *pDb,
+                        char **pzErr){
+  KalamTvf *pTab = (KalamTvf*)pCur->pVtab;
+  SegCollect collect;
+  int rc;
+  if( kalamStoreIsMemory(pDb->pStore) ) return SQLITE_OK;
+  memset(&collect, 0, sizeof(collect));
+  collect.pCur = pCur;
+  collect.pDb = pDb;
+  collect.zLockedUser = pTab->pConn->bLocked ? pTab->pConn->zUser : 0;
+  rc = kalamCatalogResolvePending(pDb, pzErr);
+  if( rc==SQLITE_OK ){
+    rc = kalamCatalogForEach(pDb->pStore, segCollectEntry, &collect, pzErr);
   }
   return rc;
 }
 
-static int segNext(sqlite3_vtab_cursor *cur){
-  ((SegCursor*)cur)->iRow++;
-  return SQLITE_OK;
+static int segConnect(sqlite3 *db, void *pAux, int argc,
+                      const char *const *argv, sqlite3_vtab **ppVtab,
+                      char **pzErr){
+  (void)argc; (void)argv; (void)pzErr;
+  return kalamTvfRowsConnect(db, pAux, SEG_DECL, SEG_TEXT, SEG_INT,
+                             segCollectDb, ppVtab);
 }
 
-static int segEof(sqlite3_vtab_cursor *cur){
-  SegCursor *pCur = (SegCursor*)cur;
-  return pCur->iRow >= pCur->nRow;
-}
-
-static int segColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
-                     int iCol){
-  SegCursor *pCur = (SegCursor*)cur;
-  SegRow *pRow = &pCur->aRow[pCur->iRow];
-  if( iCol>=4 ){
-    sqlite3_result_int64(ctx, pRow->aInt[iCol - 4]);
-  }else if( pRow->azCol[iCol] ){
-    sqlite3_result_text(ctx, pRow->azCol[iCol], -1, SQLITE_TRANSIENT);
-  }
-  return SQLITE_OK;
-}
-
-static int segRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid){
-  *pRowid = ((SegCursor*)cur)->iRow + 1;
-  return SQLITE_OK;
-}
-
-static sqlite3_module segModule = {
-  0,                  /* iVersion */
-  0,                  /* xCreate: eponymous only */
-  segConnect,         /* xConnect */
-  segBestIndex,       /* xBestIndex */
-  kalamTvfDisconnect, /* xDisconnect */
-  0,                  /* xDestroy */
-  segOpen,            /* xOpen */
-  segClose,           /* xClose */
-  segFilter,          /* xFilter */
-  segNext,            /* xNext */
-  segEof,             /* xEof */
-  segColumn,          /* xColumn */
-  segRowid,           /* xRowid */
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* read-only: no write methods */
-  0                   /* xShadowName */
-};
+static sqlite3_module segModule =
+    KALAM_TVF_ROWS_MODULE(segConnect, kalamTvfRowsBestIndex,
+                          kalamTvfRowsEachDb);
 
 /* Registers kalam_segments on db, holding a reference on pConn. */
 int kalamSegmentsRegister(sqlite3 *db, KalamConn *pConn){
-  kalamConnRef(pConn);
-  return sqlite3_create_module_v2(db, "kalam_segments", &segModule, pConn,
-                                  kalamConnUnref);
+  return kalamTvfRegister(db, pConn, "kalam_segments", &segModule);
 }
