@@ -281,12 +281,8 @@ sql_error:
 done:
   sqlite3_finalize(pStmt);
   if( rc ){
-    if( rc==SQLITE_NOMEM ){
-      sqlite3_result_error_nomem(ctx);
-    }else{
-      sqlite3_result_error(ctx, zErr ? zErr : "kalam_restore failed", -1);
-      sqlite3_result_error_code(ctx, rc);
-    }
+    kalamFuncError(ctx, rc, zErr);
+    zErr = 0;
   }
   if( pCf ) kalamStoreCfRelease(pDb->pStore, pCf);
   kalamBufFree(&cols);
