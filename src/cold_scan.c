@@ -456,14 +456,7 @@ KalamRowIter *kalamRowIterScan(KalamTable *pTab, const char *aPrefix,
   rc = rowIterFilter(p, pFilter);
   if( rc ) goto done;
   nLo = kalamKeyRow(aLo, aPrefix, nPrefix, iLo);
-  if( iHi==INT64_MAX ){
-    char aIgnored[KALAM_BOUND_MAX];
-    int nIgnored;
-    kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aIgnored, &nIgnored,
-                     aHi, &nHi);
-  }else{
-    nHi = kalamKeyRow(aHi, aPrefix, nPrefix, iHi + 1);
-  }
+  nHi = kalamKeyRowEnd(aHi, aPrefix, nPrefix, iHi);
   p->pHot = kalamTxnIterator(pTab->pDb->pTxn, pTab->pCf, aLo, nLo, aHi, nHi,
                              flags);
   if( p->pHot==0 ){ rc = SQLITE_NOMEM; goto done; }

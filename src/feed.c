@@ -84,7 +84,7 @@ static KalamIter *feedFromOpen(KalamTxn *pTxn, KalamCf *pCf,
   int nLo, nHi;
   KalamIter *pIt;
   nLo = kalamKeyNumbered(aLo, aPrefix, nPrefix, cTag, iFrom);
-  kalamKeyTagRange(aPrefix, nPrefix, cTag, aHi, &nHi, aHi, &nHi);
+  kalamKeyTagRange(aPrefix, nPrefix, cTag, 0, 0, aHi, &nHi);
   pIt = kalamTxnIterator(pTxn, pCf, aLo, nLo, aHi, nHi, 0);
   if( pIt ) kalamIterSeek(pIt, aLo, (size_t)nLo);
   return pIt;

@@ -426,14 +426,7 @@ static int flushOwner(FlushOwner *p, const char *aPrefix, int nPrefix,
     ** leave it two keys to step over per flushed row (a scan of a million
     ** flushed rows spent most of its time doing that). */
     char aEnd[KALAM_ROWKEY_MAX];
-    char aIgnored[KALAM_BOUND_MAX];
-    int nEnd, nIgnored;
-    if( p->seg.iMaxRowid==INT64_MAX ){
-      kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, aIgnored, &nIgnored,
-                       aEnd, &nEnd);
-    }else{
-      nEnd = kalamKeyRow(aEnd, aPrefix, nPrefix, p->seg.iMaxRowid + 1);
-    }
+    int nEnd = kalamKeyRowEnd(aEnd, aPrefix, nPrefix, p->seg.iMaxRowid);
     kalamBatchDeleteRange(p->pBatch, pTab->pCf, aRun, nRun, aEnd, nEnd);
   }
 

@@ -347,6 +347,8 @@ int kalamKeyNumberedDecode(const char *aKey, size_t nKey, int nPrefix,
                            char cTag, sqlite3_int64 *pi);
 int kalamKeyRow(char *aOut, const char *aPrefix, int nPrefix,
                 sqlite3_int64 iRowid);
+int kalamKeyRowEnd(char *aOut, const char *aPrefix, int nPrefix,
+                   sqlite3_int64 iHi);
 #define KALAM_EXPIRYKEY_MAX (10 + KALAM_MAX_PREFIX)
 int kalamKeyExpiry(char *aOut, sqlite3_int64 iRowid, const char *aPrefix,
                    int nPrefix);

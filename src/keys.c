@@ -142,6 +142,17 @@ int kalamKeyRow(char *aOut, const char *aPrefix, int nPrefix,
   return kalamKeyNumbered(aOut, aPrefix, nPrefix, KALAM_TAG_ROW, iRowid);
 }
 
+/* The first key past row iHi under the owner prefix into aOut
+** (KALAM_ROWKEY_MAX bytes): the row key of iHi + 1, or, for the largest
+** row id, the end of the owner's row keys. Returns its length. */
+int kalamKeyRowEnd(char *aOut, const char *aPrefix, int nPrefix,
+                   sqlite3_int64 iHi){
+  int n;
+  if( iHi<INT64_MAX ) return kalamKeyRow(aOut, aPrefix, nPrefix, iHi + 1);
+  kalamKeyTagRange(aPrefix, nPrefix, KALAM_TAG_ROW, 0, 0, aOut, &n);
+  return n;
+}
+
 /* Decodes the row id of a row key. Returns 0 if the key is not a row key
 ** of that prefix length (a corrupt or foreign key). */
 int kalamKeyRowDecode(const char *aKey, size_t nKey, int nPrefix,
@@ -199,16 +210,20 @@ int kalamKeyOwnerLength(const char *aKey, size_t nKey){
 }
 
 /* The range [aLo, aHi) of one owner's keys that carry tag cTag (all its
-** row keys, all its key-index keys, or all its index entries). Both bounds take at most
-** KALAM_BOUND_MAX bytes. */
+** row keys, all its key-index keys, or all its index entries). Both bounds
+** take at most KALAM_BOUND_MAX bytes; aLo may be NULL when only the end
+** is wanted. */
 void kalamKeyTagRange(const char *aPrefix, int nPrefix, char cTag,
                       char *aLo, int *pnLo, char *aHi, int *pnHi){
   assert( nPrefix>=0 && nPrefix<=KALAM_MAX_PREFIX );
-  memcpy(aLo, aPrefix, (size_t)nPrefix);
+  if( aLo ){
+    memcpy(aLo, aPrefix, (size_t)nPrefix);
+    aLo[nPrefix] = cTag;
+    *pnLo = nPrefix + 1;
+  }
   memcpy(aHi, aPrefix, (size_t)nPrefix);
-  aLo[nPrefix] = cTag;
   aHi[nPrefix] = (char)(cTag + 1);
-  *pnLo = *pnHi = nPrefix + 1;
+  *pnHi = nPrefix + 1;
 }
 
 /* The range [aLo, aHi) of every key of one owner, whatever its tag: the
