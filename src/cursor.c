@@ -155,6 +155,15 @@ static int cursorVisible(KalamCursor *pCur, sqlite3_int64 iRowid,
   return cursorWanted(pCur, iRowid, kalamRowIsDeleted(zVal, nVal));
 }
 
+/* Makes hot row iRowid, stored as zVal[0..nVal), the current row. */
+static void cursorAt(KalamCursor *pCur, sqlite3_int64 iRowid,
+                     const char *zVal, size_t nVal){
+  pCur->iRowid = iRowid;
+  pCur->zVal = zVal;
+  pCur->nVal = nVal;
+  pCur->bEof = 0;
+}
+
 /* Moves a range cursor to the next visible row, starting with the one the
 ** iterator is on. */
 static int cursorScan(KalamCursor *pCur){
@@ -187,10 +196,7 @@ static int cursorScan(KalamCursor *pCur){
     pTab->pConn->nRowsRead++;
     zVal = kalamRowIterValue(pCur->pRows, &nVal);
     if( cursorVisible(pCur, iRowid, zVal, nVal) ){
-      pCur->iRowid = iRowid;
-      pCur->zVal = zVal;
-      pCur->nVal = nVal;
-      pCur->bEof = 0;
+      cursorAt(pCur, iRowid, zVal, nVal);
       return SQLITE_OK;
     }
     kalamRowIterNext(pCur->pRows);
@@ -220,10 +226,7 @@ static int cursorFetch(KalamCursor *pCur, sqlite3_int64 iRowid,
   }
   if( zVal ) pTab->pConn->nRowsRead++;
   if( zVal && cursorVisible(pCur, iRowid, zVal, nVal) ){
-    pCur->iRowid = iRowid;
-    pCur->zVal = zVal;
-    pCur->nVal = nVal;
-    pCur->bEof = 0;
+    cursorAt(pCur, iRowid, zVal, nVal);
     *pbFound = 1;
   }
   return SQLITE_OK;
