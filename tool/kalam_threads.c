@@ -76,6 +76,28 @@ done:
   return 0;
 }
 
+/* Runs xMain on jobs a and b in two threads at once. Returns 0, or 1
+** after printing what went wrong. */
+static int runTwo(void *(*xMain)(void*), Job *a, Job *b){
+  pthread_t ta, tb;
+  if( pthread_create(&ta, 0, xMain, a) ){
+    printf("error: cannot start a thread\n");
+    return 1;
+  }
+  if( pthread_create(&tb, 0, xMain, b) ){
+    pthread_join(ta, 0);
+    printf("error: cannot start a thread\n");
+    return 1;
+  }
+  pthread_join(ta, 0);
+  pthread_join(tb, 0);
+  if( a->zErr[0] || b->zErr[0] ){
+    printf("error: %s %s\n", a->zErr, b->zErr);
+    return 1;
+  }
+  return 0;
+}
+
 /* Thread body of the "ids" mode: p->aId gets p->nRow snowflake ids. */
 static void *drawer(void *pArg){
   Job *p = (Job*)pArg;
@@ -106,7 +128,6 @@ static int cmpId(const void *a, const void *b){
 /* The "ids" mode (see the header comment). */
 static int drawIds(const char *zExt, int nRow){
   Job a, b;
-  pthread_t ta, tb;
   sqlite3_int64 *aAll;
   int i, nBad = 0;
   memset(&a, 0, sizeof(a));
@@ -120,12 +141,7 @@ static int drawIds(const char *zExt, int nRow){
   }
   a.aId = aAll;
   b.aId = aAll + nRow;
-  pthread_create(&ta, 0, drawer, &a);
-  pthread_create(&tb, 0, drawer, &b);
-  pthread_join(ta, 0);
-  pthread_join(tb, 0);
-  if( a.zErr[0] || b.zErr[0] ){
-    printf("error: %s %s\n", a.zErr, b.zErr);
+  if( runTwo(drawer, &a, &b) ){
     free(aAll);
     return 1;
   }
@@ -165,7 +181,6 @@ static int countRows(sqlite3 *db, const char *zTable, int nRow){
 
 int main(int argc, char **argv){
   Job a, b;
-  pthread_t ta, tb;
   sqlite3 *db = 0;
   char zErr[512] = {0};
   int nA, nB;
@@ -192,14 +207,7 @@ int main(int argc, char **argv){
     printf("error: setup: %s\n", zErr[0] ? zErr : sqlite3_errmsg(db));
     return 1;
   }
-  pthread_create(&ta, 0, writer, &a);
-  pthread_create(&tb, 0, writer, &b);
-  pthread_join(ta, 0);
-  pthread_join(tb, 0);
-  if( a.zErr[0] || b.zErr[0] ){
-    printf("error: %s %s\n", a.zErr, b.zErr);
-    return 1;
-  }
+  if( runTwo(writer, &a, &b) ) return 1;
   nA = countRows(db, "a", a.nRow);
   nB = countRows(db, "b", b.nRow);
   sqlite3_close(db);
