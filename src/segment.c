@@ -31,7 +31,6 @@ SQLITE_EXTENSION_INIT3
 
 #define SEG_HEADER 56   /* seven 8-byte integers */
 
-
 /* Appends zName (n bytes; lower-cased if bLower) as a folder name. */
 void kalamColdNameEncode(KalamBuf *p, const char *zName, int n, int bLower){
   static const char aHex[] = "0123456789ABCDEF";

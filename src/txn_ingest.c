@@ -442,10 +442,10 @@ done:
   return rc;
 }
 
-/* ROLLBACK TO back to nTarget entries: below what was handed over (only
-** ROLLBACK TO -1, or a savepoint of a statement large enough to be handed
-** over before its end), the worker's file cannot take entries back, so
-** the speculation ends. */
+/* ROLLBACK TO back to nTarget entries: below what was handed over (by
+** ROLLBACK TO -1, or to a savepoint whose entries were handed over while
+** it was open, txnSpecSettledCount), the worker's file cannot take
+** entries back, so the speculation ends. */
 void kalamIngestRollback(KalamTxn *p, int nTarget){
   if( p->pSpec && nTarget < p->pSpec->nHanded ) kalamIngestStop(p);
 }
